@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages cohort needs to build, test and run.
+# Idempotent: installs only what is missing. Usage: deploy/install-deps.sh [--bench]
+#   --bench  also the peers the benchmarks compare against (numpy, R, ...)
+set -euo pipefail
+
+build_pkgs=(build-essential cmake pkg-config
+  libopenmpi-dev openmpi-bin
+  libzmq3-dev libprotobuf-c-dev protobuf-c-compiler
+  libopenblas-dev liblapacke-dev
+  libyaml-dev libsqlite3-dev zlib1g-dev
+  clang libclang-rt-14-dev)
+bench_pkgs=(python3-numpy python3-sklearn r-base-core hyperfine)
+
+want=("${build_pkgs[@]}")
+if [ "${1:-}" = "--bench" ]; then
+  want+=("${bench_pkgs[@]}")
+fi
+
+missing=()
+for p in "${want[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if [ "${#missing[@]}" -eq 0 ]; then
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}" >&2
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then
+    SUDO=sudo
+  else
+    echo "install-deps: need root (or sudo) to install: ${missing[*]}" >&2
+    exit 1
+  fi
+else
+  SUDO=
+fi
+export DEBIAN_FRONTEND=noninteractive
+if ! $SUDO apt-get install -y --no-install-recommends "${missing[@]}" >/tmp/cohort-apt.log 2>&1; then
+  $SUDO apt-get update >>/tmp/cohort-apt.log 2>&1 || true
+  if ! $SUDO apt-get install -y --no-install-recommends "${missing[@]}" >>/tmp/cohort-apt.log 2>&1; then
+    echo "install-deps: apt-get could not install: ${missing[*]}" >&2
+    echo "install-deps: see /tmp/cohort-apt.log; on a non-Debian system install the equivalents by hand" >&2
+    exit 1
+  fi
+fi
