@@ -517,24 +517,28 @@ int ch_track_new_run_id(const char *name, char *buf, size_t size)
     if (!name || !name[0]) {
         name = "run";
     }
-    int n = snprintf(buf, size, "%s-", stamp);
-    size_t pos = n > 0 ? (size_t)n : 0;
-    for (const char *p = name; *p && pos + 1 < size; p++) {
-        char c = *p;
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '.' || c == '_' || c == '-';
-        buf[pos++] = ok ? c : '-';
+    /* stamp "-" name "-" 4 hex, copied a character at a time so that a small
+     * buffer gets a truncated, NUL-terminated id */
+    static const char hex[] = "0123456789abcdef";
+    char tail[6] = {'-', hex[rnd[0] >> 4], hex[rnd[0] & 15], hex[rnd[1] >> 4], hex[rnd[1] & 15],
+                    '\0'};
+    size_t pos = 0;
+    bool fits = true;
+    const char *parts[4] = {stamp, "-", name, tail};
+    for (int k = 0; k < 4; k++) {
+        for (const char *p = parts[k]; *p; p++) {
+            if (pos + 1 >= size) {
+                fits = false;
+                break;
+            }
+            char c = *p;
+            bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      c == '.' || c == '_' || c == '-';
+            buf[pos++] = k != 2 || ok ? c : '-';
+        }
     }
-    if (pos < size) {
-        buf[pos] = '\0';
-    }
-    int m = snprintf(buf + (pos < size ? pos : size - 1), pos < size ? size - pos : 1, "-%02x%02x",
-                     rnd[0], rnd[1]);
-    if (pos >= size || m < 0 || (size_t)m >= size - pos) {
-        buf[size - 1] = '\0';
-        return CH_EINVAL;
-    }
-    return 0;
+    buf[pos] = '\0';
+    return fits ? 0 : CH_EINVAL;
 }
 
 /* Inserts the experiment if new and puts its id in *id; runs inside the
