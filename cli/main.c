@@ -1,8 +1,62 @@
-/* main.c: the cohort program; dispatches to the subcommands in cli/. */
-#include <stdio.h>
+/* main.c: the cohort program: one binary whose role comes from its
+ * subcommand (and, for `run`, from whether mpirun started it). */
+#include "algorithms/algo.h"
+#include "cli/cli.h"
+#include "cli/cmd_runs.h"
 
-int main(void)
+#include <stdio.h>
+#include <string.h>
+
+static const char s_help[] =
+    "cohort: distributed machine-learning training\n"
+    "\n"
+    "usage: cohort COMMAND [ARGS] (cohort COMMAND --help for each)\n"
+    "\n"
+    "  run FILE.yaml         run an experiment (local workers, or under mpirun)\n"
+    "  coordinator FILE.yaml run a standalone coordinator for remote workers\n"
+    "  worker                join a coordinator as a worker or federated silo\n"
+    "  predict               apply a saved model to a data file\n"
+    "  runs                  list, show, compare and export tracked runs\n"
+    "  algorithms            list the algorithms\n"
+    "  version               print the version\n"
+    "\n"
+    "Quick start: cohort run examples/ols.yaml --workers 2\n";
+
+int main(int argc, char **argv)
 {
-    printf("cohort %s\n", COHORT_VERSION);
-    return 0;
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+        !strcmp(argv[1], "help")) {
+        fputs(s_help, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    const char *cmd = argv[1];
+    int sub_argc = argc - 1;
+    char **sub_argv = argv + 1;
+    if (!strcmp(cmd, "run")) {
+        return ch_cmd_run(sub_argc, sub_argv);
+    }
+    if (!strcmp(cmd, "coordinator")) {
+        return ch_cmd_coordinator(sub_argc, sub_argv);
+    }
+    if (!strcmp(cmd, "worker")) {
+        return ch_cmd_worker(sub_argc, sub_argv);
+    }
+    if (!strcmp(cmd, "predict")) {
+        return ch_cmd_predict(sub_argc, sub_argv);
+    }
+    if (!strcmp(cmd, "runs")) {
+        return ch_cmd_runs(sub_argc, sub_argv);
+    }
+    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+        printf("cohort %s (protocol 1)\n", COHORT_VERSION);
+        return 0;
+    }
+    if (!strcmp(cmd, "algorithms")) {
+        for (const char *const *n = ch_algo_names(); *n; n++) {
+            printf("%-20s %s\n", *n, ch_algo_find(*n)->summary);
+        }
+        return 0;
+    }
+    fprintf(stderr, "cohort: unknown command '%s' (see cohort --help)\n", cmd);
+    return 2;
 }

@@ -37,14 +37,24 @@ int ch_err_prefix(ch_err *e, const char *fmt, ...)
     if (!e) {
         return CH_EINVAL;
     }
-    char head[CH_ERR_MSG_MAX];
     char old[CH_ERR_MSG_MAX];
+    memcpy(old, e->msg, sizeof old);
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(head, sizeof head, fmt, ap);
+    int n = vsnprintf(e->msg, sizeof e->msg, fmt, ap);
     va_end(ap);
-    memcpy(old, e->msg, sizeof old);
-    snprintf(e->msg, sizeof e->msg, "%s: %s", head, old);
+    if (n >= 0 && (size_t)n < sizeof e->msg) {
+        size_t used = (size_t)n;
+        size_t room = sizeof e->msg - used;
+        size_t len = strnlen(old, sizeof old - 1);
+        if (room > 2) {
+            e->msg[used] = ':';
+            e->msg[used + 1] = ' ';
+            size_t copy = len < room - 3 ? len : room - 3;
+            memcpy(e->msg + used + 2, old, copy);
+            e->msg[used + 2 + copy] = '\0';
+        }
+    }
     return e->code ? e->code : CH_EINVAL;
 }
 

@@ -1,0 +1,127 @@
+/* algo.h: the algorithm interface: the table of functions every algorithm
+ * supplies (DESIGN.md section 4). The coordinator and worker loops call only
+ * these; nothing else in the program knows an algorithm's internals.
+ *
+ *  coordinator side: coord_new (global state from parameters), next_task
+ *    (op and payload for round r), aggregate (a round's updates), finalize
+ *    (into a model), save/load (checkpoints);
+ *  worker side: worker_new (local state from the shard), run_task (one task
+ *    on one shard, producing an update);
+ *  model side: predict, pack/unpack (model.pb payload), summary (keys for
+ *    summary.json), describe (a report section).
+ *
+ * A new algorithm is a folder algorithms/<name>/ and one line in
+ * algorithms/registry.c. */
+#ifndef CH_ALGO_H
+#define CH_ALGO_H
+
+#include "common/buf.h"
+#include "common/config.h"
+#include "common/err.h"
+#include "common/partition.h"
+#include "common/table.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* What the coordinator side sees. */
+typedef struct ch_coord_env {
+    ch_config *cfg;          /* resolved config; model.* are the algorithm's keys */
+    const ch_schema *schema; /* columns of the training data */
+    const ch_table *train;   /* the coordinator's training table, NULL in by-file mode */
+    size_t n_train;          /* training rows over all shards */
+    size_t n_blocks;         /* reduction blocks (reduce.h) */
+    size_t n_shards;
+    uint64_t seed;
+} ch_coord_env;
+
+/* What the worker side sees: its table and the plan that cuts it. */
+typedef struct ch_worker_env {
+    ch_config *cfg;
+    const ch_schema *schema;
+    const ch_table *train; /* the training table the plan indexes */
+    const ch_plan *plan;   /* rows, blocks and shards */
+    size_t block_offset;   /* global index of plan block 0 (by-file silos) */
+    size_t n_blocks_total; /* blocks over all shards */
+    int worker;            /* this worker's index */
+    uint64_t seed;
+} ch_worker_env;
+
+/* A round's update for one shard, as the engine hands it to aggregate. */
+typedef struct ch_update {
+    uint32_t shard;
+    uint64_t samples;
+    const uint8_t *state;
+    size_t state_len;
+} ch_update;
+
+/* Metrics an algorithm reports for a round (train loss, ...). */
+#define CH_MAX_ROUND_METRICS 16
+typedef struct ch_round_metrics {
+    size_t n;
+    const char *key[CH_MAX_ROUND_METRICS]; /* static strings */
+    double value[CH_MAX_ROUND_METRICS];
+} ch_round_metrics;
+
+void ch_round_metric(ch_round_metrics *m, const char *key, double value);
+
+typedef enum {
+    CH_TASK_ALL_SHARDS = 0, /* every shard must answer; lost shards are reassigned */
+    CH_TASK_QUORUM = 1,     /* federated: whoever answers by the deadline */
+} ch_task_policy;
+
+typedef enum { CH_OUT_REGRESSION = 0, CH_OUT_PROBABILITIES = 1 } ch_output_kind;
+
+typedef struct ch_algo {
+    const char *name;
+    const char *summary;
+    bool needs_target;
+
+    /* Reads and validates every model.* key (defaults filled in); used by
+     * run, plan and the workers. */
+    int (*configure)(ch_config *cfg, const ch_schema *schema, ch_err *err);
+
+    /* coordinator side */
+    void *(*coord_new)(const ch_coord_env *env, ch_err *err);
+    /* Returns 1 when the algorithm is done (no task), 0 with op and payload
+     * filled for round `round`, or a negative error. */
+    int (*next_task)(void *st, uint32_t round, uint32_t *op, ch_buf *payload, ch_err *err);
+    /* Updates sorted by shard. */
+    int (*aggregate)(void *st, uint32_t round, uint32_t op, const ch_update *ups, size_t n,
+                     ch_round_metrics *m, ch_err *err);
+    /* Takes what it needs from st; returns a new model or NULL. */
+    void *(*finalize)(void *st, ch_err *err);
+    int (*save)(void *st, ch_buf *out, ch_err *err);
+    int (*load)(void *st, const uint8_t *data, size_t len, ch_err *err);
+    void (*coord_destroy)(void **st);
+
+    /* worker side */
+    void *(*worker_new)(const ch_worker_env *env, ch_err *err);
+    /* Runs op on shard `shard`; writes the update into out and the number of
+     * samples it used into *samples. */
+    int (*run_task)(void *w, uint32_t round, uint32_t op, const uint8_t *payload, size_t len,
+                    uint32_t shard, ch_buf *out, uint64_t *samples, ch_err *err);
+    void (*worker_destroy)(void **w);
+
+    /* model side */
+    ch_output_kind (*output_kind)(const void *model);
+    /* Columns of predict's output (1 for regression, classes otherwise). */
+    size_t (*n_outputs)(const void *model);
+    /* out: n_rows x n_outputs, row-major. t is conformed to the schema. */
+    int (*predict)(const void *model, const ch_table *t, double *out, ch_err *err);
+    int (*pack)(const void *model, ch_buf *out, ch_err *err);
+    void *(*unpack)(const uint8_t *data, size_t len, const ch_schema *schema, ch_err *err);
+    /* Appends ",\"key\": value" pairs for summary.json (may be NULL). */
+    int (*summary_json)(const void *model, ch_buf *json);
+    /* Appends lines of a plain-text description (may be NULL). */
+    int (*describe)(const void *model, ch_buf *text);
+    void (*model_destroy)(void **model);
+} ch_algo;
+
+/* The algorithm called name, or NULL. */
+const ch_algo *ch_algo_find(const char *name);
+/* NULL-terminated list of every algorithm's name (for error messages). */
+const char *const *ch_algo_names(void);
+
+#endif

@@ -1,0 +1,133 @@
+/* cmd_predict.c: `cohort predict`: apply a saved model to a data file. */
+#include "cli/cli.h"
+#include "common/buf.h"
+#include "common/fsutil.h"
+#include "common/model_file.h"
+#include "coordinator/outputs.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char s_help[] =
+    "usage: cohort predict --model DIR/model.pb --data FILE [--out preds.csv]\n"
+    "\n"
+    "Applies a trained model to FILE (CSV, LIBSVM or IDX, with the training\n"
+    "columns; extra columns are ignored). Writes one row per input row: the\n"
+    "prediction for regression, or the predicted class and one probability\n"
+    "column per class. Without --out the predictions go to standard output.\n"
+    "When FILE holds the target column, the metrics are printed on stderr.\n";
+
+int ch_cmd_predict(int argc, char **argv)
+{
+    const char *model_path = NULL, *data = NULL, *out = NULL;
+    for (int i = 1; i < argc; i++) {
+        bool bad = false;
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            fputs(s_help, stdout);
+            return 0;
+        }
+        if (ch_arg_value(argc, argv, &i, "--model", &model_path, &bad) ||
+            ch_arg_value(argc, argv, &i, "--data", &data, &bad) ||
+            ch_arg_value(argc, argv, &i, "--out", &out, &bad)) {
+            if (bad) {
+                return 2;
+            }
+        } else {
+            fprintf(stderr, "cohort predict: unknown argument '%s' (see cohort predict --help)\n",
+                    argv[i]);
+            return 2;
+        }
+    }
+    if (!model_path || !data) {
+        fputs(s_help, stderr);
+        return 2;
+    }
+    ch_err err;
+    ch_err_clear(&err);
+    ch_model_file mf;
+    if (ch_model_load(model_path, &mf, &err) != 0) {
+        fprintf(stderr, "cohort predict: %s\n", err.msg);
+        return 1;
+    }
+    int status = 1;
+    double *pred = NULL;
+    ch_buf csv;
+    ch_buf_init(&csv);
+    ch_table *t = ch_table_read(data, CH_FORMAT_AUTO, &err);
+    if (!t || ch_table_conform(t, mf.schema, &err) != 0) {
+        fprintf(stderr, "cohort predict: %s\n", err.msg);
+        goto done;
+    }
+    size_t k = mf.algo->n_outputs(mf.model);
+    pred = ch_alloc_array(t->n_rows, k * sizeof(double));
+    if (!pred) {
+        fprintf(stderr, "cohort predict: out of memory for %zu rows\n", t->n_rows);
+        goto done;
+    }
+    if (mf.algo->predict(mf.model, t, pred, &err) != 0) {
+        fprintf(stderr, "cohort predict: %s\n", err.msg);
+        goto done;
+    }
+    bool regression = mf.algo->output_kind(mf.model) == CH_OUT_REGRESSION;
+    const ch_column *target = &mf.schema->target;
+    if (regression) {
+        ch_buf_puts(&csv, "prediction\n");
+    } else {
+        ch_buf_puts(&csv, "predicted");
+        for (size_t c = 0; c < k; c++) {
+            ch_buf_printf(&csv, ",p_%s", c < target->n_levels ? target->levels[c] : "?");
+        }
+        ch_buf_puts(&csv, "\n");
+    }
+    for (size_t i = 0; i < t->n_rows; i++) {
+        if (regression) {
+            if (isnan(pred[i])) {
+                ch_buf_puts(&csv, "NA\n");
+            } else {
+                ch_buf_printf(&csv, "%.17g\n", pred[i]);
+            }
+            continue;
+        }
+        size_t best = 0;
+        for (size_t c = 1; c < k; c++) {
+            if (pred[i * k + c] > pred[i * k + best]) {
+                best = c;
+            }
+        }
+        ch_buf_puts(&csv, best < target->n_levels ? target->levels[best] : "?");
+        for (size_t c = 0; c < k; c++) {
+            ch_buf_printf(&csv, ",%.17g", pred[i * k + c]);
+        }
+        ch_buf_puts(&csv, "\n");
+    }
+    if (csv.failed) {
+        fprintf(stderr, "cohort predict: out of memory\n");
+        goto done;
+    }
+    if (out) {
+        if (ch_write_file_atomic(out, csv.data, csv.len, &err) != 0) {
+            fprintf(stderr, "cohort predict: %s\n", err.msg);
+            goto done;
+        }
+        fprintf(stderr, "cohort predict: %zu predictions written to %s\n", t->n_rows, out);
+    } else {
+        fwrite(csv.data, 1, csv.len, stdout);
+    }
+    if (t->has_target) {
+        ch_buf m;
+        ch_buf_init(&m);
+        if (ch_evaluate(mf.algo, mf.model, t, "", &m, &err) == 0 && m.len) {
+            fprintf(stderr, "cohort predict: metrics {%s}\n", ch_buf_str(&m));
+        }
+        ch_buf_free(&m);
+    }
+    status = 0;
+done:
+    free(pred);
+    ch_buf_free(&csv);
+    ch_table_destroy(&t);
+    ch_model_file_free(&mf);
+    return status;
+}

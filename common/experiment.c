@@ -1,0 +1,174 @@
+/* experiment.c: experiment settings and data loading (see experiment.h). */
+#include "common/experiment.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const s_known[] = {
+    "name", "seed", "workers", "data.train", "data.test", "data.target", "data.positive",
+    "data.weights", "data.format", "data.test_fraction", "partition.scheme", "partition.alpha",
+    "model.algorithm", "runtime.heartbeat_timeout", "runtime.round_timeout",
+    "runtime.join_timeout", "runtime.coordinator_timeout", "runtime.max_message_mb",
+    "runtime.checkpoint_every", NULL};
+
+static const char *const s_formats[] = {"auto", "csv", "libsvm", "idx", NULL};
+
+int ch_experiment_configure(ch_experiment *x, ch_config *cfg, ch_err *err)
+{
+    memset(x, 0, sizeof *x);
+    x->cfg = cfg;
+    long seed = 0, workers = 0;
+    double hb, rt, jt, ct, mm;
+    long ckpt;
+    int fmt = 0, scheme = 0;
+    const char *algo = NULL;
+    int rc = 0;
+    if ((rc = ch_cfg_str(cfg, "name", "experiment", &x->name, err)) ||
+        (rc = ch_cfg_int(cfg, "seed", 42, 0, 0x7fffffffffffffffL, &seed, err)) ||
+        (rc = ch_cfg_int(cfg, "workers", 2, 1, 4096, &workers, err)) ||
+        (rc = ch_cfg_str(cfg, "data.train", NULL, &x->train_path, err)) ||
+        (rc = ch_cfg_enum(cfg, "data.format", "auto", s_formats, &fmt, err)) ||
+        (rc = ch_cfg_num(cfg, "data.test_fraction", 0.2, 0.0, 0.95, &x->test_fraction, err)) ||
+        (rc = ch_cfg_enum(cfg, "partition.scheme", "iid", ch_part_scheme_names, &scheme, err)) ||
+        (rc = ch_cfg_num(cfg, "partition.alpha", 0.5, 1e-6, 1e6, &x->alpha, err)) ||
+        (rc = ch_cfg_str(cfg, "model.algorithm", NULL, &algo, err)) ||
+        (rc = ch_cfg_num(cfg, "runtime.heartbeat_timeout", 10, 0.2, 86400, &hb, err)) ||
+        (rc = ch_cfg_num(cfg, "runtime.round_timeout", 3600, 0.5, 604800, &rt, err)) ||
+        (rc = ch_cfg_num(cfg, "runtime.join_timeout", 60, 0.5, 86400, &jt, err)) ||
+        (rc = ch_cfg_num(cfg, "runtime.coordinator_timeout", 30, 0.5, 86400, &ct, err)) ||
+        (rc = ch_cfg_num(cfg, "runtime.max_message_mb", 256, 1, 4096, &mm, err)) ||
+        (rc = ch_cfg_int(cfg, "runtime.checkpoint_every", 1, 1, 1000000, &ckpt, err))) {
+        return rc;
+    }
+    x->seed = (uint64_t)seed;
+    x->workers = workers;
+    x->format = (ch_format)fmt;
+    x->scheme = (ch_part_scheme)scheme;
+    x->rt.heartbeat_ms = (long)(hb * 1000);
+    x->rt.round_timeout_ms = (long)(rt * 1000);
+    x->rt.join_timeout_ms = (long)(jt * 1000);
+    x->rt.coordinator_timeout_ms = (long)(ct * 1000);
+    x->rt.max_message = (long long)(mm * 1048576.0);
+    x->rt.checkpoint_every = ckpt;
+    x->algo = ch_algo_find(algo);
+    if (!x->algo) {
+        ch_buf names;
+        ch_buf_init(&names);
+        for (const char *const *n = ch_algo_names(); *n; n++) {
+            ch_buf_printf(&names, "%s%s", n == ch_algo_names() ? "" : ", ", *n);
+        }
+        rc = ch_err_set(err, CH_EINVAL, "%s: model.algorithm: unknown algorithm '%s' (known: %s)",
+                        ch_config_where(cfg, "model.algorithm"), algo, ch_buf_str(&names));
+        ch_buf_free(&names);
+        return rc;
+    }
+    if (ch_config_has(cfg, "data.test")) {
+        ch_cfg_str(cfg, "data.test", NULL, &x->test_path, err);
+    }
+    if (ch_config_has(cfg, "data.target") || x->algo->needs_target) {
+        if ((rc = ch_cfg_str(cfg, "data.target", NULL, &x->target, err))) {
+            return rc;
+        }
+    }
+    if (ch_config_has(cfg, "data.positive")) {
+        ch_cfg_str(cfg, "data.positive", NULL, &x->positive, err);
+    }
+    if (ch_config_has(cfg, "data.weights")) {
+        ch_cfg_str(cfg, "data.weights", NULL, &x->weights, err);
+    }
+    return 0;
+}
+
+static ch_table *s_read(ch_experiment *x, const char *path, const char *key, ch_err *err)
+{
+    ch_table *t = ch_table_read(path, x->format, err);
+    if (!t) {
+        ch_err_prefix(err, "%s: %s", ch_config_where(x->cfg, key), key);
+        return NULL;
+    }
+    int rc = 0;
+    if (x->target) {
+        rc = ch_table_set_target(t, x->target, x->positive, err);
+        if (rc) {
+            ch_err_prefix(err, "%s: data.target", ch_config_where(x->cfg, "data.target"));
+        }
+    }
+    if (rc == 0 && x->weights) {
+        rc = ch_table_set_weights(t, x->weights, err);
+        if (rc) {
+            ch_err_prefix(err, "%s: data.weights", ch_config_where(x->cfg, "data.weights"));
+        }
+    }
+    if (rc) {
+        ch_table_destroy(&t);
+    }
+    return t;
+}
+
+int ch_experiment_load(ch_experiment *x, const char *path_override, ch_err *err)
+{
+    ch_table *all = s_read(x, path_override ? path_override : x->train_path, "data.train", err);
+    if (!all) {
+        return err ? err->code : CH_EINVAL;
+    }
+    if (all->n_rows == 0) {
+        ch_table_destroy(&all);
+        return ch_err_set(err, CH_EINVAL, "%s has no data rows",
+                          path_override ? path_override : x->train_path);
+    }
+    if (path_override || x->test_path || x->test_fraction == 0) {
+        x->train = all;
+    } else {
+        ch_split split;
+        int rc = ch_split_make(all, x->test_fraction, x->seed, &split, err);
+        if (rc) {
+            ch_table_destroy(&all);
+            return rc;
+        }
+        x->train = ch_table_take_rows(all, split.train, split.n_train);
+        x->test = ch_table_take_rows(all, split.test, split.n_test);
+        ch_split_free(&split);
+        ch_table_destroy(&all);
+        if (!x->train || !x->test) {
+            return ch_err_set(err, CH_ENOMEM, "out of memory splitting the data");
+        }
+    }
+    x->schema = ch_schema_from_table(x->train, x->positive);
+    if (!x->schema) {
+        return ch_err_set(err, CH_ENOMEM, "out of memory");
+    }
+    if (x->test_path && !path_override) {
+        ch_table *t = ch_table_read(x->test_path, x->format, err);
+        if (!t) {
+            return ch_err_prefix(err, "%s: data.test", ch_config_where(x->cfg, "data.test"));
+        }
+        int rc = ch_table_conform(t, x->schema, err);
+        if (rc) {
+            ch_table_destroy(&t);
+            return ch_err_prefix(err, "%s: data.test", ch_config_where(x->cfg, "data.test"));
+        }
+        x->test = t;
+    }
+    return 0;
+}
+
+int ch_experiment_check_keys(ch_experiment *x, ch_err *err)
+{
+    int rc = x->algo->configure(x->cfg, x->schema, err);
+    if (rc) {
+        return rc;
+    }
+    return ch_config_check_unused(x->cfg, s_known, err);
+}
+
+void ch_experiment_free(ch_experiment *x)
+{
+    if (!x) {
+        return;
+    }
+    ch_config_destroy(&x->cfg);
+    ch_table_destroy(&x->train);
+    ch_table_destroy(&x->test);
+    ch_schema_destroy(&x->schema);
+    memset(x, 0, sizeof *x);
+}

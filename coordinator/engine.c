@@ -1,0 +1,991 @@
+/* engine.c: the coordinator's round engine (see engine.h). */
+#include "coordinator/engine.h"
+#include "algorithms/algo.h"
+#include "common/checkpoint.h"
+#include "common/events.h"
+#include "common/experiment.h"
+#include "common/fsutil.h"
+#include "common/log.h"
+#include "common/model_file.h"
+#include "common/schema_pb.h"
+#include "common/wire.h"
+#include "coordinator/launch.h"
+#include "coordinator/outputs.h"
+#include "coordinator/registry.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zmq.h>
+
+/* The only process-wide mutable state: set from a signal handler. */
+static volatile sig_atomic_t s_stop;
+
+void ch_engine_request_stop(void)
+{
+    s_stop = 1;
+}
+
+typedef struct s_engine {
+    const ch_run_opts *o;
+    ch_experiment x;
+    void *zctx;
+    void *router;
+    char endpoint[512];
+    ch_events *ev;
+    ch_registry reg;
+    ch_children kids;
+    size_t n_workers;
+    bool by_file;
+    char run_id[160];
+    char *run_dir;
+    char *experiment_id; /* wire experiment id: the run id */
+    ch_plan plan;
+    size_t n_blocks;
+    size_t n_train;
+    void *st; /* algorithm coordinator state */
+    uint32_t rounds_done;
+    double t0;
+    char *config_yaml;
+    size_t rejected;
+    ch_outputs out;
+} s_engine;
+
+/* --- messages -------------------------------------------------------------- */
+
+static void s_event(s_engine *e, const char *topic, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void s_event(s_engine *e, const char *topic, const char *fmt, ...)
+{
+    char body[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(body, sizeof body, fmt, ap);
+    va_end(ap);
+    ch_events_emit(e->ev, topic, body);
+}
+
+static int s_send(s_engine *e, ch_wslot *w, uint32_t round, Cohort__Kind kind,
+                  const ProtobufCMessage *msg, ch_err *err)
+{
+    return ch_wire_send_msg(e->router, w->routing, w->routing_len, e->experiment_id, round, -1,
+                            kind, msg, err);
+}
+
+static void s_lose(s_engine *e, ch_wslot *w, const char *why)
+{
+    if (w->state == CH_W_LOST || w->state == CH_W_DONE) {
+        return;
+    }
+    char name[256];
+    ch_registry_lose(w, why);
+    ch_warn("%s lost: %s", ch_wslot_name(w, name, sizeof name), why);
+    ch_buf b;
+    ch_buf_init(&b);
+    ch_buf_printf(&b, "{\"worker\": %d, \"host\": ", w->index);
+    ch_buf_json_str(&b, w->host);
+    ch_buf_printf(&b, ", \"pid\": %d, \"reason\": ", w->pid);
+    ch_buf_json_str(&b, why);
+    ch_buf_puts(&b, "}");
+    ch_events_emit(e->ev, "worker.lost", ch_buf_str(&b));
+    ch_buf_free(&b);
+    /* tell it to go, in case it is alive but late */
+    Cohort__Bye bye = COHORT__BYE__INIT;
+    bye.reason = (char *)"you were marked lost";
+    ch_wire_send_msg(e->router, w->routing, w->routing_len, e->experiment_id, 0, -1,
+                     COHORT__KIND__BYE, &bye.base, NULL);
+}
+
+/* Marks workers lost whose process died (local) or who stopped heartbeating. */
+static void s_check_liveness(s_engine *e)
+{
+    if (e->kids.n) {
+        ch_children_poll(&e->kids);
+    }
+    int64_t now = ch_now_ms();
+    for (size_t i = 0; i < e->reg.n; i++) {
+        ch_wslot *w = &e->reg.w[i];
+        if (w->state != CH_W_JOINED && w->state != CH_W_READY) {
+            continue;
+        }
+        char why[200];
+        /* local children: rank is the child index given on its command line */
+        if (e->kids.n && w->rank >= 0 && ch_children_dead(&e->kids, (size_t)w->rank, why,
+                                                          sizeof why)) {
+            s_lose(e, w, why);
+            continue;
+        }
+        if (now - w->last_seen_ms > e->x.rt.heartbeat_ms) {
+            snprintf(why, sizeof why, "no heartbeat for %.1f s",
+                     (double)(now - w->last_seen_ms) / 1000.0);
+            s_lose(e, w, why);
+        }
+    }
+}
+
+/* Receives one message for the caller, answering heartbeats on the way.
+ * Returns 0 with *m filled, CH_ETIMEOUT when nothing came before the
+ * deadline, CH_EINTR when a stop was requested, or CH_EIO. */
+static int s_pump(s_engine *e, int64_t deadline_ms, ch_wire_msg *m, ch_err *err)
+{
+    for (;;) {
+        if (s_stop) {
+            return ch_err_set(err, CH_EINTR, "interrupted by a signal");
+        }
+        s_check_liveness(e);
+        int64_t now = ch_now_ms();
+        if (now >= deadline_ms) {
+            return CH_ETIMEOUT;
+        }
+        int wait = (int)(deadline_ms - now < 100 ? deadline_ms - now : 100);
+        ch_err lerr;
+        ch_err_clear(&lerr);
+        int rc = ch_wire_recv(e->router, true, e->experiment_id, wait, m, &lerr);
+        if (rc == CH_ETIMEOUT || rc == CH_EINTR) {
+            continue;
+        }
+        if (rc == CH_EPROTO) {
+            e->rejected++;
+            ch_warn("rejected a message: %s", lerr.msg);
+            s_event(e, "worker.rejected", "{\"reason\": \"protocol\"}");
+            continue;
+        }
+        if (rc != 0) {
+            return ch_err_set(err, rc, "%s", lerr.msg);
+        }
+        ch_wslot *w = ch_registry_get(&e->reg, m->env->sender);
+        if (m->env->kind == COHORT__KIND__HEARTBEAT) {
+            if (w && w->state != CH_W_LOST) {
+                w->last_seen_ms = ch_now_ms();
+            }
+            ch_wire_send(e->router, m->routing, m->routing_len, e->experiment_id, 0, -1,
+                         COHORT__KIND__HEARTBEAT, NULL, 0, NULL);
+            ch_wire_msg_free(m);
+            continue;
+        }
+        if (w && w->routing_len == m->routing_len &&
+            memcmp(w->routing, m->routing, m->routing_len) == 0) {
+            w->last_seen_ms = ch_now_ms();
+        }
+        return 0;
+    }
+}
+
+/* The worker a message came from, checked against its routing id. */
+static ch_wslot *s_sender(s_engine *e, const ch_wire_msg *m)
+{
+    ch_wslot *w = ch_registry_get(&e->reg, m->env->sender);
+    if (!w || w->routing_len != m->routing_len ||
+        memcmp(w->routing, m->routing, m->routing_len) != 0) {
+        return NULL;
+    }
+    return w;
+}
+
+static int s_worker_error(s_engine *e, const ch_wire_msg *m, ch_err *err)
+{
+    ch_wslot *w = s_sender(e, m);
+    Cohort__Error *em = cohort__error__unpack(NULL, m->env->payload.len, m->env->payload.data);
+    char name[256];
+    int rc = ch_err_set(err, CH_EINVAL, "%s: %s",
+                        w ? ch_wslot_name(w, name, sizeof name) : "a worker",
+                        em && em->message ? em->message : "(unreadable error message)");
+    if (em) {
+        cohort__error__free_unpacked(em, NULL);
+    }
+    if (w) {
+        w->state = CH_W_DONE;
+    }
+    return rc;
+}
+
+/* --- setup ----------------------------------------------------------------- */
+
+static int s_bind(s_engine *e, ch_err *err)
+{
+    e->router = zmq_socket(e->zctx, ZMQ_ROUTER);
+    if (!e->router) {
+        return ch_err_set(err, CH_EIO, "cannot create a socket: %s", zmq_strerror(errno));
+    }
+    int one = 1;
+    if (ch_wire_setup(e->router, e->x.rt.max_message, err) != 0 ||
+        zmq_setsockopt(e->router, ZMQ_ROUTER_MANDATORY, &one, sizeof one) != 0) {
+        return ch_err_set(err, CH_EIO, "cannot configure the coordinator socket");
+    }
+    char want[512];
+    if (e->o->mode == CH_LAUNCH_LOCAL) {
+        snprintf(want, sizeof want, "ipc:///tmp/cohort-%ld-%s.ipc", (long)getpid(),
+                 e->run_id + strlen(e->run_id) - 4);
+    } else if (e->o->mode == CH_LAUNCH_MPI) {
+        snprintf(want, sizeof want, "tcp://*:0");
+    } else {
+        snprintf(want, sizeof want, "%s", e->o->bind ? e->o->bind : "tcp://*:7000");
+    }
+    if (zmq_bind(e->router, want) != 0) {
+        return ch_err_set(err, CH_EIO, "cannot bind %s: %s%s", want, zmq_strerror(errno),
+                          errno == EADDRINUSE ? " (is another coordinator running? pick "
+                                                "another port with --bind)"
+                                              : "");
+    }
+    size_t n = sizeof e->endpoint;
+    zmq_getsockopt(e->router, ZMQ_LAST_ENDPOINT, e->endpoint, &n);
+    if (e->o->mode == CH_LAUNCH_MPI) {
+        /* advertise a name the other ranks can reach */
+        const char *host = getenv("COHORT_ADVERTISE_HOST");
+        char hn[256];
+        if (!host) {
+            if (gethostname(hn, sizeof hn) != 0) {
+                snprintf(hn, sizeof hn, "127.0.0.1");
+            }
+            hn[sizeof hn - 1] = 0;
+            host = hn;
+        }
+        const char *port = strrchr(e->endpoint, ':');
+        char adv[512];
+        snprintf(adv, sizeof adv, "tcp://%s%s", host, port ? port : ":0");
+        snprintf(e->endpoint, sizeof e->endpoint, "%s", adv);
+    }
+    return 0;
+}
+
+static int s_join(s_engine *e, ch_err *err)
+{
+    int64_t deadline = ch_now_ms() + e->x.rt.join_timeout_ms;
+    ch_info("waiting for %zu workers on %s", e->n_workers, e->endpoint);
+    while (e->reg.n < e->n_workers) {
+        ch_wire_msg m;
+        int rc = s_pump(e, deadline, &m, err);
+        if (rc == CH_ETIMEOUT) {
+            return ch_err_set(err, CH_ETIMEOUT,
+                              "only %zu of %zu workers connected to %s within %.0f s "
+                              "(runtime.join_timeout); start the missing workers or lower "
+                              "'workers'",
+                              e->reg.n, e->n_workers, e->endpoint,
+                              (double)e->x.rt.join_timeout_ms / 1000);
+        }
+        if (rc) {
+            return rc;
+        }
+        if (e->kids.n) {
+            for (size_t i = 0; i < e->kids.n; i++) {
+                char why[200];
+                if (ch_children_dead(&e->kids, i, why, sizeof why)) {
+                    ch_wire_msg_free(&m);
+                    return ch_err_set(err, CH_ELOST, "worker process %zu %s before connecting",
+                                      i, why);
+                }
+            }
+        }
+        if (m.env->kind != COHORT__KIND__HELLO) {
+            ch_warn("ignoring a %s message from an unknown peer",
+                    ch_wire_kind_name(m.env->kind));
+            ch_wire_msg_free(&m);
+            continue;
+        }
+        Cohort__Hello *h =
+            cohort__hello__unpack(NULL, m.env->payload.len, m.env->payload.data);
+        if (!h) {
+            ch_warn("rejected a HELLO whose payload does not decode");
+            ch_wire_msg_free(&m);
+            continue;
+        }
+        if (ch_registry_by_routing(&e->reg, m.routing, m.routing_len)) {
+            cohort__hello__free_unpacked(h, NULL);
+            ch_wire_msg_free(&m);
+            continue;
+        }
+        bool silo = h->data && h->data->rows > 0;
+        if (silo != e->by_file) {
+            Cohort__Error em = COHORT__ERROR__INIT;
+            em.message = silo ? (char *)"this experiment's partition.scheme is not by-file; start "
+                                        "the worker without --data"
+                              : (char *)"this experiment's partition.scheme is by-file; start the "
+                                        "worker with --data FILE";
+            ch_wire_send_msg(e->router, m.routing, m.routing_len, e->experiment_id, 0, -1,
+                             COHORT__KIND__ERROR, &em.base, NULL);
+            ch_warn("refused worker %s pid %d: %s", h->host, h->pid, em.message);
+            cohort__hello__free_unpacked(h, NULL);
+            ch_wire_msg_free(&m);
+            continue;
+        }
+        ch_wslot *w = ch_registry_add(&e->reg, m.routing, m.routing_len);
+        if (!w) {
+            cohort__hello__free_unpacked(h, NULL);
+            ch_wire_msg_free(&m);
+            return ch_err_set(err, CH_ENOMEM, "out of memory");
+        }
+        w->rank = e->kids.n ? h->rank : -1;
+        w->pid = h->pid;
+        snprintf(w->host, sizeof w->host, "%s", h->host ? h->host : "?");
+        w->last_seen_ms = ch_now_ms();
+        if (silo) {
+            w->rows = h->data->rows;
+            w->schema = ch_schema_from_pb(h->schema, err);
+            if (!w->schema) {
+                cohort__hello__free_unpacked(h, NULL);
+                ch_wire_msg_free(&m);
+                return ch_err_prefix(err, "worker %d sent a bad schema", w->index);
+            }
+        }
+        cohort__hello__free_unpacked(h, NULL);
+        ch_wire_msg_free(&m);
+        char name[256];
+        ch_info("%s joined (%zu/%zu)", ch_wslot_name(w, name, sizeof name), e->reg.n,
+                e->n_workers);
+        s_event(e, "worker.joined", "{\"worker\": %d, \"host\": \"%s\", \"pid\": %d}", w->index,
+                w->host, w->pid);
+    }
+    return 0;
+}
+
+/* by-file: merge the silos' schemas; simulation: the plan over the training table. */
+static int s_plan(s_engine *e, ch_err *err)
+{
+    if (!e->by_file) {
+        int rc = ch_plan_make(e->x.train, e->x.scheme, e->n_workers, e->x.alpha, e->x.seed,
+                              &e->plan, err);
+        if (rc) {
+            return rc;
+        }
+        e->n_blocks = e->plan.n_blocks;
+        e->n_train = e->plan.n_rows;
+        return 0;
+    }
+    ch_schema *merged = NULL;
+    for (size_t i = 0; i < e->reg.n; i++) {
+        ch_wslot *w = &e->reg.w[i];
+        if (!merged) {
+            merged = w->schema;
+            w->schema = NULL;
+        } else if (ch_schema_merge(merged, w->schema, err) != 0) {
+            ch_schema_destroy(&merged);
+            char name[256];
+            return ch_err_prefix(err, "%s", ch_wslot_name(w, name, sizeof name));
+        }
+        size_t nb = w->rows < CH_PLAN_MAX_BLOCKS ? w->rows : CH_PLAN_MAX_BLOCKS;
+        e->n_blocks += nb;
+        e->n_train += w->rows;
+    }
+    if (merged && ch_schema_pick_target(merged, e->x.target, e->x.positive, e->x.weights, err)) {
+        ch_schema_destroy(&merged);
+        return err->code;
+    }
+    if (e->x.schema) {
+        /* data.test was given: it must agree with the silos */
+        int rc = ch_schema_merge(merged, e->x.schema, err);
+        if (rc) {
+            ch_schema_destroy(&merged);
+            return ch_err_prefix(err, "data.test against the silos");
+        }
+        ch_schema_destroy(&e->x.schema);
+    }
+    e->x.schema = merged;
+    if (e->x.test && ch_table_conform(e->x.test, merged, err) != 0) {
+        return ch_err_prefix(err, "data.test");
+    }
+    return 0;
+}
+
+static int s_assign(s_engine *e, ch_err *err)
+{
+    Cohort__Schema *spb = e->by_file ? ch_schema_to_pb(e->x.schema) : NULL;
+    if (e->by_file && !spb) {
+        return ch_err_set(err, CH_ENOMEM, "out of memory");
+    }
+    uint64_t offset = 0;
+    uint64_t fp = e->x.train ? ch_table_fingerprint(e->x.train) : 0;
+    for (size_t i = 0; i < e->reg.n; i++) {
+        ch_wslot *w = &e->reg.w[i];
+        Cohort__Assign a = COHORT__ASSIGN__INIT;
+        Cohort__DataSummary ds = COHORT__DATA_SUMMARY__INIT;
+        a.worker = w->index;
+        a.n_workers = (uint32_t)e->n_workers;
+        a.config_yaml = e->config_yaml;
+        a.by_file = e->by_file;
+        a.n_blocks = e->n_blocks;
+        if (e->by_file) {
+            a.schema = spb;
+            a.block_offset = offset;
+            offset += w->rows < CH_PLAN_MAX_BLOCKS ? w->rows : CH_PLAN_MAX_BLOCKS;
+        } else {
+            ds.rows = e->x.train->n_rows;
+            ds.cols = (uint32_t)e->x.train->n_cols;
+            ds.fingerprint = fp;
+            ds.path = (char *)e->x.train_path;
+            a.data = &ds;
+        }
+        int rc = s_send(e, w, 0, COHORT__KIND__ASSIGN, &a.base, err);
+        if (rc == CH_ELOST) {
+            s_lose(e, w, "disconnected before its assignment");
+        } else if (rc) {
+            ch_schema_pb_free(spb);
+            return rc;
+        }
+    }
+    ch_schema_pb_free(spb);
+    /* wait for READY */
+    int64_t deadline = ch_now_ms() + e->x.rt.join_timeout_ms;
+    size_t ready = 0;
+    for (;;) {
+        ready = 0;
+        size_t live = 0;
+        for (size_t i = 0; i < e->reg.n; i++) {
+            ready += e->reg.w[i].state == CH_W_READY;
+            live += e->reg.w[i].state == CH_W_JOINED || e->reg.w[i].state == CH_W_READY;
+        }
+        if (ready == live) {
+            break;
+        }
+        ch_wire_msg m;
+        int rc = s_pump(e, deadline, &m, err);
+        if (rc == CH_ETIMEOUT) {
+            return ch_err_set(err, CH_ETIMEOUT, "only %zu of %zu workers loaded their data "
+                                                "within %.0f s (runtime.join_timeout)",
+                              ready, e->n_workers, (double)e->x.rt.join_timeout_ms / 1000);
+        }
+        if (rc) {
+            return rc;
+        }
+        ch_wslot *w = s_sender(e, &m);
+        if (m.env->kind == COHORT__KIND__ERROR) {
+            rc = s_worker_error(e, &m, err);
+            ch_wire_msg_free(&m);
+            return rc;
+        }
+        if (w && m.env->kind == COHORT__KIND__READY && w->state == CH_W_JOINED) {
+            w->state = CH_W_READY;
+        }
+        ch_wire_msg_free(&m);
+    }
+    if (ready == 0) {
+        return ch_err_set(err, CH_ELOST, "no worker is left");
+    }
+    if (e->by_file && ready < e->reg.n) {
+        return ch_err_set(err, CH_ELOST,
+                          "a silo was lost before training; its data cannot be reached");
+    }
+    return 0;
+}
+
+/* --- rounds ------------------------------------------------------------------ */
+
+typedef struct s_round {
+    size_t n_shards;
+    int *owner;          /* shard -> worker index, -1 when done */
+    uint8_t **state;     /* shard -> update bytes */
+    size_t *state_len;
+    uint64_t *samples;
+    size_t pending;
+} s_round;
+
+static void s_round_free(s_round *r)
+{
+    for (size_t s = 0; s < r->n_shards && r->state; s++) {
+        free(r->state[s]);
+    }
+    free(r->owner);
+    free(r->state);
+    free(r->state_len);
+    free(r->samples);
+    memset(r, 0, sizeof *r);
+}
+
+static int s_send_task(s_engine *e, ch_wslot *w, uint32_t round, uint32_t op,
+                       const ch_buf *payload, const uint32_t *shards, size_t n, ch_err *err)
+{
+    Cohort__Task t = COHORT__TASK__INIT;
+    t.round = round;
+    t.op = op;
+    t.n_shards = n;
+    t.shards = (uint32_t *)shards;
+    t.state.data = payload->data;
+    t.state.len = payload->len;
+    return s_send(e, w, round, COHORT__KIND__TASK, &t.base, err);
+}
+
+/* Gives the pending shards of lost workers to the live worker with the
+ * fewest pending shards. */
+static int s_reassign(s_engine *e, s_round *r, uint32_t round, uint32_t op, const ch_buf *payload,
+                      ch_err *err)
+{
+    for (size_t s = 0; s < r->n_shards; s++) {
+        if (r->owner[s] < 0) {
+            continue;
+        }
+        ch_wslot *w = ch_registry_get(&e->reg, r->owner[s]);
+        if (w && w->state == CH_W_READY) {
+            continue;
+        }
+        char name[256];
+        if (e->by_file) {
+            return ch_err_set(err, CH_ELOST,
+                              "%s was lost (%s); its silo's data cannot be reached from any other "
+                              "worker, so training stops here (checkpoint of round %u in %s)",
+                              w ? ch_wslot_name(w, name, sizeof name) : "a worker",
+                              w ? w->lost_reason : "?", e->rounds_done, e->run_dir);
+        }
+        ch_wslot *best = NULL;
+        size_t best_load = 0;
+        for (size_t i = 0; i < e->reg.n; i++) {
+            ch_wslot *c = &e->reg.w[i];
+            if (c->state != CH_W_READY) {
+                continue;
+            }
+            size_t load = 0;
+            for (size_t t = 0; t < r->n_shards; t++) {
+                load += r->owner[t] == c->index;
+            }
+            if (!best || load < best_load) {
+                best = c;
+                best_load = load;
+            }
+        }
+        if (!best) {
+            return ch_err_set(err, CH_ELOST, "every worker was lost (last: %s: %s)",
+                              w ? ch_wslot_name(w, name, sizeof name) : "?",
+                              w ? w->lost_reason : "?");
+        }
+        uint32_t shard = (uint32_t)s;
+        ch_info("reassigning shard %u of %s to worker %d", shard,
+                w ? ch_wslot_name(w, name, sizeof name) : "?", best->index);
+        s_event(e, "worker.reassigned", "{\"shard\": %u, \"from\": %d, \"to\": %d}", shard,
+                w ? w->index : -1, best->index);
+        r->owner[s] = best->index;
+        int rc = s_send_task(e, best, round, op, payload, &shard, 1, err);
+        if (rc == CH_ELOST) {
+            s_lose(e, best, "disconnected");
+            s--; /* try this shard again with another worker */
+            continue;
+        }
+        if (rc) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
+static int s_round_run(s_engine *e, uint32_t round, uint32_t op, const ch_buf *payload,
+                       s_round *r, ch_err *err)
+{
+    memset(r, 0, sizeof *r);
+    r->n_shards = e->n_workers;
+    r->owner = calloc(r->n_shards, sizeof *r->owner);
+    r->state = calloc(r->n_shards, sizeof *r->state);
+    r->state_len = calloc(r->n_shards, sizeof *r->state_len);
+    r->samples = calloc(r->n_shards, sizeof *r->samples);
+    if (!r->owner || !r->state || !r->state_len || !r->samples) {
+        return ch_err_set(err, CH_ENOMEM, "out of memory");
+    }
+    /* shard s belongs to worker s; a lost worker's shard goes to a survivor */
+    for (size_t s = 0; s < r->n_shards; s++) {
+        r->owner[s] = (int)s;
+    }
+    r->pending = r->n_shards;
+    for (size_t i = 0; i < e->reg.n; i++) {
+        ch_wslot *w = &e->reg.w[i];
+        if (w->state != CH_W_READY) {
+            continue;
+        }
+        uint32_t shard = (uint32_t)w->index;
+        int rc = s_send_task(e, w, round, op, payload, &shard, 1, err);
+        if (rc == CH_ELOST) {
+            s_lose(e, w, "disconnected");
+        } else if (rc) {
+            return rc;
+        }
+    }
+    int rc = s_reassign(e, r, round, op, payload, err);
+    if (rc) {
+        return rc;
+    }
+    int64_t deadline = ch_now_ms() + e->x.rt.round_timeout_ms;
+    while (r->pending > 0) {
+        ch_wire_msg m;
+        rc = s_pump(e, deadline, &m, err);
+        if (rc == CH_ETIMEOUT) {
+            /* everyone still holding a shard missed the deadline */
+            for (size_t s = 0; s < r->n_shards; s++) {
+                ch_wslot *w = r->owner[s] >= 0 ? ch_registry_get(&e->reg, r->owner[s]) : NULL;
+                if (w) {
+                    s_lose(e, w, "missed the round deadline (runtime.round_timeout)");
+                }
+            }
+            deadline = ch_now_ms() + e->x.rt.round_timeout_ms;
+        } else if (rc) {
+            return rc;
+        } else {
+            ch_wslot *w = s_sender(e, &m);
+            if (m.env->kind == COHORT__KIND__ERROR && w && w->state == CH_W_READY) {
+                rc = s_worker_error(e, &m, err);
+                ch_wire_msg_free(&m);
+                return rc;
+            }
+            if (m.env->kind == COHORT__KIND__UPDATE && w && w->state == CH_W_READY) {
+                Cohort__Update *u =
+                    cohort__update__unpack(NULL, m.env->payload.len, m.env->payload.data);
+                char name[256];
+                if (!u) {
+                    ch_warn("rejected an UPDATE from %s: payload does not decode",
+                            ch_wslot_name(w, name, sizeof name));
+                } else if (u->round != round || m.env->round != round) {
+                    ch_warn("discarded a late UPDATE for round %u from %s (round %u is running)",
+                            u->round, ch_wslot_name(w, name, sizeof name), round);
+                } else if (u->shard >= r->n_shards || r->owner[u->shard] != w->index) {
+                    ch_warn("rejected an UPDATE for shard %u from %s: not its shard", u->shard,
+                            ch_wslot_name(w, name, sizeof name));
+                } else {
+                    uint8_t *copy = malloc(u->state.len ? u->state.len : 1);
+                    if (!copy) {
+                        cohort__update__free_unpacked(u, NULL);
+                        ch_wire_msg_free(&m);
+                        return ch_err_set(err, CH_ENOMEM, "out of memory");
+                    }
+                    memcpy(copy, u->state.data, u->state.len);
+                    r->state[u->shard] = copy;
+                    r->state_len[u->shard] = u->state.len;
+                    r->samples[u->shard] = u->samples;
+                    r->owner[u->shard] = -1;
+                    r->pending--;
+                }
+                if (u) {
+                    cohort__update__free_unpacked(u, NULL);
+                }
+            }
+            ch_wire_msg_free(&m);
+        }
+        rc = s_reassign(e, r, round, op, payload, err);
+        if (rc) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
+static int s_rounds(s_engine *e, uint32_t first_round, ch_err *err)
+{
+    const ch_algo *a = e->x.algo;
+    for (uint32_t round = first_round;; round++) {
+        uint32_t op = 0;
+        ch_buf payload;
+        ch_buf_init(&payload);
+        int rc = a->next_task(e->st, round, &op, &payload, err);
+        if (rc == 1) {
+            ch_buf_free(&payload);
+            return 0;
+        }
+        if (rc) {
+            ch_buf_free(&payload);
+            return rc;
+        }
+        int64_t t_round = ch_now_ms();
+        s_event(e, "round.start", "{\"round\": %u, \"op\": %u}", round, op);
+        s_round r;
+        rc = s_round_run(e, round, op, &payload, &r, err);
+        ch_buf_free(&payload);
+        if (rc) {
+            s_round_free(&r);
+            return rc;
+        }
+        ch_update *ups = calloc(r.n_shards, sizeof *ups);
+        if (!ups) {
+            s_round_free(&r);
+            return ch_err_set(err, CH_ENOMEM, "out of memory");
+        }
+        for (size_t s = 0; s < r.n_shards; s++) {
+            ups[s].shard = (uint32_t)s;
+            ups[s].samples = r.samples[s];
+            ups[s].state = r.state[s];
+            ups[s].state_len = r.state_len[s];
+        }
+        ch_round_metrics met = {0};
+        rc = a->aggregate(e->st, round, op, ups, r.n_shards, &met, err);
+        free(ups);
+        s_round_free(&r);
+        if (rc) {
+            return ch_err_prefix(err, "round %u", round);
+        }
+        e->rounds_done = round + 1;
+        ch_buf body;
+        ch_buf_init(&body);
+        ch_buf_printf(&body, "{\"round\": %u, \"seconds\": %.3f, \"metrics\": {", round,
+                      (double)(ch_now_ms() - t_round) / 1000.0);
+        for (size_t k = 0; k < met.n; k++) {
+            ch_buf_printf(&body, "%s\"%s\": ", k ? ", " : "", met.key[k]);
+            ch_buf_json_num(&body, met.value[k]);
+            ch_outputs_metric(&e->out, met.key[k], round, met.value[k]);
+        }
+        ch_buf_puts(&body, "}}");
+        ch_events_emit(e->ev, "round.end", ch_buf_str(&body));
+        ch_buf_free(&body);
+        if ((long)e->rounds_done % e->x.rt.checkpoint_every == 0) {
+            ch_buf st;
+            ch_buf_init(&st);
+            rc = a->save(e->st, &st, err);
+            if (rc == 0) {
+                rc = ch_checkpoint_write(e->run_dir, e->x.name, a->name, e->rounds_done, st.data,
+                                         st.len, err);
+            }
+            ch_buf_free(&st);
+            if (rc) {
+                return ch_err_prefix(err, "checkpoint after round %u", round);
+            }
+        }
+    }
+}
+
+/* --- the run ------------------------------------------------------------------ */
+
+static void s_bye_all(s_engine *e, const char *reason)
+{
+    Cohort__Bye bye = COHORT__BYE__INIT;
+    bye.reason = (char *)reason;
+    for (size_t i = 0; i < e->reg.n; i++) {
+        ch_wslot *w = &e->reg.w[i];
+        if (w->state == CH_W_JOINED || w->state == CH_W_READY) {
+            ch_wire_send_msg(e->router, w->routing, w->routing_len, e->experiment_id, 0, -1,
+                             COHORT__KIND__BYE, &bye.base, NULL);
+            w->state = CH_W_DONE;
+        }
+    }
+}
+
+static int s_setup_dir(s_engine *e, ch_err *err)
+{
+    if (e->o->out_dir) {
+        e->run_dir = strdup(e->o->out_dir);
+    } else {
+        e->run_dir = ch_path_join("runs", e->run_id);
+    }
+    if (!e->run_dir) {
+        return ch_err_set(err, CH_ENOMEM, "out of memory");
+    }
+    return ch_mkdirs(e->run_dir, err);
+}
+
+static int s_run(s_engine *e, ch_run_result *res, ch_err *err)
+{
+    const ch_run_opts *o = e->o;
+    int rc = ch_experiment_configure(&e->x, o->cfg, err);
+    if (rc) {
+        return rc;
+    }
+    if (o->n_workers > 0) {
+        char set[64];
+        snprintf(set, sizeof set, "workers=%ld", o->n_workers);
+        ch_config_set(e->x.cfg, set, NULL);
+        long w;
+        ch_cfg_int(e->x.cfg, "workers", 2, 1, 4096, &w, NULL);
+        e->x.workers = w;
+    }
+    e->n_workers = (size_t)e->x.workers;
+    e->by_file = e->x.scheme == CH_PART_BY_FILE;
+    if (e->by_file && o->mode == CH_LAUNCH_LOCAL) {
+        return ch_err_set(err, CH_EINVAL,
+                          "%s: partition.scheme by-file needs workers that each bring their own "
+                          "file: start `cohort coordinator` and `cohort worker --data FILE`",
+                          ch_config_where(e->x.cfg, "partition.scheme"));
+    }
+    ch_outputs_run_id(e->x.name, e->run_id, sizeof e->run_id);
+    if (o->resume && o->out_dir) {
+        /* keep the run id of the interrupted run: it is the directory name */
+        const char *base = strrchr(o->out_dir, '/');
+        snprintf(e->run_id, sizeof e->run_id, "%s", base ? base + 1 : o->out_dir);
+    }
+    e->experiment_id = e->run_id;
+    if (!e->by_file) {
+        rc = ch_experiment_load(&e->x, NULL, err);
+        if (rc) {
+            return rc;
+        }
+        if (e->n_workers > e->x.train->n_rows) {
+            return ch_err_set(err, CH_EINVAL,
+                              "more workers (%zu) than training rows (%zu) in %s: use at most "
+                              "%zu workers",
+                              e->n_workers, e->x.train->n_rows, e->x.train_path,
+                              e->x.train->n_rows);
+        }
+        rc = ch_experiment_check_keys(&e->x, err);
+        if (rc) {
+            return rc;
+        }
+    } else if (e->x.test_path) {
+        /* the coordinator may hold a test file even when silos hold the training data */
+        ch_table *t = ch_table_read(e->x.test_path, e->x.format, err);
+        if (!t) {
+            return ch_err_prefix(err, "data.test");
+        }
+        if (e->x.target && (rc = ch_table_set_target(t, e->x.target, e->x.positive, err))) {
+            ch_table_destroy(&t);
+            return ch_err_prefix(err, "data.test");
+        }
+        e->x.test = t;
+        e->x.schema = ch_schema_from_table(t, e->x.positive);
+    }
+    if ((rc = s_setup_dir(e, err))) {
+        return rc;
+    }
+    snprintf(res->run_dir, sizeof res->run_dir, "%s", e->run_dir);
+    e->zctx = zmq_ctx_new();
+    if (!e->zctx) {
+        return ch_err_set(err, CH_EIO, "cannot create a ZeroMQ context");
+    }
+    if ((rc = s_bind(e, err))) {
+        return rc;
+    }
+    char *events_path = ch_path_join(e->run_dir, "events.jsonl");
+    char pub[512];
+    if (o->mode == CH_LAUNCH_LOCAL) {
+        snprintf(pub, sizeof pub, "ipc:///tmp/cohort-%ld-%s-events.ipc", (long)getpid(),
+                 e->run_id + strlen(e->run_id) - 4);
+    } else {
+        snprintf(pub, sizeof pub, "tcp://*:0");
+    }
+    e->ev = ch_events_new(e->zctx, pub, events_path, e->run_id, e->experiment_id, err);
+    free(events_path);
+    if (!e->ev) {
+        return err ? err->code : CH_EIO;
+    }
+    ch_outputs_begin(&e->out, e->run_dir, e->run_id, e->x.name, e->x.algo->name, e->endpoint,
+                     ch_events_endpoint(e->ev));
+    s_event(e, "run.start", "{\"name\": \"%s\", \"algorithm\": \"%s\", \"workers\": %zu}",
+            e->x.name, e->x.algo->name, e->n_workers);
+    if (o->on_bound) {
+        res->bound = true;
+        if ((rc = o->on_bound(e->endpoint, o->on_bound_ctx, err))) {
+            return rc;
+        }
+    }
+    if (o->mode == CH_LAUNCH_LOCAL) {
+        rc = ch_children_start(&e->kids, o->self_exe, e->endpoint, e->n_workers, err);
+        if (rc) {
+            return rc;
+        }
+    }
+    if ((rc = s_join(e, err))) {
+        return rc;
+    }
+    if (e->by_file) {
+        if ((rc = s_plan(e, err))) {
+            return rc;
+        }
+        if ((rc = ch_experiment_check_keys(&e->x, err))) {
+            return rc;
+        }
+    } else if ((rc = s_plan(e, err))) {
+        return rc;
+    }
+    e->config_yaml = ch_config_emit(e->x.cfg);
+    if (!e->config_yaml) {
+        return ch_err_set(err, CH_ENOMEM, "out of memory");
+    }
+    if ((rc = ch_outputs_config(&e->out, e->config_yaml, err))) {
+        return rc;
+    }
+    if ((rc = s_assign(e, err))) {
+        return rc;
+    }
+    ch_coord_env env = {
+        .cfg = e->x.cfg,
+        .schema = e->x.schema,
+        .train = e->x.train,
+        .n_train = e->n_train,
+        .n_blocks = e->n_blocks,
+        .n_shards = e->n_workers,
+        .seed = e->x.seed,
+    };
+    e->st = e->x.algo->coord_new(&env, err);
+    if (!e->st) {
+        return err ? err->code : CH_EINVAL;
+    }
+    uint32_t first = 0;
+    if (o->resume) {
+        ch_checkpoint ck;
+        rc = ch_checkpoint_read(e->run_dir, &ck, err);
+        if (rc == 0) {
+            if (strcmp(ck.algorithm, e->x.algo->name) != 0) {
+                rc = ch_err_set(err, CH_EINVAL, "the checkpoint in %s is for %s, not %s",
+                                e->run_dir, ck.algorithm, e->x.algo->name);
+            } else {
+                rc = e->x.algo->load(e->st, ck.state, ck.len, err);
+                first = ck.round;
+                e->rounds_done = ck.round;
+                ch_info("resuming %s after round %u", e->run_dir, ck.round);
+            }
+            ch_checkpoint_free(&ck);
+        } else if (rc == CH_ENOTFOUND) {
+            ch_info("no checkpoint in %s: starting from round 0", e->run_dir);
+            rc = 0;
+        }
+        if (rc) {
+            return rc;
+        }
+    }
+    if ((rc = s_rounds(e, first, err))) {
+        return rc;
+    }
+    void *model = e->x.algo->finalize(e->st, err);
+    if (!model) {
+        return err ? err->code : CH_EINVAL;
+    }
+    s_bye_all(e, "finished");
+    rc = ch_outputs_finish(&e->out, e->x.algo, model, e->x.schema, e->x.test, e->config_yaml,
+                           e->n_workers, e->rounds_done, err);
+    e->x.algo->model_destroy(&model);
+    if (rc == 0) {
+        s_event(e, "run.end", "{\"status\": \"finished\", \"rounds\": %u}", e->rounds_done);
+    }
+    return rc;
+}
+
+int ch_coordinator_run(const ch_run_opts *o, ch_run_result *res, ch_err *err)
+{
+    s_engine e;
+    memset(&e, 0, sizeof e);
+    memset(res, 0, sizeof *res);
+    e.o = o;
+    e.t0 = ch_wall_time();
+    ch_outputs_init(&e.out);
+    ch_registry_init(&e.reg);
+    ch_log_role("coordinator");
+    int rc = s_run(&e, res, err);
+    const char *status = rc == 0 ? "finished" : (rc == CH_EINTR ? "killed" : "failed");
+    snprintf(res->status, sizeof res->status, "%s", status);
+    if (rc) {
+        s_event(&e, "run.end", "{\"status\": \"%s\"}", status);
+        ch_outputs_fail(&e.out, status, err ? err->msg : "error", e.n_workers, e.rounds_done);
+        s_bye_all(&e, status);
+    }
+    if (e.kids.n) {
+        ch_children_stop(&e.kids, 3000);
+        ch_children_free(&e.kids);
+    }
+    if (e.x.algo && e.st) {
+        e.x.algo->coord_destroy(&e.st);
+    }
+    ch_events_destroy(&e.ev);
+    if (e.router) {
+        zmq_close(e.router);
+    }
+    if (e.zctx) {
+        zmq_ctx_term(e.zctx);
+    }
+    if (o->mode == CH_LAUNCH_LOCAL && e.endpoint[0]) {
+        unlink(e.endpoint + strlen("ipc://"));
+        char pub[600];
+        snprintf(pub, sizeof pub, "%.*s-events.ipc", (int)(strlen(e.endpoint) - 10),
+                 e.endpoint + strlen("ipc://"));
+        unlink(pub);
+    }
+    ch_outputs_free(&e.out);
+    ch_registry_free(&e.reg);
+    ch_plan_free(&e.plan);
+    free(e.config_yaml);
+    free(e.run_dir);
+    ch_experiment_free(&e.x); /* owns o->cfg since s_run's first step */
+    return rc;
+}
