@@ -12,6 +12,7 @@
 
 #include "common/err.h"
 
+#include <locale.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -130,5 +131,33 @@ ch_table *ch_table_read(const char *path, ch_format format, ch_err *err);
 
 /* The CSV parser on a memory buffer; `name` is used in messages. */
 ch_table *ch_csv_parse(const char *buf, size_t len, const char *name, ch_err *err);
+
+/* --- Reader helpers (added with the readers) ------------------------------ */
+
+/* Largest data file the readers accept, in bytes (uncompressed): 4 GiB. */
+#define CH_READ_MAX_BYTES ((uint64_t)4 << 30)
+
+/* The CSV reader on a file (plain or gzip): ch_data_read_all + ch_csv_parse. */
+ch_table *ch_csv_read(const char *path, ch_err *err);
+
+/* The LIBSVM reader on a memory buffer and on a file (plain or gzip). */
+ch_table *ch_libsvm_parse(const char *buf, size_t len, const char *name, ch_err *err);
+ch_table *ch_libsvm_read(const char *path, ch_err *err);
+
+/* The IDX reader: images file plus its labels file (see ch_table_read). */
+ch_table *ch_idx_read(const char *images_path, ch_err *err);
+
+/* Reads a whole file, plain or gzip (zlib reads both), into a new buffer
+ * that the caller frees. The buffer is NUL-terminated; *len excludes the
+ * NUL. More than `max` bytes (uncompressed) is an error. Returns 0 or a
+ * negative code with err naming the file. */
+int ch_data_read_all(const char *path, size_t max, char **out, size_t *len, ch_err *err);
+
+/* Parses s[0..n) as a finite decimal number ("12", "-3.5e-2", ".5"),
+ * spaces and tabs around it allowed; hex, inf and nan are not numbers.
+ * Exact (correctly rounded, as strtod). c_locale is a "C" locale from
+ * newlocale() for the strtod_l fallback, or (locale_t)0 to use the current
+ * locale. Returns false when s is not such a number. Can't fail otherwise. */
+bool ch_parse_number(const char *s, size_t n, locale_t c_locale, double *out);
 
 #endif
