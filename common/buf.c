@@ -147,6 +147,7 @@ char *ch_buf_take(ch_buf *b)
     if (!b->data && ch_buf_reserve(b, 0) != 0) {
         return NULL;
     }
+    b->data[b->len] = 0;
     char *p = (char *)b->data;
     memset(b, 0, sizeof *b);
     return p;

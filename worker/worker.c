@@ -26,6 +26,7 @@ typedef struct s_worker {
     ch_worker_env env;
     void *st;
     ch_heartbeat *hb;
+    bool by_file; /* the plan holds only this silo: global shard index -> local 0 */
 } s_worker;
 
 static void s_send_error(s_worker *w, const char *msg)
@@ -126,6 +127,7 @@ static int s_setup(s_worker *w, const Cohort__Assign *a, ch_err *err)
                               w->x.train->n_rows);
         }
         w->env.block_offset = a->block_offset;
+        w->by_file = true;
     } else {
         if ((rc = ch_experiment_load(&w->x, NULL, err))) {
             return rc;
@@ -179,7 +181,16 @@ static int s_task(s_worker *w, const Cohort__Envelope *env, ch_err *err)
     int rc = 0;
     for (size_t i = 0; i < t->n_shards && rc == 0; i++) {
         uint32_t shard = t->shards[i];
-        if (shard >= w->plan.n_shards) {
+        uint32_t local = shard;
+        if (w->by_file) {
+            if (shard != (uint32_t)w->index) {
+                rc = ch_err_set(err, CH_EPROTO, "task for silo %u sent to silo %d", shard,
+                                w->index);
+                break;
+            }
+            local = 0;
+        }
+        if (local >= w->plan.n_shards) {
             rc = ch_err_set(err, CH_EPROTO, "task for shard %u; the plan has %zu", shard,
                             w->plan.n_shards);
             break;
@@ -187,7 +198,7 @@ static int s_task(s_worker *w, const Cohort__Envelope *env, ch_err *err)
         ch_buf out;
         ch_buf_init(&out);
         uint64_t samples = 0;
-        rc = w->x.algo->run_task(w->st, t->round, t->op, t->state.data, t->state.len, shard,
+        rc = w->x.algo->run_task(w->st, t->round, t->op, t->state.data, t->state.len, local,
                                  &out, &samples, err);
         if (rc == 0) {
             Cohort__Update u = COHORT__UPDATE__INIT;
