@@ -94,4 +94,12 @@ char *ch_config_emit(const ch_config *c);
 /* The file the config was loaded from ("--set" or a name for others). */
 const char *ch_config_name(const ch_config *c);
 
+/* Whether a and b hold the same tree: same shape, map keys in the same
+ * order, same scalar text, and a null scalar (plain ~, null or nothing)
+ * differs from a quoted string. Files, lines and flags are not compared. */
+bool ch_config_equal(const ch_config *a, const ch_config *b);
+/* Whether the node at path was written by a typed read's default (false
+ * when absent). Nodes written by defaults report "(default)" as their file. */
+bool ch_config_is_default(const ch_config *c, const char *path);
+
 #endif
