@@ -101,9 +101,11 @@ static void s_lose(s_engine *e, ch_wslot *w, const char *why)
                      COHORT__KIND__BYE, &bye.base, NULL);
 }
 
-/* Marks workers lost whose process died (local) or who stopped heartbeating. */
-static void s_check_liveness(s_engine *e)
+/* Marks workers lost whose process died (local) or who stopped heartbeating.
+ * Returns how many were newly lost. */
+static size_t s_check_liveness(s_engine *e)
 {
+    size_t lost = 0;
     if (e->kids.n) {
         ch_children_poll(&e->kids);
     }
@@ -118,18 +120,22 @@ static void s_check_liveness(s_engine *e)
         if (e->kids.n && w->rank >= 0 && ch_children_dead(&e->kids, (size_t)w->rank, why,
                                                           sizeof why)) {
             s_lose(e, w, why);
+            lost++;
             continue;
         }
         if (now - w->last_seen_ms > e->x.rt.heartbeat_ms) {
             snprintf(why, sizeof why, "no heartbeat for %.1f s",
                      (double)(now - w->last_seen_ms) / 1000.0);
             s_lose(e, w, why);
+            lost++;
         }
     }
+    return lost;
 }
 
 /* Receives one message for the caller, answering heartbeats on the way.
- * Returns 0 with *m filled, CH_ETIMEOUT when nothing came before the
+ * Returns 0 with *m filled, CH_ELOST as soon as a worker is newly lost (the
+ * caller reassigns its work), CH_ETIMEOUT when nothing came before the
  * deadline, CH_EINTR when a stop was requested, or CH_EIO. */
 static int s_pump(s_engine *e, int64_t deadline_ms, ch_wire_msg *m, ch_err *err)
 {
@@ -137,7 +143,9 @@ static int s_pump(s_engine *e, int64_t deadline_ms, ch_wire_msg *m, ch_err *err)
         if (s_stop) {
             return ch_err_set(err, CH_EINTR, "interrupted by a signal");
         }
-        s_check_liveness(e);
+        if (s_check_liveness(e) > 0) {
+            return CH_ELOST;
+        }
         int64_t now = ch_now_ms();
         if (now >= deadline_ms) {
             return CH_ETIMEOUT;
@@ -260,6 +268,17 @@ static int s_join(s_engine *e, ch_err *err)
     while (e->reg.n < e->n_workers) {
         ch_wire_msg m;
         int rc = s_pump(e, deadline, &m, err);
+        if (rc == CH_ELOST) {
+            char name[256];
+            for (size_t i = 0; i < e->reg.n; i++) {
+                if (e->reg.w[i].state == CH_W_LOST) {
+                    return ch_err_set(err, CH_ELOST, "%s was lost while the others joined: %s",
+                                      ch_wslot_name(&e->reg.w[i], name, sizeof name),
+                                      e->reg.w[i].lost_reason);
+                }
+            }
+            continue;
+        }
         if (rc == CH_ETIMEOUT) {
             return ch_err_set(err, CH_ETIMEOUT,
                               "only %zu of %zu workers connected to %s within %.0f s "
@@ -443,6 +462,9 @@ static int s_assign(s_engine *e, ch_err *err)
         }
         ch_wire_msg m;
         int rc = s_pump(e, deadline, &m, err);
+        if (rc == CH_ELOST) {
+            continue; /* recount */
+        }
         if (rc == CH_ETIMEOUT) {
             return ch_err_set(err, CH_ETIMEOUT, "only %zu of %zu workers loaded their data "
                                                 "within %.0f s (runtime.join_timeout)",
@@ -607,7 +629,9 @@ static int s_round_run(s_engine *e, uint32_t round, uint32_t op, const ch_buf *p
     while (r->pending > 0) {
         ch_wire_msg m;
         rc = s_pump(e, deadline, &m, err);
-        if (rc == CH_ETIMEOUT) {
+        if (rc == CH_ELOST) {
+            /* fall through to the reassignment below */
+        } else if (rc == CH_ETIMEOUT) {
             /* everyone still holding a shard missed the deadline */
             for (size_t s = 0; s < r->n_shards; s++) {
                 ch_wslot *w = r->owner[s] >= 0 ? ch_registry_get(&e->reg, r->owner[s]) : NULL;

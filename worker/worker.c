@@ -172,8 +172,21 @@ static int s_setup(s_worker *w, const Cohort__Assign *a, ch_err *err)
                             &r.base, err);
 }
 
+/* Fault injection for the test suite (as SQLite's tests inject faults):
+ * COHORT_TEST_TASK_DELAY_MS makes every task wait, so a test can kill a
+ * worker or the coordinator while a round is in flight. */
+static void s_test_delay(void)
+{
+    const char *v = getenv("COHORT_TEST_TASK_DELAY_MS");
+    long ms = v ? strtol(v, NULL, 10) : 0;
+    if (ms > 0 && ms < 600000) {
+        usleep((useconds_t)ms * 1000);
+    }
+}
+
 static int s_task(s_worker *w, const Cohort__Envelope *env, ch_err *err)
 {
+    s_test_delay();
     Cohort__Task *t = cohort__task__unpack(NULL, env->payload.len, env->payload.data);
     if (!t) {
         return ch_err_set(err, CH_EPROTO, "a TASK whose payload does not decode");
