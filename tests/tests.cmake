@@ -2,7 +2,9 @@
 #   tests/unit/test_NAME.c  -> unit.NAME   (label fast)
 #   tests/sh/NAME.sh        -> sh.NAME     (label slow: real processes, mpirun)
 #   tests/fuzz/fuzz_NAME.c  -> fuzz.NAME   (label fuzz, only with COHORT_FUZZ)
-set(CH_TEST_ENV "COHORT_SRC=${CMAKE_SOURCE_DIR};COHORT_BIN=$<TARGET_FILE:cohort>;COHORT_BUILD=${CMAKE_BINARY_DIR};OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1;OMPI_MCA_rmaps_base_oversubscribe=1;ASAN_OPTIONS=detect_leaks=1:abort_on_error=0;LSAN_OPTIONS=suppressions=${CMAKE_SOURCE_DIR}/tests/lsan.supp:print_suppressions=0")
+add_executable(ch_poke ${CMAKE_SOURCE_DIR}/tests/tools/poke.c)
+target_link_libraries(ch_poke PRIVATE cohort_core)
+set(CH_TEST_ENV "COHORT_POKE=$<TARGET_FILE:ch_poke>;COHORT_SRC=${CMAKE_SOURCE_DIR};COHORT_BIN=$<TARGET_FILE:cohort>;COHORT_BUILD=${CMAKE_BINARY_DIR};OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1;OMPI_MCA_rmaps_base_oversubscribe=1;ASAN_OPTIONS=detect_leaks=1:abort_on_error=0;LSAN_OPTIONS=suppressions=${CMAKE_SOURCE_DIR}/tests/lsan.supp:print_suppressions=0")
 
 file(GLOB CH_UNIT_TESTS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/unit/test_*.c)
 foreach(src ${CH_UNIT_TESTS})

@@ -40,3 +40,13 @@ child() { pgrep -P "$1" | head -n 1; }
 # alive PID: the process exists and is not a zombie (an orphan's zombie may
 # wait for an init that does not reap in some containers)
 alive() { local s; s=$(ps -o stat= -p "$1" 2>/dev/null) && [ -n "$s" ] && [ "${s#Z}" = "$s" ]; }
+# no_orphan_workers: no local worker process was left without its
+# coordinator (reparented to init), alive or zombie. Workers of runs in other
+# tests still have their coordinator as parent and do not count.
+no_orphan_workers() {
+    local p
+    for p in $(pgrep -f "cohort worker --connect ipc:///tmp/cohort-"); do
+        [ "$(ps -o ppid= -p "$p" | tr -d ' ')" = 1 ] && return 1
+    done
+    return 0
+}

@@ -56,5 +56,5 @@ timeout 60 "$COHORT" run $exp --workers 2 --out "$T/p" >/dev/null 2>&1
 timeout 30 "$COHORT" predict --model "$T/p/model.pb" --data data/wine.csv --out "$T/preds.csv" 2>"$T/pred.err"
 check "predict writes one row per input row" [ "$(wc -l <"$T/preds.csv")" -eq 179 ]
 check "predict prints metrics" grep -q '"rmse"' "$T/pred.err"
-check "no local worker left behind" no_workers_left "cohort worker --connect ipc:///tmp/cohort-"
+check "no local worker left behind" no_orphan_workers
 finish

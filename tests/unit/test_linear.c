@@ -1,0 +1,449 @@
+/* test_linear.c: exact linear regression by a tree of QR factors against
+ * R's lm() on the wine data (data/wine.csv, target alcohol, the class
+ * column "target" a factor). Leaves are built from blocks of rows with the
+ * design matrix (design.h), combined over the reduction tree (reduce.h)
+ * with ch_qr_combine and solved by ch_qr_solve.
+ *
+ * Reference numbers: R 4.2 on this machine,
+ *   d <- read.csv("data/wine.csv", check.names = FALSE)
+ *   d$target <- factor(d$target)
+ *   summary(lm(alcohol ~ ., data = d))
+ * printed with sprintf("%.20g"). Tolerance: 1e-9 relative (QR by a
+ * different route than R's LINPACK dqrdc2, same problem conditioning). */
+#include "algorithms/linear/design.h"
+#include "algorithms/linear/qr.h"
+#include "common/reduce.h"
+#include "tests/check.h"
+
+#include <stdint.h>
+
+#define P 15 /* design columns: intercept, 12 numeric, 2 dummies */
+#define RTOL 1e-9
+
+static const char *const r_names[P] = {"(Intercept)",
+                                       "malic_acid",
+                                       "ash",
+                                       "alcalinity_of_ash",
+                                       "magnesium",
+                                       "total_phenols",
+                                       "flavanoids",
+                                       "nonflavanoid_phenols",
+                                       "proanthocyanins",
+                                       "color_intensity",
+                                       "hue",
+                                       "od280/od315_of_diluted_wines",
+                                       "proline",
+                                       "targetclass_1",
+                                       "targetclass_2"};
+
+/* lm(alcohol ~ ., data = d) */
+static const double r_coef[P] = {
+    12.88977427676312537130,  0.07452708342680579301,  -0.28579929668389020270,
+    0.00438467271681282616,   -0.00010023831584863975, 0.09876381108798387709,
+    -0.05049907817933395326,  -0.03729038628961191260, -0.06711469732734642868,
+    0.12430051970762479030,   0.35216324999472814472,  0.03077498512360257385,
+    0.00017290373668199589,   -1.11901234005005068006, -0.72464698431733365336};
+static const double r_se[P] = {
+    0.65209651691909209514, 0.04373765110677461238, 0.21298133504019867157,
+    0.01808542083397985875, 0.00307920439545119598, 0.12450652764394759542,
+    0.11526206681195910742, 0.40476486370426917327, 0.09121962098836056132,
+    0.03001015236776490361, 0.26305234633198198990, 0.10908206319111782290,
+    0.00023804824828354551, 0.19779977146717689362, 0.29777550433421590137};
+static const double r_sigma = 0.49121972093482624;
+static const double r_r2 = 0.66283736585482678;
+static const double r_adj_r2 = 0.63387861200186713;
+static const double r_df = 163;
+
+/* Weighted: i <- 0:(nrow(d) - 1); w <- 0.5 + ((i * 37) %% 11) / 10
+ * summary(lm(alcohol ~ ., data = d, weights = w)) */
+static const double rw_coef[P] = {
+    12.953164937389855638,    0.058636422891684074343,   -0.32042458397693551753,
+    0.0064109268930997590288, 0.00066976551078563515123, 0.12546530314045570287,
+    -0.017842725641984798907, 0.10463311903512260981,    -0.056726521920325442827,
+    0.12019977939126184896,   0.23605797293873762022,    -0.0083125680967253475634,
+    0.00014687610277498293582, -1.0873423798287906727,   -0.73093558146518122776};
+static const double rw_se[P] = {
+    0.66162620392115734091,   0.043693713922158837482, 0.21216342486040851156,
+    0.018167339135730500854,  0.0032178218800371898717, 0.12416835671294775001,
+    0.12063112623770479159,   0.41162133358323710342,  0.094864084748430443916,
+    0.029713957021228892819,  0.26245706609316532543,  0.11307870902997715912,
+    0.00024064392647409388781, 0.1996394816576276543,  0.30541616988723213622};
+static const double rw_sigma = 0.49409034337308366;
+static const double rw_r2 = 0.65104666553631196;
+static const double rw_adj_r2 = 0.62107521349648609;
+
+/* The weights above, by 0-based row index. */
+static double s_weight(size_t i)
+{
+    return 0.5 + (double)((i * 37) % 11) / 10.0;
+}
+
+typedef struct fit_ctx {
+    const ch_table *t;
+    const ch_design *d;
+    size_t m;                 /* p + 1 */
+    const size_t *block_rows; /* n_blocks + 1 offsets into rows 0..n */
+} fit_ctx;
+
+/* Leaf of block b: the weighted rows [x y] of the block, factored. */
+static int s_leaf(void *vctx, size_t b, double *out, ch_err *err)
+{
+    const fit_ctx *c = vctx;
+    size_t lo = c->block_rows[b], hi = c->block_rows[b + 1], rows = hi - lo, p = c->m - 1;
+    double *a = calloc((rows ? rows : 1) * c->m, sizeof *a);
+    double *x = malloc(p * sizeof *x);
+    if (!a || !x) {
+        free(a);
+        free(x);
+        return ch_err_set(err, CH_ENOMEM, "out of memory");
+    }
+    /* count the complete rows first: they are the leading dimension */
+    size_t used = 0;
+    for (size_t i = lo; i < hi; i++) {
+        used += !isnan(c->t->target.values[i]) && ch_design_row(c->d, c->t, i, x, 1);
+    }
+    size_t k = 0;
+    double sum_w = 0;
+    for (size_t i = lo; i < hi; i++) {
+        if (isnan(c->t->target.values[i]) || !ch_design_row(c->d, c->t, i, a + k, used)) {
+            continue;
+        }
+        double w = c->t->weights ? c->t->weights[i] : 1.0;
+        double sw = sqrt(w);
+        for (size_t j = 0; j < p; j++) {
+            a[j * used + k] *= sw;
+        }
+        a[p * used + k] = c->t->target.values[i] * sw;
+        sum_w += w;
+        k++;
+    }
+    out[0] = (double)used;
+    out[1] = sum_w;
+    int rc = ch_qr_leaf(a, used, c->m, out);
+    free(a);
+    free(x);
+    return rc == 0 ? 0 : ch_err_set(err, rc, "leaf %zu failed", b);
+}
+
+/* Fits with the rows cut into n_blocks blocks at block_rows, reduced by
+ * `workers` workers owning contiguous block ranges. Returns 0 or the error. */
+static int s_fit_blocks(const ch_table *t, const ch_design *d, const size_t *block_rows,
+                        size_t n_blocks, size_t workers, ch_ols *out)
+{
+    ch_err err = {0};
+    size_t m = d->p + 1, len = ch_qr_node_len(d->p);
+    fit_ctx c = {t, d, m, block_rows};
+    ch_reduce *r = ch_reduce_new(n_blocks, len, ch_qr_combine, &m);
+    int rc = r ? 0 : CH_ENOMEM;
+    for (size_t w = 0; w < workers && rc == 0; w++) {
+        ch_buf part;
+        ch_buf_init(&part);
+        rc = ch_reduce_range(n_blocks, w * n_blocks / workers, (w + 1) * n_blocks / workers, len,
+                             s_leaf, &c, ch_qr_combine, &m, &part, &err);
+        if (rc == 0) {
+            rc = ch_reduce_add(r, part.data, part.len, &err);
+        }
+        ch_buf_free(&part);
+    }
+    double *root = malloc(len * sizeof *root);
+    if (rc == 0) {
+        rc = ch_reduce_finish(r, root, &err);
+    }
+    if (rc == 0) {
+        rc = ch_qr_solve(root, d->p, true, out, &err);
+    }
+    if (rc != 0) {
+        fprintf(stderr, "fit failed: %s\n", err.msg);
+    }
+    free(root);
+    ch_reduce_destroy(&r);
+    return rc;
+}
+
+/* Fits with n_blocks even blocks. */
+static int s_fit(const ch_table *t, const ch_design *d, size_t n_blocks, size_t workers,
+                 ch_ols *out)
+{
+    size_t *bb = malloc((n_blocks + 1) * sizeof *bb);
+    for (size_t b = 0; b <= n_blocks; b++) {
+        bb[b] = b * t->n_rows / n_blocks;
+    }
+    int rc = s_fit_blocks(t, d, bb, n_blocks, workers, out);
+    free(bb);
+    return rc;
+}
+
+static ch_table *s_wine(void)
+{
+    ch_err err = {0};
+    ch_table *t = ch_table_read(ch_test_path("data/wine.csv"), CH_FORMAT_AUTO, &err);
+    if (!t) {
+        fprintf(stderr, "%s\n", err.msg);
+        CHECK(t != NULL);
+        return NULL;
+    }
+    CHECK(ch_table_set_target(t, "alcohol", NULL, &err) == 0);
+    CHECK(t->n_rows == 178);
+    return t;
+}
+
+static ch_design *s_design(const ch_table *t)
+{
+    ch_schema *s = ch_schema_from_table(t, NULL);
+    ch_design *d = s ? ch_design_new(s, true) : NULL;
+    ch_schema_destroy(&s);
+    CHECK(d != NULL);
+    return d;
+}
+
+static void s_check_against(const ch_ols *o, const double *coef, const double *se, double sigma,
+                            double r2, double adj)
+{
+    for (size_t j = 0; j < P; j++) {
+        CHECK(!o->aliased[j]);
+        CHECK_REL(o->coef[j], coef[j], RTOL, 0.0);
+        CHECK_REL(o->std_error[j], se[j], RTOL, 0.0);
+        CHECK_REL(o->t_value[j], coef[j] / se[j], RTOL, 0.0);
+    }
+    CHECK_REL(o->sigma, sigma, RTOL, 0.0);
+    CHECK_REL(o->r_squared, r2, RTOL, 0.0);
+    CHECK_REL(o->adj_r_squared, adj, RTOL, 0.0);
+    CHECK(o->df_residual == r_df);
+    CHECK(o->n == 178);
+}
+
+static void test_ols_matches_r(void)
+{
+    ch_table *t = s_wine();
+    if (!t) {
+        return;
+    }
+    ch_design *d = s_design(t);
+    CHECK(d->p == P);
+    for (size_t j = 0; j < P && j < d->p; j++) {
+        CHECK_STR(d->names[j], r_names[j]);
+    }
+    ch_ols o;
+    if (s_fit(t, d, 1, 1, &o) == 0) {
+        CHECK(o.p == P && o.rank == P);
+        s_check_against(&o, r_coef, r_se, r_sigma, r_r2, r_adj_r2);
+        ch_ols_free(&o);
+    } else {
+        CHECK(!"fit");
+    }
+    ch_design_destroy(&d);
+    CHECK(d == NULL);
+    ch_table_destroy(&t);
+}
+
+/* Max over coefficients and standard errors of the relative difference. */
+static double s_max_rel(const ch_ols *a, const ch_ols *b)
+{
+    double worst = 0;
+    for (size_t j = 0; j < a->p; j++) {
+        double dc = fabs(a->coef[j] - b->coef[j]) / fabs(b->coef[j]);
+        double ds = fabs(a->std_error[j] - b->std_error[j]) / fabs(b->std_error[j]);
+        worst = dc > worst ? dc : worst;
+        worst = ds > worst ? ds : worst;
+    }
+    double dr = fabs(a->rss - b->rss) / b->rss;
+    return dr > worst ? dr : worst;
+}
+
+/* The answer hardly depends on how rows are cut into blocks: every cut is
+ * an exact factorisation, only the rounding differs. */
+static void test_blocking(void)
+{
+    ch_table *t = s_wine();
+    if (!t) {
+        return;
+    }
+    ch_design *d = s_design(t);
+    ch_ols base;
+    if (s_fit(t, d, 1, 1, &base) != 0) {
+        CHECK(!"fit");
+        return;
+    }
+    /* even blocks of many rows, of fewer rows than columns (a leaf of 2 rows
+     * has a trapezoidal R), one row each; several workers */
+    const size_t blocks[] = {2, 7, 16, 64, 100, 178};
+    const size_t workers[] = {1, 3, 5, 2, 7, 4};
+    for (size_t q = 0; q < sizeof blocks / sizeof blocks[0]; q++) {
+        ch_ols o;
+        if (s_fit(t, d, blocks[q], workers[q], &o) == 0) {
+            double rel = s_max_rel(&o, &base);
+            CHECK(rel < 1e-12);
+            if (rel >= 1e-12) {
+                fprintf(stderr, "%zu blocks: relative difference %g\n", blocks[q], rel);
+            }
+            /* the block tree alone fixes the bits: other worker counts agree exactly */
+            ch_ols o1;
+            if (s_fit(t, d, blocks[q], 1, &o1) == 0) {
+                CHECK(memcmp(o.coef, o1.coef, P * sizeof *o.coef) == 0);
+                CHECK(memcmp(o.std_error, o1.std_error, P * sizeof *o.std_error) == 0);
+                ch_ols_free(&o1);
+            }
+            /* and still R's answer */
+            s_check_against(&o, r_coef, r_se, r_sigma, r_r2, r_adj_r2);
+            ch_ols_free(&o);
+        } else {
+            CHECK(!"fit");
+        }
+    }
+    /* uneven blocks, including empty ones (a leaf with no rows) */
+    const size_t uneven[] = {0, 0, 1, 40, 41, 41, 90, 177, 178, 178};
+    ch_ols o;
+    if (s_fit_blocks(t, d, uneven, 9, 3, &o) == 0) {
+        CHECK(s_max_rel(&o, &base) < 1e-12);
+        ch_ols_free(&o);
+    } else {
+        CHECK(!"fit");
+    }
+    ch_ols_free(&base);
+    ch_design_destroy(&d);
+    ch_table_destroy(&t);
+}
+
+/* A column that is a linear combination of others: R reports it NA and
+ * the rest unchanged. Rscript, with d2 <- d; d2$alias <- 2 * d2$malic_acid +
+ * d2$ash: coef(lm(alcohol ~ ., d2)) gives the 15 numbers above and NA for
+ * alias, with the same standard errors, sigma, R^2 and 163 df. */
+static void test_aliased(void)
+{
+    ch_table *t = s_wine();
+    if (!t) {
+        return;
+    }
+    long malic = ch_table_find(t, "malic_acid"), ash = ch_table_find(t, "ash");
+    CHECK(malic >= 0 && ash >= 0);
+    double *alias = malloc(t->n_rows * sizeof *alias);
+    double *dup = malloc(t->n_rows * sizeof *dup);
+    for (size_t i = 0; i < t->n_rows; i++) {
+        alias[i] = 2 * t->cols[malic].values[i] + t->cols[ash].values[i];
+        dup[i] = t->cols[ash].values[i];
+    }
+    CHECK(ch_table_add_column(t, "alias", CH_COL_NUMERIC, alias, NULL, 0) == 0);
+    ch_design *d = s_design(t);
+    CHECK(d->p == P + 1);
+    CHECK_STR(d->names[P], "alias");
+    ch_ols o;
+    for (size_t blocks = 1; blocks <= 16; blocks += 15) {
+        if (s_fit(t, d, blocks, 2, &o) != 0) {
+            CHECK(!"fit");
+            continue;
+        }
+        CHECK(o.rank == P);
+        CHECK(o.aliased[P]);
+        CHECK(isnan(o.coef[P]) && isnan(o.std_error[P]) && isnan(o.t_value[P]));
+        for (size_t j = 0; j < P; j++) {
+            CHECK(!o.aliased[j]);
+            CHECK_REL(o.coef[j], r_coef[j], RTOL, 0.0);
+            CHECK_REL(o.std_error[j], r_se[j], RTOL, 0.0);
+        }
+        CHECK_REL(o.sigma, r_sigma, RTOL, 0.0);
+        CHECK_REL(o.r_squared, r_r2, RTOL, 0.0);
+        CHECK_REL(o.adj_r_squared, r_adj_r2, RTOL, 0.0);
+        CHECK(o.df_residual == r_df);
+        ch_ols_free(&o);
+    }
+    ch_design_destroy(&d);
+
+    /* a duplicate column as well: R gives NA for both (same fit) */
+    CHECK(ch_table_add_column(t, "ash_again", CH_COL_NUMERIC, dup, NULL, 0) == 0);
+    d = s_design(t);
+    CHECK(d->p == P + 2);
+    if (s_fit(t, d, 7, 3, &o) == 0) {
+        CHECK(o.rank == P);
+        CHECK(o.aliased[P] && o.aliased[P + 1]);
+        CHECK(isnan(o.coef[P + 1]));
+        for (size_t j = 0; j < P; j++) {
+            CHECK(!o.aliased[j]);
+            CHECK_REL(o.coef[j], r_coef[j], RTOL, 0.0);
+            CHECK_REL(o.std_error[j], r_se[j], RTOL, 0.0);
+        }
+        CHECK_REL(o.sigma, r_sigma, RTOL, 0.0);
+        ch_ols_free(&o);
+    } else {
+        CHECK(!"fit");
+    }
+    ch_design_destroy(&d);
+    ch_table_destroy(&t);
+}
+
+static void test_weighted(void)
+{
+    ch_table *t = s_wine();
+    if (!t) {
+        return;
+    }
+    ch_err err = {0};
+    double *w = malloc(t->n_rows * sizeof *w);
+    for (size_t i = 0; i < t->n_rows; i++) {
+        w[i] = s_weight(i);
+    }
+    CHECK(ch_table_add_column(t, "w", CH_COL_NUMERIC, w, NULL, 0) == 0);
+    CHECK(ch_table_set_weights(t, "w", &err) == 0);
+    ch_design *d = s_design(t);
+    CHECK(d->p == P);
+    const size_t blocks[] = {1, 9, 178};
+    for (size_t q = 0; q < 3; q++) {
+        ch_ols o;
+        if (s_fit(t, d, blocks[q], 2, &o) != 0) {
+            CHECK(!"fit");
+            continue;
+        }
+        CHECK(o.rank == P);
+        for (size_t j = 0; j < P; j++) {
+            CHECK_REL(o.coef[j], rw_coef[j], RTOL, 0.0);
+            CHECK_REL(o.std_error[j], rw_se[j], RTOL, 0.0);
+        }
+        CHECK_REL(o.sigma, rw_sigma, RTOL, 0.0);
+        CHECK_REL(o.r_squared, rw_r2, RTOL, 0.0);
+        CHECK_REL(o.adj_r_squared, rw_adj_r2, RTOL, 0.0);
+        CHECK(o.df_residual == r_df);
+        ch_ols_free(&o);
+    }
+    ch_design_destroy(&d);
+    ch_table_destroy(&t);
+}
+
+/* The solve's own failures: no rows, non-finite factors. */
+static void test_solve_errors(void)
+{
+    ch_err err = {0};
+    size_t p = 2, len = ch_qr_node_len(p);
+    CHECK(len == 2 + 9);
+    double *node = calloc(len, sizeof *node);
+    ch_ols o;
+    CHECK(ch_qr_solve(node, p, true, &o, &err) == CH_EINVAL);
+    CHECK_HAS(err.msg, "no complete rows");
+    CHECK(o.coef == NULL);
+    node[0] = 3;
+    node[5] = INFINITY;
+    CHECK(ch_qr_solve(node, p, true, &o, &err) == CH_EINVAL);
+    CHECK_HAS(err.msg, "infinite");
+
+    /* a tiny exact fit: y = 1 + 2x on x = 0, 1, 2, 3 */
+    double a[4 * 3] = {1, 1, 1, 1, 0, 1, 2, 3, 1, 3, 5, 7};
+    node[0] = 4;
+    node[1] = 4;
+    CHECK(ch_qr_leaf(a, 4, 3, node) == 0);
+    CHECK(ch_qr_solve(node, p, true, &o, &err) == 0);
+    CHECK_NEAR(o.coef[0], 1.0, 1e-12);
+    CHECK_NEAR(o.coef[1], 2.0, 1e-12);
+    CHECK_NEAR(o.rss, 0.0, 1e-20);
+    CHECK_NEAR(o.r_squared, 1.0, 1e-12);
+    ch_ols_free(&o);
+    ch_ols_free(&o); /* twice is harmless */
+    free(node);
+}
+
+int main(void)
+{
+    test_ols_matches_r();
+    test_blocking();
+    test_aliased();
+    test_weighted();
+    test_solve_errors();
+    CH_TEST_END();
+}
