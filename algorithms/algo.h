@@ -19,6 +19,7 @@
 #include "common/config.h"
 #include "common/err.h"
 #include "common/partition.h"
+#include "common/report.h"
 #include "common/table.h"
 
 #include <stdbool.h>
@@ -116,6 +117,10 @@ typedef struct ch_algo {
     int (*summary_json)(const void *model, ch_buf *json);
     /* Appends lines of a plain-text description (may be NULL). */
     int (*describe)(const void *model, ch_buf *text);
+    /* Adds the algorithm's sections to a run report: coefficients,
+     * importances, clusters, policy... (may be NULL: the text of describe
+     * is shown instead). */
+    int (*report)(const void *model, ch_report *r, ch_err *err);
     void (*model_destroy)(void **model);
 } ch_algo;
 

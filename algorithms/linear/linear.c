@@ -12,6 +12,7 @@
 #include "proto/linear.pb-c.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -519,6 +520,61 @@ static int s_describe(const void *vm, ch_buf *text)
     return text->failed ? CH_ENOMEM : 0;
 }
 
+static int s_report(const void *vm, ch_report *r, ch_err *err)
+{
+    const s_model *md = vm;
+    const ch_ols *o = &md->ols;
+    size_t p = o->p;
+    char **cells = calloc(p * 4 + 1, sizeof *cells);
+    if (!cells) {
+        return ch_err_set(err, CH_ENOMEM, "out of memory");
+    }
+    int rc = 0;
+    for (size_t k = 0; k < p && rc == 0; k++) {
+        char est[64], se[64], t[64];
+        if (o->aliased[k]) {
+            snprintf(est, sizeof est, "NA (aliased)");
+            snprintf(se, sizeof se, "NA");
+            snprintf(t, sizeof t, "NA");
+        } else {
+            snprintf(est, sizeof est, "%.6g", o->coef[k]);
+            snprintf(se, sizeof se, "%.6g", o->std_error[k]);
+            snprintf(t, sizeof t, "%.3f", o->t_value[k]);
+        }
+        cells[k * 4] = strdup(md->design->names[k]);
+        cells[k * 4 + 1] = strdup(est);
+        cells[k * 4 + 2] = strdup(se);
+        cells[k * 4 + 3] = strdup(t);
+        for (size_t c = 0; c < 4; c++) {
+            if (!cells[k * 4 + c]) {
+                rc = ch_err_set(err, CH_ENOMEM, "out of memory");
+            }
+        }
+    }
+    static const char *const header[] = {"term", "estimate", "std. error", "t value"};
+    if (rc == 0) {
+        ch_report_section(r, "Coefficients");
+        rc = ch_report_table(r, header, 4, (const char *const *)cells, p, -1);
+    }
+    for (size_t i = 0; i < p * 4; i++) {
+        free(cells[i]);
+    }
+    free(cells);
+    if (rc == 0) {
+        char v[5][64];
+        snprintf(v[0], sizeof v[0], "%.0f", o->n);
+        snprintf(v[1], sizeof v[1], "%zu of %zu", o->rank, p);
+        snprintf(v[2], sizeof v[2], "%.6g on %.0f df", o->sigma, o->df_residual);
+        snprintf(v[3], sizeof v[3], "%.6g", o->r_squared);
+        snprintf(v[4], sizeof v[4], "%.6g", o->adj_r_squared);
+        const char *keys[] = {"rows used", "rank", "residual standard error", "R-squared",
+                              "adjusted R-squared"};
+        const char *vals[] = {v[0], v[1], v[2], v[3], v[4]};
+        rc = ch_report_kv(r, keys, vals, 5);
+    }
+    return rc;
+}
+
 const ch_algo ch_algo_linear = {
     .name = "linear",
     .summary = "ordinary and weighted least squares, exact across workers (R's lm)",
@@ -541,5 +597,6 @@ const ch_algo ch_algo_linear = {
     .unpack = s_unpack,
     .summary_json = s_summary_json,
     .describe = s_describe,
+    .report = s_report,
     .model_destroy = s_model_destroy,
 };
