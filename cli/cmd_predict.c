@@ -118,7 +118,7 @@ int ch_cmd_predict(int argc, char **argv)
     if (t->has_target) {
         ch_buf m;
         ch_buf_init(&m);
-        if (ch_evaluate(mf.algo, mf.model, t, "", &m, &err) == 0 && m.len) {
+        if (ch_evaluate(mf.algo, mf.model, t, "", &m, NULL, &err) == 0 && m.len) {
             fprintf(stderr, "cohort predict: metrics {%s}\n", ch_buf_str(&m));
         }
         ch_buf_free(&m);

@@ -111,7 +111,15 @@ int ch_buf_json_num(ch_buf *b, double v)
     if (v == floor(v) && fabs(v) < 1e15) {
         return ch_buf_printf(b, "%.0f", v);
     }
-    return ch_buf_printf(b, "%.17g", v);
+    /* the shortest digits that read back as v */
+    char tmp[32];
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(tmp, sizeof tmp, "%.*g", prec, v);
+        if (strtod(tmp, NULL) == v) {
+            break;
+        }
+    }
+    return ch_buf_puts(b, tmp);
 }
 
 int ch_buf_html(ch_buf *b, const char *s)

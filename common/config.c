@@ -1482,10 +1482,14 @@ static void s_format_double(double v, char *buf, size_t size)
 {
     locale_t cl = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
     locale_t old = cl != (locale_t)0 ? uselocale(cl) : (locale_t)0;
-    for (int prec = 1; prec <= 17; prec++) {
-        snprintf(buf, size, "%.*g", prec, v);
-        if (strtod(buf, NULL) == v) {
-            break;
+    if (v == floor(v) && fabs(v) < 1e15) {
+        snprintf(buf, size, "%.0f", v); /* 30, not 3e+01 */
+    } else {
+        for (int prec = 1; prec <= 17; prec++) {
+            snprintf(buf, size, "%.*g", prec, v);
+            if (strtod(buf, NULL) == v) {
+                break;
+            }
         }
     }
     if (cl != (locale_t)0) {

@@ -17,7 +17,17 @@ struct ch_events {
     char *experiment;
     char endpoint[256];
     int warned;
+    ch_events_sink_fn sink;
+    void *sink_ctx;
 };
+
+void ch_events_set_sink(ch_events *e, ch_events_sink_fn sink, void *ctx)
+{
+    if (e) {
+        e->sink = sink;
+        e->sink_ctx = ctx;
+    }
+}
 
 ch_events *ch_events_new(void *zmq_ctx, const char *bind, const char *jsonl_path,
                          const char *run_id, const char *experiment, ch_err *err)
@@ -69,6 +79,9 @@ void ch_events_emit(ch_events *e, const char *topic, const char *body)
         return;
     }
     double now = ch_wall_time();
+    if (e->sink) {
+        e->sink(e->sink_ctx, now, topic, body && body[0] ? body : "{}");
+    }
     if (e->log) {
         ch_buf line;
         ch_buf_init(&line);

@@ -20,6 +20,9 @@ const char *ch_events_endpoint(const ch_events *e);
  * Can't fail: a full log disk or a slow subscriber never stops training;
  * the first write failure is logged once. Accepts NULL e. */
 void ch_events_emit(ch_events *e, const char *topic, const char *body);
+/* Every emitted event is also handed to sink (the tracking store). */
+typedef void (*ch_events_sink_fn)(void *ctx, double time, const char *topic, const char *body);
+void ch_events_set_sink(ch_events *e, ch_events_sink_fn sink, void *ctx);
 /* Closes the socket and the file. Accepts NULL. */
 void ch_events_destroy(ch_events **e);
 

@@ -1,6 +1,7 @@
 /* experiment.c: experiment settings and data loading (see experiment.h). */
 #include "common/experiment.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +13,48 @@ static const char *const s_known[] = {
     "runtime.checkpoint_every", NULL};
 
 static const char *const s_formats[] = {"auto", "csv", "libsvm", "idx", NULL};
+
+/* A relative path written in a config file is relative to that file's
+ * directory (so `cohort run` works from any directory); one given with
+ * --set is relative to the current directory. The resolved path is written
+ * back so that workers and config.yaml see it. */
+static int s_resolve_path(ch_config *cfg, const char *key, const char **path, ch_err *err)
+{
+    if (!*path || (*path)[0] == '/') {
+        return 0;
+    }
+    const char *where = ch_config_where(cfg, key);
+    const char *colon = strrchr(where, ':');
+    if (!colon || strncmp(where, "--set", 5) == 0 || where[0] == '(') {
+        return 0;
+    }
+    size_t flen = (size_t)(colon - where);
+    char *file = strndup(where, flen);
+    if (!file) {
+        return ch_err_set(err, CH_ENOMEM, "out of memory");
+    }
+    const char *slash = strrchr(file, '/');
+    if (!slash) {
+        free(file); /* the config is in the current directory */
+        return 0;
+    }
+    size_t n = (size_t)(slash - file) + 1 + strlen(*path) + 1;
+    char *joined = malloc(n);
+    if (!joined) {
+        free(file);
+        return ch_err_set(err, CH_ENOMEM, "out of memory");
+    }
+    snprintf(joined, n, "%.*s/%s", (int)(slash - file), file, *path);
+    free(file);
+    char *real = realpath(joined, NULL);
+    int rc = ch_config_set_str(cfg, key, real ? real : joined, err);
+    free(real);
+    free(joined);
+    if (rc == 0) {
+        rc = ch_cfg_str(cfg, key, NULL, path, err);
+    }
+    return rc;
+}
 
 int ch_experiment_configure(ch_experiment *x, ch_config *cfg, ch_err *err)
 {
@@ -64,6 +107,10 @@ int ch_experiment_configure(ch_experiment *x, ch_config *cfg, ch_err *err)
     }
     if (ch_config_has(cfg, "data.test")) {
         ch_cfg_str(cfg, "data.test", NULL, &x->test_path, err);
+    }
+    if ((rc = s_resolve_path(cfg, "data.train", &x->train_path, err)) ||
+        (rc = s_resolve_path(cfg, "data.test", &x->test_path, err))) {
+        return rc;
     }
     if (ch_config_has(cfg, "data.target") || x->algo->needs_target) {
         if ((rc = ch_cfg_str(cfg, "data.target", NULL, &x->target, err))) {

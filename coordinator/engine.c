@@ -8,6 +8,7 @@
 #include "common/log.h"
 #include "common/model_file.h"
 #include "common/schema_pb.h"
+#include "common/tracking.h"
 #include "common/wire.h"
 #include "coordinator/launch.h"
 #include "coordinator/outputs.h"
@@ -53,6 +54,7 @@ typedef struct s_engine {
     char *config_yaml;
     size_t rejected;
     ch_outputs out;
+    ch_track *track; /* the tracking store; NULL if it could not be opened */
 } s_engine;
 
 /* --- messages -------------------------------------------------------------- */
@@ -742,6 +744,13 @@ static int s_rounds(s_engine *e, uint32_t first_round, ch_err *err)
             ch_buf_printf(&body, "%s\"%s\": ", k ? ", " : "", met.key[k]);
             ch_buf_json_num(&body, met.value[k]);
             ch_outputs_metric(&e->out, met.key[k], round, met.value[k]);
+            if (e->track) {
+                ch_err terr;
+                if (ch_track_metric(e->track, e->run_id, met.key[k], round, met.value[k],
+                                    &terr) != 0) {
+                    ch_warn("tracking store: %s", terr.msg);
+                }
+            }
         }
         ch_buf_puts(&body, "}}");
         ch_events_emit(e->ev, "round.end", ch_buf_str(&body));
@@ -776,6 +785,76 @@ static void s_bye_all(s_engine *e, const char *reason)
             w->state = CH_W_DONE;
         }
     }
+}
+
+/* Events go to the tracking store too. */
+static void s_track_event(void *ctx, double time, const char *topic, const char *body)
+{
+    s_engine *e = ctx;
+    ch_err err;
+    ch_err_clear(&err);
+    if (e->track && ch_track_event(e->track, e->run_id, time, topic, body, &err) != 0) {
+        ch_warn("tracking store: %s", err.msg);
+    }
+}
+
+/* Records every scalar of the config as a param (dotted keys). */
+static void s_track_params(s_engine *e, const char *path)
+{
+    size_t n = ch_config_len(e->x.cfg, path);
+    for (size_t i = 0; i < n; i++) {
+        char key[512];
+        ch_cfg_type type = path[0] ? ch_config_type(e->x.cfg, path) : CH_CFG_MAP;
+        if (type == CH_CFG_MAP) {
+            const char *k = ch_config_key(e->x.cfg, path, i);
+            snprintf(key, sizeof key, "%s%s%s", path, path[0] ? "." : "", k ? k : "");
+        } else {
+            snprintf(key, sizeof key, "%s.%zu", path, i);
+        }
+        ch_cfg_type t = ch_config_type(e->x.cfg, key);
+        if (t == CH_CFG_SCALAR) {
+            const char *v = NULL;
+            if (ch_cfg_str(e->x.cfg, key, "", &v, NULL) == 0 && v) {
+                ch_track_param(e->track, e->run_id, key, v, NULL);
+            }
+        } else if (t == CH_CFG_MAP || t == CH_CFG_SEQ) {
+            s_track_params(e, key);
+        }
+    }
+}
+
+/* Opens the tracking store: $COHORT_DB, else runs/cohort.db. A store that
+ * cannot be opened (locked, corrupt) stops the run before any work, with
+ * the store's own message saying what to do. */
+static int s_track_open(s_engine *e, ch_err *err)
+{
+    const char *path = getenv("COHORT_DB");
+    char *dir = NULL;
+    if (!path || !path[0]) {
+        path = "runs/cohort.db";
+    }
+    const char *slash = strrchr(path, '/');
+    if (slash) {
+        dir = strndup(path, (size_t)(slash - path));
+        if (!dir || ch_mkdirs(dir[0] ? dir : "/", err) != 0) {
+            free(dir);
+            return err ? err->code : CH_ENOMEM;
+        }
+        free(dir);
+    }
+    e->track = ch_track_open(path, err);
+    if (!e->track) {
+        return ch_err_prefix(err, "tracking store (set COHORT_DB to use another file)");
+    }
+    char *yaml = ch_config_emit(e->x.cfg);
+    int rc = ch_track_run_begin(e->track, e->x.name, e->run_id, e->x.algo->name, e->run_dir,
+                                yaml ? yaml : "", err);
+    free(yaml);
+    if (rc) {
+        return ch_err_prefix(err, "tracking store %s", path);
+    }
+    s_track_params(e, "");
+    return 0;
 }
 
 static int s_setup_dir(s_engine *e, ch_err *err)
@@ -854,6 +933,9 @@ static int s_run(s_engine *e, ch_run_result *res, ch_err *err)
         return rc;
     }
     snprintf(res->run_dir, sizeof res->run_dir, "%s", e->run_dir);
+    if ((rc = s_track_open(e, err))) {
+        return rc;
+    }
     e->zctx = zmq_ctx_new();
     if (!e->zctx) {
         return ch_err_set(err, CH_EIO, "cannot create a ZeroMQ context");
@@ -874,6 +956,7 @@ static int s_run(s_engine *e, ch_run_result *res, ch_err *err)
     if (!e->ev) {
         return err ? err->code : CH_EIO;
     }
+    ch_events_set_sink(e->ev, s_track_event, e);
     ch_outputs_begin(&e->out, e->run_dir, e->run_id, e->x.name, e->x.algo->name, e->endpoint,
                      ch_events_endpoint(e->ev));
     s_event(e, "run.start", "{\"name\": \"%s\", \"algorithm\": \"%s\", \"workers\": %zu}",
@@ -961,6 +1044,19 @@ static int s_run(s_engine *e, ch_run_result *res, ch_err *err)
                            e->n_workers, e->rounds_done, err);
     e->x.algo->model_destroy(&model);
     if (rc == 0) {
+        for (size_t k = 0; k < e->out.n_final; k++) {
+            ch_track_metric(e->track, e->run_id, e->out.final_key[k], e->rounds_done,
+                            e->out.final_value[k], NULL);
+        }
+        static const char *const artifacts[] = {"model.pb", "summary.json", "config.yaml",
+                                                "events.jsonl", "report.html"};
+        for (size_t k = 0; k < sizeof artifacts / sizeof artifacts[0]; k++) {
+            char *path = ch_path_join(e->run_dir, artifacts[k]);
+            if (path) {
+                ch_track_artifact(e->track, e->run_id, artifacts[k], path, NULL);
+            }
+            free(path);
+        }
         s_event(e, "run.end", "{\"status\": \"finished\", \"rounds\": %u}", e->rounds_done);
     }
     return rc;
@@ -983,6 +1079,13 @@ int ch_coordinator_run(const ch_run_opts *o, ch_run_result *res, ch_err *err)
         s_event(&e, "run.end", "{\"status\": \"%s\"}", status);
         ch_outputs_fail(&e.out, status, err ? err->msg : "error", e.n_workers, e.rounds_done);
         s_bye_all(&e, status);
+    }
+    if (e.track) {
+        ch_err terr;
+        if (ch_track_run_end(e.track, e.run_id, status, &terr) != 0) {
+            ch_warn("tracking store: %s", terr.msg);
+        }
+        ch_track_close(&e.track);
     }
     if (e.kids.n) {
         ch_children_stop(&e.kids, 3000);

@@ -106,14 +106,24 @@ void ch_outputs_metric(ch_outputs *o, const char *key, uint32_t step, double val
     }
 }
 
-static void s_pair(ch_buf *json, const char *prefix, const char *key, double v)
+static void s_pair(ch_buf *json, ch_outputs *record, const char *prefix, const char *key,
+                   double v)
 {
     ch_buf_printf(json, "%s\"%s%s\": ", json->len ? ", " : "", prefix, key);
     ch_buf_json_num(json, v);
+    if (record && record->n_final < sizeof record->final_key / sizeof record->final_key[0]) {
+        size_t n = strlen(prefix) + strlen(key) + 1;
+        char *k = malloc(n);
+        if (k) {
+            snprintf(k, n, "%s%s", prefix, key);
+            record->final_key[record->n_final] = k;
+            record->final_value[record->n_final++] = v;
+        }
+    }
 }
 
 int ch_evaluate(const ch_algo *algo, const void *model, const ch_table *t, const char *prefix,
-                ch_buf *json, ch_err *err)
+                ch_buf *json, ch_outputs *record, ch_err *err)
 {
     if (!t || !t->has_target || t->n_rows == 0) {
         return 0;
@@ -130,19 +140,19 @@ int ch_evaluate(const ch_algo *algo, const void *model, const ch_table *t, const
     }
     const double *y = t->target.values;
     if (algo->output_kind(model) == CH_OUT_REGRESSION) {
-        s_pair(json, prefix, "rmse", ch_metric_rmse(y, pred, t->n_rows));
-        s_pair(json, prefix, "mae", ch_metric_mae(y, pred, t->n_rows));
-        s_pair(json, prefix, "r2", ch_metric_r2(y, pred, t->n_rows));
+        s_pair(json, record, prefix, "rmse", ch_metric_rmse(y, pred, t->n_rows));
+        s_pair(json, record, prefix, "mae", ch_metric_mae(y, pred, t->n_rows));
+        s_pair(json, record, prefix, "r2", ch_metric_r2(y, pred, t->n_rows));
     } else {
-        s_pair(json, prefix, "accuracy", ch_metric_accuracy(y, pred, t->n_rows, k));
-        s_pair(json, prefix, "logloss", ch_metric_logloss(y, pred, t->n_rows, k));
+        s_pair(json, record, prefix, "accuracy", ch_metric_accuracy(y, pred, t->n_rows, k));
+        s_pair(json, record, prefix, "logloss", ch_metric_logloss(y, pred, t->n_rows, k));
         if (k == 2) {
             double *score = ch_alloc_array(t->n_rows, sizeof(double));
             if (score) {
                 for (size_t i = 0; i < t->n_rows; i++) {
                     score[i] = pred[i * 2 + 1];
                 }
-                s_pair(json, prefix, "auc", ch_metric_auc(y, score, t->n_rows));
+                s_pair(json, record, prefix, "auc", ch_metric_auc(y, score, t->n_rows));
                 free(score);
             }
         }
@@ -187,7 +197,7 @@ int ch_outputs_finish(ch_outputs *o, const ch_algo *algo, const void *model,
                       const ch_schema *schema, ch_table *test, const char *config_yaml,
                       size_t workers, uint32_t rounds, ch_err *err)
 {
-    int rc = ch_evaluate(algo, model, test, "test_", &o->metrics_json, err);
+    int rc = ch_evaluate(algo, model, test, "test_", &o->metrics_json, o, err);
     if (rc) {
         return ch_err_prefix(err, "evaluating on the test set");
     }
@@ -253,5 +263,8 @@ void ch_outputs_free(ch_outputs *o)
     free(o->series_key);
     free(o->series_step);
     free(o->series_value);
+    for (size_t i = 0; i < o->n_final; i++) {
+        free(o->final_key[i]);
+    }
     memset(o, 0, sizeof *o);
 }

@@ -20,6 +20,9 @@ typedef struct ch_outputs {
     char **series_key;
     uint32_t *series_step;
     double *series_value;
+    size_t n_final; /* final metrics, also in metrics_json */
+    char *final_key[16];
+    double final_value[16];
 } ch_outputs;
 
 void ch_outputs_init(ch_outputs *o);
@@ -46,6 +49,6 @@ void ch_outputs_free(ch_outputs *o);
  * pairs (test_rmse, test_r2, test_mae / test_accuracy, test_logloss,
  * test_auc), prefixed by `prefix`. */
 int ch_evaluate(const ch_algo *algo, const void *model, const ch_table *t, const char *prefix,
-                ch_buf *json, ch_err *err);
+                ch_buf *json, ch_outputs *record, ch_err *err);
 
 #endif
