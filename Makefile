@@ -9,7 +9,7 @@ ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 FUZZ_SECONDS ?= 20
 
-.PHONY: all deps build demo test test-normal test-asan test-fast bench clean
+.PHONY: all deps test-deps build demo test test-normal test-asan test-fast bench clean
 
 all: build
 
@@ -23,7 +23,10 @@ build: deps
 demo: build
 	./$(BUILD)/cohort run examples/day.yaml
 
-test: test-normal test-asan
+test: test-deps test-normal test-asan
+
+test-deps:
+	@deploy/install-deps.sh --test
 
 test-normal: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS) --timeout 900

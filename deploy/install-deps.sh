@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages cohort needs to build, test and run.
-# Idempotent: installs only what is missing. Usage: deploy/install-deps.sh [--bench]
+# Idempotent: installs only what is missing.
+# Usage: deploy/install-deps.sh [--test] [--bench]
+#   --test   also what the test suite drives (headless Chromium for reports)
 #   --bench  also the peers the benchmarks compare against (numpy, R, ...)
 set -euo pipefail
 
@@ -9,13 +11,18 @@ build_pkgs=(build-essential cmake pkg-config
   libzmq3-dev libprotobuf-c-dev protobuf-c-compiler
   libopenblas-dev liblapacke-dev
   libyaml-dev libsqlite3-dev zlib1g-dev
-  clang libclang-rt-14-dev)
+  clang libclang-rt-14-dev procps)
+test_pkgs=(chromium)
 bench_pkgs=(python3-numpy python3-sklearn r-base-core hyperfine)
 
 want=("${build_pkgs[@]}")
-if [ "${1:-}" = "--bench" ]; then
-  want+=("${bench_pkgs[@]}")
-fi
+for arg in "$@"; do
+  case "$arg" in
+    --test) want+=("${test_pkgs[@]}") ;;
+    --bench) want+=("${bench_pkgs[@]}") ;;
+    *) echo "install-deps: unknown option $arg (use --test, --bench)" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${want[@]}"; do
