@@ -55,16 +55,16 @@ static void test_regression(void)
 /* 3 classes; row 3 ties classes 0 and 2 below class 1 (argmax 1, wrong) */
 static const double y_cls[10] = {0, 1, 2, 2, 1, 0, 1, 2, 0, 1};
 static const double p_cls[30] = {
-    0.7, 0.2, 0.1, /* row 0 */
-    0.1, 0.6, 0.3, /* row 1 */
-    0.2, 0.3, 0.5, /* row 2 */
-    0.3, 0.4, 0.3, /* row 3 */
-    0.25, 0.5, 0.25, /* row 4 */
-    0.4, 0.35, 0.25, /* row 5 */
-    0.5, 0.3, 0.2, /* row 6 */
-    0.05, 0.15, 0.8, /* row 7 */
-    0.6, 0.3, 0.1, /* row 8 */
-    0.2, 0.2, 0.6, /* row 9 */
+    0.7,  0.2,  0.1,  /* row 0 */
+    0.1,  0.6,  0.3,  /* row 1 */
+    0.2,  0.3,  0.5,  /* row 2 */
+    0.3,  0.4,  0.3,  /* row 3 */
+    0.25, 0.5,  0.25, /* row 4 */
+    0.4,  0.35, 0.25, /* row 5 */
+    0.5,  0.3,  0.2,  /* row 6 */
+    0.05, 0.15, 0.8,  /* row 7 */
+    0.6,  0.3,  0.1,  /* row 8 */
+    0.2,  0.2,  0.6,  /* row 9 */
 };
 
 static void test_classification(void)

@@ -123,21 +123,21 @@ static size_t s_all_cuts(size_t n, size_t w, size_t *cut, size_t i, const double
 
 static void test_split_invariance(void)
 {
-    const size_t sizes[] = {1, 2, 3, 7, 13, 256};
+    const size_t sizes[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 16, 17, 31, 33, 256};
     for (size_t q = 0; q < sizeof sizes / sizeof sizes[0]; q++) {
         size_t n = sizes[q];
         double want[LEN];
         s_single(n, want);
         for (size_t w = 1; w <= 5; w++) {
             size_t cut[8] = {0};
-            if (n <= 13) {
+            if (n <= 17 || (n <= 40 && w <= 3)) {
                 size_t tried = 0;
                 size_t bad = s_all_cuts(n, w, cut, 1, want, &tried);
                 CHECK(bad == 0);
                 CHECK(tried > 0);
             } else {
-                /* 256 blocks: every split is too many; take even splits and
-                 * 300 random ones per worker count */
+                /* every split is too many: take the even split and 300
+                 * random ones per worker count */
                 ch_rng rng;
                 ch_rng_init(&rng, 17, ch_rng_stream(CH_STREAM_ALGO, w));
                 size_t bad = 0;
@@ -272,8 +272,8 @@ static void test_rejections(void)
     CHECK(rest.len == HEAD + 2 * NODE);
 
     /* truncated anywhere: inside the header, inside a node, one byte short */
-    const size_t cuts[] = {0, 1, HEAD - 1, HEAD, HEAD + 3, HEAD + NODE - 1, HEAD + NODE,
-                           rest.len - 8, rest.len - 1};
+    const size_t cuts[] = {
+        0, 1, HEAD - 1, HEAD, HEAD + 3, HEAD + NODE - 1, HEAD + NODE, rest.len - 8, rest.len - 1};
     for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
         ch_err_clear(&err);
         CHECK(ch_reduce_add(r, rest.data, cuts[i], &err) == CH_EPROTO);

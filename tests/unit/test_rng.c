@@ -113,8 +113,16 @@ static void test_below(void)
 {
     ch_rng r;
     ch_rng_init(&r, 2, ch_rng_stream(CH_STREAM_ALGO, 1));
-    const uint64_t ns[] = {1, 2, 3, 7, 10, 1000, ((uint64_t)1 << 33) + 1, (uint64_t)1 << 63,
-                           ((uint64_t)1 << 63) + 1, UINT64_MAX};
+    const uint64_t ns[] = {1,
+                           2,
+                           3,
+                           7,
+                           10,
+                           1000,
+                           ((uint64_t)1 << 33) + 1,
+                           (uint64_t)1 << 63,
+                           ((uint64_t)1 << 63) + 1,
+                           UINT64_MAX};
     for (size_t k = 0; k < sizeof ns / sizeof ns[0]; k++) {
         int ok = 1;
         for (int i = 0; i < 10000; i++) {

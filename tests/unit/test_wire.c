@@ -97,8 +97,7 @@ static void test_round_trip(void)
     CHECK(m.env && m.env->kind == COHORT__KIND__HELLO && m.env->sender == 2);
     CHECK(m.routing_len == 2 && memcmp(m.routing, "w0", 2) == 0);
     if (m.env) {
-        Cohort__Hello *h =
-            cohort__hello__unpack(NULL, m.env->payload.len, m.env->payload.data);
+        Cohort__Hello *h = cohort__hello__unpack(NULL, m.env->payload.len, m.env->payload.data);
         CHECK(h && h->rank == 2 && h->pid == 4242 && strcmp(h->host, "node7") == 0);
         cohort__hello__free_unpacked(h, NULL);
     }
