@@ -31,6 +31,7 @@ typedef struct ch_coord_env {
     ch_config *cfg;          /* resolved config; model.* are the algorithm's keys */
     const ch_schema *schema; /* columns of the training data */
     const ch_table *train;   /* the coordinator's training table, NULL in by-file mode */
+    const ch_table *test;    /* held-out rows (for per-round curves), may be NULL */
     size_t n_train;          /* training rows over all shards */
     size_t n_blocks;         /* reduction blocks (reduce.h) */
     size_t n_shards;
@@ -74,6 +75,14 @@ typedef enum {
 
 typedef enum { CH_OUT_REGRESSION = 0, CH_OUT_PROBABILITIES = 1 } ch_output_kind;
 
+/* What `cohort plan` prints to size a cluster allocation. */
+typedef struct ch_estimate {
+    double worker_bytes;  /* the algorithm's working memory per worker, beyond the data */
+    double message_bytes; /* bytes one worker sends per round */
+    double flops;         /* floating-point work per round, all workers together */
+    double rounds;        /* expected rounds (an upper bound when it stops early) */
+} ch_estimate;
+
 typedef struct ch_algo {
     const char *name;
     const char *summary;
@@ -82,6 +91,10 @@ typedef struct ch_algo {
     /* Reads and validates every model.* key (defaults filled in); used by
      * run, plan and the workers. */
     int (*configure)(ch_config *cfg, const ch_schema *schema, ch_err *err);
+
+    /* Resource estimate for `cohort plan` (may be NULL). */
+    int (*estimate)(ch_config *cfg, const ch_schema *schema, size_t n_rows, size_t n_workers,
+                    size_t n_blocks, ch_estimate *out);
 
     /* coordinator side */
     void *(*coord_new)(const ch_coord_env *env, ch_err *err);

@@ -3,12 +3,15 @@
 #include "cli/cli.h"
 #include "common/log.h"
 #include "coordinator/engine.h"
+#include "coordinator/plan.h"
+#include "coordinator/workflow.h"
 #include "worker/worker.h"
 
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define S_MAX_SETS 256
 #define S_ENDPOINT_MAX 512
@@ -133,9 +136,14 @@ static int s_report(const ch_run_result *res, int rc, const ch_err *err)
         }
         return 1;
     }
+    if (res->workflow) {
+        printf("workflow finished: %s (open %s/index.html)\n", res->run_dir, res->run_dir);
+        return 0;
+    }
     printf("run finished: %s\n", res->run_dir);
     printf("  summary  %s/summary.json\n", res->run_dir);
     printf("  model    %s/model.pb\n", res->run_dir);
+    printf("  report   %s/report.html\n", res->run_dir);
     printf("  events   %s/events.jsonl\n", res->run_dir);
     return 0;
 }
@@ -144,22 +152,38 @@ static int s_run(s_args *a, ch_launch_mode mode, ch_on_bound_fn on_bound, ch_run
                  ch_err *err)
 {
     ch_config *cfg;
-    char *resume_cfg = NULL;
+    char resume_cfg[4096];
+    const char *file = a->file;
+    memset(res, 0, sizeof *res);
     if (a->resume) {
-        size_t n = strlen(a->resume) + 16;
-        resume_cfg = malloc(n);
-        if (!resume_cfg) {
-            return ch_err_set(err, CH_ENOMEM, "out of memory");
+        /* a workflow directory keeps workflow.yaml, a run directory config.yaml */
+        snprintf(resume_cfg, sizeof resume_cfg, "%s/workflow.yaml", a->resume);
+        if (access(resume_cfg, R_OK) != 0) {
+            snprintf(resume_cfg, sizeof resume_cfg, "%s/config.yaml", a->resume);
         }
-        snprintf(resume_cfg, n, "%s/config.yaml", a->resume);
-        cfg = ch_cli_load_config(a->file ? a->file : resume_cfg, a->sets, a->n_sets);
+        if (!file) {
+            file = resume_cfg;
+        }
         a->out = a->resume;
-    } else {
-        cfg = ch_cli_load_config(a->file, a->sets, a->n_sets);
     }
-    free(resume_cfg);
+    cfg = ch_cli_load_config(file, a->sets, a->n_sets);
     if (!cfg) {
         return ch_err_set(err, CH_EINVAL, "the configuration could not be loaded");
+    }
+    if (ch_workflow_is(cfg)) {
+        if (mode != CH_LAUNCH_LOCAL) {
+            ch_config_destroy(&cfg);
+            return ch_err_set(err, CH_EINVAL,
+                              "%s is a workflow: run it with `cohort run` outside mpirun (each "
+                              "step starts its own local workers)",
+                              file);
+        }
+        ch_workflow_opts wo = {.out_dir = a->out, .resume = a->resume != NULL,
+                               .n_workers = a->workers};
+        int rc = ch_workflow_run(cfg, file, &wo, res->run_dir, sizeof res->run_dir, err);
+        snprintf(res->status, sizeof res->status, "%s", rc ? "failed" : "finished");
+        res->workflow = true;
+        return rc;
     }
     ch_run_opts o = {
         .cfg = cfg,
@@ -256,4 +280,50 @@ int ch_cmd_coordinator(int argc, char **argv)
     ch_run_result res;
     rc = s_run(&a, CH_LAUNCH_STANDALONE, NULL, &res, &err);
     return s_report(&res, rc, &err);
+}
+
+static const char s_plan_help[] =
+    "usage: cohort plan FILE.yaml [--workers N] [--set KEY=VALUE ...]\n"
+    "\n"
+    "Validates an experiment or workflow without running it and prints the\n"
+    "resolved plan of every step: the algorithm, every parameter with its\n"
+    "default filled in, the rows each worker gets, and the estimated memory per\n"
+    "worker, bytes sent per round and floating-point work per round.\n";
+
+int ch_cmd_plan(int argc, char **argv)
+{
+    s_args a;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            fputs(s_plan_help, stdout);
+            return 0;
+        }
+    }
+    int rc = s_parse(argc, argv, false, &a);
+    if (rc) {
+        return rc == 1 ? 0 : rc;
+    }
+    ch_config *cfg = ch_cli_load_config(a.file, a.sets, a.n_sets);
+    if (!cfg) {
+        return 1;
+    }
+    ch_err err;
+    ch_err_clear(&err);
+    if (ch_workflow_is(cfg)) {
+        ch_workflow_opts wo = {.plan_only = true, .n_workers = a.workers};
+        char dir[1024];
+        rc = ch_workflow_run(cfg, a.file, &wo, dir, sizeof dir, &err);
+    } else {
+        ch_buf out;
+        ch_buf_init(&out);
+        rc = ch_plan_describe(cfg, a.workers, &out, &err);
+        fputs(ch_buf_str(&out), stdout);
+        ch_buf_free(&out);
+        ch_config_destroy(&cfg);
+    }
+    if (rc) {
+        fprintf(stderr, "cohort plan: error: %s\n", err.msg);
+        return 1;
+    }
+    return 0;
 }

@@ -15,6 +15,7 @@ static const char s_help[] =
     "  run FILE.yaml         run an experiment (local workers, or under mpirun)\n"
     "  coordinator FILE.yaml run a standalone coordinator for remote workers\n"
     "  worker                join a coordinator as a worker or federated silo\n"
+    "  plan FILE.yaml        validate and show the resolved plan and resources\n"
     "  predict               apply a saved model to a data file\n"
     "  runs                  list, show, compare and export tracked runs\n"
     "  algorithms            list the algorithms\n"
@@ -43,6 +44,9 @@ int main(int argc, char **argv)
     }
     if (!strcmp(cmd, "predict")) {
         return ch_cmd_predict(sub_argc, sub_argv);
+    }
+    if (!strcmp(cmd, "plan")) {
+        return ch_cmd_plan(sub_argc, sub_argv);
     }
     if (!strcmp(cmd, "runs")) {
         return ch_cmd_runs(sub_argc, sub_argv);

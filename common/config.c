@@ -2144,3 +2144,77 @@ char *ch_config_emit(const ch_config *c)
     }
     return ch_buf_take(&b);
 }
+
+static void s_clear_used(cfg_node *n)
+{
+    n->used = false;
+    for (size_t i = 0; i < n->n; i++) {
+        s_clear_used(n->kids[i]);
+    }
+}
+
+/* Applies every entry of the mapping at src_path in src to dst: the entry's
+ * key is a dotted path in dst ("model.max_depth"), its value (scalar,
+ * sequence or mapping) a deep copy that replaces what dst has there. The
+ * copies keep their file and line, so errors about them point at src. */
+int ch_config_apply_map(ch_config *dst, ch_config *src, const char *src_path, ch_err *err)
+{
+    cfg_node *map = s_find(src, src_path);
+    if (!map) {
+        return 0;
+    }
+    if (map->type != CH_CFG_MAP) {
+        return s_fail(err, map, src_path, (int)strlen(src_path), "expected a mapping of overrides");
+    }
+    s_mark_subtree(map);
+    for (size_t i = 0; i < map->n; i++) {
+        cfg_node *kid = map->kids[i];
+        cfg_path p;
+        if (s_path_split(kid->key, &p) != 0 || p.n == 0) {
+            return s_fail(err, kid, src_path, (int)strlen(src_path), "invalid key path '%s'",
+                          kid->key);
+        }
+        cfg_node *copy = s_node_copy(dst, kid);
+        if (!copy) {
+            return ch_err_set(err, CH_ENOMEM, "out of memory");
+        }
+        s_clear_used(copy);
+        int rc = s_put(dst, kid->key, &p, copy, CFG_FILE_CODE, false, false, err);
+        if (rc) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
+static int s_map_scalars(ch_config *c, cfg_node *n, ch_config_scalar_fn fn, void *ctx,
+                         ch_err *err)
+{
+    if (n->type == CH_CFG_SCALAR) {
+        char *repl = NULL;
+        int rc = fn(ctx, n->text ? n->text : "", &repl, err);
+        if (rc) {
+            return rc;
+        }
+        if (repl) {
+            free(n->text);
+            n->text = repl;
+            n->quoted = true;
+        }
+        return 0;
+    }
+    for (size_t i = 0; i < n->n; i++) {
+        int rc = s_map_scalars(c, n->kids[i], fn, ctx, err);
+        if (rc) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
+/* Calls fn on the text of every scalar; a replacement it returns (malloc'd)
+ * takes the scalar's place as a string. Stops at fn's first error. */
+int ch_config_map_scalars(ch_config *c, ch_config_scalar_fn fn, void *ctx, ch_err *err)
+{
+    return s_map_scalars(c, c->root, fn, ctx, err);
+}

@@ -45,6 +45,14 @@ int ch_config_set(ch_config *c, const char *assignment, ch_err *err);
 int ch_config_set_str(ch_config *c, const char *path, const char *value, ch_err *err);
 /* Replaces (or creates) the node at path with a deep copy of the root of src. */
 int ch_config_set_tree(ch_config *c, const char *path, const ch_config *src, ch_err *err);
+/* Applies the mapping at src_path in src as overrides to dst: each key is
+ * a dotted path in dst, each value replaces what is there (used for a
+ * workflow step's `set:` and a sweep trial's parameters). */
+int ch_config_apply_map(ch_config *dst, ch_config *src, const char *src_path, ch_err *err);
+/* fn may set *replacement to a malloc'd string that replaces text. */
+typedef int (*ch_config_scalar_fn)(void *ctx, const char *text, char **replacement, ch_err *err);
+/* Calls fn on every scalar of the tree, in file order. */
+int ch_config_map_scalars(ch_config *c, ch_config_scalar_fn fn, void *ctx, ch_err *err);
 /* Removes the node at path, if present. */
 void ch_config_remove(ch_config *c, const char *path);
 

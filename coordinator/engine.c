@@ -13,6 +13,7 @@
 #include "coordinator/launch.h"
 #include "coordinator/outputs.h"
 #include "coordinator/registry.h"
+#include "coordinator/run_report.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -1000,6 +1001,7 @@ static int s_run(s_engine *e, ch_run_result *res, ch_err *err)
         .cfg = e->x.cfg,
         .schema = e->x.schema,
         .train = e->x.train,
+        .test = e->x.test,
         .n_train = e->n_train,
         .n_blocks = e->n_blocks,
         .n_shards = e->n_workers,
@@ -1079,6 +1081,16 @@ int ch_coordinator_run(const ch_run_opts *o, ch_run_result *res, ch_err *err)
         s_event(&e, "run.end", "{\"status\": \"%s\"}", status);
         ch_outputs_fail(&e.out, status, err ? err->msg : "error", e.n_workers, e.rounds_done);
         s_bye_all(&e, status);
+    }
+    if (e.out.dir) {
+        /* the report is drawn from the run directory alone (cohort report
+         * regenerates it); a failed run gets one too */
+        ch_events_destroy(&e.ev);
+        ch_err rerr;
+        ch_err_clear(&rerr);
+        if (ch_run_report(e.out.dir, &rerr) != 0) {
+            ch_warn("report: %s", rerr.msg);
+        }
     }
     if (e.track) {
         ch_err terr;

@@ -37,6 +37,7 @@ typedef struct ch_run_result {
     char run_dir[1024];
     char status[16]; /* finished, failed, killed */
     bool bound;      /* on_bound was called */
+    bool workflow;   /* run_dir is a workflow's directory */
 } ch_run_result;
 
 /* Runs one experiment. Returns 0 when it finished; otherwise an error with

@@ -61,6 +61,27 @@ static bool s_intercept(ch_config *cfg)
     return intercept;
 }
 
+static int s_estimate(ch_config *cfg, const ch_schema *schema, size_t n_rows, size_t n_workers,
+                      size_t n_blocks, ch_estimate *out)
+{
+    ch_design *d = ch_design_new(schema, s_intercept(cfg));
+    if (!d) {
+        return CH_ENOMEM;
+    }
+    double m = (double)d->p + 1;
+    ch_design_destroy(&d);
+    double block_rows = n_blocks ? (double)n_rows / (double)n_blocks : (double)n_rows;
+    double depth = 1;
+    while ((double)(1u << (unsigned)depth) < (double)n_blocks / (double)(n_workers ? n_workers : 1)) {
+        depth++;
+    }
+    out->worker_bytes = block_rows * m * 8 + (depth + 3) * m * m * 8;
+    out->message_bytes = (depth + 1) * (2 + m * m) * 8;
+    out->flops = 2 * (double)n_rows * m * m + (double)n_blocks * 4 * m * m * m / 3;
+    out->rounds = 1;
+    return 0;
+}
+
 /* --- coordinator ---------------------------------------------------------- */
 
 static void *s_coord_new(const ch_coord_env *env, ch_err *err)
@@ -580,6 +601,7 @@ const ch_algo ch_algo_linear = {
     .summary = "ordinary and weighted least squares, exact across workers (R's lm)",
     .needs_target = true,
     .configure = s_configure,
+    .estimate = s_estimate,
     .coord_new = s_coord_new,
     .next_task = s_next_task,
     .aggregate = s_aggregate,
