@@ -26,7 +26,7 @@
 #include <zmq.h>
 
 #define S_EXPERIMENT "bench-wire"
-#define S_WARMUP 3
+#define S_WARMUP     3
 
 typedef struct s_server {
     void *sock; /* ROUTER, bound by the main thread before the thread starts */
@@ -112,9 +112,9 @@ static int s_round_trip(void *dealer, uint32_t round, const uint8_t *payload, si
     }
     if (m.env->payload.len != size || m.env->round != round ||
         (check && memcmp(m.env->payload.data, payload, size) != 0)) {
-        rc = ch_err_set(err, CH_EPROTO,
-                        "echo of round %u came back different (%zu bytes, round %u)", round,
-                        m.env->payload.len, m.env->round);
+        rc =
+            ch_err_set(err, CH_EPROTO, "echo of round %u came back different (%zu bytes, round %u)",
+                       round, m.env->payload.len, m.env->round);
     }
     ch_wire_msg_free(&m);
     return rc;
@@ -192,8 +192,9 @@ out:
     if (started) {
         ch_err lerr;
         ch_err_clear(&lerr);
-        if (dealer && ch_wire_send(dealer, NULL, 0, S_EXPERIMENT, 0, 0, COHORT__KIND__BYE, NULL, 0,
-                                   &lerr) != 0 &&
+        if (dealer &&
+            ch_wire_send(dealer, NULL, 0, S_EXPERIMENT, 0, 0, COHORT__KIND__BYE, NULL, 0, &lerr) !=
+                0 &&
             rc == 0) {
             rc = ch_err_set(err, lerr.code, "%s", lerr.msg);
         }
@@ -248,8 +249,7 @@ static int s_bench_memcpy(size_t size, size_t reps, s_result *r, ch_err *err)
 
 static int s_usage(const char *why)
 {
-    fprintf(stderr, "bench_wire: %s\nusage: bench_wire [--size BYTES] [--reps N] [--json]\n",
-            why);
+    fprintf(stderr, "bench_wire: %s\nusage: bench_wire [--size BYTES] [--reps N] [--json]\n", why);
     return 2;
 }
 
@@ -301,7 +301,7 @@ int main(int argc, char **argv)
         const char *endpoint;
         s_result r;
     } tr[] = {{.name = "ipc", .endpoint = ipc}, {.name = "tcp", .endpoint = "tcp://127.0.0.1:*"}};
-    s_result mc;
+    s_result mc = {.median_s = 0};
     int rc = 0;
     void *ctx = zmq_ctx_new();
     if (!ctx) {
@@ -333,8 +333,8 @@ int main(int argc, char **argv)
             double gbs = 2.0 * (double)size / tr[k].r.median_s / 1e9;
             printf(", \"%s\": {\"median_rtt_ms\": %.3f, \"min_rtt_ms\": %.3f, "
                    "\"max_rtt_ms\": %.3f, \"gb_per_s\": %.3f, \"ratio_to_memcpy\": %.4f}",
-                   tr[k].name, tr[k].r.median_s * 1e3, tr[k].r.min_s * 1e3,
-                   tr[k].r.max_s * 1e3, gbs, gbs / mc_gbs);
+                   tr[k].name, tr[k].r.median_s * 1e3, tr[k].r.min_s * 1e3, tr[k].r.max_s * 1e3,
+                   gbs, gbs / mc_gbs);
         }
         printf("}\n");
     } else {
@@ -343,9 +343,9 @@ int main(int argc, char **argv)
                mc.min_s * 1e3, mc.max_s * 1e3, mc_gbs);
         for (size_t k = 0; k < sizeof tr / sizeof tr[0]; k++) {
             double gbs = 2.0 * (double)size / tr[k].r.median_s / 1e9;
-            printf("  %s round trip %8.3f ms  (%.3f..%.3f)  %7.2f GB/s  %.3fx memcpy\n",
-                   tr[k].name, tr[k].r.median_s * 1e3, tr[k].r.min_s * 1e3,
-                   tr[k].r.max_s * 1e3, gbs, gbs / mc_gbs);
+            printf("  %s round trip %8.3f ms  (%.3f..%.3f)  %7.2f GB/s  %.3fx memcpy\n", tr[k].name,
+                   tr[k].r.median_s * 1e3, tr[k].r.min_s * 1e3, tr[k].r.max_s * 1e3, gbs,
+                   gbs / mc_gbs);
         }
     }
     return 0;

@@ -124,8 +124,9 @@ def render(ols, wires):
              "--config bench/ols.yaml --csv bench/out/ols_1m_50.csv --workers %d --reps %d"
              % (ols["workers"], ols["reps"]))
     L.append("#   each cohort repetition: %s" % ols["cohort_cmd"])
-    L.append("build-bench/bench_wire --json --reps %d   # run %d times"
+    L.append("build-bench/bench/bench_wire --json --reps %d   # run %d times"
              % (w0["reps"], len(wires)))
+    L.append("#   (bench/out/bench_wire, built by run.sh, until bench/ is in the CMake build)")
     L.append("```")
     return "\n".join(L)
 

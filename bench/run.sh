@@ -31,14 +31,14 @@ mkdir -p "$out"
 echo "== build ($build, Release)" >&2
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$build" -j2 --target cohort >/dev/null
-if cmake --build "$build" --target help | grep -q '\bbench_wire\b'; then
+if cmake --build "$build" --target help | grep -w bench_wire >/dev/null; then
     cmake --build "$build" -j2 --target bench_wire >/dev/null
-    wire="$build/bench_wire"
+    wire="$build/bench/bench_wire"
 else
     # bench/CMakeLists.txt not included by the top-level build yet: link the
     # same way the CMake target does, against the library just built
     wire="$out/bench_wire"
-    cc -O2 -std=gnu11 -Wall -Wextra -Wshadow -Wno-unused-parameter -Werror \
+    cc -O3 -DNDEBUG -std=gnu11 -Wall -Wextra -Wshadow -Wno-unused-parameter -Werror \
         -I. -I"$build" -I"$build/proto" bench/bench_wire.c -o "$wire" \
         "$build/libcohort_core.a" "$build/libcohort_proto.a" \
         $(pkg-config --libs libzmq libprotobuf-c) -pthread
