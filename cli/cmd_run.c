@@ -1,9 +1,13 @@
 /* cmd_run.c: `cohort run` and `cohort coordinator`: run an experiment, with
  * local workers, under mpirun, or as a standalone coordinator. */
 #include "cli/cli.h"
+#include "common/experiment.h"
+#include "common/fsutil.h"
 #include "common/log.h"
+#include "coordinator/outputs.h"
 #include "coordinator/engine.h"
 #include "coordinator/plan.h"
+#include "coordinator/sweep.h"
 #include "coordinator/workflow.h"
 #include "worker/worker.h"
 
@@ -12,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "common/wire.h"
 
 #define S_MAX_SETS 256
 #define S_ENDPOINT_MAX 512
@@ -110,14 +115,15 @@ static int s_parse(int argc, char **argv, bool coordinator, s_args *a)
     return 0;
 }
 
+/* Broadcasts the coordinator's endpoint from rank 0 of the communicator
+ * ctx points to (MPI_COMM_WORLD when ctx is NULL). */
 static int s_bcast(const char *endpoint, void *ctx, ch_err *err)
 {
-    (void)ctx;
     (void)err;
     char buf[S_ENDPOINT_MAX];
     memset(buf, 0, sizeof buf);
     snprintf(buf, sizeof buf, "%s", endpoint);
-    MPI_Bcast(buf, S_ENDPOINT_MAX, MPI_CHAR, 0, MPI_COMM_WORLD);
+    MPI_Bcast(buf, S_ENDPOINT_MAX, MPI_CHAR, 0, ctx ? *(MPI_Comm *)ctx : MPI_COMM_WORLD);
     return 0;
 }
 
@@ -130,7 +136,10 @@ static int s_report(const ch_run_result *res, int rc, const ch_err *err)
 {
     if (rc) {
         fprintf(stderr, "cohort: error: %s\n", err->msg);
-        if (res->run_dir[0]) {
+        if (res->run_dir[0] && res->workflow) {
+            fprintf(stderr, "cohort: %s: %s; `cohort run --resume %s` continues it\n",
+                    res->run_dir, res->status, res->run_dir);
+        } else if (res->run_dir[0]) {
             fprintf(stderr, "cohort: run %s: %s (see %s/summary.json)\n", res->run_dir,
                     res->status, res->run_dir);
         }
@@ -148,6 +157,40 @@ static int s_report(const ch_run_result *res, int rc, const ch_err *err)
     return 0;
 }
 
+/* Fixes the sweep's directory and keeps its config there as sweep.yaml, so
+ * that `cohort run --resume DIR` knows what to continue. */
+static int s_save_sweep(const ch_config *cfg, const char *out, ch_sweep_opts *so,
+                        ch_run_result *res, ch_err *err)
+{
+    if (out) {
+        snprintf(res->run_dir, sizeof res->run_dir, "%s", out);
+    } else {
+        const char *name = "sweep";
+        char id[160];
+        ch_config *c = ch_config_copy(cfg);
+        if (c) {
+            ch_cfg_str(c, "name", "sweep", &name, NULL);
+        }
+        ch_outputs_run_id(name, id, sizeof id);
+        ch_config_destroy(&c);
+        snprintf(res->run_dir, sizeof res->run_dir, "runs/%s", id);
+    }
+    so->out_dir = res->run_dir;
+    int rc = ch_mkdirs(res->run_dir, err);
+    ch_config *c = rc == 0 ? ch_config_copy(cfg) : NULL;
+    if (c && ch_experiment_resolve_paths(c, err) == 0) {
+        char *yaml = ch_config_emit(c);
+        char *path = ch_path_join(res->run_dir, "sweep.yaml");
+        if (yaml && path && !so->resume) {
+            rc = ch_write_file_atomic(path, yaml, strlen(yaml), err);
+        }
+        free(yaml);
+        free(path);
+    }
+    ch_config_destroy(&c);
+    return rc;
+}
+
 static int s_run(s_args *a, ch_launch_mode mode, ch_on_bound_fn on_bound, ch_run_result *res,
                  ch_err *err)
 {
@@ -159,6 +202,9 @@ static int s_run(s_args *a, ch_launch_mode mode, ch_on_bound_fn on_bound, ch_run
         /* a workflow directory keeps workflow.yaml, a run directory config.yaml */
         snprintf(resume_cfg, sizeof resume_cfg, "%s/workflow.yaml", a->resume);
         if (access(resume_cfg, R_OK) != 0) {
+            snprintf(resume_cfg, sizeof resume_cfg, "%s/sweep.yaml", a->resume);
+        }
+        if (access(resume_cfg, R_OK) != 0) {
             snprintf(resume_cfg, sizeof resume_cfg, "%s/config.yaml", a->resume);
         }
         if (!file) {
@@ -169,6 +215,23 @@ static int s_run(s_args *a, ch_launch_mode mode, ch_on_bound_fn on_bound, ch_run
     cfg = ch_cli_load_config(file, a->sets, a->n_sets);
     if (!cfg) {
         return ch_err_set(err, CH_EINVAL, "the configuration could not be loaded");
+    }
+    if (ch_sweep_is(cfg) && mode == CH_LAUNCH_LOCAL) {
+        ch_sweep sw;
+        int rc = ch_sweep_expand(cfg, a->workers, &sw, err);
+        if (rc == 0) {
+            ch_sweep_opts so = {.out_dir = a->out, .resume = a->resume != NULL,
+                                .n_workers = a->workers, .self_exe = ch_self_exe()};
+            rc = s_save_sweep(cfg, a->out, &so, res, err);
+            if (rc == 0) {
+                rc = ch_sweep_run_local(&sw, &so, res->run_dir, sizeof res->run_dir, err);
+            }
+            ch_sweep_free(&sw);
+        }
+        ch_config_destroy(&cfg);
+        snprintf(res->status, sizeof res->status, "%s", rc ? "failed" : "finished");
+        res->workflow = true;
+        return rc;
     }
     if (ch_workflow_is(cfg)) {
         if (mode != CH_LAUNCH_LOCAL) {
@@ -198,6 +261,167 @@ static int s_run(s_args *a, ch_launch_mode mode, ch_on_bound_fn on_bound, ch_run
     return ch_coordinator_run(&o, res, err);
 }
 
+/* A sweep under mpirun: the ranks are split into groups of (workers + 1);
+ * in each group rank 0 coordinates the trials i with i % groups == group,
+ * one after another, and the others are its workers. Ranks left over idle.
+ * Rank 0 of the world writes the results table when every group is done. */
+static int s_mpi_sweep(s_args *a, ch_config *cfg, int rank, int size)
+{
+    ch_err err;
+    ch_err_clear(&err);
+    ch_sweep sw;
+    memset(&sw, 0, sizeof sw);
+    long workers = a->workers;
+    if (workers <= 0) {
+        ch_config *c = ch_config_copy(cfg);
+        workers = 1;
+        if (c) {
+            ch_cfg_int(c, "workers", 1, 1, 4096, &workers, NULL);
+        }
+        ch_config_destroy(&c);
+    }
+    int ok = 1;
+    if (rank == 0) {
+        ok = ch_sweep_expand(cfg, workers, &sw, &err) == 0;
+        if (!ok) {
+            fprintf(stderr, "cohort: error: %s\n", err.msg);
+        }
+    }
+    MPI_Bcast(&ok, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    int groups = size / (int)(workers + 1);
+    if (ok && groups < 1) {
+        if (rank == 0) {
+            fprintf(stderr, "cohort: a sweep with %ld workers per trial needs at least %ld ranks; "
+                            "lower `workers` or raise -np\n",
+                    workers, workers + 1);
+        }
+        ok = 0;
+    }
+    if (!ok) {
+        ch_sweep_free(&sw);
+        ch_config_destroy(&cfg);
+        MPI_Finalize();
+        return 1;
+    }
+    /* rank 0 fixes the directory and tells everyone */
+    char dir[1024] = {0};
+    ch_run_result res;
+    memset(&res, 0, sizeof res);
+    if (rank == 0) {
+        ch_sweep_opts so = {.out_dir = a->resume ? a->resume : a->out, .resume = a->resume != NULL};
+        if (s_save_sweep(cfg, so.out_dir, &so, &res, &err) != 0) {
+            fprintf(stderr, "cohort: error: %s\n", err.msg);
+        }
+        snprintf(dir, sizeof dir, "%s", res.run_dir);
+        printf("sweep: %zu trials on %d groups of %ld workers, in %s\n", sw.n, groups, workers,
+               dir);
+        fflush(stdout);
+    }
+    MPI_Bcast(dir, sizeof dir, MPI_CHAR, 0, MPI_COMM_WORLD);
+    unsigned long n_trials = sw.n;
+    MPI_Bcast(&n_trials, 1, MPI_UNSIGNED_LONG, 0, MPI_COMM_WORLD);
+    if (rank != 0) {
+        ok = ch_sweep_expand(cfg, workers, &sw, &err) == 0 || 1;
+    }
+    int color = rank < groups * (int)(workers + 1) ? rank / (int)(workers + 1) : MPI_UNDEFINED;
+    MPI_Comm group;
+    MPI_Comm_split(MPI_COMM_WORLD, color, rank, &group);
+    int status = 0;
+    if (color != MPI_UNDEFINED) {
+        int grank;
+        MPI_Comm_rank(group, &grank);
+        if (grank == 0) {
+            for (size_t i = (size_t)color; i < n_trials && i < sw.n; i += (size_t)groups) {
+                if (a->resume && ch_sweep_trial_done(dir, i)) {
+                    continue;
+                }
+                char *yaml = ch_sweep_write_trial(dir, &sw.trials[i], &err);
+                char *td = ch_sweep_trial_dir(dir, i);
+                ch_config *tc = yaml ? ch_cli_load_config(yaml, NULL, 0) : NULL;
+                ch_run_result tr;
+                memset(&tr, 0, sizeof tr);
+                int rc = CH_EINVAL;
+                if (tc && td) {
+                    ch_run_opts o = {.cfg = tc, .out_dir = td, .mode = CH_LAUNCH_MPI,
+                                     .n_workers = workers, .self_exe = ch_self_exe(),
+                                     .on_bound = s_bcast, .on_bound_ctx = &group};
+                    rc = ch_coordinator_run(&o, &tr, &err);
+                }
+                if (!tr.bound) {
+                    s_bcast("-", &group, NULL); /* this trial never started: skip it */
+                }
+                printf("  trial %zu %s%s%s\n", i, rc ? "failed: " : "finished", rc ? err.msg : "",
+                       "");
+                fflush(stdout);
+                free(yaml);
+                free(td);
+                ch_err_clear(&err);
+            }
+            s_bcast("", &group, NULL); /* no more trials for this group */
+        } else {
+            for (;;) {
+                char endpoint[S_ENDPOINT_MAX];
+                MPI_Bcast(endpoint, S_ENDPOINT_MAX, MPI_CHAR, 0, group);
+                endpoint[S_ENDPOINT_MAX - 1] = 0;
+                if (!endpoint[0]) {
+                    break;
+                }
+                if (!strcmp(endpoint, "-")) {
+                    continue;
+                }
+                ch_worker_opts wo = {.connect = endpoint, .rank = rank, .timeout_ms = 60000};
+                if (ch_worker_main(&wo, &err) != 0) {
+                    fprintf(stderr, "cohort: worker rank %d: error: %s\n", rank, err.msg);
+                }
+            }
+        }
+        MPI_Comm_free(&group);
+    }
+    /* wait for every group without a blocking collective: a dead rank must
+     * not hang the table (then its trials show as unfinished) */
+    MPI_Request req;
+    MPI_Ibarrier(MPI_COMM_WORLD, &req);
+    if (rank == 0) {
+        int64_t last_progress = ch_now_ms();
+        size_t last_done = 0;
+        for (;;) {
+            int flag = 0;
+            MPI_Test(&req, &flag, MPI_STATUS_IGNORE);
+            size_t done = 0;
+            for (size_t i = 0; i < sw.n; i++) {
+                done += ch_sweep_trial_done(dir, i);
+            }
+            if (flag || done == sw.n) {
+                break;
+            }
+            if (done != last_done) {
+                last_done = done;
+                last_progress = ch_now_ms();
+            }
+            if (ch_now_ms() - last_progress > 600000) {
+                fprintf(stderr, "cohort: no trial finished for 10 minutes; writing the table\n");
+                break;
+            }
+            usleep(100000);
+        }
+        status = ch_sweep_finish(&sw, dir, &err) == 0 ? 0 : 1;
+        if (status) {
+            fprintf(stderr, "cohort: error: %s\n", err.msg);
+        }
+    } else {
+        int flag = 0;
+        int64_t start = ch_now_ms();
+        while (!flag && ch_now_ms() - start < 5000) {
+            MPI_Test(&req, &flag, MPI_STATUS_IGNORE);
+            usleep(10000);
+        }
+    }
+    ch_sweep_free(&sw);
+    ch_config_destroy(&cfg);
+    MPI_Finalize();
+    return status;
+}
+
 static int s_mpi(s_args *a)
 {
     int provided;
@@ -208,6 +432,23 @@ static int s_mpi(s_args *a)
     ch_err err;
     ch_err_clear(&err);
     int status;
+    {
+        /* a sweep splits the ranks into groups; everything else is one run */
+        char resume_cfg[4096];
+        const char *file = a->file;
+        if (!file && a->resume) {
+            snprintf(resume_cfg, sizeof resume_cfg, "%s/sweep.yaml", a->resume);
+            file = resume_cfg;
+        }
+        ch_config *cfg = file && access(file, R_OK) == 0 ? ch_config_load(file, NULL) : NULL;
+        for (int k = 0; cfg && k < a->n_sets; k++) {
+            ch_config_set(cfg, a->sets[k], NULL);
+        }
+        if (cfg && ch_sweep_is(cfg)) {
+            return s_mpi_sweep(a, cfg, rank, size);
+        }
+        ch_config_destroy(&cfg);
+    }
     if (rank == 0) {
         if (size < 2) {
             fprintf(stderr, "cohort: under mpirun rank 0 coordinates and the other ranks work: "

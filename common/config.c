@@ -2218,3 +2218,29 @@ int ch_config_map_scalars(ch_config *c, ch_config_scalar_fn fn, void *ctx, ch_er
 {
     return s_map_scalars(c, c->root, fn, ctx, err);
 }
+
+/* Entry i of the mapping at path as a new config whose only key is "value"
+ * (so that a map key containing dots, like a sweep's "model.eta", can be read
+ * with the usual getters). The copy keeps file and line. NULL if absent. */
+ch_config *ch_config_entry(const ch_config *c, const char *path, size_t i)
+{
+    const cfg_node *n = s_find(c, path);
+    if (!n || n->type != CH_CFG_MAP || i >= n->n) {
+        return NULL;
+    }
+    ch_config *d = ch_config_new(c->name);
+    cfg_node *copy = d ? s_node_copy(d, n->kids[i]) : NULL;
+    if (!copy) {
+        ch_config_destroy(&d);
+        return NULL;
+    }
+    s_clear_used(copy);
+    free(copy->key);
+    copy->key = strdup("value");
+    if (!copy->key || s_node_push(d->root, copy) != 0) {
+        s_node_free(copy);
+        ch_config_destroy(&d);
+        return NULL;
+    }
+    return d;
+}

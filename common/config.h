@@ -53,6 +53,9 @@ int ch_config_apply_map(ch_config *dst, ch_config *src, const char *src_path, ch
 typedef int (*ch_config_scalar_fn)(void *ctx, const char *text, char **replacement, ch_err *err);
 /* Calls fn on every scalar of the tree, in file order. */
 int ch_config_map_scalars(ch_config *c, ch_config_scalar_fn fn, void *ctx, ch_err *err);
+/* Entry i of the mapping at path, as a new config {value: <entry>}; the
+ * entry's key is ch_config_key(c, path, i). NULL if absent. */
+ch_config *ch_config_entry(const ch_config *c, const char *path, size_t i);
 /* Removes the node at path, if present. */
 void ch_config_remove(ch_config *c, const char *path);
 

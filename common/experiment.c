@@ -56,6 +56,21 @@ static int s_resolve_path(ch_config *cfg, const char *key, const char **path, ch
     return rc;
 }
 
+int ch_experiment_resolve_paths(ch_config *cfg, ch_err *err)
+{
+    const char *path = NULL;
+    int rc = 0;
+    if (ch_config_type(cfg, "data.train") == CH_CFG_SCALAR) {
+        ch_cfg_str(cfg, "data.train", NULL, &path, NULL);
+        rc = s_resolve_path(cfg, "data.train", &path, err);
+    }
+    if (rc == 0 && ch_config_type(cfg, "data.test") == CH_CFG_SCALAR) {
+        ch_cfg_str(cfg, "data.test", NULL, &path, NULL);
+        rc = s_resolve_path(cfg, "data.test", &path, err);
+    }
+    return rc;
+}
+
 int ch_experiment_configure(ch_experiment *x, ch_config *cfg, ch_err *err)
 {
     memset(x, 0, sizeof *x);

@@ -49,6 +49,11 @@ typedef struct ch_experiment {
  * ch_experiment_check_keys once the schema is known. */
 int ch_experiment_configure(ch_experiment *x, ch_config *cfg, ch_err *err);
 
+/* Rewrites relative data.train and data.test paths of a config read from a
+ * file as paths relative to that file's directory (done by configure too;
+ * needed before a config is written somewhere else). */
+int ch_experiment_resolve_paths(ch_config *cfg, ch_err *err);
+
 /* Loads the data: the training file (or `path_override`, a by-file silo's
  * own file), the target, weights, the split (skipped when path_override is
  * given: a silo trains on all its rows), and the test file. */

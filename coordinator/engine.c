@@ -32,6 +32,11 @@ void ch_engine_request_stop(void)
     s_stop = 1;
 }
 
+bool ch_engine_stop_requested(void)
+{
+    return s_stop != 0;
+}
+
 typedef struct s_engine {
     const ch_run_opts *o;
     ch_experiment x;

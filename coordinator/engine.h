@@ -47,5 +47,7 @@ int ch_coordinator_run(const ch_run_opts *o, ch_run_result *res, ch_err *err);
 
 /* Set by SIGINT/SIGTERM handlers: the coordinator stops at the next poll. */
 void ch_engine_request_stop(void);
+/* True once a stop was requested. */
+bool ch_engine_stop_requested(void);
 
 #endif
