@@ -2,7 +2,9 @@
  * subcommand (and, for `run`, from whether mpirun started it). */
 #include "algorithms/algo.h"
 #include "cli/cli.h"
+#include "cli/cmd_report.h"
 #include "cli/cmd_runs.h"
+#include "cli/cmd_watch.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -18,10 +20,13 @@ static const char s_help[] =
     "  plan FILE.yaml        validate and show the resolved plan and resources\n"
     "  predict               apply a saved model to a data file\n"
     "  runs                  list, show, compare and export tracked runs\n"
+    "  watch ENDPOINT|DIR    follow a run's progress live\n"
+    "  report DIR            regenerate a run's report.html\n"
     "  algorithms            list the algorithms\n"
     "  version               print the version\n"
     "\n"
-    "Quick start: cohort run examples/ols.yaml --workers 2\n";
+    "Quick start: cohort run examples/ols.yaml --workers 2\n"
+    "             cohort run examples/day.yaml      (a workflow of experiments)\n";
 
 int main(int argc, char **argv)
 {
@@ -44,6 +49,12 @@ int main(int argc, char **argv)
     }
     if (!strcmp(cmd, "predict")) {
         return ch_cmd_predict(sub_argc, sub_argv);
+    }
+    if (!strcmp(cmd, "report")) {
+        return ch_cmd_report(sub_argc, sub_argv);
+    }
+    if (!strcmp(cmd, "watch")) {
+        return ch_cmd_watch(sub_argc, sub_argv);
     }
     if (!strcmp(cmd, "plan")) {
         return ch_cmd_plan(sub_argc, sub_argv);
