@@ -19,6 +19,7 @@ typedef struct ch_runtime_opts {
     long coordinator_timeout_ms; /* a worker exits when its coordinator is silent this long */
     long long max_message; /* bytes */
     long checkpoint_every; /* rounds */
+    bool tracking;         /* record the run in the tracking store */
 } ch_runtime_opts;
 
 typedef struct ch_experiment {

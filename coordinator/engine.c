@@ -12,6 +12,7 @@
 #include "common/wire.h"
 #include "coordinator/launch.h"
 #include "coordinator/outputs.h"
+#include "coordinator/progress.h"
 #include "coordinator/registry.h"
 #include "coordinator/run_report.h"
 
@@ -61,6 +62,8 @@ typedef struct s_engine {
     size_t rejected;
     ch_outputs out;
     ch_track *track; /* the tracking store; NULL if it could not be opened */
+    ch_progress progress;
+    double planned_rounds; /* from the algorithm's estimate; 0 if unknown */
 } s_engine;
 
 /* --- messages -------------------------------------------------------------- */
@@ -760,6 +763,8 @@ static int s_rounds(s_engine *e, uint32_t first_round, ch_err *err)
         }
         ch_buf_puts(&body, "}}");
         ch_events_emit(e->ev, "round.end", ch_buf_str(&body));
+        ch_progress_round(&e->progress, round, (double)(ch_now_ms() - t_round) / 1000.0, met.key,
+                          met.value, met.n);
         ch_buf_free(&body);
         if ((long)e->rounds_done % e->x.rt.checkpoint_every == 0) {
             ch_buf st;
@@ -834,6 +839,9 @@ static void s_track_params(s_engine *e, const char *path)
  * the store's own message saying what to do. */
 static int s_track_open(s_engine *e, ch_err *err)
 {
+    if (!e->x.rt.tracking) {
+        return 0;
+    }
     const char *path = getenv("COHORT_DB");
     char *dir = NULL;
     if (!path || !path[0]) {
@@ -965,8 +973,19 @@ static int s_run(s_engine *e, ch_run_result *res, ch_err *err)
     ch_events_set_sink(e->ev, s_track_event, e);
     ch_outputs_begin(&e->out, e->run_dir, e->run_id, e->x.name, e->x.algo->name, e->endpoint,
                      ch_events_endpoint(e->ev));
-    s_event(e, "run.start", "{\"name\": \"%s\", \"algorithm\": \"%s\", \"workers\": %zu}",
-            e->x.name, e->x.algo->name, e->n_workers);
+    if (e->x.algo->estimate && e->x.schema && e->x.train) {
+        ch_estimate est = {0};
+        if (e->x.algo->estimate(e->x.cfg, e->x.schema, e->x.train->n_rows, e->n_workers,
+                                e->x.train->n_rows < CH_PLAN_MAX_BLOCKS ? e->x.train->n_rows
+                                                                        : CH_PLAN_MAX_BLOCKS,
+                                &est) == 0) {
+            e->planned_rounds = est.rounds;
+        }
+    }
+    ch_progress_init(&e->progress, e->x.name, e->planned_rounds);
+    s_event(e, "run.start",
+            "{\"name\": \"%s\", \"algorithm\": \"%s\", \"workers\": %zu, \"rounds\": %.0f}",
+            e->x.name, e->x.algo->name, e->n_workers, e->planned_rounds);
     if (o->on_bound) {
         res->bound = true;
         if ((rc = o->on_bound(e->endpoint, o->on_bound_ctx, err))) {
@@ -1042,6 +1061,7 @@ static int s_run(s_engine *e, ch_run_result *res, ch_err *err)
     if ((rc = s_rounds(e, first, err))) {
         return rc;
     }
+    ch_progress_end(&e->progress);
     void *model = e->x.algo->finalize(e->st, err);
     if (!model) {
         return err ? err->code : CH_EINVAL;
@@ -1051,13 +1071,13 @@ static int s_run(s_engine *e, ch_run_result *res, ch_err *err)
                            e->n_workers, e->rounds_done, err);
     e->x.algo->model_destroy(&model);
     if (rc == 0) {
-        for (size_t k = 0; k < e->out.n_final; k++) {
+        for (size_t k = 0; k < e->out.n_final && e->track; k++) {
             ch_track_metric(e->track, e->run_id, e->out.final_key[k], e->rounds_done,
                             e->out.final_value[k], NULL);
         }
         static const char *const artifacts[] = {"model.pb", "summary.json", "config.yaml",
                                                 "events.jsonl", "report.html"};
-        for (size_t k = 0; k < sizeof artifacts / sizeof artifacts[0]; k++) {
+        for (size_t k = 0; k < sizeof artifacts / sizeof artifacts[0] && e->track; k++) {
             char *path = ch_path_join(e->run_dir, artifacts[k]);
             if (path) {
                 ch_track_artifact(e->track, e->run_id, artifacts[k], path, NULL);
