@@ -4,13 +4,25 @@
 #include <string.h>
 
 extern const ch_algo ch_algo_linear;
+extern const ch_algo ch_algo_isolation_forest;
+extern const ch_algo ch_algo_mlp;
+extern const ch_algo ch_algo_logistic;
+extern const ch_algo ch_algo_poisson;
 
 static const ch_algo *const s_algos[] = {
     &ch_algo_linear,
+    &ch_algo_isolation_forest,
+    &ch_algo_mlp,
+    &ch_algo_logistic,
+    &ch_algo_poisson,
 };
 
 static const char *const s_names[] = {
     "linear",
+    "isolation_forest",
+    "mlp",
+    "logistic",
+    "poisson",
     NULL,
 };
 

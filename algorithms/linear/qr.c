@@ -35,8 +35,8 @@ int ch_qr_leaf(double *a, size_t n, size_t m, double *node)
     if (!tau) {
         return CH_ENOMEM;
     }
-    lapack_int info = LAPACKE_dgeqrf(LAPACK_COL_MAJOR, (lapack_int)n, (lapack_int)m, a,
-                                     (lapack_int)n, tau);
+    lapack_int info =
+        LAPACKE_dgeqrf(LAPACK_COL_MAJOR, (lapack_int)n, (lapack_int)m, a, (lapack_int)n, tau);
     free(tau);
     if (info != 0) {
         return CH_EINTERNAL;
@@ -68,8 +68,8 @@ void ch_qr_combine(void *ctx, size_t len, const double *left, const double *righ
         memcpy(a + j * rows, left + 2 + j * m, m * sizeof *a);
         memcpy(a + j * rows + m, right + 2 + j * m, m * sizeof *a);
     }
-    lapack_int info = LAPACKE_dgeqrf(LAPACK_COL_MAJOR, (lapack_int)rows, (lapack_int)m, a,
-                                     (lapack_int)rows, tau);
+    lapack_int info =
+        LAPACKE_dgeqrf(LAPACK_COL_MAJOR, (lapack_int)rows, (lapack_int)m, a, (lapack_int)rows, tau);
     if (info != 0) {
         for (size_t i = 0; i < len; i++) {
             out[i] = NAN;
@@ -88,6 +88,7 @@ void ch_ols_free(ch_ols *o)
         free(o->aliased);
         free(o->std_error);
         free(o->t_value);
+        free(o->cov_unscaled);
         memset(o, 0, sizeof *o);
     }
 }
@@ -139,16 +140,24 @@ static int s_householder(double *a, size_t m, size_t k, size_t first)
 
 int ch_qr_solve(const double *node, size_t p, bool intercept, ch_ols *out, ch_err *err)
 {
+    return ch_qr_solve_tol(node, p, intercept, 1e-7, out, err);
+}
+
+int ch_qr_solve_tol(const double *node, size_t p, bool intercept, double tol, ch_ols *out,
+                    ch_err *err)
+{
     memset(out, 0, sizeof *out);
     size_t m = p + 1;
     double n = node[0];
     if (!(n > 0)) {
-        return ch_err_set(err, CH_EINVAL, "no complete rows to fit (every row has a missing value)");
+        return ch_err_set(err, CH_EINVAL,
+                          "no complete rows to fit (every row has a missing value)");
     }
     for (size_t i = 0; i < 2 + m * m; i++) {
         if (!isfinite(node[i])) {
-            return ch_err_set(err, CH_EINVAL, "the data contain infinite values, or the "
-                                              "factorisation overflowed");
+            return ch_err_set(err, CH_EINVAL,
+                              "the data contain infinite values, or the "
+                              "factorisation overflowed");
         }
     }
     double *a = malloc(m * m * sizeof *a);
@@ -159,9 +168,11 @@ int ch_qr_solve(const double *node, size_t p, bool intercept, ch_ols *out, ch_er
     out->aliased = calloc(p, sizeof *out->aliased);
     out->std_error = malloc(p * sizeof *out->std_error);
     out->t_value = malloc(p * sizeof *out->t_value);
+    out->cov_unscaled = malloc((p ? p * p : 1) * sizeof *out->cov_unscaled);
     double *rinv = NULL;
     int rc = 0;
-    if (!a || !orig || !kept || !out->coef || !out->aliased || !out->std_error || !out->t_value) {
+    if (!a || !orig || !kept || !out->coef || !out->aliased || !out->std_error || !out->t_value ||
+        !out->cov_unscaled) {
         rc = ch_err_set(err, CH_ENOMEM, "out of memory solving %zu columns", p);
         goto done;
     }
@@ -177,7 +188,6 @@ int ch_qr_solve(const double *node, size_t p, bool intercept, ch_ols *out, ch_er
      * the columns kept before it, is below 1e-7 of its own norm is aliased.
      * Kept columns are compacted to the front so the factor stays
      * triangular. */
-    const double tol = 1e-7;
     size_t k = 0;
     for (size_t j = 0; j < p; j++) {
         double *col = a + j * m;
@@ -245,6 +255,19 @@ int ch_qr_solve(const double *node, size_t p, bool intercept, ch_ols *out, ch_er
         out->coef[j] = NAN;
         out->std_error[j] = NAN;
         out->t_value[j] = NAN;
+    }
+    for (size_t j = 0; j < p * p; j++) {
+        out->cov_unscaled[j] = NAN;
+    }
+    /* (R'R)^-1 = Rinv Rinv': entry (a, b) = sum over c >= max(a, b) */
+    for (size_t ia = 0; ia < k; ia++) {
+        for (size_t ib = 0; ib < k; ib++) {
+            double s = 0;
+            for (size_t c = ia > ib ? ia : ib; c < k; c++) {
+                s += rinv[c * k + ia] * rinv[c * k + ib];
+            }
+            out->cov_unscaled[kept[ib] * p + kept[ia]] = s;
+        }
     }
     for (size_t ii = 0; ii < k; ii++) {
         /* diag((R'R)^-1)_ii = sum_c rinv[ii, c]^2 over c >= ii */

@@ -33,6 +33,7 @@ typedef struct ch_ols {
     bool *aliased;     /* p */
     double *std_error; /* p, NaN where aliased */
     double *t_value;
+    double *cov_unscaled; /* p x p (R'R)^-1 in design order, NaN on aliased rows/columns */
     size_t rank;
     double n, rss, tss, sigma, df_residual, r_squared, adj_r_squared;
 } ch_ols;
@@ -40,6 +41,10 @@ typedef struct ch_ols {
 /* Solves from a root node. intercept: whether design column 0 is the
  * intercept (for R^2 about the mean). Fails when no row was used. */
 int ch_qr_solve(const double *node, size_t p, bool intercept, ch_ols *out, ch_err *err);
+/* The same with the aliasing tolerance given (R's lm uses 1e-7, glm
+ * min(1e-7, epsilon / 1000) = 1e-11). */
+int ch_qr_solve_tol(const double *node, size_t p, bool intercept, double tol, ch_ols *out,
+                    ch_err *err);
 void ch_ols_free(ch_ols *o);
 
 #endif

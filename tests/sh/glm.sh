@@ -1,0 +1,77 @@
+# glm.sh: logistic and Poisson regression through `cohort run`: R's numbers
+# on the full churn data, identical coefficients and standard errors for 1,
+# 2 and 4 workers, predict with the saved model, and bad configurations
+# giving clear errors.
+. "$(dirname "$0")/lib.sh"
+exp=examples/logistic.yaml
+set0="--set data.test_fraction=0"
+
+# expect_error DESCRIPTION TEXT CMD...: exit 1 or 2 and stderr contains TEXT
+expect_error() {
+    local d=$1 text=$2
+    shift 2
+    timeout 60 "$@" >"$T/out" 2>"$T/err"
+    local rc=$?
+    if [ $rc -ne 1 ] && [ $rc -ne 2 ]; then
+        bad "$d: exit status $rc"; cat "$T/err"; return
+    fi
+    if grep -qF -- "$text" "$T/err"; then ok "$d"; else bad "$d: stderr lacks '$text'"; cat "$T/err"; fi
+}
+# coefs FILE: estimate and std_error of every coefficient, one per line
+coefs() { grep -o '"estimate": [^,]*, "std_error": [^,]*' "$1"; }
+# near A B TOL: |A - B| <= TOL * |B|
+near() { awk -v a="$1" -v b="$2" -v t="$3" 'BEGIN { d = a - b; if (d < 0) d = -d; s = b < 0 ? -b : b; exit !(d <= t * s) }'; }
+num() { grep -o "\"$2\": [^,}]*" "$1" | head -n 1 | sed 's/.*: //'; }
+
+for w in 1 2 4; do
+    timeout 60 "$COHORT" run $exp --workers $w $set0 --out "$T/l$w" >/dev/null 2>"$T/l$w.err"
+    check "logistic, $w workers: finishes" grep -q '"status": "finished"' "$T/l$w/summary.json"
+done
+coefs "$T/l1/summary.json" >"$T/ref"
+check "logistic: 70 coefficients" [ "$(wc -l <"$T/ref")" -eq 70 ]
+for w in 2 4; do
+    check "logistic, $w workers: identical estimates and standard errors" \
+        cmp -s "$T/ref" <(coefs "$T/l$w/summary.json")
+done
+# R 4.2: glm(churn ~ ., binomial) on all 5000 rows (tests/unit/test_glm.c)
+s="$T/l2/summary.json"
+check "intercept is R's (1e-8)" near "$(num "$s" estimate)" -9.3854459749951449 1e-8
+check "intercept std. error is R's (1e-8)" near "$(num "$s" std_error)" 0.79831903438980312 1e-8
+check "residual deviance is R's (1e-10)" near "$(num "$s" deviance)" 3053.8689295092699 1e-10
+check "null deviance is R's (1e-10)" near "$(num "$s" null_deviance)" 4074.9677408085427 1e-10
+check "AIC is R's (1e-10)" near "$(num "$s" aic)" 3193.8689295092699 1e-10
+check "6 Fisher scoring iterations" grep -q '"fisher_iterations": 6' "$s"
+check "R's names" grep -q '"name": "international_planyes"' "$s"
+check "p-value and interval in summary.json" grep -q '"p_value": .*"ci_low": .*"ci_high"' "$s"
+check "model.txt has R's table" grep -q "Number of Fisher Scoring iterations: 6" "$T/l2/model.txt"
+check "report has the coefficient table" grep -q "Logistic regression coefficients" "$T/l2/report.html"
+check "deviance curve (one round metric per IRLS round)" grep -q '"deviance"' "$T/l2/events.jsonl"
+
+# Poisson: customer service calls, identical for 1 and 4 workers; R's fit
+printf 'name: calls\nseed: 1\ndata:\n  train: %s/data/churn.csv\n  target: number_customer_service_calls\n  test_fraction: 0\nmodel:\n  algorithm: poisson\n' "$SRC" >"$T/calls.yaml"
+for w in 1 4; do
+    timeout 60 "$COHORT" run "$T/calls.yaml" --workers $w --out "$T/p$w" >/dev/null 2>"$T/p$w.err"
+done
+coefs "$T/p1/summary.json" >"$T/pref"
+check "poisson: 70 coefficients" [ "$(wc -l <"$T/pref")" -eq 70 ]
+check "poisson, 1 and 4 workers: identical" cmp -s "$T/pref" <(coefs "$T/p4/summary.json")
+check "poisson deviance is R's (1e-10)" near "$(num "$T/p4/summary.json" deviance)" 5668.8298918671226 1e-10
+check "poisson: 5 iterations" grep -q '"fisher_iterations": 5' "$T/p4/summary.json"
+
+# predict with the saved model: probabilities, one row per input row
+timeout 60 "$COHORT" run $exp --workers 2 --out "$T/pr" >/dev/null 2>&1
+timeout 30 "$COHORT" predict --model "$T/pr/model.pb" --data data/churn.csv --out "$T/preds.csv" 2>"$T/pred.err"
+check "predict writes one row per input row" [ "$(wc -l <"$T/preds.csv")" -eq 5001 ]
+
+# bad configurations
+expect_error "logistic on a numeric target" "needs a binary target" \
+    "$COHORT" run examples/ols.yaml --workers 1 --set model.algorithm=logistic
+expect_error "poisson on a categorical target" "needs a numeric count target" \
+    "$COHORT" run $exp --workers 1 --set model.algorithm=poisson
+expect_error "max_iter out of range" "max_iter" \
+    "$COHORT" run $exp --workers 1 --set model.max_iter=0
+printf 'x,y\n1,2\n2,0\n3,-1\n4,5\n5,1\n6,2\n' >"$T/neg.csv"
+printf 'name: neg\nseed: 1\ndata:\n  train: neg.csv\n  target: y\n  test_fraction: 0\nmodel:\n  algorithm: poisson\n' >"$T/neg.yaml"
+expect_error "negative counts" "negative" "$COHORT" run "$T/neg.yaml" --workers 1
+check "no local worker left behind" no_orphan_workers
+finish
