@@ -65,7 +65,10 @@ int ch_cmd_worker(int argc, char **argv)
     ch_err_clear(&err);
     int rc = ch_worker_main(&o, &err);
     if (rc) {
-        fprintf(stderr, "cohort worker: error: %s\n", err.msg);
+        /* a local worker's coordinator reports the error (it was sent there) */
+        if (!o.local || rc == CH_ETIMEOUT || rc == CH_ELOST) {
+            fprintf(stderr, "cohort worker: error: %s\n", err.msg);
+        }
         return 1;
     }
     return 0;

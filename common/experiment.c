@@ -215,6 +215,16 @@ int ch_experiment_load(ch_experiment *x, const char *path_override, ch_err *err)
     return 0;
 }
 
+int ch_experiment_check_common_keys(ch_experiment *x, ch_err *err)
+{
+    size_t n = sizeof s_known / sizeof s_known[0];
+    const char *known[sizeof s_known / sizeof s_known[0] + 1];
+    memcpy(known, s_known, (n - 1) * sizeof *known);
+    known[n - 1] = "model.*";
+    known[n] = NULL;
+    return ch_config_check_unused(x->cfg, known, err);
+}
+
 int ch_experiment_check_keys(ch_experiment *x, ch_err *err)
 {
     int rc = x->algo->configure(x->cfg, x->schema, err);

@@ -64,6 +64,9 @@ int ch_experiment_load(ch_experiment *x, const char *path_override, ch_err *err)
  * unknown key. */
 int ch_experiment_check_keys(ch_experiment *x, ch_err *err);
 
+/* Reports an unknown key outside model.* (checked before data are loaded). */
+int ch_experiment_check_common_keys(ch_experiment *x, ch_err *err);
+
 void ch_experiment_free(ch_experiment *x);
 
 #endif

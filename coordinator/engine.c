@@ -421,14 +421,16 @@ static int s_plan(s_engine *e, ch_err *err)
     return 0;
 }
 
-static int s_assign(s_engine *e, ch_err *err)
+/* Sends every worker its assignment. In simulation the coordinator may still
+ * be loading the same data: workers load theirs meanwhile and report its
+ * fingerprint with READY (checked in s_wait_ready). */
+static int s_assign_send(s_engine *e, ch_err *err)
 {
     Cohort__Schema *spb = e->by_file ? ch_schema_to_pb(e->x.schema) : NULL;
     if (e->by_file && !spb) {
         return ch_err_set(err, CH_ENOMEM, "out of memory");
     }
     uint64_t offset = 0;
-    uint64_t fp = e->x.train ? ch_table_fingerprint(e->x.train) : 0;
     for (size_t i = 0; i < e->reg.n; i++) {
         ch_wslot *w = &e->reg.w[i];
         Cohort__Assign a = COHORT__ASSIGN__INIT;
@@ -443,9 +445,6 @@ static int s_assign(s_engine *e, ch_err *err)
             a.block_offset = offset;
             offset += w->rows < CH_PLAN_MAX_BLOCKS ? w->rows : CH_PLAN_MAX_BLOCKS;
         } else {
-            ds.rows = e->x.train->n_rows;
-            ds.cols = (uint32_t)e->x.train->n_cols;
-            ds.fingerprint = fp;
             ds.path = (char *)e->x.train_path;
             a.data = &ds;
         }
@@ -458,6 +457,14 @@ static int s_assign(s_engine *e, ch_err *err)
         }
     }
     ch_schema_pb_free(spb);
+    return 0;
+}
+
+/* Waits until every live worker has loaded its data; in simulation checks
+ * that each read the same training table as the coordinator. */
+static int s_wait_ready(s_engine *e, ch_err *err)
+{
+    uint64_t fp = e->x.train && !e->by_file ? ch_table_fingerprint(e->x.train) : 0;
     /* wait for READY */
     int64_t deadline = ch_now_ms() + e->x.rt.join_timeout_ms;
     size_t ready = 0;
@@ -491,6 +498,24 @@ static int s_assign(s_engine *e, ch_err *err)
             return rc;
         }
         if (w && m.env->kind == COHORT__KIND__READY && w->state == CH_W_JOINED) {
+            Cohort__Ready *r =
+                cohort__ready__unpack(NULL, m.env->payload.len, m.env->payload.data);
+            bool same = e->by_file || (r && r->data && r->data->fingerprint == fp &&
+                                       r->data->rows == e->x.train->n_rows);
+            uint64_t rows = r && r->data ? r->data->rows : 0;
+            if (r) {
+                cohort__ready__free_unpacked(r, NULL);
+            }
+            if (!same) {
+                char name[256];
+                ch_wire_msg_free(&m);
+                return ch_err_set(err, CH_EINVAL,
+                                  "%s read training data that differ from the coordinator's "
+                                  "(%llu rows there, %zu here from %s): every worker must see "
+                                  "the same file",
+                                  ch_wslot_name(w, name, sizeof name), (unsigned long long)rows,
+                                  e->x.train->n_rows, e->x.train_path);
+            }
             w->state = CH_W_READY;
         }
         ch_wire_msg_free(&m);
@@ -915,19 +940,9 @@ static int s_run(s_engine *e, ch_run_result *res, ch_err *err)
     }
     e->experiment_id = e->run_id;
     if (!e->by_file) {
-        rc = ch_experiment_load(&e->x, NULL, err);
-        if (rc) {
-            return rc;
-        }
-        if (e->n_workers > e->x.train->n_rows) {
-            return ch_err_set(err, CH_EINVAL,
-                              "more workers (%zu) than training rows (%zu) in %s: use at most "
-                              "%zu workers",
-                              e->n_workers, e->x.train->n_rows, e->x.train_path,
-                              e->x.train->n_rows);
-        }
-        rc = ch_experiment_check_keys(&e->x, err);
-        if (rc) {
+        /* a misspelt key outside model.* fails before any process starts;
+         * model.* keys are checked once the data's columns are known */
+        if ((rc = ch_experiment_check_common_keys(&e->x, err))) {
             return rc;
         }
     } else if (e->x.test_path) {
@@ -973,19 +988,6 @@ static int s_run(s_engine *e, ch_run_result *res, ch_err *err)
     ch_events_set_sink(e->ev, s_track_event, e);
     ch_outputs_begin(&e->out, e->run_dir, e->run_id, e->x.name, e->x.algo->name, e->endpoint,
                      ch_events_endpoint(e->ev));
-    if (e->x.algo->estimate && e->x.schema && e->x.train) {
-        ch_estimate est = {0};
-        if (e->x.algo->estimate(e->x.cfg, e->x.schema, e->x.train->n_rows, e->n_workers,
-                                e->x.train->n_rows < CH_PLAN_MAX_BLOCKS ? e->x.train->n_rows
-                                                                        : CH_PLAN_MAX_BLOCKS,
-                                &est) == 0) {
-            e->planned_rounds = est.rounds;
-        }
-    }
-    ch_progress_init(&e->progress, e->x.name, e->planned_rounds);
-    s_event(e, "run.start",
-            "{\"name\": \"%s\", \"algorithm\": \"%s\", \"workers\": %zu, \"rounds\": %.0f}",
-            e->x.name, e->x.algo->name, e->n_workers, e->planned_rounds);
     if (o->on_bound) {
         res->bound = true;
         if ((rc = o->on_bound(e->endpoint, o->on_bound_ctx, err))) {
@@ -1002,23 +1004,54 @@ static int s_run(s_engine *e, ch_run_result *res, ch_err *err)
         return rc;
     }
     if (e->by_file) {
-        if ((rc = s_plan(e, err))) {
+        /* the silos' columns are known only now */
+        if ((rc = s_plan(e, err)) || (rc = ch_experiment_check_keys(&e->x, err))) {
             return rc;
         }
-        if ((rc = ch_experiment_check_keys(&e->x, err))) {
-            return rc;
-        }
-    } else if ((rc = s_plan(e, err))) {
-        return rc;
     }
     e->config_yaml = ch_config_emit(e->x.cfg);
     if (!e->config_yaml) {
         return ch_err_set(err, CH_ENOMEM, "out of memory");
     }
+    if ((rc = s_assign_send(e, err))) {
+        return rc;
+    }
+    if (!e->by_file) {
+        /* the workers load the same file meanwhile */
+        if ((rc = ch_experiment_load(&e->x, NULL, err))) {
+            return rc;
+        }
+        if (e->n_workers > e->x.train->n_rows) {
+            return ch_err_set(err, CH_EINVAL,
+                              "more workers (%zu) than training rows (%zu) in %s: use at most "
+                              "%zu workers",
+                              e->n_workers, e->x.train->n_rows, e->x.train_path,
+                              e->x.train->n_rows);
+        }
+        if ((rc = ch_experiment_check_keys(&e->x, err)) || (rc = s_plan(e, err))) {
+            return rc;
+        }
+        free(e->config_yaml);
+        e->config_yaml = ch_config_emit(e->x.cfg); /* with the algorithm's defaults */
+        if (!e->config_yaml) {
+            return ch_err_set(err, CH_ENOMEM, "out of memory");
+        }
+    }
     if ((rc = ch_outputs_config(&e->out, e->config_yaml, err))) {
         return rc;
     }
-    if ((rc = s_assign(e, err))) {
+    if (e->x.algo->estimate && e->x.schema && e->n_train) {
+        ch_estimate est = {0};
+        if (e->x.algo->estimate(e->x.cfg, e->x.schema, e->n_train, e->n_workers, e->n_blocks,
+                                &est) == 0) {
+            e->planned_rounds = est.rounds;
+        }
+    }
+    ch_progress_init(&e->progress, e->x.name, e->planned_rounds);
+    s_event(e, "run.start",
+            "{\"name\": \"%s\", \"algorithm\": \"%s\", \"workers\": %zu, \"rounds\": %.0f}",
+            e->x.name, e->x.algo->name, e->n_workers, e->planned_rounds);
+    if ((rc = s_wait_ready(e, err))) {
         return rc;
     }
     ch_coord_env env = {

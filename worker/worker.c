@@ -132,15 +132,6 @@ static int s_setup(s_worker *w, const Cohort__Assign *a, ch_err *err)
         if ((rc = ch_experiment_load(&w->x, NULL, err))) {
             return rc;
         }
-        uint64_t fp = ch_table_fingerprint(w->x.train);
-        if (!a->data || a->data->fingerprint != fp || a->data->rows != w->x.train->n_rows) {
-            return ch_err_set(err, CH_EINVAL,
-                              "the training data this worker read from %s differ from the "
-                              "coordinator's (%zu rows here, %llu there): every worker must see "
-                              "the same file",
-                              w->x.train_path, w->x.train->n_rows,
-                              a->data ? (unsigned long long)a->data->rows : 0ULL);
-        }
         if ((rc = ch_plan_make(w->x.train, w->x.scheme, a->n_workers, w->x.alpha, w->x.seed,
                                &w->plan, err))) {
             return rc;
@@ -154,10 +145,12 @@ static int s_setup(s_worker *w, const Cohort__Assign *a, ch_err *err)
     w->env.schema = w->x.schema;
     w->env.train = w->x.train;
     w->env.plan = &w->plan;
-    w->env.n_blocks_total = a->n_blocks;
+    /* a silo's blocks are numbered among all silos'; a simulated worker's
+     * plan is the whole plan */
+    w->env.n_blocks_total = w->by_file ? a->n_blocks : w->plan.n_blocks;
     w->env.worker = w->index;
     w->env.seed = w->x.seed;
-    if (w->env.block_offset + w->plan.n_blocks > a->n_blocks) {
+    if (w->env.block_offset + w->plan.n_blocks > w->env.n_blocks_total) {
         return ch_err_set(err, CH_EPROTO, "assigned blocks [%llu, +%zu) exceed the %llu blocks",
                           (unsigned long long)w->env.block_offset, w->plan.n_blocks,
                           (unsigned long long)a->n_blocks);
@@ -167,7 +160,15 @@ static int s_setup(s_worker *w, const Cohort__Assign *a, ch_err *err)
         return err->code ? err->code : CH_EINVAL;
     }
     Cohort__Ready r = COHORT__READY__INIT;
+    Cohort__DataSummary ds = COHORT__DATA_SUMMARY__INIT;
     r.train_rows = w->x.train->n_rows;
+    if (!w->by_file) {
+        /* the coordinator checks that every worker read the same data */
+        ds.rows = w->x.train->n_rows;
+        ds.cols = (uint32_t)w->x.train->n_cols;
+        ds.fingerprint = ch_table_fingerprint(w->x.train);
+        r.data = &ds;
+    }
     return ch_wire_send_msg(w->sock, NULL, 0, w->experiment, 0, w->index, COHORT__KIND__READY,
                             &r.base, err);
 }

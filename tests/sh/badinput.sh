@@ -32,7 +32,7 @@ expect_error "ragged CSV row names the line" "ragged.csv:6" "$COHORT" run "$T/e3
 (head -n 30 data/wine.csv; sed -n '31p' data/wine.csv | sed 's/^[^,]*,/13.2,abc,/'; sed -n '32,60p' data/wine.csv) >"$T/text.csv"
 mkexp "$T/e4.yaml" "$T/text.csv"
 expect_error "text in a numeric column names line and column" "text.csv:31" "$COHORT" run "$T/e4.yaml" --workers 1
-sed 's/target: alcohol/target: alcohl/' "$T/e3.yaml" | sed "s#$T/ragged.csv#data/wine.csv#" >"$T/e5.yaml"
+sed 's/target: alcohol/target: alcohl/' "$T/e3.yaml" | sed "s#$T/ragged.csv#$SRC/data/wine.csv#" >"$T/e5.yaml"
 expect_error "missing target column, with a suggestion" "alcohol" "$COHORT" run "$T/e5.yaml" --workers 1
 mkexp "$T/e6.yaml" data/wine.csv "modle: 3"
 expect_error "unknown config key with file and line" "e6.yaml:8" "$COHORT" run "$T/e6.yaml" --workers 1
