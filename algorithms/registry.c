@@ -4,6 +4,7 @@
 #include <string.h>
 
 extern const ch_algo ch_algo_linear;
+extern const ch_algo ch_algo_random_forest;
 extern const ch_algo ch_algo_isolation_forest;
 extern const ch_algo ch_algo_mlp;
 extern const ch_algo ch_algo_logistic;
@@ -11,6 +12,7 @@ extern const ch_algo ch_algo_poisson;
 
 static const ch_algo *const s_algos[] = {
     &ch_algo_linear,
+    &ch_algo_random_forest,
     &ch_algo_isolation_forest,
     &ch_algo_mlp,
     &ch_algo_logistic,
@@ -19,6 +21,7 @@ static const ch_algo *const s_algos[] = {
 
 static const char *const s_names[] = {
     "linear",
+    "random_forest",
     "isolation_forest",
     "mlp",
     "logistic",
