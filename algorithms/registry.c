@@ -1,33 +1,23 @@
-/* registry.c: the list of algorithms. A new algorithm adds one line here. */
+/* registry.c: the list of algorithms.
+ *
+ * Do not list algorithms here. Each folder algorithms/<name>/ has a file
+ * algorithms.list naming the vtables it defines, one per line (`gbt` means
+ * `const ch_algo ch_algo_gbt`); CMake collects them into algorithms_gen.h
+ * (CH_ALGORITHMS). So an algorithm is added by its folder alone, and a
+ * checkout holds exactly the algorithms whose folders it holds. */
 #include "algorithms/algo.h"
+#include "algorithms_gen.h"
 
 #include <string.h>
 
-extern const ch_algo ch_algo_linear;
-extern const ch_algo ch_algo_random_forest;
-extern const ch_algo ch_algo_isolation_forest;
-extern const ch_algo ch_algo_mlp;
-extern const ch_algo ch_algo_logistic;
-extern const ch_algo ch_algo_poisson;
+#define S_EXTERN(n) extern const ch_algo ch_algo_##n;
+CH_ALGORITHMS(S_EXTERN)
 
-static const ch_algo *const s_algos[] = {
-    &ch_algo_linear,
-    &ch_algo_random_forest,
-    &ch_algo_isolation_forest,
-    &ch_algo_mlp,
-    &ch_algo_logistic,
-    &ch_algo_poisson,
-};
+#define S_PTR(n) &ch_algo_##n,
+static const ch_algo *const s_algos[] = {CH_ALGORITHMS(S_PTR)};
 
-static const char *const s_names[] = {
-    "linear",
-    "random_forest",
-    "isolation_forest",
-    "mlp",
-    "logistic",
-    "poisson",
-    NULL,
-};
+#define S_NAME(n) #n,
+static const char *const s_names[] = {CH_ALGORITHMS(S_NAME) NULL};
 
 const ch_algo *ch_algo_find(const char *name)
 {
