@@ -61,7 +61,8 @@ int ch_mlp_params_read(ch_config *cfg, ch_mlp_params *p, ch_err *err)
         (rc = ch_cfg_num(cfg, "model.lr_min", 0, 0, 100, &p->lr_min, err)) ||
         (rc = ch_cfg_int(cfg, "model.step_epochs", 10, 1, 100000, &p->step_epochs, err)) ||
         (rc = ch_cfg_num(cfg, "model.gamma", 0.1, 1e-12, 1, &p->gamma, err)) ||
-        (rc = ch_cfg_num(cfg, "model.clip_norm", 0, 0, 1e12, &p->clip_norm, err))) {
+        (rc = ch_cfg_num(cfg, "model.clip_norm", 0, 0, 1e12, &p->clip_norm, err)) ||
+        (rc = ch_cfg_int(cfg, "model.classes", 0, 0, CH_MLP_MAX_WIDTH, &p->classes, err))) {
         return rc;
     }
     p->act = (ch_act)act;
@@ -69,6 +70,10 @@ int ch_mlp_params_read(ch_config *cfg, ch_mlp_params *p, ch_err *err)
     p->init = (ch_init_kind)init;
     p->opt.kind = (ch_opt_kind)opt;
     p->schedule = (ch_sched_kind)sched;
+    if (p->classes == 1) {
+        return ch_err_set(err, CH_EINVAL, "%s: model.classes is 1; a classifier needs 2 or more",
+                          ch_config_where(cfg, "model.classes"));
+    }
     if (p->lr_min > p->lr) {
         return ch_err_set(err, CH_EINVAL, "%s: model.lr_min (%g) is above model.lr (%g)",
                           ch_config_where(cfg, "model.lr_min"), p->lr_min, p->lr);

@@ -20,6 +20,7 @@ typedef struct ch_mlp_params {
     ch_sched_kind schedule;
     long warmup_steps, step_epochs;
     long epochs, batch_size;
+    long classes; /* model.classes: 0 = from the target's levels */
 } ch_mlp_params;
 
 /* Reads every model.* key of the MLP (defaults written back into cfg).

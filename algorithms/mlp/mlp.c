@@ -1,0 +1,1271 @@
+/* mlp.c: multilayer perceptrons trained by synchronous data-parallel SGD,
+ * Adam or AdamW, the same bytes for any number of workers.
+ *
+ * Round 0 sums per-block feature statistics (and block row counts) over the
+ * fixed block tree (common/reduce.h): the standardisation uses every shard.
+ * Every later round is ONE optimizer step: the coordinator sends the
+ * weights and the step's segments (batch.h: the global mini-batch as
+ * positions in blocks, drawn from the seed, not from the worker count);
+ * each worker returns one gradient leaf per block of the batch it owns,
+ * computed with the same sgemm calls on the same rows whichever worker owns
+ * the block; the coordinator adds the leaves in the batch's segment order,
+ * divides by the batch's rows and steps the optimizer. So the weights after
+ * every step, the curves and model.pb are identical for 1, 2 or 8 workers
+ * (same machine and OpenBLAS build; workers run one BLAS thread). */
+#include "algorithms/algo.h"
+#include "algorithms/mlp/batch.h"
+#include "algorithms/mlp/features.h"
+#include "algorithms/mlp/params.h"
+#include "algorithms/mlp/trainer.h"
+#include "common/reduce.h"
+#include "proto/mlp.pb-c.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { OP_STATS = 1, OP_STEP = 2 };
+
+#define S_EVAL_CHUNK 512
+
+typedef struct s_curves {
+    size_t n, cap;
+    double *train_loss, *valid_loss, *valid_acc, *lr, *train_acc;
+} s_curves;
+
+typedef struct s_model {
+    ch_features *feat;
+    ch_net *net;
+    ch_head head;
+    size_t n_classes;
+    float *w;
+    long steps, epochs;
+    ch_opt_kind opt;
+    s_curves curves;
+} s_model;
+
+typedef struct s_coord {
+    ch_mlp_params p;
+    uint64_t seed;
+    ch_features *feat;
+    ch_net *net;
+    ch_head head;
+    size_t n_classes;
+    size_t n_blocks;
+    ch_reduce *reduce;
+    size_t stats_len; /* n_blocks counts + feature statistics */
+    double *stats;    /* the feature part */
+    size_t *block_rows;
+    bool stats_done;
+    size_t n_rows;
+    long steps_per_epoch, total_steps, step;
+    float *w, *g, *opt_state;
+    double *gsum;
+    ch_segment *seg;
+    double epoch_loss, epoch_rows, epoch_correct;
+    s_curves curves;
+    const ch_table *test;
+    float *test_x, *test_y;
+    size_t n_test;
+    ch_net_ws *ws;
+    float *dout;
+} s_coord;
+
+typedef struct s_worker {
+    const ch_worker_env *env;
+    ch_mlp_params p;
+    ch_features *feat;
+    ch_net *net;
+    ch_head head;
+    size_t n_classes;
+    ch_net_ws *ws;
+    float *w, *g, *x, *y, *dout;
+    size_t *rows, *perm;
+    size_t max_block;
+} s_worker;
+
+/* --- shared helpers ---------------------------------------------------------- */
+
+/* Classes of the model: a categorical target's levels, or model.classes
+ * for a numeric target holding class codes 0..classes-1 (IDX labels), or 0
+ * (regression). */
+static size_t s_n_classes(const ch_schema *s, const ch_mlp_params *p)
+{
+    return s->target.kind == CH_COL_CATEGORICAL ? s->target.n_levels : (size_t)p->classes;
+}
+
+static void s_curves_free(s_curves *c)
+{
+    free(c->train_loss);
+    free(c->valid_loss);
+    free(c->valid_acc);
+    free(c->lr);
+    free(c->train_acc);
+    memset(c, 0, sizeof *c);
+}
+
+static int s_curves_push(s_curves *c, double tl, double vl, double va, double lr, double ta)
+{
+    if (c->n == c->cap) {
+        size_t nc = c->cap ? c->cap * 2 : 16;
+        double **arr[] = {&c->train_loss, &c->valid_loss, &c->valid_acc, &c->lr, &c->train_acc};
+        for (size_t i = 0; i < 5; i++) {
+            double *p = realloc(*arr[i], nc * sizeof *p);
+            if (!p) {
+                return CH_ENOMEM;
+            }
+            *arr[i] = p;
+        }
+        c->cap = nc;
+    }
+    c->train_loss[c->n] = tl;
+    c->valid_loss[c->n] = vl;
+    c->valid_acc[c->n] = va;
+    c->lr[c->n] = lr;
+    c->train_acc[c->n] = ta;
+    c->n++;
+    return 0;
+}
+
+static void s_curves_to_pb(const s_curves *c, Cohort__Mlp__Curves *pb)
+{
+    pb->n_train_loss = pb->n_valid_loss = pb->n_valid_accuracy = pb->n_lr = c->n;
+    pb->n_train_accuracy = c->n;
+    pb->train_loss = c->train_loss;
+    pb->valid_loss = c->valid_loss;
+    pb->valid_accuracy = c->valid_acc;
+    pb->lr = c->lr;
+    pb->train_accuracy = c->train_acc;
+}
+
+static int s_curves_from_pb(s_curves *c, const Cohort__Mlp__Curves *pb)
+{
+    s_curves_free(c);
+    if (!pb) {
+        return 0;
+    }
+    size_t n = pb->n_train_loss;
+    if (pb->n_valid_loss != n || pb->n_valid_accuracy != n || pb->n_lr != n ||
+        pb->n_train_accuracy != n) {
+        return CH_EINVAL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (s_curves_push(c, pb->train_loss[i], pb->valid_loss[i], pb->valid_accuracy[i], pb->lr[i],
+                          pb->train_accuracy[i]) != 0) {
+            return CH_ENOMEM;
+        }
+    }
+    return 0;
+}
+
+/* The network for params p on schema s (shared by all three sides). */
+static ch_net *s_net_for(const ch_mlp_params *p, const ch_features *f, size_t n_classes,
+                         ch_err *err)
+{
+    ch_net_spec spec = {.d_in = f->d_in,
+                        .d_out = ch_head_outputs(ch_head_for(n_classes), n_classes),
+                        .n_hidden = p->n_hidden,
+                        .act = p->act,
+                        .layer_norm = p->layer_norm,
+                        .dropout = p->dropout};
+    memcpy(spec.hidden, p->hidden, sizeof spec.hidden);
+    return ch_net_new(&spec, err);
+}
+
+static int s_pack_msg(const ProtobufCMessage *m, ch_buf *out, ch_err *err)
+{
+    size_t size = protobuf_c_message_get_packed_size(m);
+    if (ch_buf_reserve(out, size) != 0) {
+        return ch_err_set(err, CH_ENOMEM, "out of memory packing %zu bytes", size);
+    }
+    protobuf_c_message_pack(m, out->data + out->len);
+    out->len += size;
+    return 0;
+}
+
+/* --- configuration ------------------------------------------------------------- */
+
+static int s_configure(ch_config *cfg, const ch_schema *schema, ch_err *err)
+{
+    ch_mlp_params p;
+    int rc = ch_mlp_params_read(cfg, &p, err);
+    if (rc == 0 && schema && schema->target.kind == CH_COL_CATEGORICAL &&
+        schema->target.n_levels < 2) {
+        rc = ch_err_set(err, CH_EINVAL, "%s: the target '%s' has %zu class; mlp needs two or more",
+                        ch_config_where(cfg, "data.target"), schema->target.name,
+                        schema->target.n_levels);
+    }
+    if (rc == 0 && schema && schema->target.kind == CH_COL_CATEGORICAL && p.classes != 0 &&
+        (size_t)p.classes != schema->target.n_levels) {
+        rc = ch_err_set(err, CH_EINVAL,
+                        "%s: model.classes is %ld but the target '%s' has %zu levels (leave "
+                        "model.classes out for a categorical target)",
+                        ch_config_where(cfg, "model.classes"), p.classes, schema->target.name,
+                        schema->target.n_levels);
+    }
+    return rc;
+}
+
+static int s_estimate(ch_config *cfg, const ch_schema *schema, size_t n_rows, size_t n_workers,
+                      size_t n_blocks, ch_estimate *out)
+{
+    ch_mlp_params p;
+    if (ch_mlp_params_read(cfg, &p, NULL) != 0) {
+        return CH_EINVAL;
+    }
+    ch_features *f = ch_features_new(schema, NULL);
+    if (!f) {
+        return CH_EINVAL;
+    }
+    ch_net *net = s_net_for(&p, f, s_n_classes(schema, &p), NULL);
+    ch_features_destroy(&f);
+    if (!net) {
+        return CH_EINVAL;
+    }
+    double np = (double)net->n_params, bs = (double)p.batch_size;
+    out->worker_bytes = np * 4 * 2 + bs * (double)net->max_width * 4 * (double)net->n_layers * 2;
+    out->message_bytes = np * 4 * 2 + 64;
+    out->flops = 6 * np * bs;
+    out->rounds = 1 + (double)p.epochs * (double)ch_batch_steps_per_epoch(n_rows, p.batch_size);
+    (void)n_workers;
+    (void)n_blocks;
+    ch_net_destroy(&net);
+    return 0;
+}
+
+/* --- coordinator ----------------------------------------------------------------- */
+
+static void s_coord_destroy(void **pst)
+{
+    if (!pst || !*pst) {
+        return;
+    }
+    s_coord *st = *pst;
+    ch_features_destroy(&st->feat);
+    ch_net_destroy(&st->net);
+    ch_reduce_destroy(&st->reduce);
+    free(st->stats);
+    free(st->block_rows);
+    free(st->w);
+    free(st->g);
+    free(st->opt_state);
+    free(st->gsum);
+    free(st->seg);
+    s_curves_free(&st->curves);
+    free(st->test_x);
+    free(st->test_y);
+    ch_net_ws_destroy(&st->ws);
+    free(st->dout);
+    free(st);
+    *pst = NULL;
+}
+
+static void *s_coord_new(const ch_coord_env *env, ch_err *err)
+{
+    s_coord *st = calloc(1, sizeof *st);
+    if (!st) {
+        ch_err_set(err, CH_ENOMEM, "out of memory");
+        return NULL;
+    }
+    void *vst = st;
+    if (ch_mlp_params_read(env->cfg, &st->p, err) != 0) {
+        s_coord_destroy(&vst);
+        return NULL;
+    }
+    if ((size_t)st->p.batch_size > env->n_train) {
+        ch_err_set(err, CH_EINVAL, "%s: model.batch_size %ld is larger than the %zu training rows",
+                   ch_config_where(env->cfg, "model.batch_size"), st->p.batch_size, env->n_train);
+        s_coord_destroy(&vst);
+        return NULL;
+    }
+    st->seed = env->seed;
+    st->n_classes = s_n_classes(env->schema, &st->p);
+    st->head = ch_head_for(st->n_classes);
+    st->feat = ch_features_new(env->schema, err);
+    if (st->feat && st->n_classes) {
+        st->feat->regression = false;
+    }
+    st->net = st->feat ? s_net_for(&st->p, st->feat, st->n_classes, err) : NULL;
+    if (!st->net) {
+        s_coord_destroy(&vst);
+        return NULL;
+    }
+    size_t np = st->net->n_params, ns = ch_opt_state_per_param(st->p.opt.kind);
+    st->n_blocks = env->n_blocks;
+    st->stats_len = st->n_blocks + ch_features_stats_len(st->feat);
+    st->reduce = ch_reduce_new(st->n_blocks, st->stats_len, ch_combine_sum, NULL);
+    st->stats = calloc(ch_features_stats_len(st->feat), sizeof *st->stats);
+    st->block_rows = calloc(st->n_blocks ? st->n_blocks : 1, sizeof *st->block_rows);
+    st->seg = calloc(st->n_blocks ? st->n_blocks : 1, sizeof *st->seg);
+    st->w = ch_alloc_array(np, sizeof *st->w);
+    st->g = ch_alloc_array(np, sizeof *st->g);
+    st->gsum = ch_alloc_array(np, sizeof *st->gsum);
+    st->opt_state = ch_calloc_array(ns * np + 1, sizeof *st->opt_state);
+    st->ws = ch_net_ws_new(st->net, S_EVAL_CHUNK);
+    st->dout = ch_alloc_array(S_EVAL_CHUNK, st->net->spec.d_out * sizeof *st->dout);
+    if (!st->reduce || !st->stats || !st->block_rows || !st->seg || !st->w || !st->g || !st->gsum ||
+        !st->opt_state || !st->ws || !st->dout) {
+        ch_err_set(err, CH_ENOMEM, "out of memory for a network of %zu parameters", np);
+        s_coord_destroy(&vst);
+        return NULL;
+    }
+    ch_net_init(st->net, st->p.init, st->seed, st->w);
+    st->test = env->test;
+    return st;
+}
+
+static int s_next_task(void *vst, uint32_t round, uint32_t *op, ch_buf *payload, ch_err *err)
+{
+    s_coord *st = vst;
+    (void)round;
+    if (!st->stats_done) {
+        *op = OP_STATS;
+        return 0;
+    }
+    if (st->step >= st->total_steps) {
+        return 1;
+    }
+    *op = OP_STEP;
+    long epoch = st->step / st->steps_per_epoch, s = st->step % st->steps_per_epoch;
+    size_t nseg = ch_batch_segments(st->block_rows, st->n_blocks, st->seed, epoch, s,
+                                    (size_t)st->p.batch_size, st->seg);
+    Cohort__Mlp__Segment *segs = calloc(nseg ? nseg : 1, sizeof *segs);
+    Cohort__Mlp__Segment **sp = calloc(nseg ? nseg : 1, sizeof *sp);
+    if (!segs || !sp) {
+        free(segs);
+        free(sp);
+        return ch_err_set(err, CH_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < nseg; i++) {
+        cohort__mlp__segment__init(&segs[i]);
+        segs[i].block = st->seg[i].block;
+        segs[i].offset = st->seg[i].offset;
+        segs[i].count = st->seg[i].count;
+        sp[i] = &segs[i];
+    }
+    Cohort__Mlp__Task t = COHORT__MLP__TASK__INIT;
+    t.step = (uint64_t)st->step;
+    t.epoch = (uint32_t)epoch;
+    t.step_in_epoch = (uint32_t)s;
+    t.n_segments = nseg;
+    t.segments = sp;
+    t.weights.data = (uint8_t *)st->w;
+    t.weights.len = st->net->n_params * sizeof(float);
+    t.n_stats = ch_features_stats_len(st->feat);
+    t.stats = st->stats;
+    int rc = s_pack_msg(&t.base, payload, err);
+    free(segs);
+    free(sp);
+    return rc;
+}
+
+/* Encodes the held-out rows that have a target, once the statistics are known. */
+static int s_encode_test(s_coord *st, ch_err *err)
+{
+    const ch_table *t = st->test;
+    if (!t || !t->has_target || t->n_rows == 0) {
+        return 0;
+    }
+    size_t *rows = ch_alloc_array(t->n_rows, sizeof *rows);
+    if (!rows) {
+        return ch_err_set(err, CH_ENOMEM, "out of memory");
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < t->n_rows; i++) {
+        if (isfinite(t->target.values[i])) {
+            rows[n++] = i;
+        }
+    }
+    st->test_x = ch_alloc_array(n ? n : 1, st->feat->d_in * sizeof(float));
+    st->test_y = ch_alloc_array(n ? n : 1, sizeof(float));
+    if (!st->test_x || !st->test_y) {
+        free(rows);
+        return ch_err_set(err, CH_ENOMEM, "out of memory for the validation rows");
+    }
+    ch_features_encode(st->feat, t, rows, n, st->test_x, st->test_y);
+    st->n_test = n;
+    free(rows);
+    return 0;
+}
+
+static int s_aggregate_stats(s_coord *st, const ch_update *ups, size_t n, ch_round_metrics *m,
+                             ch_err *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (ch_reduce_add(st->reduce, ups[i].state, ups[i].state_len, err) != 0) {
+            return ch_err_prefix(err, "mlp statistics from shard %u", ups[i].shard);
+        }
+    }
+    double *root = ch_alloc_array(st->stats_len, sizeof *root);
+    if (!root) {
+        return ch_err_set(err, CH_ENOMEM, "out of memory");
+    }
+    int rc = ch_reduce_finish(st->reduce, root, err);
+    if (rc == 0) {
+        st->n_rows = 0;
+        for (size_t b = 0; b < st->n_blocks; b++) {
+            double c = root[b];
+            if (!(c >= 0 && c < 4e9)) {
+                rc = ch_err_set(err, CH_EPROTO, "mlp: block %zu has a bad row count", b);
+                break;
+            }
+            st->block_rows[b] = (size_t)c;
+            st->n_rows += st->block_rows[b];
+        }
+        memcpy(st->stats, root + st->n_blocks, ch_features_stats_len(st->feat) * sizeof *st->stats);
+    }
+    free(root);
+    ch_reduce_destroy(&st->reduce);
+    if (rc != 0) {
+        return rc;
+    }
+    if (st->n_rows < (size_t)st->p.batch_size) {
+        return ch_err_set(err, CH_EINVAL,
+                          "model.batch_size %ld is larger than the %zu training rows",
+                          st->p.batch_size, st->n_rows);
+    }
+    ch_features_set_stats(st->feat, st->stats);
+    st->steps_per_epoch = ch_batch_steps_per_epoch(st->n_rows, (size_t)st->p.batch_size);
+    st->total_steps = st->steps_per_epoch * st->p.epochs;
+    st->stats_done = true;
+    ch_round_metric(m, "rows", (double)st->n_rows);
+    return s_encode_test(st, err);
+}
+
+/* Validation metrics of the current weights (NaN without held-out rows). */
+static void s_validate(s_coord *st, double *loss, double *acc)
+{
+    *loss = NAN;
+    *acc = NAN;
+    if (st->n_test == 0) {
+        return;
+    }
+    double l, c;
+    ch_mlp_eval(st->net, st->head, st->w, st->test_x, st->test_y, st->n_test, S_EVAL_CHUNK, st->ws,
+                st->dout, &l, &c, NULL);
+    *loss = l / (double)st->n_test;
+    if (st->head != CH_HEAD_MSE) {
+        *acc = c / (double)st->n_test;
+    }
+}
+
+static int s_aggregate_step(s_coord *st, const ch_update *ups, size_t n, ch_round_metrics *m,
+                            ch_err *err)
+{
+    long epoch = st->step / st->steps_per_epoch, s = st->step % st->steps_per_epoch;
+    size_t nseg = ch_batch_segments(st->block_rows, st->n_blocks, st->seed, epoch, s,
+                                    (size_t)st->p.batch_size, st->seg);
+    size_t np = st->net->n_params;
+    Cohort__Mlp__Update **u = calloc(n ? n : 1, sizeof *u);
+    const Cohort__Mlp__Leaf **leaf = calloc(nseg ? nseg : 1, sizeof *leaf);
+    int rc = (!u || !leaf) ? ch_err_set(err, CH_ENOMEM, "out of memory") : 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        u[i] = cohort__mlp__update__unpack(NULL, ups[i].state_len, ups[i].state);
+        if (!u[i]) {
+            rc = ch_err_set(err, CH_EPROTO, "mlp: the update of shard %u does not decode",
+                            ups[i].shard);
+            break;
+        }
+        for (size_t k = 0; k < u[i]->n_leaves && rc == 0; k++) {
+            const Cohort__Mlp__Leaf *lf = u[i]->leaves[k];
+            size_t j = 0;
+            while (j < nseg && st->seg[j].block != lf->block) {
+                j++;
+            }
+            if (j == nseg || leaf[j]) {
+                rc = ch_err_set(err, CH_EPROTO,
+                                "mlp: shard %u sent a gradient for block %u, which is %s",
+                                ups[i].shard, lf->block,
+                                j == nseg ? "not in this step's batch" : "already covered");
+            } else if (lf->grad.len != np * sizeof(float) || lf->rows > st->seg[j].count ||
+                       !isfinite(lf->loss)) {
+                rc = ch_err_set(err, CH_EPROTO,
+                                "mlp: shard %u sent a malformed gradient for block %u (%zu "
+                                "bytes, %u rows)",
+                                ups[i].shard, lf->block, lf->grad.len, lf->rows);
+            } else {
+                leaf[j] = lf;
+            }
+        }
+    }
+    for (size_t j = 0; j < nseg && rc == 0; j++) {
+        if (!leaf[j]) {
+            rc = ch_err_set(err, CH_EPROTO, "mlp: no gradient for block %u of step %ld",
+                            st->seg[j].block, st->step);
+        }
+    }
+    double rows = 0, loss = 0, correct = 0;
+    if (rc == 0) {
+        /* the fixed order: segments in the batch's order, whoever sent them */
+        memset(st->gsum, 0, np * sizeof *st->gsum);
+        for (size_t j = 0; j < nseg; j++) {
+            float tmp;
+            const uint8_t *gb = leaf[j]->grad.data;
+            for (size_t i = 0; i < np; i++) {
+                memcpy(&tmp, gb + i * sizeof tmp, sizeof tmp);
+                st->gsum[i] += tmp;
+            }
+            rows += leaf[j]->rows;
+            loss += leaf[j]->loss;
+            correct += leaf[j]->correct;
+        }
+        for (size_t i = 0; i < np; i++) {
+            st->g[i] = (float)st->gsum[i];
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (u && u[i]) {
+            cohort__mlp__update__free_unpacked(u[i], NULL);
+        }
+    }
+    free(u);
+    free(leaf);
+    if (rc != 0) {
+        return rc;
+    }
+    ch_schedule sch = {.kind = st->p.schedule,
+                       .lr = st->p.lr,
+                       .lr_min = st->p.lr_min,
+                       .warmup_steps = st->p.warmup_steps,
+                       .steps_per_epoch = st->steps_per_epoch,
+                       .total_steps = st->total_steps,
+                       .step_epochs = st->p.step_epochs,
+                       .gamma = st->p.gamma};
+    double lr = ch_schedule_lr(&sch, st->step);
+    if (rows > 0) {
+        ch_mlp_apply(&st->p, st->w, st->g, st->opt_state, np, rows, lr, st->step + 1);
+    }
+    for (size_t i = 0; i < np; i++) {
+        if (!isfinite(st->w[i])) {
+            return ch_err_set(err, CH_EINVAL,
+                              "mlp: step %ld (epoch %ld) made a weight non-finite (parameter "
+                              "%zu); lower model.lr or set model.clip_norm",
+                              st->step, epoch, i);
+        }
+    }
+    st->epoch_loss += loss;
+    st->epoch_rows += rows;
+    st->epoch_correct += correct;
+    st->step++;
+    if (st->step % st->steps_per_epoch == 0) {
+        double tl = st->epoch_rows > 0 ? st->epoch_loss / st->epoch_rows : NAN;
+        double ta = st->head != CH_HEAD_MSE && st->epoch_rows > 0
+                        ? st->epoch_correct / st->epoch_rows
+                        : NAN;
+        double vl, va;
+        s_validate(st, &vl, &va);
+        if (s_curves_push(&st->curves, tl, vl, va, lr, ta) != 0) {
+            return ch_err_set(err, CH_ENOMEM, "out of memory");
+        }
+        ch_round_metric(m, "epoch", (double)(st->step / st->steps_per_epoch));
+        ch_round_metric(m, "train_loss", tl);
+        if (st->head != CH_HEAD_MSE) {
+            ch_round_metric(m, "train_accuracy", ta);
+        }
+        if (st->n_test) {
+            ch_round_metric(m, "valid_loss", vl);
+            if (st->head != CH_HEAD_MSE) {
+                ch_round_metric(m, "valid_accuracy", va);
+            }
+        }
+        ch_round_metric(m, "lr", lr);
+        st->epoch_loss = st->epoch_rows = st->epoch_correct = 0;
+    }
+    return 0;
+}
+
+static int s_aggregate(void *vst, uint32_t round, uint32_t op, const ch_update *ups, size_t n,
+                       ch_round_metrics *m, ch_err *err)
+{
+    s_coord *st = vst;
+    (void)round;
+    if (op == OP_STATS && !st->stats_done) {
+        return s_aggregate_stats(st, ups, n, m, err);
+    }
+    if (op == OP_STEP && st->stats_done) {
+        return s_aggregate_step(st, ups, n, m, err);
+    }
+    return ch_err_set(err, CH_EINTERNAL, "mlp: unexpected op %u", op);
+}
+
+static void s_model_destroy(void **pm)
+{
+    if (!pm || !*pm) {
+        return;
+    }
+    s_model *md = *pm;
+    ch_features_destroy(&md->feat);
+    ch_net_destroy(&md->net);
+    free(md->w);
+    s_curves_free(&md->curves);
+    free(md);
+    *pm = NULL;
+}
+
+static void *s_finalize(void *vst, ch_err *err)
+{
+    s_coord *st = vst;
+    if (!st->stats_done || st->step < st->total_steps) {
+        ch_err_set(err, CH_EINTERNAL, "mlp: finalize before training finished");
+        return NULL;
+    }
+    s_model *md = calloc(1, sizeof *md);
+    if (!md) {
+        ch_err_set(err, CH_ENOMEM, "out of memory");
+        return NULL;
+    }
+    md->feat = st->feat;
+    md->net = st->net;
+    md->w = st->w;
+    md->curves = st->curves;
+    st->feat = NULL;
+    st->net = NULL;
+    st->w = NULL;
+    memset(&st->curves, 0, sizeof st->curves);
+    md->head = st->head;
+    md->n_classes = st->n_classes;
+    md->steps = st->step;
+    md->epochs = st->p.epochs;
+    md->opt = st->p.opt.kind;
+    return md;
+}
+
+static int s_save(void *vst, ch_buf *out, ch_err *err)
+{
+    s_coord *st = vst;
+    Cohort__Mlp__Checkpoint ck = COHORT__MLP__CHECKPOINT__INIT;
+    Cohort__Mlp__Curves cv = COHORT__MLP__CURVES__INIT;
+    uint64_t *br = calloc(st->n_blocks ? st->n_blocks : 1, sizeof *br);
+    if (!br) {
+        return ch_err_set(err, CH_ENOMEM, "out of memory");
+    }
+    for (size_t b = 0; b < st->n_blocks; b++) {
+        br[b] = st->block_rows[b];
+    }
+    size_t np = st->net->n_params;
+    ck.stats_done = st->stats_done;
+    ck.n_stats = ch_features_stats_len(st->feat);
+    ck.stats = st->stats;
+    ck.n_block_rows = st->n_blocks;
+    ck.block_rows = br;
+    ck.step = (uint64_t)st->step;
+    ck.weights.data = (uint8_t *)st->w;
+    ck.weights.len = np * sizeof(float);
+    ck.opt_state.data = (uint8_t *)st->opt_state;
+    ck.opt_state.len = ch_opt_state_per_param(st->p.opt.kind) * np * sizeof(float);
+    ck.epoch_loss = st->epoch_loss;
+    ck.epoch_rows = st->epoch_rows;
+    ck.epoch_correct = st->epoch_correct;
+    s_curves_to_pb(&st->curves, &cv);
+    ck.curves = &cv;
+    int rc = s_pack_msg(&ck.base, out, err);
+    free(br);
+    return rc;
+}
+
+static int s_load(void *vst, const uint8_t *data, size_t len, ch_err *err)
+{
+    s_coord *st = vst;
+    Cohort__Mlp__Checkpoint *ck = cohort__mlp__checkpoint__unpack(NULL, len, data);
+    if (!ck) {
+        return ch_err_set(err, CH_EINVAL, "the mlp checkpoint does not decode");
+    }
+    size_t np = st->net->n_params;
+    size_t nos = ch_opt_state_per_param(st->p.opt.kind) * np * sizeof(float);
+    int rc = 0;
+    if (ck->n_stats != ch_features_stats_len(st->feat) || ck->n_block_rows != st->n_blocks ||
+        ck->weights.len != np * sizeof(float) || ck->opt_state.len != nos) {
+        rc = ch_err_set(err, CH_EINVAL,
+                        "the mlp checkpoint does not match this network and data (%zu "
+                        "parameters expected)",
+                        np);
+    }
+    if (rc == 0) {
+        memcpy(st->stats, ck->stats, ck->n_stats * sizeof *st->stats);
+        st->n_rows = 0;
+        for (size_t b = 0; b < st->n_blocks; b++) {
+            st->block_rows[b] = (size_t)ck->block_rows[b];
+            st->n_rows += st->block_rows[b];
+        }
+        memcpy(st->w, ck->weights.data, ck->weights.len);
+        memcpy(st->opt_state, ck->opt_state.data, nos);
+        st->step = (long)ck->step;
+        st->epoch_loss = ck->epoch_loss;
+        st->epoch_rows = ck->epoch_rows;
+        st->epoch_correct = ck->epoch_correct;
+        rc = s_curves_from_pb(&st->curves, ck->curves);
+        if (rc != 0) {
+            rc = ch_err_set(err, CH_EINVAL, "the mlp checkpoint's curves are malformed");
+        }
+    }
+    if (rc == 0 && ck->stats_done) {
+        ch_reduce_destroy(&st->reduce);
+        ch_features_set_stats(st->feat, st->stats);
+        st->steps_per_epoch = ch_batch_steps_per_epoch(st->n_rows, (size_t)st->p.batch_size);
+        st->total_steps = st->steps_per_epoch * st->p.epochs;
+        st->stats_done = true;
+        if (st->steps_per_epoch < 1 || st->step > st->total_steps) {
+            rc = ch_err_set(err, CH_EINVAL, "the mlp checkpoint's step is out of range");
+        } else {
+            rc = s_encode_test(st, err);
+        }
+    }
+    cohort__mlp__checkpoint__free_unpacked(ck, NULL);
+    return rc;
+}
+
+/* --- worker ------------------------------------------------------------------------ */
+
+static void s_worker_destroy(void **pw)
+{
+    if (!pw || !*pw) {
+        return;
+    }
+    s_worker *w = *pw;
+    ch_features_destroy(&w->feat);
+    ch_net_destroy(&w->net);
+    ch_net_ws_destroy(&w->ws);
+    free(w->w);
+    free(w->g);
+    free(w->x);
+    free(w->y);
+    free(w->dout);
+    free(w->rows);
+    free(w->perm);
+    free(w);
+    *pw = NULL;
+}
+
+static void *s_worker_new(const ch_worker_env *env, ch_err *err)
+{
+    s_worker *w = calloc(1, sizeof *w);
+    if (!w) {
+        ch_err_set(err, CH_ENOMEM, "out of memory");
+        return NULL;
+    }
+    void *vw = w;
+    w->env = env;
+    if (ch_mlp_params_read(env->cfg, &w->p, err) != 0) {
+        s_worker_destroy(&vw);
+        return NULL;
+    }
+    w->n_classes = s_n_classes(env->schema, &w->p);
+    w->head = ch_head_for(w->n_classes);
+    w->feat = ch_features_new(env->schema, err);
+    if (w->feat && w->n_classes) {
+        w->feat->regression = false;
+    }
+    w->net = w->feat ? s_net_for(&w->p, w->feat, w->n_classes, err) : NULL;
+    if (!w->net) {
+        s_worker_destroy(&vw);
+        return NULL;
+    }
+    const ch_plan *plan = env->plan;
+    for (size_t b = 0; b < plan->n_blocks; b++) {
+        size_t r = plan->block_begin[b + 1] - plan->block_begin[b];
+        w->max_block = r > w->max_block ? r : w->max_block;
+    }
+    size_t bs = (size_t)w->p.batch_size, np = w->net->n_params;
+    w->ws = ch_net_ws_new(w->net, bs);
+    w->w = ch_alloc_array(np, sizeof *w->w);
+    w->g = ch_alloc_array(np, sizeof *w->g);
+    w->x = ch_alloc_array(bs, w->feat->d_in * sizeof *w->x);
+    w->y = ch_alloc_array(bs, sizeof *w->y);
+    w->dout = ch_alloc_array(bs, w->net->spec.d_out * sizeof *w->dout);
+    w->rows = ch_alloc_array(bs, sizeof *w->rows);
+    w->perm = ch_alloc_array(w->max_block + 1, sizeof *w->perm);
+    if (!w->ws || !w->w || !w->g || !w->x || !w->y || !w->dout || !w->rows || !w->perm) {
+        ch_err_set(err, CH_ENOMEM, "out of memory for a network of %zu parameters", np);
+        s_worker_destroy(&vw);
+        return NULL;
+    }
+    return w;
+}
+
+/* Leaf of the statistics round: block b's row count at index b, then the
+ * block's feature statistics. */
+static int s_stats_leaf(void *ctx, size_t block, double *out, ch_err *err)
+{
+    s_worker *w = ctx;
+    const ch_plan *plan = w->env->plan;
+    size_t lb = block - w->env->block_offset;
+    size_t lo = plan->block_begin[lb], hi = plan->block_begin[lb + 1];
+    (void)err;
+    out[block] = (double)(hi - lo);
+    ch_features_stats_add(w->feat, w->env->train, plan->rows + lo, hi - lo,
+                          out + w->env->n_blocks_total);
+    return 0;
+}
+
+/* One leaf: the gradient of the step's rows of global block `block`. */
+static int s_step_leaf(s_worker *w, const Cohort__Mlp__Task *t, const Cohort__Mlp__Segment *sg,
+                       Cohort__Mlp__Leaf *leaf, uint8_t *grad_bytes, ch_err *err)
+{
+    const ch_plan *plan = w->env->plan;
+    const ch_table *tb = w->env->train;
+    size_t lb = sg->block - w->env->block_offset;
+    size_t lo = plan->block_begin[lb], hi = plan->block_begin[lb + 1];
+    if ((size_t)sg->offset + sg->count > hi - lo || sg->count > (uint32_t)w->p.batch_size) {
+        return ch_err_set(err, CH_EPROTO, "mlp: segment %u+%u is outside block %u (%zu rows)",
+                          sg->offset, sg->count, sg->block, hi - lo);
+    }
+    ch_batch_block_order(w->env->seed, t->epoch, sg->block, w->perm, hi - lo);
+    size_t n = 0;
+    for (uint32_t k = 0; k < sg->count; k++) {
+        size_t r = plan->rows[lo + w->perm[sg->offset + k]];
+        if (!tb->has_target || isfinite(tb->target.values[r])) {
+            w->rows[n++] = r;
+        }
+    }
+    size_t np = w->net->n_params;
+    memset(w->g, 0, np * sizeof *w->g);
+    ch_grad_out go = {0};
+    if (n > 0) {
+        ch_features_encode(w->feat, tb, w->rows, n, w->x, w->y);
+        for (size_t i = 0; i < n && w->n_classes; i++) {
+            float c = w->y[i];
+            if (!(c >= 0 && c < (float)w->n_classes) || c != floorf(c)) {
+                return ch_err_set(err, CH_EINVAL,
+                                  "mlp: row %zu of the training data has label %g, which is not "
+                                  "a class code 0..%zu (model.classes is %zu)",
+                                  w->rows[i] + 1, (double)c, w->n_classes - 1, w->n_classes);
+            }
+        }
+        uint64_t stream = t->step * (uint64_t)w->env->n_blocks_total + sg->block;
+        int rc = ch_mlp_grad(w->net, w->head, w->w, w->x, w->y, n, true, w->env->seed, stream,
+                             w->ws, w->dout, w->g, &go);
+        if (rc != 0) {
+            char name[128] = "the loss itself";
+            if (go.bad_layer >= 0) {
+                ch_net_layer_name(w->net, (size_t)go.bad_layer, name, sizeof name);
+            }
+            return ch_err_set(err, CH_EINVAL,
+                              "mlp: the loss became non-finite at step %llu (epoch %u, block "
+                              "%u); the first non-finite values are in the output of %s. Lower "
+                              "model.lr, set model.clip_norm, or check the inputs; the last "
+                              "checkpoint is kept",
+                              (unsigned long long)t->step, t->epoch, sg->block, name);
+        }
+    }
+    memcpy(grad_bytes, w->g, np * sizeof *w->g);
+    leaf->block = sg->block;
+    leaf->rows = (uint32_t)n;
+    leaf->loss = go.loss;
+    leaf->correct = go.correct;
+    leaf->grad.data = grad_bytes;
+    leaf->grad.len = np * sizeof *w->g;
+    return 0;
+}
+
+static int s_run_step(s_worker *w, const uint8_t *payload, size_t len, size_t b0, size_t b1,
+                      ch_buf *out, uint64_t *samples, ch_err *err)
+{
+    Cohort__Mlp__Task *t = cohort__mlp__task__unpack(NULL, len, payload);
+    if (!t) {
+        return ch_err_set(err, CH_EPROTO, "mlp: the step task does not decode");
+    }
+    size_t np = w->net->n_params;
+    int rc = 0;
+    if (t->weights.len != np * sizeof(float) || t->n_stats != ch_features_stats_len(w->feat)) {
+        rc = ch_err_set(err, CH_EPROTO,
+                        "mlp: the step task has %zu weight bytes for %zu "
+                        "parameters",
+                        t->weights.len, np);
+    }
+    size_t mine = 0;
+    for (size_t i = 0; i < t->n_segments && rc == 0; i++) {
+        uint32_t b = t->segments[i]->block;
+        if (b >= b0 && b < b1) {
+            mine++;
+        }
+    }
+    Cohort__Mlp__Leaf *leaves = calloc(mine ? mine : 1, sizeof *leaves);
+    Cohort__Mlp__Leaf **lp = calloc(mine ? mine : 1, sizeof *lp);
+    uint8_t *grads = ch_alloc_array(mine ? mine : 1, np * sizeof(float));
+    if (rc == 0 && (!leaves || !lp || !grads)) {
+        rc = ch_err_set(err, CH_ENOMEM, "out of memory");
+    }
+    if (rc == 0) {
+        memcpy(w->w, t->weights.data, t->weights.len);
+        ch_features_set_stats(w->feat, t->stats);
+    }
+    size_t k = 0;
+    *samples = 0;
+    for (size_t i = 0; i < t->n_segments && rc == 0; i++) {
+        const Cohort__Mlp__Segment *sg = t->segments[i];
+        if (sg->block < b0 || sg->block >= b1) {
+            continue;
+        }
+        cohort__mlp__leaf__init(&leaves[k]);
+        rc = s_step_leaf(w, t, sg, &leaves[k], grads + k * np * sizeof(float), err);
+        lp[k] = &leaves[k];
+        *samples += leaves[k].rows;
+        k++;
+    }
+    if (rc == 0) {
+        Cohort__Mlp__Update u = COHORT__MLP__UPDATE__INIT;
+        u.n_leaves = k;
+        u.leaves = lp;
+        rc = s_pack_msg(&u.base, out, err);
+    }
+    free(leaves);
+    free(lp);
+    free(grads);
+    cohort__mlp__task__free_unpacked(t, NULL);
+    return rc;
+}
+
+static int s_run_task(void *vw, uint32_t round, uint32_t op, const uint8_t *payload, size_t len,
+                      uint32_t shard, ch_buf *out, uint64_t *samples, ch_err *err)
+{
+    s_worker *w = vw;
+    (void)round;
+    const ch_plan *plan = w->env->plan;
+    if (shard >= plan->n_shards) {
+        return ch_err_set(err, CH_EPROTO, "mlp: shard %u out of range (%zu shards)", shard,
+                          plan->n_shards);
+    }
+    size_t b0 = w->env->block_offset + plan->shard_block[shard];
+    size_t b1 = w->env->block_offset + plan->shard_block[shard + 1];
+    if (op == OP_STATS) {
+        *samples = ch_plan_shard_end(plan, shard) - ch_plan_shard_begin(plan, shard);
+        size_t len_stats = w->env->n_blocks_total + ch_features_stats_len(w->feat);
+        return ch_reduce_range(w->env->n_blocks_total, b0, b1, len_stats, s_stats_leaf, w,
+                               ch_combine_sum, NULL, out, err);
+    }
+    if (op == OP_STEP) {
+        return s_run_step(w, payload, len, b0, b1, out, samples, err);
+    }
+    return ch_err_set(err, CH_EPROTO, "mlp: unknown op %u", op);
+}
+
+/* --- model ------------------------------------------------------------------------- */
+
+static ch_output_kind s_output_kind(const void *vm)
+{
+    const s_model *md = vm;
+    return md->head == CH_HEAD_MSE ? CH_OUT_REGRESSION : CH_OUT_PROBABILITIES;
+}
+
+static size_t s_n_outputs(const void *vm)
+{
+    const s_model *md = vm;
+    return md->head == CH_HEAD_MSE ? 1 : md->n_classes;
+}
+
+static int s_predict(const void *vm, const ch_table *t, double *out, ch_err *err)
+{
+    const s_model *md = vm;
+    const size_t chunk = S_EVAL_CHUNK;
+    size_t d = md->feat->d_in, k = md->net->spec.d_out;
+    ch_net_ws *ws = ch_net_ws_new(md->net, chunk);
+    float *x = ch_alloc_array(chunk, d * sizeof *x);
+    float *y = calloc(chunk, sizeof *y);
+    float *dout = ch_alloc_array(chunk, k * sizeof *dout);
+    float *prob = ch_alloc_array(chunk, k * sizeof *prob);
+    size_t *rows = ch_alloc_array(chunk, sizeof *rows);
+    int rc = 0;
+    if (!ws || !x || !y || !dout || !prob || !rows) {
+        rc = ch_err_set(err, CH_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < t->n_rows && rc == 0; i += chunk) {
+        size_t m = t->n_rows - i < chunk ? t->n_rows - i : chunk;
+        for (size_t j = 0; j < m; j++) {
+            rows[j] = i + j;
+        }
+        ch_features_encode(md->feat, t, rows, m, x, NULL);
+        memset(y, 0, m * sizeof *y);
+        double l, c;
+        ch_mlp_eval(md->net, md->head, md->w, x, y, m, chunk, ws, dout, &l, &c, prob);
+        for (size_t j = 0; j < m; j++) {
+            double *o = out + (i + j) * s_n_outputs(md);
+            switch (md->head) {
+            case CH_HEAD_MSE:
+                o[0] = prob[j] / md->feat->y_scale + md->feat->y_mean;
+                break;
+            case CH_HEAD_BCE:
+                o[0] = 1.0 - prob[j];
+                o[1] = prob[j];
+                break;
+            case CH_HEAD_SOFTMAX:
+                for (size_t c2 = 0; c2 < k; c2++) {
+                    o[c2] = prob[j * k + c2];
+                }
+                break;
+            }
+        }
+    }
+    ch_net_ws_destroy(&ws);
+    free(x);
+    free(y);
+    free(dout);
+    free(prob);
+    free(rows);
+    return rc;
+}
+
+static int s_pack(const void *vm, ch_buf *out, ch_err *err)
+{
+    const s_model *md = vm;
+    const ch_net_spec *sp = &md->net->spec;
+    Cohort__Mlp__Model pm = COHORT__MLP__MODEL__INIT;
+    Cohort__Mlp__Curves cv = COHORT__MLP__CURVES__INIT;
+    uint32_t hidden[CH_MLP_MAX_HIDDEN];
+    for (size_t i = 0; i < sp->n_hidden; i++) {
+        hidden[i] = (uint32_t)sp->hidden[i];
+    }
+    pm.d_in = (uint32_t)sp->d_in;
+    pm.d_out = (uint32_t)sp->d_out;
+    pm.n_hidden = sp->n_hidden;
+    pm.hidden = hidden;
+    pm.activation = (char *)ch_act_names[sp->act];
+    pm.layer_norm = sp->layer_norm;
+    pm.dropout = sp->dropout;
+    pm.regression = md->head == CH_HEAD_MSE;
+    pm.n_classes = (uint32_t)md->n_classes;
+    pm.n_mean = pm.n_scale = md->feat->n_cols;
+    pm.mean = md->feat->mean;
+    pm.scale = md->feat->scale;
+    pm.y_mean = md->feat->y_mean;
+    pm.y_scale = md->feat->y_scale;
+    pm.weights.data = (uint8_t *)md->w;
+    pm.weights.len = md->net->n_params * sizeof(float);
+    pm.steps = (uint64_t)md->steps;
+    pm.epochs = (uint32_t)md->epochs;
+    pm.optimizer = (char *)ch_opt_names[md->opt];
+    s_curves_to_pb(&md->curves, &cv);
+    pm.curves = &cv;
+    return s_pack_msg(&pm.base, out, err);
+}
+
+static void *s_unpack(const uint8_t *data, size_t len, const ch_schema *schema, ch_err *err)
+{
+    Cohort__Mlp__Model *pm = cohort__mlp__model__unpack(NULL, len, data);
+    if (!pm) {
+        ch_err_set(err, CH_EINVAL, "the mlp model payload does not decode");
+        return NULL;
+    }
+    s_model *md = calloc(1, sizeof *md);
+    void *vm = md;
+    int rc = md ? 0 : ch_err_set(err, CH_ENOMEM, "out of memory");
+    int act = -1;
+    for (int i = 0; ch_act_names[i] && pm->activation; i++) {
+        if (strcmp(ch_act_names[i], pm->activation) == 0) {
+            act = i;
+        }
+    }
+    if (rc == 0) {
+        md->feat = ch_features_new(schema, err);
+        if (!md->feat) {
+            rc = CH_EINVAL;
+        }
+    }
+    size_t n_classes = pm->regression ? 0 : pm->n_classes;
+    if (rc == 0 && schema->target.kind == CH_COL_CATEGORICAL &&
+        n_classes != schema->target.n_levels) {
+        rc = ch_err_set(err, CH_EINVAL, "the mlp model has %zu classes, its schema %zu", n_classes,
+                        schema->target.n_levels);
+    }
+    if (rc == 0) {
+        md->feat->regression = pm->regression;
+    }
+    if (rc == 0 && (act < 0 || pm->n_hidden > CH_MLP_MAX_HIDDEN || pm->n_mean != md->feat->n_cols ||
+                    pm->n_scale != md->feat->n_cols || pm->d_in != md->feat->d_in ||
+                    pm->n_classes != n_classes || !(pm->dropout >= 0 && pm->dropout < 1))) {
+        rc = ch_err_set(err, CH_EINVAL, "the mlp model does not match its schema");
+    }
+    if (rc == 0) {
+        ch_net_spec sp = {.d_in = pm->d_in,
+                          .d_out = ch_head_outputs(ch_head_for(n_classes), n_classes),
+                          .n_hidden = pm->n_hidden,
+                          .act = (ch_act)act,
+                          .layer_norm = pm->layer_norm,
+                          .dropout = pm->dropout};
+        for (size_t i = 0; i < pm->n_hidden; i++) {
+            sp.hidden[i] = pm->hidden[i];
+        }
+        md->net = sp.d_out == pm->d_out ? ch_net_new(&sp, err) : NULL;
+        if (!md->net) {
+            rc = ch_err_set(err, CH_EINVAL, "the mlp model's network is malformed");
+        }
+    }
+    if (rc == 0 && pm->weights.len != md->net->n_params * sizeof(float)) {
+        rc = ch_err_set(err, CH_EINVAL, "the mlp model has %zu weight bytes, expected %zu",
+                        pm->weights.len, md->net->n_params * sizeof(float));
+    }
+    if (rc == 0) {
+        md->w = ch_alloc_array(md->net->n_params, sizeof *md->w);
+        if (!md->w) {
+            rc = ch_err_set(err, CH_ENOMEM, "out of memory");
+        }
+    }
+    if (rc == 0) {
+        memcpy(md->w, pm->weights.data, pm->weights.len);
+        memcpy(md->feat->mean, pm->mean, pm->n_mean * sizeof(double));
+        memcpy(md->feat->scale, pm->scale, pm->n_scale * sizeof(double));
+        md->feat->y_mean = pm->y_mean;
+        md->feat->y_scale = pm->y_scale;
+        md->head = ch_head_for(n_classes);
+        md->n_classes = n_classes;
+        md->steps = (long)pm->steps;
+        md->epochs = pm->epochs;
+        md->opt = CH_OPT_ADAM;
+        for (int i = 0; ch_opt_names[i] && pm->optimizer; i++) {
+            if (strcmp(ch_opt_names[i], pm->optimizer) == 0) {
+                md->opt = (ch_opt_kind)i;
+            }
+        }
+        if (s_curves_from_pb(&md->curves, pm->curves) != 0) {
+            rc = ch_err_set(err, CH_EINVAL, "the mlp model's curves are malformed");
+        }
+    }
+    cohort__mlp__model__free_unpacked(pm, NULL);
+    if (rc != 0) {
+        s_model_destroy(&vm);
+        return NULL;
+    }
+    return md;
+}
+
+static void s_arch(const s_model *md, ch_buf *b)
+{
+    const ch_net_spec *sp = &md->net->spec;
+    ch_buf_printf(b, "%zu", sp->d_in);
+    for (size_t i = 0; i < sp->n_hidden; i++) {
+        ch_buf_printf(b, "-%zu", sp->hidden[i]);
+    }
+    ch_buf_printf(b, "-%zu", sp->d_out);
+}
+
+static int s_summary_json(const void *vm, ch_buf *j)
+{
+    const s_model *md = vm;
+    ch_buf a;
+    ch_buf_init(&a);
+    s_arch(md, &a);
+    ch_buf_puts(j, ",\n  \"network\": {\"layers\": ");
+    ch_buf_json_str(j, ch_buf_str(&a));
+    ch_buf_free(&a);
+    ch_buf_printf(j,
+                  ", \"parameters\": %zu, \"activation\": \"%s\", \"steps\": %ld, "
+                  "\"epochs\": %ld, \"optimizer\": \"%s\"",
+                  md->net->n_params, ch_act_names[md->net->spec.act], md->steps, md->epochs,
+                  ch_opt_names[md->opt]);
+    /* FNV-1a of the weight bytes: equal runs have equal fingerprints */
+    uint64_t h = 1469598103934665603ULL;
+    const uint8_t *wb = (const uint8_t *)md->w;
+    for (size_t i = 0; i < md->net->n_params * sizeof(float); i++) {
+        h = (h ^ wb[i]) * 1099511628211ULL;
+    }
+    ch_buf_printf(j, ", \"weights_fnv1a\": \"%016llx\"", (unsigned long long)h);
+    const s_curves *c = &md->curves;
+    if (c->n) {
+        ch_buf_puts(j, ", \"final_train_loss\": ");
+        ch_buf_json_num(j, c->train_loss[c->n - 1]);
+        ch_buf_puts(j, ", \"final_valid_loss\": ");
+        ch_buf_json_num(j, c->valid_loss[c->n - 1]);
+    }
+    ch_buf_puts(j, "}");
+    return j->failed ? CH_ENOMEM : 0;
+}
+
+static int s_describe(const void *vm, ch_buf *text)
+{
+    const s_model *md = vm;
+    ch_buf_puts(text, "multilayer perceptron ");
+    s_arch(md, text);
+    ch_buf_printf(text, " (%s%s, %zu parameters), %s, %ld epochs, %ld steps\n",
+                  ch_act_names[md->net->spec.act], md->net->spec.layer_norm ? ", layer norm" : "",
+                  md->net->n_params, ch_opt_names[md->opt], md->epochs, md->steps);
+    const s_curves *c = &md->curves;
+    ch_buf_printf(text, "%6s %12s %12s %12s %12s\n", "epoch", "train_loss", "valid_loss",
+                  "valid_acc", "lr");
+    for (size_t e = 0; e < c->n; e++) {
+        ch_buf_printf(text, "%6zu %12.6g %12.6g %12.6g %12.6g\n", e + 1, c->train_loss[e],
+                      c->valid_loss[e], c->valid_acc[e], c->lr[e]);
+    }
+    return text->failed ? CH_ENOMEM : 0;
+}
+
+static int s_report(const void *vm, ch_report *r, ch_err *err)
+{
+    const s_model *md = vm;
+    const s_curves *c = &md->curves;
+    ch_buf a;
+    ch_buf_init(&a);
+    s_arch(md, &a);
+    char np[32], st[32], ep[32];
+    snprintf(np, sizeof np, "%zu", md->net->n_params);
+    snprintf(st, sizeof st, "%ld", md->steps);
+    snprintf(ep, sizeof ep, "%ld", md->epochs);
+    const char *keys[] = {"layers",    "activation", "layer norm", "parameters",
+                          "optimizer", "epochs",     "steps"};
+    const char *vals[] = {ch_buf_str(&a),
+                          ch_act_names[md->net->spec.act],
+                          md->net->spec.layer_norm ? "yes" : "no",
+                          np,
+                          ch_opt_names[md->opt],
+                          ep,
+                          st};
+    ch_report_section(r, "Network");
+    int rc = ch_report_kv(r, keys, vals, 7);
+    ch_buf_free(&a);
+    if (rc == 0 && c->n) {
+        double *x = malloc(c->n * sizeof *x);
+        if (!x) {
+            return ch_err_set(err, CH_ENOMEM, "out of memory");
+        }
+        for (size_t e = 0; e < c->n; e++) {
+            x[e] = (double)(e + 1);
+        }
+        ch_report_section(r, "Training curves");
+        ch_svg_series loss[2] = {{"train", x, c->train_loss, c->n},
+                                 {"validation", x, c->valid_loss, c->n}};
+        ch_svg_line_opts lo = {.title = "Loss per epoch", .x_label = "epoch", .y_label = "loss"};
+        rc = ch_report_line_chart(r, &lo, loss, 2);
+        if (rc == 0 && md->head != CH_HEAD_MSE) {
+            ch_svg_series acc[2] = {{"train", x, c->train_acc, c->n},
+                                    {"validation", x, c->valid_acc, c->n}};
+            ch_svg_line_opts ao = {
+                .title = "Accuracy per epoch", .x_label = "epoch", .y_label = "accuracy"};
+            rc = ch_report_line_chart(r, &ao, acc, 2);
+        }
+        if (rc == 0) {
+            ch_svg_series lr[1] = {{"lr", x, c->lr, c->n}};
+            ch_svg_line_opts ro = {.title = "Learning rate at the end of each epoch",
+                                   .x_label = "epoch",
+                                   .y_label = "learning rate"};
+            rc = ch_report_line_chart(r, &ro, lr, 1);
+        }
+        free(x);
+    }
+    return rc ? ch_err_set(err, rc, "out of memory building the report") : 0;
+}
+
+const ch_algo ch_algo_mlp = {
+    .name = "mlp",
+    .summary = "multilayer perceptron, synchronous data-parallel SGD/Adam, exact across workers",
+    .needs_target = true,
+    .configure = s_configure,
+    .estimate = s_estimate,
+    .coord_new = s_coord_new,
+    .next_task = s_next_task,
+    .aggregate = s_aggregate,
+    .finalize = s_finalize,
+    .save = s_save,
+    .load = s_load,
+    .coord_destroy = s_coord_destroy,
+    .worker_new = s_worker_new,
+    .run_task = s_run_task,
+    .worker_destroy = s_worker_destroy,
+    .output_kind = s_output_kind,
+    .n_outputs = s_n_outputs,
+    .predict = s_predict,
+    .pack = s_pack,
+    .unpack = s_unpack,
+    .summary_json = s_summary_json,
+    .describe = s_describe,
+    .report = s_report,
+    .model_destroy = s_model_destroy,
+};
