@@ -1,0 +1,474 @@
+/* cluster.c: shared pieces of the clustering algorithms (see cluster.h). */
+#include "algorithms/cluster_common/cluster.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+int ch_cl_check_schema(const ch_schema *s, const char *algo, ch_err *err)
+{
+    if (!s || s->n_features == 0) {
+        return ch_err_set(err, CH_EINVAL, "%s needs at least one feature column", algo);
+    }
+    if (s->n_features > CH_CL_MAX_D) {
+        return ch_err_set(err, CH_EINVAL, "%s: %zu features is more than the %d supported", algo,
+                          s->n_features, CH_CL_MAX_D);
+    }
+    for (size_t j = 0; j < s->n_features; j++) {
+        if (s->features[j].kind != CH_COL_NUMERIC) {
+            return ch_err_set(err, CH_EINVAL,
+                              "%s needs numeric features, and '%s' is categorical: drop the "
+                              "column or encode it as numbers",
+                              algo, s->features[j].name);
+        }
+    }
+    return 0;
+}
+
+size_t ch_cl_moments_len(size_t d)
+{
+    return 2 + 2 * d;
+}
+
+bool ch_cl_row_missing(const ch_table *t, size_t i)
+{
+    for (size_t j = 0; j < t->n_cols; j++) {
+        if (isnan(t->cols[j].values[i])) {
+            return true;
+        }
+    }
+    return false;
+}
+
+void ch_cl_moments_leaf(const ch_table *t, const size_t *rows, size_t n, double *out)
+{
+    size_t d = t->n_cols;
+    double *mean = out + 2, *m2 = out + 2 + d;
+    memset(out, 0, ch_cl_moments_len(d) * sizeof *out);
+    size_t used = 0, skipped = 0;
+    for (size_t r = 0; r < n; r++) {
+        if (ch_cl_row_missing(t, rows[r])) {
+            skipped++;
+            continue;
+        }
+        used++;
+        for (size_t j = 0; j < d; j++) {
+            mean[j] += t->cols[j].values[rows[r]];
+        }
+    }
+    out[0] = (double)used;
+    out[1] = (double)skipped;
+    if (used == 0) {
+        return;
+    }
+    for (size_t j = 0; j < d; j++) {
+        mean[j] /= (double)used;
+    }
+    for (size_t r = 0; r < n; r++) {
+        if (ch_cl_row_missing(t, rows[r])) {
+            continue;
+        }
+        for (size_t j = 0; j < d; j++) {
+            double v = t->cols[j].values[rows[r]] - mean[j];
+            m2[j] += v * v;
+        }
+    }
+}
+
+void ch_cl_moments_combine(void *ctx, size_t len, const double *left, const double *right,
+                           double *out)
+{
+    (void)ctx;
+    size_t d = (len - 2) / 2;
+    double na = left[0], nb = right[0], n = na + nb;
+    out[0] = n;
+    out[1] = left[1] + right[1];
+    for (size_t j = 0; j < d; j++) {
+        double ma = left[2 + j], mb = right[2 + j];
+        if (n == 0) {
+            out[2 + j] = 0;
+            out[2 + d + j] = 0;
+            continue;
+        }
+        double delta = mb - ma;
+        out[2 + j] = ma + delta * (nb / n);
+        out[2 + d + j] = left[2 + d + j] + right[2 + d + j] + delta * delta * (na * nb / n);
+    }
+}
+
+void ch_cl_moments_scale(const double *node, size_t d, double *mean, double *scale)
+{
+    double n = node[0];
+    for (size_t j = 0; j < d; j++) {
+        mean[j] = node[2 + j];
+        double sd = n > 0 ? sqrt(node[2 + d + j] / n) : 0;
+        scale[j] = (sd > 0 && isfinite(sd)) ? sd : 1.0;
+    }
+}
+
+size_t ch_cl_gather(const ch_table *t, const size_t *rows, size_t n, const double *mean,
+                    const double *scale, double *x, size_t *kept, double *w)
+{
+    size_t d = t->n_cols, m = 0;
+    for (size_t r = 0; r < n; r++) {
+        size_t i = rows[r];
+        if (ch_cl_row_missing(t, i)) {
+            continue;
+        }
+        double *xr = x + m * d;
+        for (size_t j = 0; j < d; j++) {
+            double v = t->cols[j].values[i];
+            xr[j] = mean ? (v - mean[j]) / scale[j] : v;
+        }
+        if (kept) {
+            kept[m] = i;
+        }
+        if (w) {
+            w[m] = t->weights ? t->weights[i] : 1.0;
+        }
+        m++;
+    }
+    return m;
+}
+
+void ch_cl_row_norms(const double *x, size_t m, size_t d, double *norms)
+{
+    for (size_t i = 0; i < m; i++) {
+        const double *xr = x + i * d;
+        double s = 0;
+        for (size_t j = 0; j < d; j++) {
+            s += xr[j] * xr[j];
+        }
+        norms[i] = s;
+    }
+}
+
+void ch_cl_assign(const double *x, const double *xn, size_t m, size_t d, const double *c,
+                  const double *cn, size_t k, double *scratch, int32_t *label, double *dist2)
+{
+    if (m == 0) {
+        return;
+    }
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)k, (int)d, -2.0, x, (int)d, c,
+                (int)d, 0.0, scratch, (int)k);
+    for (size_t i = 0; i < m; i++) {
+        const double *row = scratch + i * k;
+        double best = row[0] + cn[0];
+        int32_t bj = 0;
+        for (size_t j = 1; j < k; j++) {
+            double v = row[j] + cn[j];
+            if (v < best) {
+                best = v;
+                bj = (int32_t)j;
+            }
+        }
+        double d2 = best + xn[i];
+        label[i] = bj;
+        dist2[i] = d2 > 0 ? d2 : 0;
+    }
+}
+
+void ch_cl_assign_f(const float *x, const float *xn, size_t m, size_t d, const float *c,
+                    const float *cn, size_t k, float *scratch, int32_t *label, double *dist2)
+{
+    if (m == 0) {
+        return;
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)k, (int)d, -2.0f, x, (int)d,
+                c, (int)d, 0.0f, scratch, (int)k);
+    for (size_t i = 0; i < m; i++) {
+        const float *row = scratch + i * k;
+        float best = row[0] + cn[0];
+        int32_t bj = 0;
+        for (size_t j = 1; j < k; j++) {
+            float v = row[j] + cn[j];
+            if (v < best) {
+                best = v;
+                bj = (int32_t)j;
+            }
+        }
+        float d2 = best + xn[i];
+        label[i] = bj;
+        dist2[i] = d2 > 0 ? (double)d2 : 0;
+    }
+}
+
+enum { S_QB = 128, S_RB = 1024 };
+
+int ch_cl_silhouette(const double *q, size_t mq, const int32_t *lq, const long *self,
+                     const double *r, size_t mr, const int32_t *lr, const double *count, size_t k,
+                     size_t d, double *s, ch_err *err)
+{
+    double *qn = malloc((mq ? mq : 1) * sizeof *qn);
+    double *rn = malloc((mr ? mr : 1) * sizeof *rn);
+    double *sums = ch_calloc_array(S_QB, k * sizeof(double));
+    double *g = ch_alloc_array(S_QB, S_RB * sizeof(double));
+    if (!qn || !rn || !sums || !g) {
+        free(qn);
+        free(rn);
+        free(sums);
+        free(g);
+        return ch_err_set(err, CH_ENOMEM, "out of memory for the silhouette");
+    }
+    ch_cl_row_norms(q, mq, d, qn);
+    ch_cl_row_norms(r, mr, d, rn);
+    for (size_t q0 = 0; q0 < mq; q0 += S_QB) {
+        size_t nq = mq - q0 < S_QB ? mq - q0 : S_QB;
+        memset(sums, 0, nq * k * sizeof *sums);
+        for (size_t r0 = 0; r0 < mr; r0 += S_RB) {
+            size_t nr = mr - r0 < S_RB ? mr - r0 : S_RB;
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nq, (int)nr, (int)d, -2.0,
+                        q + q0 * d, (int)d, r + r0 * d, (int)d, 0.0, g, (int)nr);
+            for (size_t i = 0; i < nq; i++) {
+                double *acc = sums + i * k;
+                const double *gi = g + i * nr;
+                long me = self ? self[q0 + i] : -1;
+                for (size_t j = 0; j < nr; j++) {
+                    double d2 = gi[j] + qn[q0 + i] + rn[r0 + j];
+                    double dist = d2 > 0 ? sqrt(d2) : 0;
+                    if (me >= 0 && (size_t)me == r0 + j) {
+                        dist = 0;
+                    }
+                    acc[lr[r0 + j]] += dist;
+                }
+            }
+        }
+        for (size_t i = 0; i < nq; i++) {
+            const double *acc = sums + i * k;
+            int32_t own = lq[q0 + i];
+            bool in_ref = self && self[q0 + i] >= 0;
+            double n_own = count[own] - (in_ref ? 1 : 0);
+            if (n_own <= 0) {
+                s[q0 + i] = 0; /* alone in its cluster */
+                continue;
+            }
+            double a = acc[own] / n_own;
+            double b = INFINITY;
+            for (size_t c = 0; c < k; c++) {
+                if ((int32_t)c != own && count[c] > 0) {
+                    double v = acc[c] / count[c];
+                    b = v < b ? v : b;
+                }
+            }
+            double den = a > b ? a : b;
+            s[q0 + i] = (isfinite(b) && den > 0) ? (b - a) / den : 0;
+        }
+    }
+    free(qn);
+    free(rn);
+    free(sums);
+    free(g);
+    return 0;
+}
+
+double ch_cl_davies_bouldin(const double *c, const double *spread, const double *count, size_t k,
+                            size_t d)
+{
+    double total = 0;
+    size_t used = 0;
+    for (size_t i = 0; i < k; i++) {
+        if (!(count[i] > 0)) {
+            continue;
+        }
+        used++;
+        double worst = 0;
+        for (size_t j = 0; j < k; j++) {
+            if (j == i || !(count[j] > 0)) {
+                continue;
+            }
+            double s2 = 0;
+            for (size_t f = 0; f < d; f++) {
+                double v = c[i * d + f] - c[j * d + f];
+                s2 += v * v;
+            }
+            double sep = sqrt(s2);
+            double ratio = sep > 0 ? (spread[i] + spread[j]) / sep : INFINITY;
+            worst = ratio > worst ? ratio : worst;
+        }
+        total += worst;
+    }
+    return used < 2 ? NAN : total / (double)used;
+}
+
+double ch_cl_calinski_harabasz(const double *c, const double *count, const double *mean,
+                               double within, size_t k, size_t d, double n)
+{
+    double between = 0;
+    size_t used = 0;
+    for (size_t i = 0; i < k; i++) {
+        if (!(count[i] > 0)) {
+            continue;
+        }
+        used++;
+        double s2 = 0;
+        for (size_t f = 0; f < d; f++) {
+            double v = c[i * d + f] - mean[f];
+            s2 += v * v;
+        }
+        between += count[i] * s2;
+    }
+    if (used < 2 || n <= (double)used) {
+        return NAN;
+    }
+    if (within == 0) {
+        return 1.0;
+    }
+    return between * (n - (double)used) / (within * ((double)used - 1));
+}
+
+static double s_comb2(double x)
+{
+    return x * (x - 1) / 2;
+}
+
+double ch_cl_adjusted_rand(const double *table, size_t k, size_t q)
+{
+    double sum_ij = 0, sum_a = 0, sum_b = 0, n = 0;
+    for (size_t i = 0; i < k; i++) {
+        double a = 0;
+        for (size_t j = 0; j < q; j++) {
+            sum_ij += s_comb2(table[i * q + j]);
+            a += table[i * q + j];
+        }
+        sum_a += s_comb2(a);
+        n += a;
+    }
+    for (size_t j = 0; j < q; j++) {
+        double b = 0;
+        for (size_t i = 0; i < k; i++) {
+            b += table[i * q + j];
+        }
+        sum_b += s_comb2(b);
+    }
+    double expected = n > 1 ? sum_a * sum_b / s_comb2(n) : 0;
+    double max_index = (sum_a + sum_b) / 2;
+    if (max_index == expected) {
+        return 1.0;
+    }
+    return (sum_ij - expected) / (max_index - expected);
+}
+
+static uint64_t s_mix(uint64_t z)
+{
+    z += 0x9e3779b97f4a7c15ULL;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+double ch_cl_hash_uniform(uint64_t seed, uint64_t stream, uint64_t index)
+{
+    uint64_t h = s_mix(s_mix(s_mix(seed) ^ stream) ^ index);
+    return (double)(h >> 11) * 0x1.0p-53;
+}
+
+int ch_cl_rows_put(ch_buf *out, uint64_t block, size_t m, const uint64_t *ids, const double *x,
+                   size_t d)
+{
+    uint64_t hdr[2] = {block, (uint64_t)m};
+    ch_buf_append(out, hdr, sizeof hdr);
+    for (size_t i = 0; i < m; i++) {
+        ch_buf_append(out, &ids[i], sizeof ids[i]);
+        ch_buf_append(out, x + i * d, d * sizeof(double));
+    }
+    return out->failed ? CH_ENOMEM : 0;
+}
+
+int ch_cl_rows_init(ch_cl_rows *g, size_t n_blocks, size_t d)
+{
+    memset(g, 0, sizeof *g);
+    g->n_blocks = n_blocks;
+    g->d = d;
+    g->count = calloc(n_blocks ? n_blocks : 1, sizeof *g->count);
+    g->ids = calloc(n_blocks ? n_blocks : 1, sizeof *g->ids);
+    g->x = calloc(n_blocks ? n_blocks : 1, sizeof *g->x);
+    g->seen = calloc(n_blocks ? n_blocks : 1, sizeof *g->seen);
+    if (!g->count || !g->ids || !g->x || !g->seen) {
+        ch_cl_rows_free(g);
+        return CH_ENOMEM;
+    }
+    return 0;
+}
+
+void ch_cl_rows_free(ch_cl_rows *g)
+{
+    if (!g) {
+        return;
+    }
+    for (size_t b = 0; g->ids && g->x && b < g->n_blocks; b++) {
+        free(g->ids[b]);
+        free(g->x[b]);
+    }
+    free(g->count);
+    free(g->ids);
+    free(g->x);
+    free(g->seen);
+    memset(g, 0, sizeof *g);
+}
+
+int ch_cl_rows_add(ch_cl_rows *g, const uint8_t *data, size_t len, ch_err *err)
+{
+    size_t row_bytes = 8 + g->d * sizeof(double);
+    size_t pos = 0;
+    while (pos < len) {
+        uint64_t hdr[2];
+        if (len - pos < sizeof hdr) {
+            return ch_err_set(err, CH_EPROTO, "gathered rows: truncated block header");
+        }
+        memcpy(hdr, data + pos, sizeof hdr);
+        pos += sizeof hdr;
+        if (hdr[0] >= g->n_blocks || g->seen[hdr[0]]) {
+            return ch_err_set(err, CH_EPROTO, "gathered rows: block %llu out of range or repeated",
+                              (unsigned long long)hdr[0]);
+        }
+        if (hdr[1] > (len - pos) / row_bytes) {
+            return ch_err_set(err, CH_EPROTO, "gathered rows: %llu rows do not fit the message",
+                              (unsigned long long)hdr[1]);
+        }
+        size_t m = (size_t)hdr[1], b = (size_t)hdr[0];
+        g->ids[b] = malloc((m ? m : 1) * sizeof(uint64_t));
+        g->x[b] = ch_alloc_array(m ? m : 1, g->d * sizeof(double));
+        if (!g->ids[b] || !g->x[b]) {
+            return ch_err_set(err, CH_ENOMEM, "out of memory gathering %zu rows", m);
+        }
+        for (size_t i = 0; i < m; i++) {
+            memcpy(&g->ids[b][i], data + pos, 8);
+            memcpy(g->x[b] + i * g->d, data + pos + 8, g->d * sizeof(double));
+            pos += row_bytes;
+        }
+        g->count[b] = m;
+        g->seen[b] = true;
+    }
+    return 0;
+}
+
+int ch_cl_rows_finish(ch_cl_rows *g, double **x, uint64_t **ids, size_t *m, ch_err *err)
+{
+    size_t total = 0;
+    for (size_t b = 0; b < g->n_blocks; b++) {
+        if (!g->seen[b]) {
+            return ch_err_set(err, CH_EINVAL, "gathered rows: block %zu is missing", b);
+        }
+        total += g->count[b];
+    }
+    *x = ch_alloc_array(total ? total : 1, g->d * sizeof(double));
+    *ids = malloc((total ? total : 1) * sizeof(uint64_t));
+    if (!*x || !*ids) {
+        free(*x);
+        free(*ids);
+        *x = NULL;
+        *ids = NULL;
+        return ch_err_set(err, CH_ENOMEM, "out of memory for %zu gathered rows", total);
+    }
+    size_t at = 0;
+    for (size_t b = 0; b < g->n_blocks; b++) {
+        if (g->count[b]) {
+            memcpy(*x + at * g->d, g->x[b], g->count[b] * g->d * sizeof(double));
+            memcpy(*ids + at, g->ids[b], g->count[b] * sizeof(uint64_t));
+        }
+        at += g->count[b];
+    }
+    *m = total;
+    return 0;
+}
