@@ -48,7 +48,7 @@ int ch_mlp_params_read(ch_config *cfg, ch_mlp_params *p, ch_err *err)
         (rc = ch_cfg_num(cfg, "model.dropout", 0, 0, 0.95, &p->dropout, err)) ||
         (rc = ch_cfg_enum(cfg, "model.init", "auto", ch_init_names, &init, err)) ||
         (rc = ch_cfg_enum(cfg, "model.optimizer", "adam", ch_opt_names, &opt, err)) ||
-        (rc = ch_cfg_num(cfg, "model.lr", 1e-3, 1e-12, 100, &p->lr, err)) ||
+        (rc = ch_cfg_num(cfg, "model.lr", 1e-3, 1e-12, 1e9, &p->lr, err)) ||
         (rc = ch_cfg_num(cfg, "model.momentum", 0.9, 0, 0.999999, &p->opt.momentum, err)) ||
         (rc = ch_cfg_num(cfg, "model.beta1", 0.9, 0, 0.999999, &p->opt.beta1, err)) ||
         (rc = ch_cfg_num(cfg, "model.beta2", 0.999, 0, 0.999999999, &p->opt.beta2, err)) ||
