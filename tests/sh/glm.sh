@@ -73,5 +73,29 @@ expect_error "max_iter out of range" "max_iter" \
 printf 'x,y\n1,2\n2,0\n3,-1\n4,5\n5,1\n6,2\n' >"$T/neg.csv"
 printf 'name: neg\nseed: 1\ndata:\n  train: neg.csv\n  target: y\n  test_fraction: 0\nmodel:\n  algorithm: poisson\n' >"$T/neg.yaml"
 expect_error "negative counts" "negative" "$COHORT" run "$T/neg.yaml" --workers 1
+# OLS report: R's F statistic and p-values on wine (tests/unit/test_linear.c)
+timeout 60 "$COHORT" run examples/ols.yaml --workers 2 $set0 --out "$T/o" >/dev/null 2>&1
+check "OLS F statistic is R's (1e-9)" near "$(num "$T/o/summary.json" f_statistic)" 22.889015501856026 1e-9
+check "OLS F p-value is R's (1e-7)" near "$(num "$T/o/summary.json" f_p_value)" 1.5214945898382489e-31 1e-7
+check "OLS intercept p-value is R's (1e-7)" near "$(num "$T/o/summary.json" p_value)" 3.8447525126851708e-45 1e-7
+check "OLS model.txt prints the F test" grep -q "F-statistic: 22.889 on 14 and 163 DF" "$T/o/model.txt"
+
+# penalized fits with lambda chosen by 5-fold CV: identical for 1, 2 and 4 workers
+for pen in lasso elasticnet ridge; do
+    for w in 1 2 4; do
+        timeout 60 "$COHORT" run examples/ols.yaml --workers $w $set0 --set model.penalty=$pen \
+            --out "$T/$pen$w" >/dev/null 2>"$T/$pen$w.err"
+    done
+    check "$pen: chosen by cross-validation" grep -q '"chosen_by": "cross-validation"' "$T/${pen}1/summary.json"
+    for w in 2 4; do
+        check "$pen, $w workers: identical coefficients and lambda" \
+            cmp -s <(estimates "$T/${pen}1/summary.json"; num "$T/${pen}1/summary.json" lambda) \
+                   <(estimates "$T/$pen$w/summary.json"; num "$T/$pen$w/summary.json" lambda)
+    done
+done
+expect_error "unknown penalty" "model.penalty" \
+    "$COHORT" run examples/ols.yaml --workers 1 --set model.penalty=lass
+expect_error "l1_ratio out of range" "model.l1_ratio" \
+    "$COHORT" run examples/ols.yaml --workers 1 --set model.penalty=elasticnet --set model.l1_ratio=2
 check "no local worker left behind" no_orphan_workers
 finish

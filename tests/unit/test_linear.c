@@ -11,7 +11,9 @@
  * printed with sprintf("%.20g"). Tolerance: 1e-9 relative (QR by a
  * different route than R's LINPACK dqrdc2, same problem conditioning). */
 #include "algorithms/linear/design.h"
+#include "algorithms/linear/penalized.h"
 #include "algorithms/linear/qr.h"
+#include "algorithms/linear/stats.h"
 #include "common/reduce.h"
 #include "tests/check.h"
 
@@ -61,6 +63,96 @@ static const double rw_sigma = 0.49409034337308366;
 static const double rw_r2 = 0.65104666553631196;
 static const double rw_adj_r2 = 0.62107521349648609;
 
+/* summary(lm(alcohol ~ ., data = d)): Pr(>|t|), confint(), the F
+ * statistic with its degrees of freedom and p-value, logLik, AIC, BIC. */
+static const double r_p[P] = {3.8447525126851708e-45, 0.090294660520153322,   0.18149525664730051,
+                              0.80874217256537817,    0.97407062533119948,    0.42878997510912098,
+                              0.66187645543391693,    0.92670906181305779,    0.46294118913311266,
+                              5.5155820853606925e-05, 0.1825138443146764,     0.77820409866192808,
+                              0.46867267137404411,    6.7552194401872013e-08, 0.016032703720057131};
+static const double r_ci_low[P] = {
+    11.602128439208281,      -0.011838359311867802, -0.70635748466055126, -0.031327244542501721,
+    -0.0061805111280943993,  -0.14708984386878343,  -0.27809839316969764, -0.83654905186215367,
+    -0.24723920684618267,    0.065041733963284387,  -0.16726638967537277, -0.18462114255938669,
+    -0.00029715219535660553, -1.5095926388106569,   -1.3126418266963507};
+static const double r_ci_high[P] = {
+    14.17742011431797,      0.16089252616547939,  0.13475889129277085, 0.040096589976127368,
+    0.00598003449639712,    0.34461746604475119,  0.17710023681102977, 0.76196827928292987,
+    0.11300981219148981,    0.18355930545196519,  0.87159288966482906, 0.24617111280659185,
+    0.00064295966872059726, -0.72843204128944439, -0.13665214193831665};
+static const double r_fstat[] = {
+    22.889015501856026, 14, 163, 1.5214945898382489e-31, -118.20234251018984, 268.4046850203797,
+    319.31322182505301};
+
+/* scikit-learn 1.2 (Debian), X = the 12 numeric columns and the two
+ * dummies in design order, y = alcohol, tol = 1e-14:
+ *   Lasso(alpha = 0.01), ElasticNet(alpha = 0.02, l1_ratio = 0.5),
+ *   Ridge(alpha = 0.5 * 178, solver = "cholesky")
+ * as [intercept_, coef_...]. Our objective is sklearn's ElasticNet one
+ * (1/(2n) RSS + lambda (l1_ratio |b|_1 + (1 - l1_ratio)/2 |b|^2)), so
+ * lambda = alpha for lasso and elastic net, and lambda = 0.5 is Ridge's
+ * alpha = 0.5 n. Tolerance 1e-7 relative (coordinate descent stopped at
+ * different points), exact zeros where sklearn has them. */
+static const double sk_lasso[P] = {12.407349351421718,
+                                   0.038028453286016221,
+                                   -0,
+                                   -0.023043665805009717,
+                                   -0.00080690179380463417,
+                                   0,
+                                   0.063552214823993938,
+                                   -0,
+                                   -0,
+                                   0.08546804942097197,
+                                   0,
+                                   0.094697897707560763,
+                                   0.00064347670184514746,
+                                   -0.62850020874265522,
+                                   -0.01619704701049117};
+static const double sk_enet[P] = {12.282281284064053,
+                                  0.045977243138761469,
+                                  -0,
+                                  -0.024201932718435119,
+                                  -0.00066871294801677209,
+                                  0.0013524173450868032,
+                                  0.060586837444547022,
+                                  -0,
+                                  -0.0054377854201844017,
+                                  0.091685866271145458,
+                                  0,
+                                  0.094787564538894822,
+                                  0.00071847074055104174,
+                                  -0.54127036749281632,
+                                  -0};
+static const double sk_ridge[P] = {
+    11.786886661172131,      0.070921547248452385, 0.012705053765612167,  -0.027614222609497582,
+    -5.9493999834204485e-05, 0.02363951721474471,  0.028002326136196458,  -0.0033979294420478688,
+    -0.025943392194466348,   0.11419857819648112,  0.0016610015122638989, 0.037357294866995204,
+    0.0011433499004858095,   -0.10191620800244362, 0.013243518590794204};
+
+/* model.standardize (the default): sklearn on the columns scaled to unit
+ * (1/n) variance, X.std(0), coefficients divided back and the intercept
+ * recomputed: Lasso(alpha = 0.01), Ridge(alpha = 0.5 * 178). */
+static const double sk_lasso_std[P] = {12.818204674609941,
+                                       0.04428426985046198,
+                                       -0.1725513825473077,
+                                       -0.0029780981844152706,
+                                       -0,
+                                       0.057205863567569147,
+                                       0,
+                                       -0,
+                                       -0.012739434348064745,
+                                       0.097992037139322183,
+                                       0.21938683177616289,
+                                       0.025041399757567171,
+                                       0.00026145890107704333,
+                                       -1.0134002604945671,
+                                       -0.4740671181639714};
+static const double sk_ridge_std[P] = {
+    12.204458676341639,     0.041609881987453516, 0.054214787760473983, -0.023287659761679142,
+    0.0010975285406584453,  0.08317467173931796,  0.046442354461748776, -0.11832665295011964,
+    -0.017580880259387973,  0.068518209135093947, 0.048550038692173225, 0.042551079350668125,
+    0.00050830977391799976, -0.47557124806471823, 0.024730525025644261};
+
 /* The weights above, by 0-based row index. */
 static double s_weight(size_t i)
 {
@@ -72,6 +164,7 @@ typedef struct fit_ctx {
     const ch_design *d;
     size_t m;                 /* p + 1 */
     const size_t *block_rows; /* n_blocks + 1 offsets into rows 0..n */
+    size_t folds;             /* leaves go to slot b mod folds (0 means 1) */
 } fit_ctx;
 
 /* Leaf of block b: the weighted rows [x y] of the block, factored. */
@@ -79,6 +172,7 @@ static int s_leaf(void *vctx, size_t b, double *out, ch_err *err)
 {
     const fit_ctx *c = vctx;
     size_t lo = c->block_rows[b], hi = c->block_rows[b + 1], rows = hi - lo, p = c->m - 1;
+    out += c->folds > 1 ? (b % c->folds) * ch_qr_node_len(p) : 0;
     double *a = calloc((rows ? rows : 1) * c->m, sizeof *a);
     double *x = malloc(p * sizeof *x);
     if (!a || !x) {
@@ -121,7 +215,7 @@ static int s_fit_blocks(const ch_table *t, const ch_design *d, const size_t *blo
 {
     ch_err err = {0};
     size_t m = d->p + 1, len = ch_qr_node_len(d->p);
-    fit_ctx c = {t, d, m, block_rows};
+    fit_ctx c = {t, d, m, block_rows, 1};
     ch_reduce *r = ch_reduce_new(n_blocks, len, ch_qr_combine, &m);
     int rc = r ? 0 : CH_ENOMEM;
     for (size_t w = 0; w < workers && rc == 0; w++) {
@@ -427,8 +521,154 @@ static void test_solve_errors(void)
     free(node);
 }
 
+/* summary.lm's inference from the fit: t tails, qt intervals, the F test. */
+static void test_inference_matches_r(void)
+{
+    ch_table *t = s_wine();
+    if (!t) {
+        return;
+    }
+    ch_design *d = s_design(t);
+    ch_ols o;
+    if (s_fit(t, d, 4, 2, &o) == 0) {
+        double q = ch_stat_qt(0.975, o.df_residual);
+        for (size_t j = 0; j < P; j++) {
+            /* 1e-7: p-values near 1 and 1e-45 amplify the 1e-9 of t */
+            CHECK_REL(ch_stat_t_two_sided(o.t_value[j], o.df_residual), r_p[j], 1e-7, 0.0);
+            CHECK_REL(o.coef[j] - q * o.std_error[j], r_ci_low[j], 1e-9, 0.0);
+            CHECK_REL(o.coef[j] + q * o.std_error[j], r_ci_high[j], 1e-9, 0.0);
+            CHECK_REL(o.cov_unscaled[j * P + j] * o.sigma * o.sigma, r_se[j] * r_se[j], 1e-9, 0.0);
+        }
+        double df1 = (double)o.rank - 1;
+        double f = ((o.tss - o.rss) / df1) / (o.rss / o.df_residual);
+        CHECK_REL(f, r_fstat[0], 1e-9, 0.0);
+        CHECK(df1 == r_fstat[1] && o.df_residual == r_fstat[2]);
+        CHECK_REL(ch_stat_pf_upper(f, df1, o.df_residual), r_fstat[3], 1e-7, 0.0);
+        double ll = -0.5 * o.n * (log(2 * M_PI) + 1 - log(o.n) + log(o.rss));
+        CHECK_REL(ll, r_fstat[4], 1e-10, 0.0);
+        CHECK_REL(-2 * ll + 2 * (P + 1), r_fstat[5], 1e-10, 0.0);
+        CHECK_REL(-2 * ll + log(o.n) * (P + 1), r_fstat[6], 1e-10, 0.0);
+        ch_ols_free(&o);
+    } else {
+        CHECK(!"fit");
+    }
+    ch_design_destroy(&d);
+    ch_table_destroy(&t);
+}
+
+/* The K fold nodes of a fit with n_blocks even blocks and `workers`
+ * workers (block b in fold b mod K). Returns a malloc'd K * node_len. */
+static double *s_fold_nodes(const ch_table *t, const ch_design *d, size_t n_blocks, size_t k,
+                            size_t workers)
+{
+    ch_err err = {0};
+    size_t m = d->p + 1, len = k * ch_qr_node_len(d->p);
+    size_t *bb = malloc((n_blocks + 1) * sizeof *bb);
+    for (size_t b = 0; b <= n_blocks; b++) {
+        bb[b] = b * t->n_rows / n_blocks;
+    }
+    fit_ctx c = {t, d, m, bb, k};
+    ch_pen_ctx pc = {m, k};
+    ch_reduce *r = ch_reduce_new(n_blocks, len, ch_pen_combine, &pc);
+    double *root = malloc(len * sizeof *root);
+    int rc = 0;
+    for (size_t w = 0; w < workers && rc == 0; w++) {
+        ch_buf part;
+        ch_buf_init(&part);
+        rc = ch_reduce_range(n_blocks, w * n_blocks / workers, (w + 1) * n_blocks / workers, len,
+                             s_leaf, &c, ch_pen_combine, &pc, &part, &err);
+        if (rc == 0) {
+            rc = ch_reduce_add(r, part.data, part.len, &err);
+        }
+        ch_buf_free(&part);
+    }
+    if (rc == 0) {
+        rc = ch_reduce_finish(r, root, &err);
+    }
+    CHECK(rc == 0);
+    ch_reduce_destroy(&r);
+    free(bb);
+    return root;
+}
+
+static void s_check_pen(const ch_pen_fit *f, const double *ref, double tol)
+{
+    for (size_t j = 0; j < P; j++) {
+        if (ref[j] == 0) {
+            CHECK(f->coef[j] == 0);
+        } else {
+            CHECK_REL(f->coef[j], ref[j], tol, 0.0);
+        }
+    }
+}
+
+static void test_penalized_matches_sklearn(void)
+{
+    ch_table *t = s_wine();
+    if (!t) {
+        return;
+    }
+    ch_design *d = s_design(t);
+    ch_err err = {0};
+    double *node = s_fold_nodes(t, d, 8, 1, 3);
+    ch_pen_opts o = {CH_PEN_LASSO, 0.01, 1, 5, 100, 1e-3, true, false};
+    ch_pen_fit f;
+    CHECK(ch_pen_fit_nodes(node, 1, P, &o, &f, &err) == 0);
+    s_check_pen(&f, sk_lasso, 1e-7);
+    CHECK(f.nonzero == 9);
+    ch_pen_fit_free(&f);
+    o.kind = CH_PEN_ELASTICNET;
+    o.lambda = 0.02;
+    o.l1_ratio = 0.5;
+    CHECK(ch_pen_fit_nodes(node, 1, P, &o, &f, &err) == 0);
+    s_check_pen(&f, sk_enet, 1e-7);
+    ch_pen_fit_free(&f);
+    o.kind = CH_PEN_RIDGE;
+    o.lambda = 0.5;
+    CHECK(ch_pen_fit_nodes(node, 1, P, &o, &f, &err) == 0);
+    s_check_pen(&f, sk_ridge, 1e-9);
+    ch_pen_fit_free(&f);
+    o.standardize = true;
+    CHECK(ch_pen_fit_nodes(node, 1, P, &o, &f, &err) == 0);
+    s_check_pen(&f, sk_ridge_std, 1e-9);
+    ch_pen_fit_free(&f);
+    o.kind = CH_PEN_LASSO;
+    o.lambda = 0.01;
+    CHECK(ch_pen_fit_nodes(node, 1, P, &o, &f, &err) == 0);
+    s_check_pen(&f, sk_lasso_std, 1e-7);
+    ch_pen_fit_free(&f);
+    free(node);
+
+    /* cross-validation: 5 folds of 16 blocks; identical for 1 and 4
+     * workers; the choice is inside the grid and better than both ends */
+    o.kind = CH_PEN_LASSO;
+    o.lambda = 0;
+    double *n1 = s_fold_nodes(t, d, 16, 5, 1), *n4 = s_fold_nodes(t, d, 16, 5, 4);
+    ch_pen_fit f1, f4;
+    CHECK(ch_pen_fit_nodes(n1, 5, P, &o, &f1, &err) == 0);
+    CHECK(ch_pen_fit_nodes(n4, 5, P, &o, &f4, &err) == 0);
+    CHECK(memcmp(f1.coef, f4.coef, P * sizeof(double)) == 0);
+    CHECK(f1.lambda == f4.lambda && f1.n_path == 100);
+    CHECK(f1.path_cv[f1.best] < f1.path_cv[0]);
+    CHECK(f1.path_cv[f1.best] <= f1.path_cv[99]);
+    printf("# lasso CV: lambda %g (index %zu), mse %g (at lambda max %g, at min %g)\n", f1.lambda,
+           f1.best, f1.path_cv[f1.best], f1.path_cv[0], f1.path_cv[99]);
+    ch_pen_fit_free(&f1);
+    ch_pen_fit_free(&f4);
+    /* an empty fold is an error */
+    memset(n1, 0, ch_qr_node_len(P) * sizeof *n1);
+    CHECK(ch_pen_fit_nodes(n1, 5, P, &o, &f1, &err) == CH_EINVAL);
+    CHECK_HAS(err.msg, "fold 1 has no rows");
+    free(n1);
+    free(n4);
+    ch_design_destroy(&d);
+    ch_table_destroy(&t);
+}
+
 int main(void)
 {
+    test_inference_matches_r();
+    test_penalized_matches_sklearn();
     test_ols_matches_r();
     test_blocking();
     test_aliased();
