@@ -401,7 +401,7 @@ static void s_eval(s_ctx *c, uint32_t f, size_t ne, s_split *best)
 {
     size_t S = c->S;
     bool cat = c->b->categorical[f];
-    if (ne < 2) {
+    if (ne == 0 || (ne < 2 && !(c->miss[0] > 0))) {
         return;
     }
     for (size_t e = 0; e < ne; e++) {
@@ -429,7 +429,10 @@ static void s_eval(s_ctx *c, uint32_t f, size_t ne, s_split *best)
     long best_pos = -1;
     bool best_ml = false;
     double best_score = best->found ? best->score : -INFINITY;
-    for (size_t e = 0; e + 1 < ne; e++) {
+    /* the last position (every value left) is a split only when the
+     * missing values go right */
+    size_t last = has_miss ? ne : ne - 1;
+    for (size_t e = 0; e < last; e++) {
         const double *s = c->ent + (size_t)c->ent_idx[e] * S;
         for (size_t k = 0; k < S; k++) {
             c->cum[k] += s[k];
@@ -444,7 +447,7 @@ static void s_eval(s_ctx *c, uint32_t f, size_t ne, s_split *best)
             best_pos = (long)e;
             best_ml = false;
         }
-        if (has_miss) {
+        if (has_miss && e + 1 < ne) {
             for (size_t k = 0; k < S; k++) {
                 c->lstat[k] = c->cum[k] + c->miss[k];
                 c->rstat[k] = c->tot[k] - c->lstat[k];
