@@ -1,0 +1,275 @@
+/* linkage.c: SciPy-compatible agglomerative linkage (see linkage.h). */
+#include "algorithms/hierarchical/linkage.h"
+
+#include "common/err.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+size_t ch_hc_condensed(size_t n, size_t i, size_t j)
+{
+    if (i > j) {
+        size_t t = i;
+        i = j;
+        j = t;
+    }
+    return n * i - (i * (i + 1) / 2) + (j - i - 1);
+}
+
+void ch_hc_pdist(const double *x, size_t n, size_t d, double *dist)
+{
+    size_t at = 0;
+    for (size_t i = 0; i < n; i++) {
+        const double *u = x + i * d;
+        for (size_t j = i + 1; j < n; j++) {
+            const double *v = x + j * d;
+            double s = 0;
+            for (size_t f = 0; f < d; f++) {
+                double t = u[f] - v[f];
+                s += t * t;
+            }
+            dist[at++] = sqrt(s);
+        }
+    }
+}
+
+/* Lance-Williams update of the distance from cluster i to the merge of x and y. */
+static double s_new_dist(ch_hc_method m, double d_xi, double d_yi, double d_xy, double nx,
+                         double ny, double ni)
+{
+    switch (m) {
+    case CH_HC_COMPLETE:
+        return d_xi > d_yi ? d_xi : d_yi;
+    case CH_HC_AVERAGE:
+        return (nx * d_xi + ny * d_yi) / (nx + ny);
+    case CH_HC_SINGLE:
+        return d_xi < d_yi ? d_xi : d_yi;
+    default: {
+        double t = 1.0 / (nx + ny + ni);
+        return sqrt((ni + nx) * t * d_xi * d_xi + (ni + ny) * t * d_yi * d_yi -
+                    ni * t * d_xy * d_xy);
+    }
+    }
+}
+
+static int s_nn_chain(double *dist, size_t n, ch_hc_method m, double *z)
+{
+    double *size = malloc(n * sizeof *size);
+    size_t *chain = malloc(n * sizeof *chain);
+    if (!size || !chain) {
+        free(size);
+        free(chain);
+        return CH_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        size[i] = 1;
+    }
+    size_t len = 0;
+    for (size_t k = 0; k + 1 < n; k++) {
+        if (len == 0) {
+            for (size_t i = 0; i < n; i++) {
+                if (size[i] > 0) {
+                    chain[0] = i;
+                    len = 1;
+                    break;
+                }
+            }
+        }
+        size_t x, y = 0;
+        double cur;
+        for (;;) {
+            x = chain[len - 1];
+            if (len > 1) {
+                y = chain[len - 2];
+                cur = dist[ch_hc_condensed(n, x, y)];
+            } else {
+                cur = INFINITY;
+            }
+            for (size_t i = 0; i < n; i++) {
+                if (size[i] == 0 || i == x) {
+                    continue;
+                }
+                double v = dist[ch_hc_condensed(n, x, i)];
+                if (v < cur) {
+                    cur = v;
+                    y = i;
+                }
+            }
+            if (len > 1 && y == chain[len - 2]) {
+                break;
+            }
+            chain[len++] = y;
+        }
+        len -= 2;
+        if (x > y) {
+            size_t t = x;
+            x = y;
+            y = t;
+        }
+        double nx = size[x], ny = size[y];
+        z[4 * k] = (double)x;
+        z[4 * k + 1] = (double)y;
+        z[4 * k + 2] = cur;
+        z[4 * k + 3] = nx + ny;
+        size[x] = 0;
+        size[y] = nx + ny;
+        for (size_t i = 0; i < n; i++) {
+            double ni = size[i];
+            if (ni == 0 || i == y) {
+                continue;
+            }
+            size_t iy = ch_hc_condensed(n, i, y);
+            dist[iy] = s_new_dist(m, dist[ch_hc_condensed(n, i, x)], dist[iy], cur, nx, ny, ni);
+        }
+    }
+    free(size);
+    free(chain);
+    return 0;
+}
+
+static int s_mst(const double *dist, size_t n, double *z)
+{
+    unsigned char *merged = calloc(n, 1);
+    double *d = malloc(n * sizeof *d);
+    if (!merged || !d) {
+        free(merged);
+        free(d);
+        return CH_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        d[i] = INFINITY;
+    }
+    size_t x = 0, y = 0;
+    for (size_t k = 0; k + 1 < n; k++) {
+        double cur = INFINITY;
+        merged[x] = 1;
+        for (size_t i = 0; i < n; i++) {
+            if (merged[i]) {
+                continue;
+            }
+            double v = dist[ch_hc_condensed(n, x, i)];
+            if (d[i] > v) {
+                d[i] = v;
+            }
+            if (d[i] < cur) {
+                y = i;
+                cur = d[i];
+            }
+        }
+        z[4 * k] = (double)x;
+        z[4 * k + 1] = (double)y;
+        z[4 * k + 2] = cur;
+        x = y;
+    }
+    free(merged);
+    free(d);
+    return 0;
+}
+
+/* Union-find over the 2n-1 clusters of a linkage (SciPy's LinkageUnionFind). */
+static size_t s_find(size_t *parent, size_t x)
+{
+    size_t root = x;
+    while (parent[root] != root) {
+        root = parent[root];
+    }
+    while (parent[x] != root) {
+        size_t next = parent[x];
+        parent[x] = root;
+        x = next;
+    }
+    return root;
+}
+
+static int s_cmp_merge(const void *a, const void *b)
+{
+    const double *x = a, *y = b;
+    if (x[2] != y[2]) {
+        return x[2] < y[2] ? -1 : 1;
+    }
+    return x[4] < y[4] ? -1 : x[4] > y[4]; /* stable: original order */
+}
+
+/* Sorts the merges by distance (stable) and relabels them as SciPy's label(). */
+static int s_sort_label(double *z, size_t n)
+{
+    size_t m = n - 1;
+    double *tmp = malloc(m * 5 * sizeof *tmp);
+    size_t *parent = malloc((2 * n - 1) * sizeof *parent);
+    double *size = malloc((2 * n - 1) * sizeof *size);
+    if (!tmp || !parent || !size) {
+        free(tmp);
+        free(parent);
+        free(size);
+        return CH_ENOMEM;
+    }
+    for (size_t k = 0; k < m; k++) {
+        memcpy(tmp + 5 * k, z + 4 * k, 4 * sizeof(double));
+        tmp[5 * k + 4] = (double)k;
+    }
+    qsort(tmp, m, 5 * sizeof(double), s_cmp_merge);
+    for (size_t i = 0; i < 2 * n - 1; i++) {
+        parent[i] = i;
+        size[i] = 1;
+    }
+    size_t next = n;
+    for (size_t k = 0; k < m; k++) {
+        size_t xr = s_find(parent, (size_t)tmp[5 * k]), yr = s_find(parent, (size_t)tmp[5 * k + 1]);
+        z[4 * k] = (double)(xr < yr ? xr : yr);
+        z[4 * k + 1] = (double)(xr < yr ? yr : xr);
+        z[4 * k + 2] = tmp[5 * k + 2];
+        parent[xr] = next;
+        parent[yr] = next;
+        size[next] = size[xr] + size[yr];
+        z[4 * k + 3] = size[next];
+        next++;
+    }
+    free(tmp);
+    free(parent);
+    free(size);
+    return 0;
+}
+
+int ch_hc_linkage(double *dist, size_t n, ch_hc_method method, double *z)
+{
+    if (n < 2) {
+        return 0;
+    }
+    int rc = method == CH_HC_SINGLE ? s_mst(dist, n, z) : s_nn_chain(dist, n, method, z);
+    return rc ? rc : s_sort_label(z, n);
+}
+
+size_t ch_hc_cut(const double *z, size_t n, size_t n_clusters, double threshold, int32_t *label)
+{
+    size_t *parent = malloc((2 * n - 1) * sizeof *parent);
+    long *id = malloc((2 * n - 1) * sizeof *id);
+    if (!parent || !id) {
+        free(parent);
+        free(id);
+        return 0;
+    }
+    for (size_t i = 0; i < 2 * n - 1; i++) {
+        parent[i] = i;
+        id[i] = -1;
+    }
+    size_t merges = n_clusters ? n - n_clusters : 0;
+    for (size_t k = 0; k + 1 < n; k++) {
+        if (n_clusters ? k >= merges : !(z[4 * k + 2] <= threshold)) {
+            break;
+        }
+        parent[(size_t)z[4 * k]] = n + k;
+        parent[(size_t)z[4 * k + 1]] = n + k;
+    }
+    size_t next = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t r = s_find(parent, i);
+        if (id[r] < 0) {
+            id[r] = (long)next++;
+        }
+        label[i] = (int32_t)id[r];
+    }
+    free(parent);
+    free(id);
+    return next;
+}
