@@ -469,7 +469,9 @@ static int s_aggregate_sketch(s_coord *st, const ch_update *ups, size_t n, ch_er
                  ? ch_err_set(err, CH_ENOMEM, "out of memory")
                  : 0;
     double y_min = HUGE_VAL, y_max = -HUGE_VAL, w_max = 0;
-    uint64_t n_rows = 0;
+    uint64_t n_rows = 0, bad = 0;
+    uint32_t bad_shard = 0;
+    double first_bad = 0;
     for (size_t s = 0; rc == 0 && s < n; s++) {
         sk[s] = cohort__gbt__sketch__unpack(NULL, ups[s].state_len, ups[s].state);
         if (!sk[s] || sk[s]->n_n_distinct != F || sk[s]->n_n_missing != F ||
@@ -479,15 +481,11 @@ static int s_aggregate_sketch(s_coord *st, const ch_update *ups, size_t n, ch_er
             break;
         }
         if (sk[s]->bad_labels) {
-            const char *what = st->p.objective == CH_GBT_LOGISTIC ? "outside [0, 1] or not finite"
-                               : st->K > 1                        ? "not a class of the target"
-                                                                  : "not finite";
-            rc = ch_err_set(err, CH_EINVAL,
-                            "gbt: %llu training labels are %s (shard %u, first %g); "
-                            "%s needs labels that fit",
-                            (unsigned long long)sk[s]->bad_labels, what, ups[s].shard,
-                            sk[s]->first_bad, ch_gbt_objective_names[st->p.objective]);
-            break;
+            if (bad == 0) {
+                bad_shard = ups[s].shard;
+                first_bad = sk[s]->first_bad;
+            }
+            bad += sk[s]->bad_labels;
         }
         size_t off = 0;
         for (size_t f = 0; f < F; f++) {
@@ -516,6 +514,16 @@ static int s_aggregate_sketch(s_coord *st, const ch_update *ups, size_t n, ch_er
         }
         w_max = sk[s]->w_max > w_max ? sk[s]->w_max : w_max;
         n_rows += sk[s]->n_rows;
+    }
+    if (rc == 0 && bad) {
+        const char *what = st->p.objective == CH_GBT_LOGISTIC ? "outside [0, 1] or not finite"
+                           : st->K > 1                        ? "not a class of the target"
+                                                              : "not finite";
+        rc = ch_err_set(err, CH_EINVAL,
+                        "gbt: %llu training labels are %s (the first in shard %u is %g); %s "
+                        "needs labels that fit",
+                        (unsigned long long)bad, what, bad_shard, first_bad,
+                        ch_gbt_objective_names[st->p.objective]);
     }
     for (size_t f = 0; rc == 0 && f < F; f++) {
         if (ch_gbt_summary_merge(parts + f * n, n, &merged[f]) != 0) {
