@@ -1,0 +1,122 @@
+# kmeans.sh: k-means and hierarchical clustering end to end: the same model
+# for 1, 2 and 4 workers (summary.json without run id, worker count and wall
+# time, which holds every centroid to 17 digits, inertia, silhouette and
+# sizes), scikit-learn's Lloyd result reproduced through a real run, the
+# linkage file, and the bad inputs of issue 12.
+. "$(dirname "$0")/lib.sh"
+
+expect_error() { # expect_error DESCRIPTION TEXT CMD...
+    local d=$1 text=$2
+    shift 2
+    timeout 60 "$@" >"$T/out" 2>"$T/err"
+    local rc=$?
+    if [ $rc -ne 1 ] && [ $rc -ne 2 ]; then
+        bad "$d: exit status $rc"; cat "$T/err"; return
+    fi
+    if grep -qF -- "$text" "$T/err"; then ok "$d"; else bad "$d: stderr lacks '$text'"; cat "$T/err"; fi
+}
+# stable SUMMARY: summary.json without the lines that may differ between runs
+stable() { grep -v -e '"run_id"' -e '"workers"' -e '"wall_seconds"' "$1"; }
+# same_for_workers NAME CONFIG [--set ...]: runs with 1, 2, 4 workers, compares
+same_for_workers() {
+    local name=$1 cfg=$2
+    shift 2
+    local w
+    for w in 1 2 4; do
+        if ! timeout 120 "$COHORT" run "$cfg" --workers $w --out "$T/$name-$w" "$@" >"$T/$name-$w.log" 2>&1; then
+            bad "$name: run with $w workers failed"; cat "$T/$name-$w.log"; return
+        fi
+    done
+    if stable "$T/$name-1/summary.json" >"$T/a" && stable "$T/$name-2/summary.json" >"$T/b" &&
+        stable "$T/$name-4/summary.json" >"$T/c" && cmp -s "$T/a" "$T/b" && cmp -s "$T/a" "$T/c"; then
+        ok "$name: identical model for 1, 2 and 4 workers"
+    else
+        bad "$name: results differ between worker counts"; diff "$T/a" "$T/c" | head -5
+    fi
+}
+num() { grep -o "\"$2\": [^,}]*" "$1" | head -n 1 | sed 's/.*: //'; }
+
+same_for_workers kmeanspp examples/kmeans.yaml
+same_for_workers kmeanspar examples/kmeans.yaml --set "model.init=k-means||" --set model.n_init=2
+same_for_workers minibatch examples/kmeans.yaml --set model.method=minibatch \
+    --set model.batch_size=40 --set model.max_iter=20 --set model.dtype=float32
+same_for_workers silsample examples/kmeans.yaml --set model.silhouette_max_rows=60 --set model.n_init=1
+same_for_workers ward examples/hierarchical.yaml
+same_for_workers single examples/hierarchical.yaml --set model.linkage=single --set model.n_clusters=4
+
+# the k-means++ run finds the wine cultivars (ARI > 0.85) and reports the metrics
+check "kmeans summary has inertia, silhouette, davies_bouldin" \
+    grep -q '"davies_bouldin": [0-9]' "$T/kmeanspp-1/summary.json"
+ari=$(num "$T/kmeanspp-1/summary.json" adjusted_rand)
+check "kmeans recovers the wine cultivars (ARI $ari > 0.85)" awk -v a="$ari" 'BEGIN { exit !(a > 0.85) }'
+check "kmeans report has the clusters section and inertia curve" \
+    grep -q "Inertia per iteration" "$T/kmeanspp-1/report.html"
+check "hierarchical report has a dendrogram" grep -q "merge distance" "$T/ward-1/report.html"
+
+# scikit-learn 1.2.1, KMeans(3, init=X[[0, 50, 100]], n_init=1, algorithm="lloyd",
+# tol=0, max_iter=100) on the raw iris features: inertia 78.851441426146 (1e-10 relative)
+printf 'a,b,c,d\n5.1,3.5,1.4,0.2\n7.0,3.2,4.7,1.4\n6.3,3.3,6.0,2.5\n' >"$T/init.csv"
+cat >"$T/iris.yaml" <<YAML
+name: iris-given
+data: {train: $SRC/data/iris.csv, target: target, test_fraction: 0}
+model: {algorithm: kmeans, k: 3, init: given, init_centroids: $T/init.csv, standardize: false,
+        tol: 0, max_iter: 100}
+YAML
+same_for_workers given "$T/iris.yaml"
+inertia=$(num "$T/given-1/summary.json" inertia)
+check "given-centroid Lloyd matches scikit-learn's inertia ($inertia)" \
+    awk -v a="$inertia" 'BEGIN { d = a - 78.851441426146; if (d < 0) d = -d; exit !(d <= 78.85e-10) }'
+sil=$(num "$T/given-1/summary.json" silhouette)
+check "silhouette matches scikit-learn's silhouette_score 0.5528190123564095 ($sil)" \
+    awk -v a="$sil" 'BEGIN { d = a - 0.5528190123564095; if (d < 0) d = -d; exit !(d <= 1e-6) }'
+
+# the linkage file: n-1 rows of 4 numbers, SciPy's last merge of ward on wine
+timeout 60 "$COHORT" run examples/hierarchical.yaml --workers 2 --out "$T/lk" \
+    --set model.linkage_csv="$T/linkage.csv" >/dev/null 2>&1
+check "linkage.csv has n-1 = 177 rows" test "$(wc -l <"$T/linkage.csv")" = 177
+check "linkage.csv ends with SciPy's last ward merge" grep -q '^351,353,35.4015338313474' "$T/linkage.csv"
+
+# bad input
+cat >"$T/iris200.yaml" <<YAML
+name: iris-200
+data: {train: $SRC/data/iris.csv, target: target, test_fraction: 0}
+model: {algorithm: kmeans, k: 200}
+YAML
+expect_error "k larger than the rows" "larger than the 150 complete training rows" \
+    "$COHORT" run "$T/iris200.yaml" --workers 1
+printf 'x,y\n1,1\n1,1\n2,2\n2,2\n1,1\n2,2\n' >"$T/dup.csv"
+cat >"$T/dup.yaml" <<YAML
+name: dup
+data: {train: $T/dup.csv, test_fraction: 0}
+model: {algorithm: kmeans, k: 3}
+YAML
+expect_error "k larger than the distinct points" "larger than the number of distinct points" \
+    "$COHORT" run "$T/dup.yaml" --workers 1
+expect_error "init given with the wrong shape" "k = 4 centroids" \
+    "$COHORT" run "$T/iris.yaml" --workers 1 --set model.k=4
+expect_error "categorical features are refused" "is categorical" \
+    "$COHORT" run examples/kmeans.yaml --workers 1 --set data.train=$SRC/data/churn.csv \
+    --set data.target=churn
+expect_error "n_clusters and distance_threshold together" "not both" \
+    "$COHORT" run examples/hierarchical.yaml --workers 1 --set model.distance_threshold=3
+cat >"$T/hc.yaml" <<YAML
+name: hc
+data: {train: $SRC/data/wine.csv, target: target, test_fraction: 0}
+model: {algorithm: hierarchical, distance_threshold: 0.001}
+YAML
+expect_error "a distance_threshold with no merges" "below the smallest merge distance" \
+    "$COHORT" run "$T/hc.yaml" --workers 1
+expect_error "too many rows for the distance matrix" "model.max_rows is 100" \
+    "$COHORT" run examples/hierarchical.yaml --workers 1 --set model.max_rows=100
+
+# rows with a missing value are skipped and counted
+(head -n 20 data/iris.csv; echo "5.0,,1.4,0.2,setosa"; sed -n '21,151p' data/iris.csv) >"$T/nan.csv"
+cat >"$T/nan.yaml" <<YAML
+name: nan
+data: {train: $T/nan.csv, target: target, test_fraction: 0}
+model: {algorithm: kmeans, k: 3}
+YAML
+timeout 60 "$COHORT" run "$T/nan.yaml" --workers 2 --out "$T/nan" >/dev/null 2>&1
+check "a NaN row is skipped and counted" grep -q '"rows": 150, "rows_skipped": 1' "$T/nan/summary.json"
+check "no local worker left behind" no_orphan_workers
+finish
