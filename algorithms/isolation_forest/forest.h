@@ -85,6 +85,12 @@ double ch_itree_path(const ch_itree *tr, const ch_table *t, size_t i);
 /* Anomaly score of row i: 2^(-mean_t h_t(x) / c(psi_t)) in (0, 1]. */
 double ch_iforest_score(const ch_itree *trees, size_t n_trees, const ch_table *t, size_t i);
 
+/* The scores of rows rows[0..n) of t (or rows 0..n-1 when rows is NULL)
+ * into out[0..n), the same bits as ch_iforest_score, computed tree by tree
+ * over blocks of rows. Can't fail. */
+void ch_iforest_score_rows(const ch_itree *trees, size_t n_trees, const ch_table *t,
+                           const size_t *rows, size_t n, double *out);
+
 /* Adds to share[0..n_cols) the credit of each column for isolating row i:
  * in every tree each split on the row's path gives 1 / h (h the path
  * length) to its column (shared equally among a hyperplane's columns), so

@@ -1096,13 +1096,19 @@ static int s_score(s_worker *w, const uint8_t *payload, size_t len, uint32_t sha
     }
     size_t lo = ch_plan_shard_begin(env->plan, shard), hi = ch_plan_shard_end(env->plan, shard);
     size_t n_top = 0;
+    double *score = ch_alloc_array(hi - lo ? hi - lo : 1, sizeof *score);
+    if (!score) {
+        rc = ch_err_set(err, CH_ENOMEM, "out of memory scoring %zu rows", hi - lo);
+        goto done;
+    }
+    ch_iforest_score_rows(w->trees, w->n_trees, t, env->plan->rows + lo, hi - lo, score);
     for (size_t r = lo; r < hi; r++) {
-        size_t i = env->plan->rows[r];
-        double s = ch_iforest_score(w->trees, w->n_trees, t, i);
+        double s = score[r - lo];
         size_t b = (size_t)(s * HIST_BINS);
         hist[b < HIST_BINS ? b : HIST_BINS - 1]++;
-        s_top_insert(ts, trow, &n_top, k, s, i);
+        s_top_insert(ts, trow, &n_top, k, s, env->plan->rows[r]);
     }
+    free(score);
     for (size_t q = 0; q < n_top; q++) {
         cohort__isolation_forest__anomaly__init(&an[q]);
         an[q].score = ts[q];
@@ -1198,9 +1204,7 @@ static int s_predict(const void *vm, const ch_table *t, double *out, ch_err *err
                           "model %zu",
                           t->n_cols, md->n_features);
     }
-    for (size_t i = 0; i < t->n_rows; i++) {
-        out[i] = ch_iforest_score(md->trees, md->n_trees, t, i);
-    }
+    ch_iforest_score_rows(md->trees, md->n_trees, t, NULL, t->n_rows, out);
     return 0;
 }
 

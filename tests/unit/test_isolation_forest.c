@@ -233,8 +233,11 @@ static void test_sklearn_trees(void)
     for (size_t k = 0; k < 3; k++) {
         CHECK(ch_itree_check(&tr[k], t->cols, t->n_cols, &err) == 0);
     }
+    double blocked[20];
+    ch_iforest_score_rows(tr, 3, t, NULL, 20, blocked);
     for (size_t i = 0; i < 20; i++) {
         CHECK_REL(ch_iforest_score(tr, 3, t, i), sk_scores[i], 1e-12, 1e-300);
+        CHECK(blocked[i] == ch_iforest_score(tr, 3, t, i));
     }
     /* a tree whose child points back at its parent is refused */
     uint32_t saved = tr[0].left[0];
