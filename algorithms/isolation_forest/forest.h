@@ -3,7 +3,7 @@
  * 2021): growing one tree from a random subsample, path lengths with the
  * c(n) correction, anomaly scores and the features that isolate a row.
  *
- * Rules the trees follow (docs/isolation_forest.md repeats them):
+ * Rules the trees follow (algorithms/isolation_forest/README.md repeats them):
  *  - numeric split: a column drawn at random among the tree's columns that
  *    is not constant in the node (as scikit-learn's random splitter), the
  *    threshold uniform in (min, max); x <= threshold goes left.
