@@ -41,39 +41,56 @@ bool ch_cl_row_missing(const ch_table *t, size_t i)
     return false;
 }
 
+/* Marks rows[0..n) that have a NaN feature in miss[n], column by column (the
+ * table is column-major). Returns the number marked. */
+static size_t s_missing(const ch_table *t, const size_t *rows, size_t n, unsigned char *miss)
+{
+    memset(miss, 0, n);
+    for (size_t j = 0; j < t->n_cols; j++) {
+        const double *col = t->cols[j].values;
+        for (size_t r = 0; r < n; r++) {
+            miss[r] |= isnan(col[rows[r]]) ? 1 : 0;
+        }
+    }
+    size_t c = 0;
+    for (size_t r = 0; r < n; r++) {
+        c += miss[r];
+    }
+    return c;
+}
+
 void ch_cl_moments_leaf(const ch_table *t, const size_t *rows, size_t n, double *out)
 {
     size_t d = t->n_cols;
     double *mean = out + 2, *m2 = out + 2 + d;
     memset(out, 0, ch_cl_moments_len(d) * sizeof *out);
-    size_t used = 0, skipped = 0;
-    for (size_t r = 0; r < n; r++) {
-        if (ch_cl_row_missing(t, rows[r])) {
-            skipped++;
-            continue;
-        }
-        used++;
-        for (size_t j = 0; j < d; j++) {
-            mean[j] += t->cols[j].values[rows[r]];
-        }
-    }
-    out[0] = (double)used;
-    out[1] = (double)skipped;
-    if (used == 0) {
+    unsigned char *miss = malloc(n ? n : 1);
+    if (!miss) {
+        out[1] = (double)n; /* cannot happen in practice; counted as skipped */
         return;
     }
-    for (size_t j = 0; j < d; j++) {
-        mean[j] /= (double)used;
-    }
-    for (size_t r = 0; r < n; r++) {
-        if (ch_cl_row_missing(t, rows[r])) {
-            continue;
+    size_t skipped = s_missing(t, rows, n, miss), used = n - skipped;
+    out[0] = (double)used;
+    out[1] = (double)skipped;
+    for (size_t j = 0; used > 0 && j < d; j++) {
+        const double *col = t->cols[j].values;
+        double s = 0;
+        for (size_t r = 0; r < n; r++) {
+            if (!miss[r]) {
+                s += col[rows[r]];
+            }
         }
-        for (size_t j = 0; j < d; j++) {
-            double v = t->cols[j].values[rows[r]] - mean[j];
-            m2[j] += v * v;
+        double mu = s / (double)used, ss = 0;
+        for (size_t r = 0; r < n; r++) {
+            if (!miss[r]) {
+                double v = col[rows[r]] - mu;
+                ss += v * v;
+            }
         }
+        mean[j] = mu;
+        m2[j] = ss;
     }
+    free(miss);
 }
 
 void ch_cl_moments_combine(void *ctx, size_t len, const double *left, const double *right,
@@ -111,23 +128,42 @@ size_t ch_cl_gather(const ch_table *t, const size_t *rows, size_t n, const doubl
                     const double *scale, double *x, size_t *kept, double *w)
 {
     size_t d = t->n_cols, m = 0;
+    unsigned char one = 0;
+    unsigned char *miss = n > 1 ? malloc(n) : &one;
+    if (!miss) {
+        return 0;
+    }
+    s_missing(t, rows, n, miss);
+    size_t *pos = malloc((n ? n : 1) * sizeof *pos);
+    if (!pos) {
+        if (miss != &one) {
+            free(miss);
+        }
+        return 0;
+    }
     for (size_t r = 0; r < n; r++) {
-        size_t i = rows[r];
-        if (ch_cl_row_missing(t, i)) {
-            continue;
+        if (!miss[r]) {
+            pos[m] = rows[r];
+            if (kept) {
+                kept[m] = rows[r];
+            }
+            if (w) {
+                w[m] = t->weights ? t->weights[rows[r]] : 1.0;
+            }
+            m++;
         }
-        double *xr = x + m * d;
-        for (size_t j = 0; j < d; j++) {
-            double v = t->cols[j].values[i];
-            xr[j] = mean ? (v - mean[j]) / scale[j] : v;
+    }
+    for (size_t j = 0; j < d; j++) {
+        const double *col = t->cols[j].values;
+        double mu = mean ? mean[j] : 0, sc = mean ? scale[j] : 1;
+        for (size_t i = 0; i < m; i++) {
+            double v = col[pos[i]];
+            x[i * d + j] = mean ? (v - mu) / sc : v;
         }
-        if (kept) {
-            kept[m] = i;
-        }
-        if (w) {
-            w[m] = t->weights ? t->weights[i] : 1.0;
-        }
-        m++;
+    }
+    free(pos);
+    if (miss != &one) {
+        free(miss);
     }
     return m;
 }

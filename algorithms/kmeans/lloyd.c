@@ -60,7 +60,9 @@ void ch_km_leaf(const ch_km_shape *s, const double *x, const double *w, const ui
         wsum[c] += w[i];
         count[c] += 1;
         *inertia += w[i] * dist2[i];
-        if (entry) {
+        if (entry &&
+            (dist2[i] > far[(s->far - 1) * ew] ||
+             (dist2[i] == far[(s->far - 1) * ew] && (double)ids[i] < far[(s->far - 1) * ew + 1]))) {
             entry[0] = dist2[i];
             entry[1] = (double)ids[i];
             entry[2] = c;
