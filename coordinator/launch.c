@@ -118,3 +118,28 @@ void ch_children_free(ch_children *c)
         memset(c, 0, sizeof *c);
     }
 }
+
+pid_t ch_spawn_run(const char *exe, const char *yaml, const char *out_dir, long n_workers,
+                   const char *log_path)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid != 0) {
+        return pid;
+    }
+    if (log_path) {
+        FILE *f = fopen(log_path, "w");
+        if (f) {
+            dup2(fileno(f), 1);
+            dup2(fileno(f), 2);
+        }
+    }
+    char w[32];
+    snprintf(w, sizeof w, "%ld", n_workers);
+    if (n_workers > 0) {
+        execl(exe, exe, "run", yaml, "--out", out_dir, "--workers", w, (char *)NULL);
+    } else {
+        execl(exe, exe, "run", yaml, "--out", out_dir, (char *)NULL);
+    }
+    _exit(127);
+}

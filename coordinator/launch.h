@@ -33,4 +33,10 @@ bool ch_children_dead(const ch_children *c, size_t i, char *why, size_t size);
 void ch_children_stop(ch_children *c, int grace_ms);
 void ch_children_free(ch_children *c);
 
+/* Starts `exe run yaml --out out_dir [--workers n]` as a child process
+ * whose standard output and error go to log_path (NULL: inherited).
+ * Returns its pid, or -1 (errno set). The caller reaps it. */
+pid_t ch_spawn_run(const char *exe, const char *yaml, const char *out_dir, long n_workers,
+                   const char *log_path);
+
 #endif

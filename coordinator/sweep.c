@@ -6,6 +6,7 @@
 #include "common/rng.h"
 #include "common/experiment.h"
 #include "coordinator/engine.h"
+#include "coordinator/launch.h"
 #include "coordinator/outputs.h"
 #include "coordinator/plan.h"
 #include "coordinator/run_report.h"
@@ -499,34 +500,6 @@ int ch_sweep_finish(const ch_sweep *s, const char *dir, ch_err *err)
     return rc;
 }
 
-/* Starts `exe run trial.yaml --out tdir` with its output in tdir.log. */
-static pid_t s_spawn(const char *exe, const char *yaml, const char *tdir, long n_workers)
-{
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid != 0) {
-        return pid;
-    }
-    size_t n = strlen(tdir) + 8;
-    char *logp = malloc(n);
-    if (logp) {
-        snprintf(logp, n, "%s.log", tdir);
-        FILE *f = fopen(logp, "w");
-        if (f) {
-            dup2(fileno(f), 1);
-            dup2(fileno(f), 2);
-        }
-    }
-    char w[32];
-    snprintf(w, sizeof w, "%ld", n_workers);
-    if (n_workers > 0) {
-        execl(exe, exe, "run", yaml, "--out", tdir, "--workers", w, (char *)NULL);
-    } else {
-        execl(exe, exe, "run", yaml, "--out", tdir, (char *)NULL);
-    }
-    _exit(127);
-}
-
 int ch_sweep_run_local(ch_sweep *s, const ch_sweep_opts *o, char *dir, size_t dir_size,
                        ch_err *err)
 {
@@ -579,7 +552,12 @@ int ch_sweep_run_local(ch_sweep *s, const ch_sweep_opts *o, char *dir, size_t di
                 rc = err && err->code ? err->code : CH_ENOMEM;
                 break;
             }
-            pids[i] = s_spawn(o->self_exe, yaml, td, o->n_workers);
+            char *logp = malloc(strlen(td) + 8);
+            if (logp) {
+                snprintf(logp, strlen(td) + 8, "%s.log", td);
+            }
+            pids[i] = ch_spawn_run(o->self_exe, yaml, td, o->n_workers, logp);
+            free(logp);
             free(yaml);
             free(td);
             if (pids[i] < 0) {

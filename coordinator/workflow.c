@@ -5,6 +5,8 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "coordinator/engine.h"
+#include "coordinator/launch.h"
+#include "common/experiment.h"
 #include "coordinator/outputs.h"
 #include "coordinator/plan.h"
 #include "coordinator/run_report.h"
@@ -12,7 +14,10 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #define S_MAX_STEPS 256
 
@@ -338,7 +343,7 @@ static int s_parse(s_flow *f, ch_err *err)
             }
         }
     }
-    static const char *const known[] = {"name", "workers", "steps.*.name", "steps.*.use",
+    static const char *const known[] = {"name", "workers", "parallel", "steps.*.name", "steps.*.use",
                                         "steps.*.set", "steps.*.experiment", "steps.*.compare",
                                         "steps.*.metric", "steps.*.goal", "steps.*.after",
                                         NULL};
@@ -533,6 +538,132 @@ static int s_run_step(s_flow *f, s_step *s, ch_err *err)
     return rc;
 }
 
+/* Runs the workflow with up to `parallel` experiment steps at once, each a
+ * `cohort run` child process with its output in DIR/<step>.log. A step whose
+ * dependency failed is skipped; independent steps go on. */
+static int s_run_parallel(s_flow *f, const size_t *order, long parallel, size_t *done_out,
+                          ch_err *err)
+{
+    enum { PENDING, RUNNING, DONE, FAILED, SKIPPED } st[S_MAX_STEPS];
+    pid_t pid[S_MAX_STEPS];
+    for (size_t i = 0; i < f->n; i++) {
+        st[i] = PENDING;
+        pid[i] = 0;
+    }
+    size_t running = 0, failed = 0;
+    int rc = 0;
+    for (;;) {
+        for (size_t k = 0; k < f->n && rc == 0; k++) {
+            size_t i = order[k];
+            s_step *s = &f->steps[i];
+            if (st[i] != PENDING) {
+                continue;
+            }
+            bool ready = true, blocked = false;
+            for (size_t d = 0; d < s->n_deps; d++) {
+                int ds = st[s->deps[d]];
+                ready = ready && ds == DONE;
+                blocked = blocked || ds == FAILED || ds == SKIPPED;
+            }
+            if (blocked) {
+                st[i] = SKIPPED;
+                printf("=== step %s: not run, a step it depends on did not finish\n", s->name);
+                continue;
+            }
+            if (!ready) {
+                continue;
+            }
+            if (f->o->resume && s_finished(s->dir)) {
+                printf("=== step %s: finished before, skipped (--resume)\n", s->name);
+                st[i] = DONE;
+                continue;
+            }
+            if (s->kind == S_COMPARE) {
+                ch_err cerr;
+                ch_err_clear(&cerr);
+                st[i] = s_compare(f, s, &cerr) == 0 ? DONE : FAILED;
+                if (st[i] == FAILED) {
+                    printf("=== step %s failed: %s\n", s->name, cerr.msg);
+                }
+                continue;
+            }
+            if (running >= (size_t)parallel) {
+                continue;
+            }
+            s_refctx ctx = {f, i, true};
+            char *yaml = NULL, *path = NULL, *logp = NULL;
+            if ((rc = ch_config_map_scalars(s->cfg, s_refs, &ctx, err)) ||
+                (rc = ch_experiment_resolve_paths(s->cfg, err)) || (rc = ch_mkdirs(f->dir, err))) {
+                break;
+            }
+            yaml = ch_config_emit(s->cfg);
+            size_t n = strlen(s->dir) + 16;
+            path = malloc(n);
+            logp = malloc(n);
+            if (!yaml || !path || !logp) {
+                rc = ch_err_set(err, CH_ENOMEM, "out of memory");
+            } else {
+                snprintf(path, n, "%s.yaml", s->dir);
+                snprintf(logp, n, "%s.log", s->dir);
+                rc = ch_write_file_atomic(path, yaml, strlen(yaml), err);
+            }
+            if (rc == 0) {
+                extern const char *ch_self_exe(void);
+                pid[i] = ch_spawn_run(ch_self_exe(), path, s->dir, f->o->n_workers, logp);
+                if (pid[i] < 0) {
+                    rc = ch_err_set(err, CH_EIO, "cannot start step %s: %s", s->name,
+                                    strerror(errno));
+                } else {
+                    st[i] = RUNNING;
+                    running++;
+                    printf("=== step %s started (log: %s)\n", s->name, logp);
+                    fflush(stdout);
+                }
+            }
+            free(yaml);
+            free(path);
+            free(logp);
+        }
+        if (rc != 0 || running == 0) {
+            break;
+        }
+        int status;
+        pid_t p = waitpid(-1, &status, 0);
+        if (p < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            break;
+        }
+        for (size_t i = 0; i < f->n; i++) {
+            if (st[i] == RUNNING && pid[i] == p) {
+                running--;
+                st[i] = s_finished(f->steps[i].dir) ? DONE : FAILED;
+                printf("=== step %s %s\n", f->steps[i].name,
+                       st[i] == DONE ? "finished" : "failed (see its log)");
+                fflush(stdout);
+            }
+        }
+    }
+    while (running > 0) {
+        int status;
+        if (waitpid(-1, &status, 0) < 0 && errno != EINTR) {
+            break;
+        }
+        running--;
+    }
+    size_t done = 0;
+    for (size_t i = 0; i < f->n; i++) {
+        done += st[i] == DONE;
+        failed += st[i] == FAILED || st[i] == SKIPPED;
+    }
+    *done_out = done;
+    if (rc == 0 && failed) {
+        rc = ch_err_set(err, CH_EINVAL, "%zu of %zu steps did not finish", failed, f->n);
+    }
+    return rc;
+}
+
 static void s_free(s_flow *f)
 {
     for (size_t i = 0; i < f->n; i++) {
@@ -623,7 +754,21 @@ int ch_workflow_run(ch_config *cfg, const char *path, const ch_workflow_opts *o,
         printf("\n");
     }
     size_t done = 0;
-    for (size_t k = 0; k < f.n && rc == 0; k++) {
+    long parallel = 1;
+    if (rc == 0 && !o->plan_only) {
+        /* independent steps at the same time when the cores allow */
+        long workers = o->n_workers;
+        if (workers <= 0) {
+            ch_cfg_int(f.cfg, "workers", 2, 1, 4096, &workers, NULL);
+        }
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        long dflt = (cores > 0 ? cores : 1) / (workers + 1);
+        rc = ch_cfg_int(f.cfg, "parallel", dflt > 1 ? dflt : 1, 1, 256, &parallel, err);
+    }
+    if (rc == 0 && parallel > 1) {
+        rc = s_run_parallel(&f, order, parallel, &done, err);
+    }
+    for (size_t k = 0; k < f.n && rc == 0 && parallel == 1; k++) {
         s_step *s = &f.steps[order[k]];
         if (o->resume && !o->plan_only && s_finished(s->dir)) {
             printf("=== step %s: finished before, skipped (--resume)\n", s->name);

@@ -44,6 +44,13 @@ check "compare summary has the ranking" grep -q '"winner": "a"' "$T/wf/report-b/
 check "the set override reached step b" grep -q 'intercept: false' "$T/wf/b/config.yaml"
 check "an index page links the steps" grep -q 'href="a/report.html"' "$T/wf/index.html"
 
+# independent steps at the same time (child processes, logs per step): same results
+timeout 120 "$COHORT" run "$T/wf.yaml" --out "$T/wfp" --set parallel=3 >"$T/wfp.out" 2>&1
+check "parallel workflow finishes" grep -q "workflow: 4 of 4 steps finished" "$T/wfp.out"
+check "independent steps started together" grep -q "=== step c started" "$T/wfp.out"
+check "each parallel step has its log" [ -s "$T/wfp/a.log" ]
+check "parallel and sequential give the same model" cmp -s <(estimates "$T/wf/a/summary.json") <(estimates "$T/wfp/a/summary.json")
+
 # resume: delete one step's results, resume runs only that one
 rm -rf "$T/wf/b"
 timeout 120 "$COHORT" run --resume "$T/wf" >"$T/wf2.out" 2>&1
