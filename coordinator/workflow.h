@@ -18,7 +18,10 @@
  * A string anywhere in a step may refer to an earlier step's outputs:
  * ${steps.NAME.dir|model|summary|report|config|data}; a reference is also a
  * dependency. Steps run in dependency order (file order among the ready);
- * --resume skips the steps whose summary.json says finished. */
+ * with `parallel: N` (default: cores / (workers + 1)) up to N independent
+ * steps run at once as child processes, each with DIR/<step>.log; a failed
+ * step skips only the steps that depend on it. --resume skips the steps
+ * whose summary.json says finished. */
 #ifndef CH_WORKFLOW_H
 #define CH_WORKFLOW_H
 
