@@ -58,12 +58,26 @@ typedef struct ch_update {
     size_t state_len;
 } ch_update;
 
+/* What the engine measured of a round, for algorithms that report it
+ * (federated learning plots bytes and time per round). */
+typedef struct ch_round_stats {
+    size_t chosen;         /* shards asked */
+    size_t received;       /* updates accepted */
+    size_t rejected;       /* updates refused (bad payload, or by accumulate) */
+    size_t late;           /* updates for an earlier round, discarded */
+    double bytes_out;      /* task bytes sent */
+    double bytes_in;       /* update bytes received */
+    double compute_seconds; /* the slowest worker's computing time */
+    double round_seconds;   /* from the first task sent to the last update */
+} ch_round_stats;
+
 /* Metrics an algorithm reports for a round (train loss, ...). */
 #define CH_MAX_ROUND_METRICS 16
 typedef struct ch_round_metrics {
     size_t n;
     const char *key[CH_MAX_ROUND_METRICS]; /* static strings */
     double value[CH_MAX_ROUND_METRICS];
+    const ch_round_stats *stats; /* set by the engine before aggregate */
 } ch_round_metrics;
 
 void ch_round_metric(ch_round_metrics *m, const char *key, double value);
@@ -72,6 +86,13 @@ typedef enum {
     CH_TASK_ALL_SHARDS = 0, /* every shard must answer; lost shards are reassigned */
     CH_TASK_QUORUM = 1,     /* federated: whoever answers by the deadline */
 } ch_task_policy;
+
+/* How a round is run, from the algorithm's `participants` hook. */
+typedef struct ch_round_plan {
+    ch_task_policy policy;
+    double timeout_seconds; /* QUORUM: the round closes at this deadline */
+    size_t min_updates;     /* QUORUM: fewer by the deadline is an error */
+} ch_round_plan;
 
 typedef enum { CH_OUT_REGRESSION = 0, CH_OUT_PROBABILITIES = 1 } ch_output_kind;
 
@@ -101,6 +122,16 @@ typedef struct ch_algo {
     /* Returns 1 when the algorithm is done (no task), 0 with op and payload
      * filled for round `round`, or a negative error. */
     int (*next_task)(void *st, uint32_t round, uint32_t *op, ch_buf *payload, ch_err *err);
+    /* Optional: which shards take part in this round (chosen[s]; live[s]
+     * says whether shard s has a connected worker) and how the round
+     * closes. Without it every shard takes part and must answer. */
+    int (*participants)(void *st, uint32_t round, const bool *live, size_t n_shards,
+                        bool *chosen, ch_round_plan *plan, ch_err *err);
+    /* Optional: takes each update as it arrives (in arrival order, so keep
+     * the sums order-independent, e.g. in fixed point); then aggregate is
+     * called with n == 0. An error CH_EPROTO rejects that update (logged,
+     * the round goes on); any other error stops the run. */
+    int (*accumulate)(void *st, uint32_t round, uint32_t op, const ch_update *up, ch_err *err);
     /* Updates sorted by shard. */
     int (*aggregate)(void *st, uint32_t round, uint32_t op, const ch_update *ups, size_t n,
                      ch_round_metrics *m, ch_err *err);

@@ -17,6 +17,7 @@
 #include "coordinator/run_report.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -272,6 +273,56 @@ static int s_bind(s_engine *e, ch_err *err)
     return 0;
 }
 
+/* Registers the worker that sent HELLO m. Returns 0 with *out, 1 when the
+ * peer was refused (it was told why), or a negative error. */
+static int s_hello(s_engine *e, const ch_wire_msg *m, ch_wslot **out, ch_err *err)
+{
+    Cohort__Hello *h = cohort__hello__unpack(NULL, m->env->payload.len, m->env->payload.data);
+    if (!h) {
+        ch_warn("rejected a HELLO whose payload does not decode");
+        return 1;
+    }
+    if (ch_registry_by_routing(&e->reg, m->routing, m->routing_len)) {
+        cohort__hello__free_unpacked(h, NULL);
+        return 1;
+    }
+    bool silo = h->data && h->data->rows > 0;
+    if (silo != e->by_file) {
+        Cohort__Error em = COHORT__ERROR__INIT;
+        em.message = silo ? (char *)"this experiment's partition.scheme is not by-file; start "
+                                    "the worker without --data"
+                          : (char *)"this experiment's partition.scheme is by-file; start the "
+                                    "worker with --data FILE";
+        ch_wire_send_msg(e->router, m->routing, m->routing_len, e->experiment_id, 0, -1,
+                         COHORT__KIND__ERROR, &em.base, NULL);
+        ch_warn("refused worker %s pid %d: %s", h->host, h->pid, em.message);
+        cohort__hello__free_unpacked(h, NULL);
+        return 1;
+    }
+    ch_wslot *w = ch_registry_add(&e->reg, m->routing, m->routing_len);
+    if (!w) {
+        cohort__hello__free_unpacked(h, NULL);
+        return ch_err_set(err, CH_ENOMEM, "out of memory");
+    }
+    w->rank = e->kids.n ? h->rank : -1;
+    w->pid = h->pid;
+    snprintf(w->host, sizeof w->host, "%s", h->host ? h->host : "?");
+    w->last_seen_ms = ch_now_ms();
+    if (silo) {
+        w->rows = h->data->rows;
+        w->fingerprint = h->data->fingerprint;
+        w->schema = ch_schema_from_pb(h->schema, err);
+        if (!w->schema) {
+            cohort__hello__free_unpacked(h, NULL);
+            w->state = CH_W_DONE;
+            return ch_err_prefix(err, "worker %d sent a bad schema", w->index);
+        }
+    }
+    cohort__hello__free_unpacked(h, NULL);
+    *out = w;
+    return 0;
+}
+
 static int s_join(s_engine *e, ch_err *err)
 {
     int64_t deadline = ch_now_ms() + e->x.rt.join_timeout_ms;
@@ -317,53 +368,15 @@ static int s_join(s_engine *e, ch_err *err)
             ch_wire_msg_free(&m);
             continue;
         }
-        Cohort__Hello *h =
-            cohort__hello__unpack(NULL, m.env->payload.len, m.env->payload.data);
-        if (!h) {
-            ch_warn("rejected a HELLO whose payload does not decode");
-            ch_wire_msg_free(&m);
-            continue;
-        }
-        if (ch_registry_by_routing(&e->reg, m.routing, m.routing_len)) {
-            cohort__hello__free_unpacked(h, NULL);
-            ch_wire_msg_free(&m);
-            continue;
-        }
-        bool silo = h->data && h->data->rows > 0;
-        if (silo != e->by_file) {
-            Cohort__Error em = COHORT__ERROR__INIT;
-            em.message = silo ? (char *)"this experiment's partition.scheme is not by-file; start "
-                                        "the worker without --data"
-                              : (char *)"this experiment's partition.scheme is by-file; start the "
-                                        "worker with --data FILE";
-            ch_wire_send_msg(e->router, m.routing, m.routing_len, e->experiment_id, 0, -1,
-                             COHORT__KIND__ERROR, &em.base, NULL);
-            ch_warn("refused worker %s pid %d: %s", h->host, h->pid, em.message);
-            cohort__hello__free_unpacked(h, NULL);
-            ch_wire_msg_free(&m);
-            continue;
-        }
-        ch_wslot *w = ch_registry_add(&e->reg, m.routing, m.routing_len);
-        if (!w) {
-            cohort__hello__free_unpacked(h, NULL);
-            ch_wire_msg_free(&m);
-            return ch_err_set(err, CH_ENOMEM, "out of memory");
-        }
-        w->rank = e->kids.n ? h->rank : -1;
-        w->pid = h->pid;
-        snprintf(w->host, sizeof w->host, "%s", h->host ? h->host : "?");
-        w->last_seen_ms = ch_now_ms();
-        if (silo) {
-            w->rows = h->data->rows;
-            w->schema = ch_schema_from_pb(h->schema, err);
-            if (!w->schema) {
-                cohort__hello__free_unpacked(h, NULL);
-                ch_wire_msg_free(&m);
-                return ch_err_prefix(err, "worker %d sent a bad schema", w->index);
-            }
-        }
-        cohort__hello__free_unpacked(h, NULL);
+        ch_wslot *w = NULL;
+        rc = s_hello(e, &m, &w, err);
         ch_wire_msg_free(&m);
+        if (rc < 0) {
+            return rc;
+        }
+        if (rc > 0) {
+            continue; /* refused, with a message to the peer */
+        }
         char name[256];
         ch_info("%s joined (%zu/%zu)", ch_wslot_name(w, name, sizeof name), e->reg.n,
                 e->n_workers);
@@ -424,6 +437,31 @@ static int s_plan(s_engine *e, ch_err *err)
 /* Sends every worker its assignment. In simulation the coordinator may still
  * be loading the same data: workers load theirs meanwhile and report its
  * fingerprint with READY (checked in s_wait_ready). */
+static int s_assign_one(s_engine *e, ch_wslot *w, const Cohort__Schema *spb, ch_err *err)
+{
+    Cohort__Assign a = COHORT__ASSIGN__INIT;
+    Cohort__DataSummary ds = COHORT__DATA_SUMMARY__INIT;
+    a.worker = w->index;
+    a.shard = (uint32_t)w->shard;
+    a.n_workers = (uint32_t)e->n_workers;
+    a.config_yaml = e->config_yaml;
+    a.by_file = e->by_file;
+    a.n_blocks = e->n_blocks;
+    if (e->by_file) {
+        a.schema = (Cohort__Schema *)spb;
+        a.block_offset = w->block_offset;
+    } else {
+        ds.path = (char *)e->x.train_path;
+        a.data = &ds;
+    }
+    int rc = s_send(e, w, 0, COHORT__KIND__ASSIGN, &a.base, err);
+    if (rc == CH_ELOST) {
+        s_lose(e, w, "disconnected before its assignment");
+        return 0;
+    }
+    return rc;
+}
+
 static int s_assign_send(s_engine *e, ch_err *err)
 {
     Cohort__Schema *spb = e->by_file ? ch_schema_to_pb(e->x.schema) : NULL;
@@ -431,33 +469,15 @@ static int s_assign_send(s_engine *e, ch_err *err)
         return ch_err_set(err, CH_ENOMEM, "out of memory");
     }
     uint64_t offset = 0;
-    for (size_t i = 0; i < e->reg.n; i++) {
+    int rc = 0;
+    for (size_t i = 0; i < e->reg.n && rc == 0; i++) {
         ch_wslot *w = &e->reg.w[i];
-        Cohort__Assign a = COHORT__ASSIGN__INIT;
-        Cohort__DataSummary ds = COHORT__DATA_SUMMARY__INIT;
-        a.worker = w->index;
-        a.n_workers = (uint32_t)e->n_workers;
-        a.config_yaml = e->config_yaml;
-        a.by_file = e->by_file;
-        a.n_blocks = e->n_blocks;
-        if (e->by_file) {
-            a.schema = spb;
-            a.block_offset = offset;
-            offset += w->rows < CH_PLAN_MAX_BLOCKS ? w->rows : CH_PLAN_MAX_BLOCKS;
-        } else {
-            ds.path = (char *)e->x.train_path;
-            a.data = &ds;
-        }
-        int rc = s_send(e, w, 0, COHORT__KIND__ASSIGN, &a.base, err);
-        if (rc == CH_ELOST) {
-            s_lose(e, w, "disconnected before its assignment");
-        } else if (rc) {
-            ch_schema_pb_free(spb);
-            return rc;
-        }
+        w->block_offset = offset;
+        offset += w->rows < CH_PLAN_MAX_BLOCKS ? w->rows : CH_PLAN_MAX_BLOCKS;
+        rc = s_assign_one(e, w, spb, err);
     }
     ch_schema_pb_free(spb);
-    return 0;
+    return rc;
 }
 
 /* Waits until every live worker has loaded its data; in simulation checks
@@ -533,12 +553,18 @@ static int s_wait_ready(s_engine *e, ch_err *err)
 /* --- rounds ------------------------------------------------------------------ */
 
 typedef struct s_round {
+    uint32_t round, op;
+    const ch_buf *payload;
     size_t n_shards;
-    int *owner;          /* shard -> worker index, -1 when done */
-    uint8_t **state;     /* shard -> update bytes */
+    bool *chosen;        /* shard takes part */
+    int *owner;          /* shard -> worker slot computing it; -1 when done or skipped */
+    bool *got;           /* shard's update accepted */
+    uint8_t **state;     /* shard -> update bytes (not kept with accumulate) */
     size_t *state_len;
     uint64_t *samples;
     size_t pending;
+    ch_round_plan plan;
+    ch_round_stats stats;
 } s_round;
 
 static void s_round_free(s_round *r)
@@ -546,30 +572,45 @@ static void s_round_free(s_round *r)
     for (size_t s = 0; s < r->n_shards && r->state; s++) {
         free(r->state[s]);
     }
+    free(r->chosen);
     free(r->owner);
+    free(r->got);
     free(r->state);
     free(r->state_len);
     free(r->samples);
     memset(r, 0, sizeof *r);
 }
 
-static int s_send_task(s_engine *e, ch_wslot *w, uint32_t round, uint32_t op,
-                       const ch_buf *payload, const uint32_t *shards, size_t n, ch_err *err)
+static int s_send_task(s_engine *e, s_round *r, ch_wslot *w, const uint32_t *shards, size_t n,
+                       ch_err *err)
 {
     Cohort__Task t = COHORT__TASK__INIT;
-    t.round = round;
-    t.op = op;
+    t.round = r->round;
+    t.op = r->op;
     t.n_shards = n;
     t.shards = (uint32_t *)shards;
-    t.state.data = payload->data;
-    t.state.len = payload->len;
-    return s_send(e, w, round, COHORT__KIND__TASK, &t.base, err);
+    t.state.data = r->payload->data;
+    t.state.len = r->payload->len;
+    r->stats.bytes_out += (double)r->payload->len;
+    return s_send(e, w, r->round, COHORT__KIND__TASK, &t.base, err);
 }
 
-/* Gives the pending shards of lost workers to the live worker with the
- * fewest pending shards. */
-static int s_reassign(s_engine *e, s_round *r, uint32_t round, uint32_t op, const ch_buf *payload,
-                      ch_err *err)
+/* The connected worker that holds shard s, or NULL. */
+static ch_wslot *s_holder(s_engine *e, size_t shard)
+{
+    for (size_t i = 0; i < e->reg.n; i++) {
+        ch_wslot *w = &e->reg.w[i];
+        if (w->shard == (int)shard && w->state == CH_W_READY) {
+            return w;
+        }
+    }
+    return NULL;
+}
+
+/* Pending shards whose worker is gone: reassigned to the live worker with
+ * the fewest (all-shards rounds, rows reachable), given up (quorum rounds),
+ * or the end of the run (a by-file silo in an all-shards round). */
+static int s_reassign(s_engine *e, s_round *r, ch_err *err)
 {
     for (size_t s = 0; s < r->n_shards; s++) {
         if (r->owner[s] < 0) {
@@ -580,6 +621,11 @@ static int s_reassign(s_engine *e, s_round *r, uint32_t round, uint32_t op, cons
             continue;
         }
         char name[256];
+        if (r->plan.policy == CH_TASK_QUORUM) {
+            r->owner[s] = -1; /* this round goes on without it */
+            r->pending--;
+            continue;
+        }
         if (e->by_file) {
             return ch_err_set(err, CH_ELOST,
                               "%s was lost (%s); its silo's data cannot be reached from any other "
@@ -614,7 +660,7 @@ static int s_reassign(s_engine *e, s_round *r, uint32_t round, uint32_t op, cons
         s_event(e, "worker.reassigned", "{\"shard\": %u, \"from\": %d, \"to\": %d}", shard,
                 w ? w->index : -1, best->index);
         r->owner[s] = best->index;
-        int rc = s_send_task(e, best, round, op, payload, &shard, 1, err);
+        int rc = s_send_task(e, r, best, &shard, 1, err);
         if (rc == CH_ELOST) {
             s_lose(e, best, "disconnected");
             s--; /* try this shard again with another worker */
@@ -627,103 +673,282 @@ static int s_reassign(s_engine *e, s_round *r, uint32_t round, uint32_t op, cons
     return 0;
 }
 
+/* A HELLO in the middle of a run: a silo or worker coming back. It takes
+ * the shard of a lost worker (a silo: its own, recognised by its data) and
+ * gets its assignment; it takes part from the next round on. */
+static void s_rejoin(s_engine *e, const ch_wire_msg *m)
+{
+    ch_err err;
+    ch_err_clear(&err);
+    ch_wslot *w = NULL;
+    if (s_hello(e, m, &w, &err) != 0 || !w) {
+        if (err.code) {
+            ch_warn("a worker could not rejoin: %s", err.msg);
+        }
+        return;
+    }
+    int shard = -1;
+    ch_wslot *old = NULL;
+    for (size_t i = 0; i < e->reg.n && shard < 0; i++) {
+        ch_wslot *o = &e->reg.w[i];
+        if (o == w || o->state != CH_W_LOST || o->shard < 0 || s_holder(e, (size_t)o->shard)) {
+            continue;
+        }
+        if (e->by_file && (o->fingerprint != w->fingerprint || o->rows != w->rows)) {
+            continue;
+        }
+        shard = o->shard;
+        old = o;
+    }
+    char name[256];
+    if (!old) {
+        Cohort__Bye bye = COHORT__BYE__INIT;
+        bye.reason = (char *)"every shard of this run has its worker";
+        ch_wire_send_msg(e->router, w->routing, w->routing_len, e->experiment_id, 0, -1,
+                         COHORT__KIND__BYE, &bye.base, NULL);
+        ch_info("%s turned away: every shard has its worker",
+                ch_wslot_name(w, name, sizeof name));
+        w->state = CH_W_DONE;
+        return;
+    }
+    w->shard = shard;
+    w->block_offset = old->block_offset;
+    old->shard = -1;
+    Cohort__Schema *spb = e->by_file ? ch_schema_to_pb(e->x.schema) : NULL;
+    if (s_assign_one(e, w, spb, &err) != 0) {
+        ch_warn("%s: %s", ch_wslot_name(w, name, sizeof name), err.msg);
+    }
+    ch_schema_pb_free(spb);
+    ch_info("%s rejoined in place of worker %d (shard %d)", ch_wslot_name(w, name, sizeof name),
+            old->index, shard);
+    s_event(e, "worker.rejoined", "{\"worker\": %d, \"shard\": %d, \"replaces\": %d}",
+            w->index, shard, old->index);
+}
+
+/* One update: checked, then kept (or handed to accumulate). */
+static int s_take_update(s_engine *e, s_round *r, ch_wslot *w, const ch_wire_msg *m, ch_err *err)
+{
+    const ch_algo *a = e->x.algo;
+    Cohort__Update *u = cohort__update__unpack(NULL, m->env->payload.len, m->env->payload.data);
+    char name[256];
+    int rc = 0;
+    r->stats.bytes_in += (double)m->env->payload.len;
+    if (!u) {
+        ch_warn("rejected an UPDATE from %s: payload does not decode",
+                ch_wslot_name(w, name, sizeof name));
+        r->stats.rejected++;
+    } else if (u->round != r->round || m->env->round != r->round) {
+        ch_warn("discarded a late UPDATE for round %u from %s (round %u is running)", u->round,
+                ch_wslot_name(w, name, sizeof name), r->round);
+        r->stats.late++;
+    } else if (u->shard >= r->n_shards || r->owner[u->shard] != w->index) {
+        ch_warn("rejected an UPDATE for shard %u from %s: not its shard", u->shard,
+                ch_wslot_name(w, name, sizeof name));
+        r->stats.rejected++;
+    } else {
+        ch_update up = {u->shard, u->samples, u->state.data, u->state.len};
+        if (u->compute_seconds > r->stats.compute_seconds && u->compute_seconds < 1e9) {
+            r->stats.compute_seconds = u->compute_seconds;
+        }
+        if (a->accumulate) {
+            ch_err aerr;
+            ch_err_clear(&aerr);
+            rc = a->accumulate(e->st, r->round, r->op, &up, &aerr);
+            if (rc == CH_EPROTO) {
+                ch_warn("rejected the update of %s for round %u: %s",
+                        ch_wslot_name(w, name, sizeof name), r->round, aerr.msg);
+                s_event(e, "worker.rejected", "{\"worker\": %d, \"round\": %u}", w->index,
+                        r->round);
+                r->stats.rejected++;
+                rc = 0;
+            } else if (rc) {
+                rc = ch_err_set(err, rc, "%s", aerr.msg);
+            } else {
+                r->got[u->shard] = true;
+            }
+        } else {
+            uint8_t *copy = malloc(u->state.len ? u->state.len : 1);
+            if (!copy) {
+                rc = ch_err_set(err, CH_ENOMEM, "out of memory");
+            } else {
+                memcpy(copy, u->state.data, u->state.len);
+                r->state[u->shard] = copy;
+                r->state_len[u->shard] = u->state.len;
+                r->got[u->shard] = true;
+            }
+        }
+        if (rc == 0) {
+            r->samples[u->shard] = u->samples;
+            r->owner[u->shard] = -1;
+            r->pending--;
+            r->stats.received += r->got[u->shard];
+        }
+    }
+    if (u) {
+        cohort__update__free_unpacked(u, NULL);
+    }
+    return rc;
+}
+
 static int s_round_run(s_engine *e, uint32_t round, uint32_t op, const ch_buf *payload,
                        s_round *r, ch_err *err)
 {
+    const ch_algo *a = e->x.algo;
     memset(r, 0, sizeof *r);
+    r->round = round;
+    r->op = op;
+    r->payload = payload;
     r->n_shards = e->n_workers;
-    r->owner = calloc(r->n_shards, sizeof *r->owner);
-    r->state = calloc(r->n_shards, sizeof *r->state);
-    r->state_len = calloc(r->n_shards, sizeof *r->state_len);
-    r->samples = calloc(r->n_shards, sizeof *r->samples);
-    if (!r->owner || !r->state || !r->state_len || !r->samples) {
+    size_t n = r->n_shards;
+    r->chosen = calloc(n, sizeof *r->chosen);
+    r->owner = calloc(n, sizeof *r->owner);
+    r->got = calloc(n, sizeof *r->got);
+    r->state = calloc(n, sizeof *r->state);
+    r->state_len = calloc(n, sizeof *r->state_len);
+    r->samples = calloc(n, sizeof *r->samples);
+    bool *live = calloc(n, sizeof *live);
+    if (!r->chosen || !r->owner || !r->got || !r->state || !r->state_len || !r->samples ||
+        !live) {
+        free(live);
         return ch_err_set(err, CH_ENOMEM, "out of memory");
     }
-    /* shard s belongs to worker s; a lost worker's shard goes to a survivor */
-    for (size_t s = 0; s < r->n_shards; s++) {
-        r->owner[s] = (int)s;
+    for (size_t s = 0; s < n; s++) {
+        live[s] = s_holder(e, s) != NULL;
+        r->chosen[s] = true;
     }
-    r->pending = r->n_shards;
-    for (size_t i = 0; i < e->reg.n; i++) {
-        ch_wslot *w = &e->reg.w[i];
-        if (w->state != CH_W_READY) {
-            continue;
-        }
-        uint32_t shard = (uint32_t)w->index;
-        int rc = s_send_task(e, w, round, op, payload, &shard, 1, err);
-        if (rc == CH_ELOST) {
-            s_lose(e, w, "disconnected");
-        } else if (rc) {
-            return rc;
-        }
+    r->plan.policy = CH_TASK_ALL_SHARDS;
+    r->plan.timeout_seconds = (double)e->x.rt.round_timeout_ms / 1000.0;
+    int rc = 0;
+    if (a->participants) {
+        rc = a->participants(e->st, round, live, n, r->chosen, &r->plan, err);
     }
-    int rc = s_reassign(e, r, round, op, payload, err);
+    free(live);
     if (rc) {
         return rc;
     }
-    int64_t deadline = ch_now_ms() + e->x.rt.round_timeout_ms;
-    while (r->pending > 0) {
+    int64_t t0 = ch_now_ms();
+    for (size_t s = 0; s < n && rc == 0; s++) {
+        r->owner[s] = -1;
+        if (!r->chosen[s]) {
+            continue;
+        }
+        r->stats.chosen++;
+        r->pending++;
+        ch_wslot *w = s_holder(e, s);
+        /* a shard without a worker: reassigned or skipped by s_reassign */
+        r->owner[s] = w ? w->index : INT32_MAX;
+        if (w) {
+            uint32_t shard = (uint32_t)s;
+            rc = s_send_task(e, r, w, &shard, 1, err);
+            if (rc == CH_ELOST) {
+                s_lose(e, w, "disconnected");
+                rc = 0;
+            }
+        }
+    }
+    if (rc == 0) {
+        rc = s_reassign(e, r, err);
+    }
+    int64_t timeout_ms = (int64_t)(r->plan.timeout_seconds * 1000.0);
+    int64_t deadline = ch_now_ms() + (timeout_ms > 0 ? timeout_ms : e->x.rt.round_timeout_ms);
+    while (rc == 0 && r->pending > 0) {
         ch_wire_msg m;
         rc = s_pump(e, deadline, &m, err);
         if (rc == CH_ELOST) {
-            /* fall through to the reassignment below */
+            rc = 0; /* handled by the reassignment below */
         } else if (rc == CH_ETIMEOUT) {
+            rc = 0;
+            if (r->plan.policy == CH_TASK_QUORUM) {
+                /* the round closes with whatever arrived */
+                for (size_t s = 0; s < n; s++) {
+                    if (r->owner[s] >= 0) {
+                        r->owner[s] = -1;
+                        r->pending--;
+                    }
+                }
+                break;
+            }
             /* everyone still holding a shard missed the deadline */
-            for (size_t s = 0; s < r->n_shards; s++) {
+            for (size_t s = 0; s < n; s++) {
                 ch_wslot *w = r->owner[s] >= 0 ? ch_registry_get(&e->reg, r->owner[s]) : NULL;
                 if (w) {
                     s_lose(e, w, "missed the round deadline (runtime.round_timeout)");
                 }
             }
             deadline = ch_now_ms() + e->x.rt.round_timeout_ms;
-        } else if (rc) {
-            return rc;
-        } else {
+        } else if (rc == 0) {
             ch_wslot *w = s_sender(e, &m);
-            if (m.env->kind == COHORT__KIND__ERROR && w && w->state == CH_W_READY) {
-                rc = s_worker_error(e, &m, err);
-                ch_wire_msg_free(&m);
-                return rc;
-            }
-            if (m.env->kind == COHORT__KIND__UPDATE && w && w->state == CH_W_READY) {
-                Cohort__Update *u =
-                    cohort__update__unpack(NULL, m.env->payload.len, m.env->payload.data);
-                char name[256];
-                if (!u) {
-                    ch_warn("rejected an UPDATE from %s: payload does not decode",
-                            ch_wslot_name(w, name, sizeof name));
-                } else if (u->round != round || m.env->round != round) {
-                    ch_warn("discarded a late UPDATE for round %u from %s (round %u is running)",
-                            u->round, ch_wslot_name(w, name, sizeof name), round);
-                } else if (u->shard >= r->n_shards || r->owner[u->shard] != w->index) {
-                    ch_warn("rejected an UPDATE for shard %u from %s: not its shard", u->shard,
-                            ch_wslot_name(w, name, sizeof name));
-                } else {
-                    uint8_t *copy = malloc(u->state.len ? u->state.len : 1);
-                    if (!copy) {
-                        cohort__update__free_unpacked(u, NULL);
-                        ch_wire_msg_free(&m);
-                        return ch_err_set(err, CH_ENOMEM, "out of memory");
+            if (m.env->kind == COHORT__KIND__HELLO && !w) {
+                s_rejoin(e, &m);
+            } else if (m.env->kind == COHORT__KIND__READY && w && w->state == CH_W_JOINED) {
+                w->state = CH_W_READY;
+            } else if (m.env->kind == COHORT__KIND__ERROR && w && w->state == CH_W_READY) {
+                if (r->plan.policy == CH_TASK_QUORUM) {
+                    Cohort__Error *em =
+                        cohort__error__unpack(NULL, m.env->payload.len, m.env->payload.data);
+                    char why[300];
+                    snprintf(why, sizeof why, "reported an error: %s",
+                             em && em->message ? em->message : "?");
+                    if (em) {
+                        cohort__error__free_unpacked(em, NULL);
                     }
-                    memcpy(copy, u->state.data, u->state.len);
-                    r->state[u->shard] = copy;
-                    r->state_len[u->shard] = u->state.len;
-                    r->samples[u->shard] = u->samples;
-                    r->owner[u->shard] = -1;
-                    r->pending--;
+                    s_lose(e, w, why);
+                } else {
+                    rc = s_worker_error(e, &m, err);
                 }
-                if (u) {
-                    cohort__update__free_unpacked(u, NULL);
-                }
+            } else if (m.env->kind == COHORT__KIND__UPDATE && w && w->state == CH_W_READY) {
+                rc = s_take_update(e, r, w, &m, err);
+            } else if (m.env->kind == COHORT__KIND__UPDATE) {
+                r->stats.late++; /* from a worker already given up on */
             }
             ch_wire_msg_free(&m);
         }
-        rc = s_reassign(e, r, round, op, payload, err);
-        if (rc) {
-            return rc;
+        if (rc == 0) {
+            rc = s_reassign(e, r, err);
         }
     }
-    return 0;
+    r->stats.round_seconds = (double)(ch_now_ms() - t0) / 1000.0;
+    if (rc == 0 && r->plan.policy == CH_TASK_QUORUM && r->stats.received < r->plan.min_updates) {
+        rc = ch_err_set(err, CH_ELOST,
+                        "round %u: only %zu of %zu chosen workers answered, fewer than the %zu "
+                        "required (checkpoint of round %u in %s)",
+                        round, r->stats.received, r->stats.chosen, r->plan.min_updates,
+                        e->rounds_done, e->run_dir);
+    }
+    return rc;
+}
+
+/* Round metrics, stats, events, store, progress: what a round leaves. */
+static void s_round_record(s_engine *e, uint32_t round, const ch_round_metrics *met,
+                           const ch_round_stats *st, double agg_seconds)
+{
+    ch_buf body;
+    ch_buf_init(&body);
+    ch_buf_printf(&body, "{\"round\": %u, \"seconds\": %.3f, \"metrics\": {", round,
+                  st->round_seconds + agg_seconds);
+    for (size_t k = 0; k < met->n; k++) {
+        ch_buf_printf(&body, "%s\"%s\": ", k ? ", " : "", met->key[k]);
+        ch_buf_json_num(&body, met->value[k]);
+        ch_outputs_metric(&e->out, met->key[k], round, met->value[k]);
+        if (e->track) {
+            ch_err terr;
+            if (ch_track_metric(e->track, e->run_id, met->key[k], round, met->value[k],
+                                &terr) != 0) {
+                ch_warn("tracking store: %s", terr.msg);
+            }
+        }
+    }
+    ch_buf_printf(&body,
+                  "}, \"engine\": {\"chosen\": %zu, \"received\": %zu, \"rejected\": %zu, "
+                  "\"late\": %zu, \"bytes_out\": %.0f, \"bytes_in\": %.0f, "
+                  "\"compute_seconds\": %.4f, \"gather_seconds\": %.4f, "
+                  "\"aggregate_seconds\": %.4f}}",
+                  st->chosen, st->received, st->rejected, st->late, st->bytes_out, st->bytes_in,
+                  st->compute_seconds, st->round_seconds, agg_seconds);
+    ch_events_emit(e->ev, "round.end", ch_buf_str(&body));
+    ch_progress_round(&e->progress, round, st->round_seconds + agg_seconds, met->key, met->value,
+                      met->n);
+    ch_buf_free(&body);
 }
 
 static int s_rounds(s_engine *e, uint32_t first_round, ch_err *err)
@@ -742,7 +967,6 @@ static int s_rounds(s_engine *e, uint32_t first_round, ch_err *err)
             ch_buf_free(&payload);
             return rc;
         }
-        int64_t t_round = ch_now_ms();
         s_event(e, "round.start", "{\"round\": %u, \"op\": %u}", round, op);
         s_round r;
         rc = s_round_run(e, round, op, &payload, &r, err);
@@ -751,46 +975,36 @@ static int s_rounds(s_engine *e, uint32_t first_round, ch_err *err)
             s_round_free(&r);
             return rc;
         }
-        ch_update *ups = calloc(r.n_shards, sizeof *ups);
+        /* updates in shard order (those that arrived; all of them in
+         * all-shards rounds) */
+        ch_update *ups = calloc(r.n_shards ? r.n_shards : 1, sizeof *ups);
         if (!ups) {
             s_round_free(&r);
             return ch_err_set(err, CH_ENOMEM, "out of memory");
         }
-        for (size_t s = 0; s < r.n_shards; s++) {
-            ups[s].shard = (uint32_t)s;
-            ups[s].samples = r.samples[s];
-            ups[s].state = r.state[s];
-            ups[s].state_len = r.state_len[s];
+        size_t nu = 0;
+        for (size_t s = 0; s < r.n_shards && !a->accumulate; s++) {
+            if (r.got[s]) {
+                ups[nu].shard = (uint32_t)s;
+                ups[nu].samples = r.samples[s];
+                ups[nu].state = r.state[s];
+                ups[nu].state_len = r.state_len[s];
+                nu++;
+            }
         }
         ch_round_metrics met = {0};
-        rc = a->aggregate(e->st, round, op, ups, r.n_shards, &met, err);
+        met.stats = &r.stats;
+        int64_t t_agg = ch_now_ms();
+        rc = a->aggregate(e->st, round, op, ups, nu, &met, err);
+        double agg_seconds = (double)(ch_now_ms() - t_agg) / 1000.0;
         free(ups);
-        s_round_free(&r);
         if (rc) {
+            s_round_free(&r);
             return ch_err_prefix(err, "round %u", round);
         }
         e->rounds_done = round + 1;
-        ch_buf body;
-        ch_buf_init(&body);
-        ch_buf_printf(&body, "{\"round\": %u, \"seconds\": %.3f, \"metrics\": {", round,
-                      (double)(ch_now_ms() - t_round) / 1000.0);
-        for (size_t k = 0; k < met.n; k++) {
-            ch_buf_printf(&body, "%s\"%s\": ", k ? ", " : "", met.key[k]);
-            ch_buf_json_num(&body, met.value[k]);
-            ch_outputs_metric(&e->out, met.key[k], round, met.value[k]);
-            if (e->track) {
-                ch_err terr;
-                if (ch_track_metric(e->track, e->run_id, met.key[k], round, met.value[k],
-                                    &terr) != 0) {
-                    ch_warn("tracking store: %s", terr.msg);
-                }
-            }
-        }
-        ch_buf_puts(&body, "}}");
-        ch_events_emit(e->ev, "round.end", ch_buf_str(&body));
-        ch_progress_round(&e->progress, round, (double)(ch_now_ms() - t_round) / 1000.0, met.key,
-                          met.value, met.n);
-        ch_buf_free(&body);
+        s_round_record(e, round, &met, &r.stats, agg_seconds);
+        s_round_free(&r);
         if ((long)e->rounds_done % e->x.rt.checkpoint_every == 0) {
             ch_buf st;
             ch_buf_init(&st);

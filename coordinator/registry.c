@@ -38,6 +38,7 @@ ch_wslot *ch_registry_add(ch_registry *r, const uint8_t *routing, size_t routing
     memcpy(s->routing, routing, routing_len);
     s->routing_len = routing_len;
     s->index = (int)r->n;
+    s->shard = (int)r->n;
     r->n++;
     return s;
 }

@@ -21,6 +21,9 @@ typedef struct ch_wslot {
     char host[128];
     ch_wstate state;
     int64_t last_seen_ms;
+    int shard;           /* the shard this worker holds; -1 once it passed to a rejoiner */
+    uint64_t fingerprint; /* by-file: the silo's data, to recognise it when it rejoins */
+    uint64_t block_offset; /* by-file: global index of the silo's first block */
     uint64_t rows;       /* by-file: rows in the silo */
     ch_schema *schema;   /* by-file: the silo's columns */
     char lost_reason[256];

@@ -27,6 +27,7 @@ typedef struct s_worker {
     void *st;
     ch_heartbeat *hb;
     bool by_file; /* the plan holds only this silo: global shard index -> local 0 */
+    uint32_t silo_shard; /* by-file: the global shard index of this silo */
 } s_worker;
 
 static void s_send_error(s_worker *w, const char *msg)
@@ -128,6 +129,7 @@ static int s_setup(s_worker *w, const Cohort__Assign *a, ch_err *err)
         }
         w->env.block_offset = a->block_offset;
         w->by_file = true;
+        w->silo_shard = a->shard;
     } else {
         if ((rc = ch_experiment_load(&w->x, NULL, err))) {
             return rc;
@@ -197,7 +199,7 @@ static int s_task(s_worker *w, const Cohort__Envelope *env, ch_err *err)
         uint32_t shard = t->shards[i];
         uint32_t local = shard;
         if (w->by_file) {
-            if (shard != (uint32_t)w->index) {
+            if (shard != w->silo_shard) {
                 rc = ch_err_set(err, CH_EPROTO, "task for silo %u sent to silo %d", shard,
                                 w->index);
                 break;
@@ -212,6 +214,7 @@ static int s_task(s_worker *w, const Cohort__Envelope *env, ch_err *err)
         ch_buf out;
         ch_buf_init(&out);
         uint64_t samples = 0;
+        int64_t t0 = ch_now_ms();
         rc = w->x.algo->run_task(w->st, t->round, t->op, t->state.data, t->state.len, local,
                                  &out, &samples, err);
         if (rc == 0) {
@@ -222,6 +225,7 @@ static int s_task(s_worker *w, const Cohort__Envelope *env, ch_err *err)
             u.samples = samples;
             u.state.data = out.data;
             u.state.len = out.len;
+            u.compute_seconds = (double)(ch_now_ms() - t0) / 1000.0;
             rc = ch_wire_send_msg(w->sock, NULL, 0, w->experiment, t->round, w->index,
                                   COHORT__KIND__UPDATE, &u.base, err);
         }
