@@ -11,13 +11,13 @@
 #include <string.h>
 #include <unistd.h>
 
-rf_forest *rf_forest_new(const ch_schema *s, rf_criterion criterion)
+rf_forest *rf_forest_new(const ch_schema *s, size_t n_classes, rf_criterion criterion)
 {
     rf_forest *f = calloc(1, sizeof *f);
     if (!f) {
         return NULL;
     }
-    f->n_classes = s->target.kind == CH_COL_CATEGORICAL ? s->target.n_levels : 0;
+    f->n_classes = n_classes;
     f->n_values = f->n_classes ? f->n_classes : 1;
     f->n_features = s->n_features;
     f->criterion = criterion;
@@ -45,7 +45,11 @@ rf_forest *rf_forest_new(const ch_schema *s, rf_criterion criterion)
             return NULL;
         }
         for (size_t c = 0; c < f->n_classes; c++) {
-            f->classes[c] = strdup(s->target.levels[c]);
+            char code[32];
+            snprintf(code, sizeof code, "%zu", c);
+            f->classes[c] = strdup(s->target.kind == CH_COL_CATEGORICAL && c < s->target.n_levels
+                                       ? s->target.levels[c]
+                                       : code);
             if (!f->classes[c]) {
                 rf_forest_destroy(&f);
                 return NULL;
@@ -458,10 +462,13 @@ rf_forest *rf_forest_unpack(const uint8_t *data, size_t len, const ch_schema *s,
             crit = c;
         }
     }
-    rf_forest *f = crit >= 0 ? rf_forest_new(s, (rf_criterion)crit) : NULL;
+    size_t k = s->target.kind == CH_COL_CATEGORICAL ? s->target.n_levels : m->n_classes;
+    rf_forest *f =
+        crit >= 0 && k <= RF_MAX_CLASSES ? rf_forest_new(s, k, (rf_criterion)crit) : NULL;
     int rc = 0;
-    if (crit < 0) {
-        rc = ch_err_set(err, CH_EINVAL, "the random forest has an unknown criterion");
+    if (crit < 0 || k > RF_MAX_CLASSES || k == 1) {
+        rc = ch_err_set(err, CH_EINVAL, "the random forest has an unknown criterion or %zu classes",
+                        k);
     } else if (!f) {
         rc = ch_err_set(err, CH_ENOMEM, "out of memory");
     } else if (m->n_classes != f->n_classes || m->n_features != f->n_features) {

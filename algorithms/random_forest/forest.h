@@ -33,9 +33,9 @@ typedef struct rf_forest {
     char confusion_rows[8];
 } rf_forest;
 
-/* An empty forest for the schema (names and levels copied); NULL when out
- * of memory. */
-rf_forest *rf_forest_new(const ch_schema *s, rf_criterion criterion);
+/* An empty forest for the schema (names and levels copied) with n_classes
+ * classes (0: regression); NULL when out of memory. */
+rf_forest *rf_forest_new(const ch_schema *s, size_t n_classes, rf_criterion criterion);
 void rf_forest_destroy(rf_forest **f);
 
 /* out[n_rows x n_values]: the mean over trees of the leaf values (class

@@ -69,6 +69,16 @@ static int s_max_features(ch_config *cfg, const ch_schema *schema, bool regressi
     return 0;
 }
 
+/* Name of class c: its level, or its code for a numeric target. */
+static const char *s_class_name(const ch_schema *schema, size_t c, char *buf, size_t size)
+{
+    if (schema->target.kind == CH_COL_CATEGORICAL) {
+        return schema->target.levels[c];
+    }
+    snprintf(buf, size, "%zu", c);
+    return buf;
+}
+
 /* class_weight: none, balanced, balanced_subsample, a list of weights in
  * the order of the target's levels, or a map level -> weight. */
 static int s_class_weight(ch_config *cfg, const ch_schema *schema, bool regression, rf_params *p,
@@ -76,7 +86,7 @@ static int s_class_weight(ch_config *cfg, const ch_schema *schema, bool regressi
 {
     const char *key = "model.class_weight";
     ch_cfg_type type = ch_config_type(cfg, key);
-    size_t k = schema ? schema->target.n_levels : 0;
+    size_t k = schema ? rf_params_n_classes(p, schema) : 0;
     if (type == CH_CFG_SEQ || type == CH_CFG_MAP) {
         if (regression) {
             return ch_err_set(err, CH_EINVAL, "%s: %s applies to classification only",
@@ -112,7 +122,9 @@ static int s_class_weight(ch_config *cfg, const ch_schema *schema, bool regressi
         for (size_t i = 0; i < n; i++) {
             const char *level = ch_config_key(cfg, key, i);
             size_t c = 0;
-            while (c < k && strcmp(schema->target.levels[c], level) != 0) {
+            char nb[32];
+            while (c < k &&
+                   strcmp(s_class_name(schema, c, nb, sizeof nb), level ? level : "") != 0) {
                 c++;
             }
             char path[512];
@@ -145,26 +157,48 @@ static int s_class_weight(ch_config *cfg, const ch_schema *schema, bool regressi
             if (!(p->cw_values[c] >= 0) || !isfinite(p->cw_values[c])) {
                 return ch_err_set(err, CH_EINVAL, "%s: %s: weight %g of class '%s' is not >= 0",
                                   ch_config_where(cfg, key), key, p->cw_values[c],
-                                  schema->target.levels[c]);
+                                  s_class_name(schema, c, (char[32]){0}, 32));
             }
         }
     }
     return 0;
 }
 
+size_t rf_params_n_classes(const rf_params *p, const ch_schema *schema)
+{
+    if (schema->target.kind == CH_COL_CATEGORICAL) {
+        return schema->target.n_levels;
+    }
+    return p->classes > 0 ? (size_t)p->classes : 0;
+}
+
 int rf_params_read(ch_config *cfg, const ch_schema *schema, rf_params *p, ch_err *err)
 {
     memset(p, 0, sizeof *p);
-    bool regression = schema && schema->target.kind == CH_COL_NUMERIC;
-    int rc = 0;
-    if (schema && !regression && schema->target.n_levels < 2) {
+    int rc = ch_cfg_int(cfg, "model.classes", 0, 0, RF_MAX_CLASSES, &p->classes, err);
+    if (rc) {
+        return rc;
+    }
+    if (p->classes == 1) {
+        return ch_err_set(err, CH_EINVAL, "%s: model.classes: a classifier needs two or more",
+                          ch_config_where(cfg, "model.classes"));
+    }
+    if (schema && schema->target.kind == CH_COL_CATEGORICAL && p->classes > 0 &&
+        (size_t)p->classes != schema->target.n_levels) {
+        return ch_err_set(err, CH_EINVAL, "%s: model.classes is %ld but target '%s' has %zu levels",
+                          ch_config_where(cfg, "model.classes"), p->classes, schema->target.name,
+                          schema->target.n_levels);
+    }
+    bool regression = schema && schema->target.kind == CH_COL_NUMERIC && p->classes == 0;
+    if (schema && schema->target.kind == CH_COL_CATEGORICAL && schema->target.n_levels < 2) {
         return ch_err_set(err, CH_EINVAL,
                           "%s: target '%s' has a single class ('%s'): a classifier needs two "
                           "or more",
                           ch_config_where(cfg, "data.target"), schema->target.name,
                           schema->target.n_levels ? schema->target.levels[0] : "");
     }
-    if (schema && !regression && schema->target.n_levels > RF_MAX_CLASSES) {
+    if (schema && schema->target.kind == CH_COL_CATEGORICAL &&
+        schema->target.n_levels > RF_MAX_CLASSES) {
         return ch_err_set(err, CH_EINVAL, "%s: target '%s' has %zu classes (at most %d)",
                           ch_config_where(cfg, "data.target"), schema->target.name,
                           schema->target.n_levels, RF_MAX_CLASSES);

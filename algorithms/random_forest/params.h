@@ -42,6 +42,7 @@ typedef struct rf_params {
     bool oob_score;
     bool permutation_importance;
     long importance_rows;
+    long classes; /* > 0: a numeric target holding class codes 0..classes-1 */
 } rf_params;
 
 /* Reads and validates every model.* key of the random forest into p,
@@ -50,6 +51,10 @@ typedef struct rf_params {
  * p owns cw_values (free with rf_params_free). */
 int rf_params_read(ch_config *cfg, const ch_schema *schema, rf_params *p, ch_err *err);
 void rf_params_free(rf_params *p);
+
+/* Number of classes of the task: the target's levels, p->classes for a
+ * numeric target of class codes, 0 for regression. */
+size_t rf_params_n_classes(const rf_params *p, const ch_schema *schema);
 
 /* Features tried at each node for p features (at least 1, at most p). */
 size_t rf_params_mtry(const rf_params *p, size_t n_features);

@@ -121,7 +121,7 @@ static size_t *s_usable_rows(const ch_table *t, const size_t *from, size_t n_fro
     for (size_t k = 0; k < n_from; k++) {
         size_t i = from ? from[k] : k;
         double y = t->target.values[i];
-        if (!isfinite(y) || (K && (y < 0 || y >= (double)K))) {
+        if (!isfinite(y) || (K && (y < 0 || y >= (double)K || y != floor(y)))) {
             continue;
         }
         rows[n++] = i;
@@ -173,7 +173,7 @@ static void *s_coord_new(const ch_coord_env *env, ch_err *err)
     st->test = env->test;
     st->seed = env->seed;
     st->n_shards = env->n_shards ? env->n_shards : 1;
-    st->K = env->schema->target.kind == CH_COL_CATEGORICAL ? env->schema->target.n_levels : 0;
+    st->K = rf_params_n_classes(&st->p, env->schema);
     st->nv = st->K ? st->K : 1;
     st->trees = calloc((size_t)st->p.n_trees, sizeof *st->trees);
     size_t rounds = (size_t)((st->p.n_trees + st->p.trees_per_round - 1) / st->p.trees_per_round);
@@ -187,6 +187,17 @@ static void *s_coord_new(const ch_coord_env *env, ch_err *err)
         st->rows = s_usable_rows(env->train, NULL, env->train->n_rows, st->K, &st->n_rows);
         if (!st->rows) {
             ch_err_set(err, CH_ENOMEM, "out of memory");
+            goto fail;
+        }
+        size_t finite = 0;
+        for (size_t i = 0; i < env->train->n_rows; i++) {
+            finite += isfinite(env->train->target.values[i]) ? 1 : 0;
+        }
+        if (st->K && finite != st->n_rows) {
+            ch_err_set(err, CH_EINVAL,
+                       "%s: target '%s' holds %zu values that are not class codes 0..%zu",
+                       ch_config_where(env->cfg, "model.classes"), env->schema->target.name,
+                       finite - st->n_rows, st->K - 1);
             goto fail;
         }
         if (st->n_rows == 0) {
@@ -216,7 +227,10 @@ static void *s_coord_new(const ch_coord_env *env, ch_err *err)
                 ch_err_set(err, CH_EINVAL,
                            "every training row of target '%s' is of class '%s': a classifier "
                            "needs two or more classes",
-                           env->schema->target.name, env->schema->target.levels[only]);
+                           env->schema->target.name,
+                           env->schema->target.kind == CH_COL_CATEGORICAL
+                               ? env->schema->target.levels[only]
+                               : "(a single code)");
                 goto fail;
             }
         }
@@ -436,7 +450,7 @@ static void *s_finalize(void *vst, ch_err *err)
                    st->p.n_trees);
         return NULL;
     }
-    rf_forest *f = rf_forest_new(st->schema, st->p.criterion);
+    rf_forest *f = rf_forest_new(st->schema, st->K, st->p.criterion);
     if (!f) {
         ch_err_set(err, CH_ENOMEM, "out of memory");
         return NULL;
@@ -689,7 +703,7 @@ static void *s_worker_new(const ch_worker_env *env, ch_err *err)
         return NULL;
     }
     s_scheme(env->cfg, &w->all_rows, &w->by_file);
-    w->K = env->schema->target.kind == CH_COL_CATEGORICAL ? env->schema->target.n_levels : 0;
+    w->K = rf_params_n_classes(&w->p, env->schema);
     w->bins = rf_bins_new(env->train, (size_t)w->p.max_bins, w->p.exact, err);
     w->cw = calloc(w->K ? w->K : 1, sizeof *w->cw);
     if (!w->bins || !w->cw) {

@@ -472,7 +472,7 @@ static s_forest_res s_forest(const ch_table *t, const rf_params *p, uint64_t see
     ch_table *train = ch_table_take_rows(t, tr, ntr);
     ch_table *test = ch_table_take_rows(t, te, nte);
     ch_schema *s = ch_schema_from_table(train, NULL);
-    rf_forest *f = rf_forest_new(s, p->criterion);
+    rf_forest *f = rf_forest_new(s, ch_table_n_classes(train), p->criterion);
     f->trees = calloc((size_t)p->n_trees, sizeof *f->trees);
     rf_bins *b = rf_bins_new(train, (size_t)p->max_bins, p->exact, &err);
     for (size_t i = 0; i < ntr; i++) {
