@@ -86,13 +86,20 @@ static int s_nn_chain(double *dist, size_t n, ch_hc_method m, double *z)
             } else {
                 cur = INFINITY;
             }
-            for (size_t i = 0; i < n; i++) {
-                if (size[i] == 0 || i == x) {
-                    continue;
+            /* the same scan as SciPy's, with the condensed index walked
+             * incrementally: column x above the diagonal, then row x */
+            size_t at = x - 1;
+            for (size_t i = 0; i < x; i++) {
+                if (size[i] != 0 && dist[at] < cur) {
+                    cur = dist[at];
+                    y = i;
                 }
-                double v = dist[ch_hc_condensed(n, x, i)];
-                if (v < cur) {
-                    cur = v;
+                at += n - i - 2;
+            }
+            const double *row = dist + (x + 1 < n ? ch_hc_condensed(n, x, x + 1) : 0);
+            for (size_t i = x + 1; i < n; i++) {
+                if (size[i] != 0 && row[i - x - 1] < cur) {
+                    cur = row[i - x - 1];
                     y = i;
                 }
             }
