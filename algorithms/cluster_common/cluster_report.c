@@ -180,5 +180,7 @@ int ch_clr_contingency(ch_report *r, size_t k, size_t q, const char *const *clas
     char note[96];
     snprintf(note, sizeof note, "Adjusted Rand index against the target: %.4f", ari);
     ch_report_paragraph(r, note);
-    return s_tab_emit(r, &t, header);
+    int rc = s_tab_emit(r, &t, header);
+    free(header);
+    return rc;
 }
