@@ -467,6 +467,11 @@ static int s_aggregate_step(s_coord *st, const ch_update *ups, size_t n, ch_roun
                             ups[i].shard);
             break;
         }
+        if (u[i]->step_plus_one != (uint64_t)st->step + 1) {
+            rc = ch_err_set(err, CH_EPROTO, "mlp: shard %u answered step %llu during step %ld",
+                            ups[i].shard, (unsigned long long)u[i]->step_plus_one - 1, st->step);
+            break;
+        }
         for (size_t k = 0; k < u[i]->n_leaves && rc == 0; k++) {
             const Cohort__Mlp__Leaf *lf = u[i]->leaves[k];
             size_t j = 0;
@@ -907,6 +912,7 @@ static int s_run_step(s_worker *w, const uint8_t *payload, size_t len, size_t b0
         Cohort__Mlp__Update u = COHORT__MLP__UPDATE__INIT;
         u.n_leaves = k;
         u.leaves = lp;
+        u.step_plus_one = t->step + 1;
         rc = s_pack_msg(&u.base, out, err);
     }
     free(leaves);

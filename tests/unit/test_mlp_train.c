@@ -74,7 +74,7 @@ static void test_features(void)
     ch_schema *s = ch_schema_from_table(t, NULL);
     ch_features *f = ch_features_new(s, NULL);
     CHECK(f && f->d_in == 4 && f->regression);
-    double st[6] = {0};
+    double st[9] = {0}; /* 3 x (2 columns + target) */
     size_t r01[2] = {0, 1}, r23[2] = {2, 3};
     /* statistics of two blocks, summed: the same as over all rows */
     ch_features_stats_add(f, t, r01, 2, st);
