@@ -771,7 +771,9 @@ static int s_take_update(s_engine *e, s_round *r, ch_wslot *w, const ch_wire_msg
             if (!copy) {
                 rc = ch_err_set(err, CH_ENOMEM, "out of memory");
             } else {
-                memcpy(copy, u->state.data, u->state.len);
+                if (u->state.len) {
+                    memcpy(copy, u->state.data, u->state.len);
+                }
                 r->state[u->shard] = copy;
                 r->state_len[u->shard] = u->state.len;
                 r->got[u->shard] = true;
