@@ -109,12 +109,19 @@ int ch_glm_leaf(ch_glm_family fam, const ch_design *d, const ch_table *t, const 
     if (rc != 0) {
         return rc;
     }
-    size_t used = 0;
+    /* one pass over the rows (they are in plan order, scattered over the
+     * table): each row is written once into slot `used` of a block with
+     * leading dimension n */
+    double *st = node;
+    double *qr = node + CH_GLM_NSTATS;
+    double *a = ws->a;
+    size_t lda = n ? n : 1, used = 0;
+    const double eps10 = 10 * DBL_EPSILON;
     for (size_t r = 0; r < n; r++) {
         size_t i = rows[r];
         double y = t->target.values[i];
         double w = t->weights ? t->weights[i] : 1.0;
-        if (isnan(y) || !(w > 0) || !ch_design_row(d, t, i, ws->row, 1)) {
+        if (isnan(y) || !(w > 0) || !ch_design_row(d, t, i, a + used, lda)) {
             continue;
         }
         if (fam == CH_GLM_POISSON && y < 0) {
@@ -123,17 +130,7 @@ int ch_glm_leaf(ch_glm_family fam, const ch_design *d, const ch_table *t, const 
                               "counts >= 0",
                               i + 1, y);
         }
-        ws->keep[used++] = i;
-    }
-    double *st = node;
-    double *qr = node + CH_GLM_NSTATS;
-    double *a = ws->a;
-    const double eps10 = 10 * DBL_EPSILON;
-    for (size_t k = 0; k < used; k++) {
-        size_t i = ws->keep[k];
-        double y = t->target.values[i];
-        double w = t->weights ? t->weights[i] : 1.0;
-        ch_design_row(d, t, i, a + k, used);
+        size_t k = used++;
         double eta;
         if (!beta) {
             double mustart = fam == CH_GLM_POISSON ? y + 0.1 : (w * y + 0.5) / (w + 1);
@@ -141,7 +138,7 @@ int ch_glm_leaf(ch_glm_family fam, const ch_design *d, const ch_table *t, const 
         } else {
             eta = 0;
             for (size_t j = 0; j < p; j++) {
-                eta += a[j * used + k] * beta[j];
+                eta += a[j * lda + k] * beta[j];
             }
         }
         double mu = s_linkinv(fam, eta);
@@ -150,9 +147,9 @@ int ch_glm_leaf(ch_glm_family fam, const ch_design *d, const ch_table *t, const 
         double z = eta + (y - mu) / mu_eta;
         double ww = sqrt((w * mu_eta * mu_eta) / var);
         for (size_t j = 0; j < p; j++) {
-            a[j * used + k] *= ww;
+            a[j * lda + k] *= ww;
         }
-        a[p * used + k] = z * ww;
+        a[p * lda + k] = z * ww;
         st[CH_GLM_DEV] += s_dev(fam, y, mu, w);
         if (fam == CH_GLM_POISSON) {
             st[CH_GLM_LOGLIK] += w * (y * log(mu) - mu - lgamma(y + 1));
@@ -168,7 +165,7 @@ int ch_glm_leaf(ch_glm_family fam, const ch_design *d, const ch_table *t, const 
     }
     qr[0] = (double)used;
     qr[1] = st[CH_GLM_SW];
-    rc = ch_qr_leaf(a, used, m, qr);
+    rc = ch_qr_leaf_lda(a, used, lda, m, qr);
     return rc == 0 ? 0 : ch_err_set(err, rc, "QR factorisation of a block failed");
 }
 

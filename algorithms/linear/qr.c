@@ -25,6 +25,11 @@ static void s_take_r(const double *a, size_t lda, size_t k, size_t m, double *r)
 
 int ch_qr_leaf(double *a, size_t n, size_t m, double *node)
 {
+    return ch_qr_leaf_lda(a, n, n, m, node);
+}
+
+int ch_qr_leaf_lda(double *a, size_t n, size_t lda, size_t m, double *node)
+{
     double *r = node + 2;
     if (n == 0) {
         memset(r, 0, m * m * sizeof *r);

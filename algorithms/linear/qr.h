@@ -23,6 +23,8 @@ size_t ch_qr_node_len(size_t p);
  * into node[2 ..]; node[0] = rows, node[1] = sum of weights are left to the
  * caller. Returns 0 or CH_ENOMEM / CH_EINTERNAL (LAPACK failure). */
 int ch_qr_leaf(double *a, size_t n, size_t m, double *node);
+/* The same with leading dimension lda >= n (rows n..lda-1 are ignored). */
+int ch_qr_leaf_lda(double *a, size_t n, size_t lda, size_t m, double *node);
 
 /* combine function for reduce.h: ctx is a size_t* holding m. */
 void ch_qr_combine(void *ctx, size_t len, const double *left, const double *right, double *out);
