@@ -36,6 +36,7 @@ typedef struct ch_coord_env {
     size_t n_blocks;         /* reduction blocks (reduce.h) */
     size_t n_shards;
     uint64_t seed;
+    const char *run_dir;     /* where the run's files go (labels.csv, linkage.csv, ...) */
 } ch_coord_env;
 
 /* What the worker side sees: its table and the plan that cuts it. */
@@ -157,6 +158,14 @@ typedef struct ch_algo {
     int (*predict)(const void *model, const ch_table *t, double *out, ch_err *err);
     int (*pack)(const void *model, ch_buf *out, ch_err *err);
     void *(*unpack)(const uint8_t *data, size_t len, const ch_schema *schema, ch_err *err);
+    /* Optional: the final metrics on the held-out rows (keys static
+     * strings, e.g. "test_auc"), instead of the engine's own (regression
+     * or classification metrics from predict). Unsupervised models use it;
+     * t may lack a target (t->has_target). */
+    int (*evaluate)(const void *model, const ch_table *t, ch_round_metrics *out, ch_err *err);
+    /* Optional: the name of predict's output column k in `cohort predict`
+     * ("score", "anomaly"); without it: "prediction" or "p_<level>". */
+    const char *(*output_name)(const void *model, size_t k);
     /* Appends ",\"key\": value" pairs for summary.json (may be NULL). */
     int (*summary_json)(const void *model, ch_buf *json);
     /* Appends lines of a plain-text description (may be NULL). */

@@ -72,7 +72,13 @@ int ch_cmd_predict(int argc, char **argv)
     }
     bool regression = mf.algo->output_kind(mf.model) == CH_OUT_REGRESSION;
     const ch_column *target = &mf.schema->target;
-    if (regression) {
+    if (mf.algo->output_name) {
+        for (size_t c = 0; c < k; c++) {
+            const char *name = mf.algo->output_name(mf.model, c);
+            ch_buf_printf(&csv, "%s%s", c ? "," : "", name ? name : "output");
+        }
+        ch_buf_puts(&csv, "\n");
+    } else if (regression) {
         ch_buf_puts(&csv, "prediction\n");
     } else {
         ch_buf_puts(&csv, "predicted");
@@ -82,6 +88,13 @@ int ch_cmd_predict(int argc, char **argv)
         ch_buf_puts(&csv, "\n");
     }
     for (size_t i = 0; i < t->n_rows; i++) {
+        if (mf.algo->output_name) {
+            for (size_t c = 0; c < k; c++) {
+                ch_buf_printf(&csv, c ? ",%.17g" : "%.17g", pred[i * k + c]);
+            }
+            ch_buf_puts(&csv, "\n");
+            continue;
+        }
         if (regression) {
             if (isnan(pred[i])) {
                 ch_buf_puts(&csv, "NA\n");

@@ -1279,6 +1279,7 @@ static int s_run(s_engine *e, ch_run_result *res, ch_err *err)
         .n_blocks = e->n_blocks,
         .n_shards = e->n_workers,
         .seed = e->x.seed,
+        .run_dir = e->run_dir,
     };
     e->st = e->x.algo->coord_new(&env, err);
     if (!e->st) {

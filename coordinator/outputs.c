@@ -125,6 +125,17 @@ static void s_pair(ch_buf *json, ch_outputs *record, const char *prefix, const c
 int ch_evaluate(const ch_algo *algo, const void *model, const ch_table *t, const char *prefix,
                 ch_buf *json, ch_outputs *record, ch_err *err)
 {
+    if (algo->evaluate) {
+        if (!t || t->n_rows == 0) {
+            return 0;
+        }
+        ch_round_metrics m = {0};
+        int rc = algo->evaluate(model, t, &m, err);
+        for (size_t k = 0; k < m.n && rc == 0; k++) {
+            s_pair(json, record, "", m.key[k], m.value[k]);
+        }
+        return rc;
+    }
     if (!t || !t->has_target || t->n_rows == 0) {
         return 0;
     }

@@ -24,7 +24,6 @@
 #include "common/log.h"
 #include "proto/dbscan.pb-c.h"
 
-#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +44,7 @@ typedef struct s_coord {
     double *kd; /* ns x k */
     ch_uf uf;
     size_t n_clusters;
+    char *run_dir; /* where labels.csv goes */
 } s_coord;
 
 typedef struct s_worker {
@@ -142,6 +142,7 @@ static void s_coord_destroy(void **pst)
     free(st->label);
     free(st->kd);
     ch_uf_free(&st->uf);
+    free(st->run_dir);
     free(st);
     *pst = NULL;
 }
@@ -163,6 +164,7 @@ static void *s_coord_new(const ch_coord_env *env, ch_err *err)
     int rc = s_params(env->cfg, &st->p, err);
     st->train = env->train;
     st->n = env->train->n_rows;
+    st->run_dir = env->run_dir ? strdup(env->run_dir) : NULL;
     st->d = env->train->n_cols;
     st->k = (size_t)st->p.min_samples;
     st->ns = st->k <= S_MAX_KDIST_K ? ch_db_kdist_n(st->n, &st->p) : 0;
@@ -391,40 +393,13 @@ static int s_cmp_double(const void *a, const void *b)
 /* The run directory of this coordinator: the directory of the events.jsonl
  * it holds open. A stopgap until the engine passes the run directory to the
  * algorithm (ch_coord_env has no such field); NULL when not found. */
-static char *s_run_dir(void)
-{
-    DIR *dir = opendir("/proc/self/fd");
-    if (!dir) {
-        return NULL;
-    }
-    char *found = NULL;
-    struct dirent *e;
-    while (!found && (e = readdir(dir)) != NULL) {
-        char link[300], target[4096];
-        snprintf(link, sizeof link, "/proc/self/fd/%.200s", e->d_name);
-        ssize_t k = readlink(link, target, sizeof target - 1);
-        if (k <= 0) {
-            continue;
-        }
-        target[k] = 0;
-        size_t tl = strlen(target);
-        static const char tail[] = "/events.jsonl";
-        if (tl > sizeof tail - 1 && strcmp(target + tl - (sizeof tail - 1), tail) == 0) {
-            target[tl - (sizeof tail - 1)] = 0;
-            found = strdup(target);
-        }
-    }
-    closedir(dir);
-    return found;
-}
-
 /* Writes DIR/labels.csv: row (0-based training row), label (-1 noise),
  * core (0/1). A failure is logged, not fatal: the model is complete. */
 static void s_write_labels(const s_coord *st)
 {
-    char *dir = s_run_dir();
+    const char *dir = st->run_dir;
     if (!dir) {
-        ch_warn("dbscan: run directory not found; labels.csv not written");
+        ch_warn("dbscan: no run directory; labels.csv not written");
         return;
     }
     ch_buf b;
@@ -441,7 +416,6 @@ static void s_write_labels(const s_coord *st)
                 b.failed || !path ? "out of memory" : err.msg);
     }
     free(path);
-    free(dir);
     ch_buf_free(&b);
 }
 
