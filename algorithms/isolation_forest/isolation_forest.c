@@ -1460,6 +1460,30 @@ static size_t s_top_columns(const s_model *md, const s_anom *a, size_t *idx, siz
     return n;
 }
 
+/* The final metrics: the held-out evaluation made at finalize (scores
+ * against the label, when the data have one) and the flagged count; not the
+ * engine's regression metrics, which mean nothing for an anomaly score. */
+static int s_evaluate_hook(const void *vm, const ch_table *t, ch_round_metrics *out, ch_err *err)
+{
+    const s_model *md = vm;
+    (void)t;
+    (void)err;
+    if (md->eval.has) {
+        ch_round_metric(out, "test_auc", md->eval.auc);
+        ch_round_metric(out, "test_average_precision", md->eval.ap);
+        ch_round_metric(out, "test_precision_at_k", md->eval.p_at_k);
+    }
+    ch_round_metric(out, "n_anomalies", (double)md->n_anomalies);
+    ch_round_metric(out, "threshold", md->threshold);
+    return 0;
+}
+
+static const char *s_output_name(const void *vm, size_t k)
+{
+    (void)vm;
+    return k == 0 ? "anomaly_score" : NULL;
+}
+
 static int s_summary_json(const void *vm, ch_buf *j)
 {
     const s_model *md = vm;
@@ -1750,6 +1774,8 @@ const ch_algo ch_algo_isolation_forest = {
     .worker_destroy = s_worker_destroy,
     .output_kind = s_output_kind,
     .n_outputs = s_n_outputs,
+    .evaluate = s_evaluate_hook,
+    .output_name = s_output_name,
     .predict = s_predict,
     .pack = s_pack,
     .unpack = s_unpack,
