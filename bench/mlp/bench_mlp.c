@@ -84,8 +84,8 @@ int main(int argc, char **argv)
     ch_features_encode(f, train, NULL, n, x, y);
     ch_features_encode(f, test, NULL, nt, xt, yt);
 
-    ch_net_spec spec = {.d_in = d, .d_out = 10, .n_hidden = 2, .hidden = {256, 128},
-                        .act = CH_ACT_RELU};
+    ch_net_spec spec = {
+        .d_in = d, .d_out = 10, .n_hidden = 2, .hidden = {256, 128}, .act = CH_ACT_RELU};
     ch_net *net = ch_net_new(&spec, NULL);
     size_t np = net->n_params;
     float *w = malloc(np * sizeof *w), *g = malloc(np * sizeof *g);

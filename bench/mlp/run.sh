@@ -31,6 +31,7 @@ for rep in $(seq "$REPS"); do
     done
     rm -rf "$OUT/run"
     "$B/cohort" run examples/fmnist-mlp.yaml --workers 1 --set model.epochs="$EPOCHS" \
+        --set runtime.heartbeat_timeout=120 \
         --out "$OUT/run" >/dev/null 2>&1
     python3 - "$OUT/run" "$rep" >>"$R" <<'PY'
 import json, sys
