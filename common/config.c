@@ -2244,3 +2244,11 @@ ch_config *ch_config_entry(const ch_config *c, const char *path, size_t i)
     }
     return d;
 }
+
+/* The text of the scalar at path, without marking it used (for recording a
+ * config, not reading it); NULL when absent or not a scalar. */
+const char *ch_config_peek(const ch_config *c, const char *path)
+{
+    const cfg_node *n = s_find(c, path);
+    return n && n->type == CH_CFG_SCALAR ? (n->text ? n->text : "") : NULL;
+}

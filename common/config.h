@@ -56,6 +56,8 @@ int ch_config_map_scalars(ch_config *c, ch_config_scalar_fn fn, void *ctx, ch_er
 /* Entry i of the mapping at path, as a new config {value: <entry>}; the
  * entry's key is ch_config_key(c, path, i). NULL if absent. */
 ch_config *ch_config_entry(const ch_config *c, const char *path, size_t i);
+/* The scalar text at path without marking it used; NULL if absent. */
+const char *ch_config_peek(const ch_config *c, const char *path);
 /* Removes the node at path, if present. */
 void ch_config_remove(ch_config *c, const char *path);
 

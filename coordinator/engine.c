@@ -10,6 +10,7 @@
 #include "common/schema_pb.h"
 #include "common/tracking.h"
 #include "common/wire.h"
+#include "coordinator/hbserver.h"
 #include "coordinator/launch.h"
 #include "coordinator/outputs.h"
 #include "coordinator/progress.h"
@@ -63,6 +64,8 @@ typedef struct s_engine {
     size_t rejected;
     ch_outputs out;
     ch_track *track; /* the tracking store; NULL if it could not be opened */
+    ch_hbserver *hb; /* answers heartbeats while this thread is busy */
+    char hb_endpoint[512];
     ch_progress progress;
     double planned_rounds; /* from the algorithm's estimate; 0 if unknown */
 } s_engine;
@@ -134,6 +137,10 @@ static size_t s_check_liveness(s_engine *e)
             s_lose(e, w, why);
             lost++;
             continue;
+        }
+        int64_t beat = ch_hbserver_last(e->hb, w->index);
+        if (beat > w->last_seen_ms) {
+            w->last_seen_ms = beat;
         }
         if (now - w->last_seen_ms > e->x.rt.heartbeat_ms) {
             snprintf(why, sizeof why, "no heartbeat for %.1f s",
@@ -323,6 +330,37 @@ static int s_hello(s_engine *e, const ch_wire_msg *m, ch_wslot **out, ch_err *er
     return 0;
 }
 
+/* The heartbeat socket: next to the task socket (ipc: "<path>-hb"; tcp: a
+ * free port on the same interface, advertised like the task endpoint). */
+static int s_hb_start(s_engine *e, ch_err *err)
+{
+    char bind[600];
+    if (strncmp(e->endpoint, "ipc://", 6) == 0) {
+        snprintf(bind, sizeof bind, "%s-hb", e->endpoint);
+    } else if (e->o->mode == CH_LAUNCH_STANDALONE && e->o->bind) {
+        /* the interface the user chose, any free port */
+        const char *colon = strrchr(e->o->bind, ':');
+        snprintf(bind, sizeof bind, "%.*s:0", (int)(colon ? colon - e->o->bind : 0), e->o->bind);
+    } else {
+        snprintf(bind, sizeof bind, "tcp://*:0");
+    }
+    e->hb = ch_hbserver_start(e->zctx, bind, e->experiment_id, e->x.rt.max_message, err);
+    if (!e->hb) {
+        return err ? err->code : CH_EIO;
+    }
+    const char *got = ch_hbserver_endpoint(e->hb);
+    if (strncmp(got, "tcp://", 6) == 0) {
+        /* advertise the host of the task endpoint with the heartbeat port */
+        const char *port = strrchr(got, ':');
+        const char *hostend = strrchr(e->endpoint, ':');
+        snprintf(e->hb_endpoint, sizeof e->hb_endpoint, "%.*s%s",
+                 (int)(hostend ? hostend - e->endpoint : 0), e->endpoint, port ? port : "");
+    } else {
+        snprintf(e->hb_endpoint, sizeof e->hb_endpoint, "%s", got);
+    }
+    return 0;
+}
+
 static int s_join(s_engine *e, ch_err *err)
 {
     int64_t deadline = ch_now_ms() + e->x.rt.join_timeout_ms;
@@ -447,6 +485,7 @@ static int s_assign_one(s_engine *e, ch_wslot *w, const Cohort__Schema *spb, ch_
     a.config_yaml = e->config_yaml;
     a.by_file = e->by_file;
     a.n_blocks = e->n_blocks;
+    a.heartbeat = e->hb_endpoint;
     if (e->by_file) {
         a.schema = (Cohort__Schema *)spb;
         a.block_offset = w->block_offset;
@@ -1065,8 +1104,10 @@ static void s_track_params(s_engine *e, const char *path)
         }
         ch_cfg_type t = ch_config_type(e->x.cfg, key);
         if (t == CH_CFG_SCALAR) {
-            const char *v = NULL;
-            if (ch_cfg_str(e->x.cfg, key, "", &v, NULL) == 0 && v) {
+            /* peek, not read: recording a key must not hide it from the
+             * unknown-key check */
+            const char *v = ch_config_peek(e->x.cfg, key);
+            if (v) {
                 ch_track_param(e->track, e->run_id, key, v, NULL);
             }
         } else if (t == CH_CFG_MAP || t == CH_CFG_SEQ) {
@@ -1186,6 +1227,9 @@ static int s_run(s_engine *e, ch_run_result *res, ch_err *err)
         return ch_err_set(err, CH_EIO, "cannot create a ZeroMQ context");
     }
     if ((rc = s_bind(e, err))) {
+        return rc;
+    }
+    if ((rc = s_hb_start(e, err))) {
         return rc;
     }
     char *events_path = ch_path_join(e->run_dir, "events.jsonl");
@@ -1382,6 +1426,7 @@ int ch_coordinator_run(const ch_run_opts *o, ch_run_result *res, ch_err *err)
         e.x.algo->coord_destroy(&e.st);
     }
     ch_events_destroy(&e.ev);
+    ch_hbserver_stop(&e.hb);
     if (e.router) {
         zmq_close(e.router);
     }
@@ -1390,6 +1435,9 @@ int ch_coordinator_run(const ch_run_opts *o, ch_run_result *res, ch_err *err)
     }
     if (o->mode == CH_LAUNCH_LOCAL && e.endpoint[0]) {
         unlink(e.endpoint + strlen("ipc://"));
+        char hbp[600];
+        snprintf(hbp, sizeof hbp, "%.500s-hb", e.endpoint + strlen("ipc://"));
+        unlink(hbp);
         char pub[600];
         snprintf(pub, sizeof pub, "%.*s-events.ipc", (int)(strlen(e.endpoint) - 10),
                  e.endpoint + strlen("ipc://"));

@@ -94,7 +94,9 @@ static int s_setup(s_worker *w, const Cohort__Assign *a, ch_err *err)
     snprintf(role, sizeof role, "worker %d", w->index);
     ch_log_role(role);
     /* heartbeats start now: loading data can take a while */
-    w->hb = ch_heartbeat_start(w->zctx, w->o->connect, w->experiment, w->index,
+    w->hb = ch_heartbeat_start(w->zctx,
+                               a->heartbeat && a->heartbeat[0] ? a->heartbeat : w->o->connect,
+                               w->experiment, w->index,
                                w->x.rt.heartbeat_ms / 4 > 1000 ? 1000 : w->x.rt.heartbeat_ms / 4,
                                w->x.rt.coordinator_timeout_ms, err);
     if (!w->hb) {

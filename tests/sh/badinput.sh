@@ -45,6 +45,9 @@ mkexp "$T/e9.yaml" "$T/tiny.csv" "  test_fraction: 0"
 sed -i 's/^data:/data:\n  test_fraction: 0/' "$T/e9.yaml"
 sed -i '$d' "$T/e9.yaml"
 expect_error "more workers than rows" "more workers (5) than training rows (3)" "$COHORT" run "$T/e9.yaml" --workers 5
+expect_error "a misspelt model key given with --set" "did you mean 'model.intercept'" "$COHORT" run examples/ols.yaml --workers 1 --set model.intercpt=false
+mkexp "$T/e10.yaml" "$SRC/data/wine.csv" "  intercpt: false"
+expect_error "a misspelt model key in the file names its line" "e10.yaml:8" "$COHORT" run "$T/e10.yaml" --workers 1
 expect_error "wrong type for a key" "expected" "$COHORT" run examples/ols.yaml --workers 1 --set seed=abc
 expect_error "unknown algorithm lists the known ones" "(known: " "$COHORT" run examples/ols.yaml --set model.algorithm=nope
 expect_error "unknown option" "unknown option" "$COHORT" run examples/ols.yaml --wrkers 2
