@@ -972,9 +972,8 @@ static int s_report(const void *model, ch_report *r, ch_err *err)
 {
     const rf_forest *f = model;
     char v[4][64];
-    double nodes = 0, depth_leaves = 0;
+    double depth_leaves = 0;
     for (size_t t = 0; t < f->n_trees; t++) {
-        nodes += (double)f->trees[t]->n_nodes;
         depth_leaves += (double)(f->trees[t]->n_nodes + 1) / 2;
     }
     snprintf(v[0], sizeof v[0], "%zu", f->n_trees);
