@@ -480,7 +480,8 @@ int main(int argc, char **argv)
     }
     const char *mode = argv[1], *db = NULL, *run = NULL;
     long writers = 1, points = 20000, batch = 1, reps = 20;
-    for (int i = 2; i < argc; i++) {
+    /* options come in pairs: --name value */
+    for (int i = 2; i < argc; i += 2) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v) {
@@ -503,7 +504,6 @@ int main(int argc, char **argv)
             s_usage(stderr);
             return 2;
         }
-        i++;
     }
     if (!db) {
         s_usage(stderr);
