@@ -181,7 +181,7 @@ int main(int argc, char **argv)
     const char *transport = "ipc", *jsonl = NULL, *store = NULL;
     long n_events = 200000;
     int rcvhwm = 1000;
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) { /* --name value pairs */
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v) {
             fprintf(stderr, "usage: bench_events [--transport ipc|tcp] [--events N] "
@@ -202,7 +202,6 @@ int main(int argc, char **argv)
             fprintf(stderr, "bench_events: unknown argument %s\n", argv[i]);
             return 2;
         }
-        i++;
     }
     char bind[256], jpath[512];
     if (!strcmp(transport, "ipc")) {
