@@ -2179,6 +2179,8 @@ int ch_config_apply_map(ch_config *dst, ch_config *src, const char *src_path, ch
             return ch_err_set(err, CH_ENOMEM, "out of memory");
         }
         s_clear_used(copy);
+        free(copy->key); /* s_put names it after the path's last segment */
+        copy->key = NULL;
         int rc = s_put(dst, kid->key, &p, copy, CFG_FILE_CODE, false, false, err);
         if (rc) {
             return rc;
