@@ -1361,8 +1361,21 @@ static int s_run(s_engine *e, ch_run_result *res, ch_err *err)
         return err ? err->code : CH_EINVAL;
     }
     s_bye_all(e, "finished");
-    rc = ch_outputs_finish(&e->out, e->x.algo, model, e->x.schema, e->x.test, e->config_yaml,
-                           e->n_workers, e->rounds_done, err);
+    /* model.pb keeps the config that defines the model, not how it was run
+     * (workers, runtime), so the same model is the same bytes however many
+     * workers trained it */
+    ch_config *mc = ch_config_copy(e->x.cfg);
+    char *model_yaml = NULL;
+    if (mc) {
+        ch_config_remove(mc, "workers");
+        ch_config_remove(mc, "runtime");
+        model_yaml = ch_config_emit(mc);
+        ch_config_destroy(&mc);
+    }
+    rc = ch_outputs_finish(&e->out, e->x.algo, model, e->x.schema, e->x.test,
+                           model_yaml ? model_yaml : e->config_yaml, e->n_workers,
+                           e->rounds_done, err);
+    free(model_yaml);
     e->x.algo->model_destroy(&model);
     if (rc == 0) {
         for (size_t k = 0; k < e->out.n_final && e->track; k++) {

@@ -12,6 +12,7 @@ check "15 coefficients" [ "$(wc -l <"$T/ref")" -eq 15 ]
 for w in 2 4; do
     timeout 60 "$COHORT" run $exp --workers $w $set0 --out "$T/l$w" >/dev/null 2>&1
     check "local, $w workers: identical coefficients" cmp -s "$T/ref" <(estimates "$T/l$w/summary.json")
+    check "local, $w workers: identical model.pb bytes" cmp -s "$T/l1/model.pb" "$T/l$w/model.pb"
 done
 for np in 2 3 5; do
     timeout 120 mpirun --oversubscribe --enable-recovery -np $np "$COHORT" run $exp $set0 \
