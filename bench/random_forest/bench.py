@@ -128,7 +128,8 @@ if (kind == "churn") {
   s <- p[, "yes"]; pos <- s[yt == "yes"]; neg <- s[yt == "no"]
   r <- rank(c(pos, neg)); auc <- (sum(r[seq_along(pos)]) - length(pos) * (length(pos) + 1) / 2) / (length(pos) * length(neg))
 }
-cat(sprintf('{"fit": %%.4f, "acc": %%.6f, "auc": %%.6f, "oob": %%.6f}\n', fit, acc, auc, 1 - m$prediction.error))
+num <- function(v) if (is.na(v)) "null" else sprintf("%%.6f", v)
+cat(sprintf('{"fit": %%.4f, "acc": %%s, "auc": %%s, "oob": %%s}\n', fit, num(acc), num(auc), num(1 - m$prediction.error)))
 """
 
 
@@ -168,11 +169,14 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--fmnist", action="store_true")
+    ap.add_argument("--only-fmnist", action="store_true")
     ap.add_argument("--cohort", default=os.path.join(ROOT, "build", "cohort"))
     a = ap.parse_args()
     split_churn()
     cases = [("churn", os.path.join(ROOT, "bench", "random_forest", "churn.yaml"), ["--workers", "2"])]
-    if a.fmnist:
+    if a.only_fmnist:
+        cases = []
+    if a.fmnist or a.only_fmnist:
         cases.append(("fmnist", os.path.join(ROOT, "examples", "fmnist-rf.yaml"), ["--workers", "2"]))
     for kind, cfg, extra in cases:
         res = {"cohort": [], "sk": [], "ranger": []}
