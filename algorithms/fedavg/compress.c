@@ -123,8 +123,7 @@ static void s_put32(uint8_t *p, uint32_t v)
 
 static uint32_t s_get32(const uint8_t *p)
 {
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
-           ((uint32_t)p[3] << 24);
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
 }
 
 typedef struct s_mag {
@@ -190,9 +189,8 @@ static int s_topk(float *delta, size_t n, double fraction, float *residual, ch_f
     return 0;
 }
 
-int ch_fed_encode(ch_fed_comp c, float *delta, size_t n, const size_t *tensor_end,
-                  size_t n_tensors, double topk_fraction, float *residual, ch_fed_encoded *out,
-                  ch_err *err)
+int ch_fed_encode(ch_fed_comp c, float *delta, size_t n, const size_t *tensor_end, size_t n_tensors,
+                  double topk_fraction, float *residual, ch_fed_encoded *out, ch_err *err)
 {
     out->enc = c;
     size_t width = c == CH_FED_COMP_NONE ? 4 : c == CH_FED_COMP_INT8 ? 1 : 2;

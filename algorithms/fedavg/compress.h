@@ -29,9 +29,8 @@ void ch_fed_encoded_free(ch_fed_encoded *e);
  * last is n). For top-k, residual[n] (zero at first) is added to delta
  * first and keeps what is not sent; delta is then overwritten with
  * delta + residual. k = ceil(fraction * n). Returns 0 or CH_ENOMEM. */
-int ch_fed_encode(ch_fed_comp c, float *delta, size_t n, const size_t *tensor_end,
-                  size_t n_tensors, double topk_fraction, float *residual, ch_fed_encoded *out,
-                  ch_err *err);
+int ch_fed_encode(ch_fed_comp c, float *delta, size_t n, const size_t *tensor_end, size_t n_tensors,
+                  double topk_fraction, float *residual, ch_fed_encoded *out, ch_err *err);
 
 /* A received encoded delta, borrowed from the message. */
 typedef struct ch_fed_view {

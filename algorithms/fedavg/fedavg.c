@@ -25,7 +25,7 @@
 
 enum { OP_STATS = 1, OP_TRAIN = 2 };
 
-#define S_CHUNK 4096     /* values decoded at a time by the coordinator */
+#define S_CHUNK     4096 /* values decoded at a time by the coordinator */
 #define S_EVAL_ROWS 512
 
 static double s_now(void)
@@ -324,8 +324,7 @@ static int s_participants(void *vst, uint32_t round, const bool *live, size_t n_
     return 0;
 }
 
-static int s_take_stats(s_coord *st, const Cohort__Fedavg__Update *u, uint32_t shard,
-                        ch_err *err)
+static int s_take_stats(s_coord *st, const Cohort__Fedavg__Update *u, uint32_t shard, ch_err *err)
 {
     if (u->n_stats != st->stats_len || u->n_histogram != st->n_classes) {
         return ch_err_set(err, CH_EPROTO,
@@ -374,7 +373,8 @@ static int s_take_delta(s_coord *st, const Cohort__Fedavg__Update *u, const ch_u
     }
     uint64_t rows = st->silos.rows[up->shard];
     if (up->samples == 0 || (rows && up->samples > rows)) {
-        return ch_err_set(err, CH_EPROTO, "an update claiming %llu samples from a silo of %llu rows",
+        return ch_err_set(err, CH_EPROTO,
+                          "an update claiming %llu samples from a silo of %llu rows",
                           (unsigned long long)up->samples, (unsigned long long)rows);
     }
     if (!isfinite(u->loss) || u->loss < 0 || u->loss > 1e12) {
@@ -427,8 +427,7 @@ static int s_accumulate(void *vst, uint32_t round, uint32_t op, const ch_update 
     s_coord *st = vst;
     double t0 = s_now();
     if (up->shard >= st->n_shards) {
-        return ch_err_set(err, CH_EPROTO, "an update for silo %u of %zu", up->shard,
-                          st->n_shards);
+        return ch_err_set(err, CH_EPROTO, "an update for silo %u of %zu", up->shard, st->n_shards);
     }
     Cohort__Fedavg__Update *u = cohort__fedavg__update__unpack(NULL, up->state_len, up->state);
     int rc = 0;
@@ -509,8 +508,8 @@ static int s_aggregate(void *vst, uint32_t round, uint32_t op, const ch_update *
     } else {
         float **ptrs = calloc(st->n_shards, sizeof *ptrs);
         bool *used = calloc(st->n_shards, sizeof *used);
-        double *scratch = ch_alloc_array(st->n_shards * st->n_shards + 2 * st->n_shards + 1,
-                                         sizeof *scratch);
+        double *scratch =
+            ch_alloc_array(st->n_shards * st->n_shards + 2 * st->n_shards + 1, sizeof *scratch);
         float *agg = ch_alloc_array(st->np, sizeof *agg);
         if (!ptrs || !used || !scratch || !agg) {
             free(ptrs);
@@ -983,8 +982,8 @@ static int s_run_task(void *vw, uint32_t round, uint32_t op, const uint8_t *payl
     const size_t *rows = plan->rows + b;
     int rc;
     if (t->round != round || t->op != op) {
-        rc = ch_err_set(err, CH_EPROTO, "a task for round %u op %u inside round %u op %u",
-                        t->round, t->op, round, op);
+        rc = ch_err_set(err, CH_EPROTO, "a task for round %u op %u inside round %u op %u", t->round,
+                        t->op, round, op);
     } else if (op == OP_STATS) {
         rc = s_run_stats(w, round, rows, e - b, out, samples, err);
     } else if (op == OP_TRAIN) {
@@ -1076,8 +1075,7 @@ static int s_summary_json(const void *vm, ch_buf *json)
                   ", \"federated\": {\"strategy\": \"%s\", \"compression\": \"%s\", \"rounds\": "
                   "%u, \"silos\": %zu, \"parameters\": %zu, \"weights_fnv\": \"%016llx\"",
                   ch_fed_strategy_names[r->p.strategy], ch_fed_comp_names[r->p.compression],
-                  r->rounds, r->silos.n, np,
-                  (unsigned long long)ch_fed_weights_hash(r->w, np));
+                  r->rounds, r->silos.n, np, (unsigned long long)ch_fed_weights_hash(r->w, np));
     const char *names[] = {"test_accuracy", "test_loss", "bytes_in"};
     const double *vals[] = {c->test_accuracy, c->test_loss, c->bytes_in};
     for (size_t k = 0; k < 3; k++) {

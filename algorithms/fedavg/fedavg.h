@@ -44,8 +44,8 @@ void ch_fed_silos_free(ch_fed_silos *s);
 void ch_fed_silos_to_pb(const ch_fed_silos *s, Cohort__Fedavg__Silo *msgs,
                         Cohort__Fedavg__Silo **ptrs);
 /* CH_EINVAL when the count or a histogram's length is wrong. */
-int ch_fed_silos_from_pb(ch_fed_silos *s, Cohort__Fedavg__Silo *const *pb, size_t n,
-                         size_t n_silos, size_t n_classes);
+int ch_fed_silos_from_pb(ch_fed_silos *s, Cohort__Fedavg__Silo *const *pb, size_t n, size_t n_silos,
+                         size_t n_classes);
 
 /* The trained model (model.pb's payload). */
 typedef struct ch_fed_result {

@@ -168,13 +168,12 @@ static void s_destroy(ch_fed_model *m)
     m->impl = NULL;
 }
 
-static const ch_fed_model_ops s_mlp_ops = {"mlp", s_n_params, s_tensors, s_init,
+static const ch_fed_model_ops s_mlp_ops = {"mlp",   s_n_params, s_tensors, s_init,
                                            s_train, s_eval,     s_destroy};
 static const ch_fed_model_ops s_logistic_ops = {"logistic", s_n_params, s_tensors, s_init,
                                                 s_train,    s_eval,     s_destroy};
 
-ch_fed_model *ch_fed_model_new(const ch_fed_params *p, size_t d_in, size_t n_classes,
-                               ch_err *err)
+ch_fed_model *ch_fed_model_new(const ch_fed_params *p, size_t d_in, size_t n_classes, ch_err *err)
 {
     ch_head head = ch_head_for(n_classes);
     ch_net_spec spec = {.d_in = d_in,

@@ -18,9 +18,10 @@
 typedef struct ch_fed_local_opts {
     long epochs, batch_size;
     double lr, momentum, weight_decay;
-    double mu;               /* FedProx proximal weight (0: plain local SGD) */
-    uint64_t seed;           /* experiment seed */
-    uint32_t round, shard;   /* the row order of each epoch is drawn from (seed, round, shard, epoch) */
+    double mu;     /* FedProx proximal weight (0: plain local SGD) */
+    uint64_t seed; /* experiment seed */
+    uint32_t round,
+        shard; /* the row order of each epoch is drawn from (seed, round, shard, epoch) */
 } ch_fed_local_opts;
 
 typedef struct ch_fed_model ch_fed_model;
@@ -51,8 +52,7 @@ struct ch_fed_model {
 
 /* The adapter for p->net with d_in inputs and n_classes classes (0 =
  * regression). NULL with err set on a bad shape or out of memory. */
-ch_fed_model *ch_fed_model_new(const ch_fed_params *p, size_t d_in, size_t n_classes,
-                               ch_err *err);
+ch_fed_model *ch_fed_model_new(const ch_fed_params *p, size_t d_in, size_t n_classes, ch_err *err);
 void ch_fed_model_destroy(ch_fed_model **m);
 /* Outputs per row of eval's prob (1 for regression and two classes). */
 size_t ch_fed_model_outputs(const ch_fed_model *m);

@@ -123,8 +123,8 @@ void ch_fed_silos_to_pb(const ch_fed_silos *s, Cohort__Fedavg__Silo *msgs,
     }
 }
 
-int ch_fed_silos_from_pb(ch_fed_silos *s, Cohort__Fedavg__Silo *const *pb, size_t n,
-                         size_t n_silos, size_t n_classes)
+int ch_fed_silos_from_pb(ch_fed_silos *s, Cohort__Fedavg__Silo *const *pb, size_t n, size_t n_silos,
+                         size_t n_classes)
 {
     if (n != n_silos) {
         return CH_EINVAL;
@@ -289,8 +289,7 @@ ch_fed_result *ch_fed_result_unpack(const uint8_t *data, size_t len, const ch_sc
     if (rc == 0) {
         rc = ch_fed_silos_init(&r->silos, pb->n_silos, r->n_classes);
         if (rc == 0) {
-            rc = ch_fed_silos_from_pb(&r->silos, pb->silos, pb->n_silos, pb->n_silos,
-                                      r->n_classes);
+            rc = ch_fed_silos_from_pb(&r->silos, pb->silos, pb->n_silos, pb->n_silos, r->n_classes);
         }
         if (rc == 0) {
             rc = ch_fed_curves_from_pb(&r->curves, pb->curves);

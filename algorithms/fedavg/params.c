@@ -5,9 +5,9 @@
 #include <string.h>
 
 const char *const ch_fed_net_names[] = {"mlp", "logistic", NULL};
-const char *const ch_fed_strategy_names[] = {
-    "fedavg", "fedprox", "fedavgm", "fedadagrad", "fedadam", "fedyogi", "median", "trimmed_mean",
-    "krum", "multikrum", NULL};
+const char *const ch_fed_strategy_names[] = {"fedavg",  "fedprox",   "fedavgm", "fedadagrad",
+                                             "fedadam", "fedyogi",   "median",  "trimmed_mean",
+                                             "krum",    "multikrum", NULL};
 const char *const ch_fed_comp_names[] = {"none", "fp16", "bf16", "int8", "topk", NULL};
 
 bool ch_fed_strategy_buffers(ch_fed_strategy s)
@@ -48,8 +48,8 @@ int ch_fed_params_read(ch_config *cfg, ch_fed_params *p, ch_err *err)
     p->net = (ch_fed_net)net;
     p->act = (ch_act)act;
     if (ch_config_has(cfg, "model.layers")) {
-        if ((rc = ch_cfg_num_list(cfg, "model.layers", hidden, CH_MLP_MAX_HIDDEN, &n_hidden,
-                                  err))) {
+        if ((rc =
+                 ch_cfg_num_list(cfg, "model.layers", hidden, CH_MLP_MAX_HIDDEN, &n_hidden, err))) {
             return rc;
         }
     } else {
@@ -80,8 +80,8 @@ int ch_fed_params_read(ch_config *cfg, ch_fed_params *p, ch_err *err)
                          &p->local_epochs, err)) ||
         (rc = ch_cfg_int(cfg, ch_fed_key(cfg, "batch_size", k[3], 64), 10, 1, 1 << 20,
                          &p->batch_size, err)) ||
-        (rc = ch_cfg_num(cfg, ch_fed_key(cfg, "fraction", k[4], 64), 1.0, 1e-6, 1.0,
-                         &p->fraction, err)) ||
+        (rc = ch_cfg_num(cfg, ch_fed_key(cfg, "fraction", k[4], 64), 1.0, 1e-6, 1.0, &p->fraction,
+                         err)) ||
         (rc = ch_cfg_int(cfg, ch_fed_key(cfg, "min_workers", k[5], 64), 1, 1, 100000,
                          &p->min_workers, err)) ||
         (rc = ch_cfg_num(cfg, ch_fed_key(cfg, "round_timeout", k[6], 64), 600, 0.1, 604800,
@@ -91,20 +91,18 @@ int ch_fed_params_read(ch_config *cfg, ch_fed_params *p, ch_err *err)
                          &p->server_lr, err)) ||
         (rc = ch_cfg_num(cfg, ch_fed_key(cfg, "server_momentum", k[9], 64), 0.9, 0, 0.999,
                          &p->server_momentum, err)) ||
-        (rc = ch_cfg_num(cfg, ch_fed_key(cfg, "beta1", k[10], 64), 0.9, 0, 0.999, &p->beta1,
-                         err)) ||
+        (rc =
+             ch_cfg_num(cfg, ch_fed_key(cfg, "beta1", k[10], 64), 0.9, 0, 0.999, &p->beta1, err)) ||
         (rc = ch_cfg_num(cfg, ch_fed_key(cfg, "beta2", k[11], 64), 0.99, 0, 0.99999, &p->beta2,
                          err)) ||
-        (rc = ch_cfg_num(cfg, ch_fed_key(cfg, "tau", k[12], 64), 1e-3, 1e-12, 10, &p->tau,
+        (rc = ch_cfg_num(cfg, ch_fed_key(cfg, "tau", k[12], 64), 1e-3, 1e-12, 10, &p->tau, err)) ||
+        (rc = ch_cfg_num(cfg, ch_fed_key(cfg, "trim", k[13], 64), 0.1, 0, 0.49, &p->trim, err)) ||
+        (rc = ch_cfg_int(cfg, ch_fed_key(cfg, "byzantine", k[14], 64), 1, 0, 100000, &p->byzantine,
                          err)) ||
-        (rc = ch_cfg_num(cfg, ch_fed_key(cfg, "trim", k[13], 64), 0.1, 0, 0.49, &p->trim,
-                         err)) ||
-        (rc = ch_cfg_int(cfg, ch_fed_key(cfg, "byzantine", k[14], 64), 1, 0, 100000,
-                         &p->byzantine, err)) ||
         (rc = ch_cfg_int(cfg, ch_fed_key(cfg, "krum_m", k[15], 64), 0, 0, 100000, &p->krum_m,
                          err)) ||
-        (rc = ch_cfg_enum(cfg, ch_fed_key(cfg, "compression", k[16], 64), "none",
-                          ch_fed_comp_names, &comp, err)) ||
+        (rc = ch_cfg_enum(cfg, ch_fed_key(cfg, "compression", k[16], 64), "none", ch_fed_comp_names,
+                          &comp, err)) ||
         (rc = ch_cfg_num(cfg, ch_fed_key(cfg, "topk_fraction", k[17], 64), 0.01, 1e-6, 1,
                          &p->topk_fraction, err))) {
         return rc;

@@ -48,11 +48,11 @@ typedef struct ch_fed_params {
     ch_fed_strategy strategy;
     long rounds, local_epochs, batch_size, min_workers, eval_every;
     double fraction, round_timeout;
-    double mu;                      /* fedprox */
+    double mu; /* fedprox */
     double server_lr, server_momentum;
-    double beta1, beta2, tau;       /* fedadagrad / fedadam / fedyogi */
-    double trim;                    /* trimmed mean: fraction cut at each end */
-    long byzantine, krum_m;         /* krum: f assumed byzantine; multi-krum: m selected */
+    double beta1, beta2, tau; /* fedadagrad / fedadam / fedyogi */
+    double trim;              /* trimmed mean: fraction cut at each end */
+    long byzantine, krum_m;   /* krum: f assumed byzantine; multi-krum: m selected */
     ch_fed_comp compression;
     double topk_fraction;
 } ch_fed_params;

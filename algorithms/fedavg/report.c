@@ -71,9 +71,8 @@ int ch_fed_report(const ch_fed_result *r, ch_report *rep, ch_err *err)
     snprintf(rounds, sizeof rounds, "%u", r->rounds);
     snprintf(silos, sizeof silos, "%zu", r->silos.n);
     const char *keys[] = {"strategy", "compression", "network", "rounds", "silos"};
-    const char *vals[] = {ch_fed_strategy_names[r->p.strategy],
-                          ch_fed_comp_names[r->p.compression], ch_fed_net_names[r->p.net], rounds,
-                          silos};
+    const char *vals[] = {ch_fed_strategy_names[r->p.strategy], ch_fed_comp_names[r->p.compression],
+                          ch_fed_net_names[r->p.net], rounds, silos};
     ch_report_section(rep, "Federation");
     int rc = ch_report_kv(rep, keys, vals, 5);
     if (rc == 0) {

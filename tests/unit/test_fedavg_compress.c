@@ -37,8 +37,7 @@ static void test_half(void)
     CHECK(same);
 }
 
-static void s_view(ch_fed_view *v, const ch_fed_encoded *e, size_t n, const size_t *tend,
-                   size_t nt)
+static void s_view(ch_fed_view *v, const ch_fed_encoded *e, size_t n, const size_t *tend, size_t nt)
 {
     *v = (ch_fed_view){.enc = e->enc,
                        .n = n,

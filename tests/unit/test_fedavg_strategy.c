@@ -54,8 +54,8 @@ static void test_server_steps(void)
     ch_fed_strategy kinds[3] = {CH_FED_FEDADAGRAD, CH_FED_FEDADAM, CH_FED_FEDYOGI};
     float d1[2] = {0.5f, -0.2f}, d2[2] = {0.1f, 0.3f};
     for (size_t k = 0; k < 3; k++) {
-        ch_fed_params p = {.strategy = kinds[k], .server_lr = 0.01, .beta1 = 0.9, .beta2 = 0.99,
-                           .tau = 1e-3};
+        ch_fed_params p = {
+            .strategy = kinds[k], .server_lr = 0.01, .beta1 = 0.9, .beta2 = 0.99, .tau = 1e-3};
         float w[2] = {0}, m[2] = {0}, v[2] = {0};
         ch_fed_server_step(&p, w, m, v, NULL, 1, d1, 2, 1);
         ch_fed_server_step(&p, w, m, v, NULL, 1, d2, 2, 2);
@@ -83,10 +83,11 @@ static void test_server_steps(void)
 static void test_robust(void)
 {
     /* 7 silos, 5 parameters; silos 3 and 6 are byzantine */
-    static float u[7][5] = {{0.1f, 0.2f, -0.3f, 0.05f, 1.0f},   {0.12f, 0.18f, -0.25f, 0.07f, 0.9f},
-                            {0.09f, 0.22f, -0.31f, 0.04f, 1.1f}, {5.0f, -4.0f, 3.0f, 9.0f, -7.0f},
-                            {0.11f, 0.21f, -0.28f, 0.06f, 0.95f}, {0.08f, 0.19f, -0.33f, 0.05f, 1.05f},
-                            {-3.0f, 2.0f, 8.0f, -1.0f, 0.0f}};
+    static float u[7][5] = {
+        {0.1f, 0.2f, -0.3f, 0.05f, 1.0f},     {0.12f, 0.18f, -0.25f, 0.07f, 0.9f},
+        {0.09f, 0.22f, -0.31f, 0.04f, 1.1f},  {5.0f, -4.0f, 3.0f, 9.0f, -7.0f},
+        {0.11f, 0.21f, -0.28f, 0.06f, 0.95f}, {0.08f, 0.19f, -0.33f, 0.05f, 1.05f},
+        {-3.0f, 2.0f, 8.0f, -1.0f, 0.0f}};
     float *ups[7];
     for (size_t k = 0; k < 7; k++) {
         ups[k] = u[k];
