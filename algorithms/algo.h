@@ -109,6 +109,10 @@ typedef struct ch_algo {
     const char *name;
     const char *summary;
     bool needs_target;
+    /* true for algorithms that read no table (reinforcement learning in a
+     * simulated environment): data.train is optional, every shard is an
+     * empty block, and the plan only numbers the shards */
+    bool no_data;
 
     /* Reads and validates every model.* key (defaults filled in); used by
      * run, plan and the workers. */

@@ -56,6 +56,17 @@ static int s_resolve_path(ch_config *cfg, const char *key, const char **path, ch
     return rc;
 }
 
+/* data.train: required, except for algorithms that read no table. */
+static int s_train_path(ch_config *cfg, const char *algo, const char **out, ch_err *err)
+{
+    const ch_algo *a = ch_algo_find(algo);
+    if (a && a->no_data && !ch_config_has(cfg, "data.train")) {
+        *out = NULL;
+        return 0;
+    }
+    return ch_cfg_str(cfg, "data.train", NULL, out, err);
+}
+
 int ch_experiment_resolve_paths(ch_config *cfg, ch_err *err)
 {
     const char *path = NULL;
@@ -84,12 +95,12 @@ int ch_experiment_configure(ch_experiment *x, ch_config *cfg, ch_err *err)
     if ((rc = ch_cfg_str(cfg, "name", "experiment", &x->name, err)) ||
         (rc = ch_cfg_int(cfg, "seed", 42, 0, 0x7fffffffffffffffL, &seed, err)) ||
         (rc = ch_cfg_int(cfg, "workers", 2, 1, 4096, &workers, err)) ||
-        (rc = ch_cfg_str(cfg, "data.train", NULL, &x->train_path, err)) ||
+        (rc = ch_cfg_str(cfg, "model.algorithm", NULL, &algo, err)) ||
+        (rc = s_train_path(cfg, algo, &x->train_path, err)) ||
         (rc = ch_cfg_enum(cfg, "data.format", "auto", s_formats, &fmt, err)) ||
         (rc = ch_cfg_num(cfg, "data.test_fraction", 0.2, 0.0, 0.95, &x->test_fraction, err)) ||
         (rc = ch_cfg_enum(cfg, "partition.scheme", "iid", ch_part_scheme_names, &scheme, err)) ||
         (rc = ch_cfg_num(cfg, "partition.alpha", 0.5, 1e-6, 1e6, &x->alpha, err)) ||
-        (rc = ch_cfg_str(cfg, "model.algorithm", NULL, &algo, err)) ||
         (rc = ch_cfg_num(cfg, "runtime.heartbeat_timeout", 10, 0.2, 86400, &hb, err)) ||
         (rc = ch_cfg_num(cfg, "runtime.round_timeout", 3600, 0.5, 604800, &rt, err)) ||
         (rc = ch_cfg_num(cfg, "runtime.join_timeout", 60, 0.5, 86400, &jt, err)) ||
@@ -170,6 +181,15 @@ static ch_table *s_read(ch_experiment *x, const char *path, const char *key, ch_
 
 int ch_experiment_load(ch_experiment *x, const char *path_override, ch_err *err)
 {
+    if (!path_override && !x->train_path) {
+        /* an algorithm without data (ch_algo.no_data): an empty table */
+        x->train = ch_table_new(0);
+        x->schema = x->train ? ch_schema_from_table(x->train, NULL) : NULL;
+        if (!x->train || !x->schema) {
+            return ch_err_set(err, CH_ENOMEM, "out of memory");
+        }
+        return 0;
+    }
     ch_table *all = s_read(x, path_override ? path_override : x->train_path, "data.train", err);
     if (!all) {
         return err ? err->code : CH_EINVAL;

@@ -407,3 +407,25 @@ int ch_plan_single(size_t n_rows, ch_plan *out)
     s_even_blocks(out);
     return 0;
 }
+
+int ch_plan_make_or_empty(const ch_table *t, ch_part_scheme scheme, size_t n_shards, double alpha,
+                          uint64_t seed, ch_plan *out, ch_err *err)
+{
+    if (t->n_rows > 0) {
+        return ch_plan_make(t, scheme, n_shards, alpha, seed, out, err);
+    }
+    memset(out, 0, sizeof *out);
+    if (n_shards == 0 || n_shards > CH_PLAN_MAX_BLOCKS) {
+        return ch_err_set(err, CH_EINVAL, "need 1 to %d workers, got %zu", CH_PLAN_MAX_BLOCKS,
+                          n_shards);
+    }
+    if (s_plan_alloc(out, 0, n_shards, n_shards) != 0) {
+        return ch_err_set(err, CH_ENOMEM, "out of memory");
+    }
+    out->scheme = scheme;
+    for (size_t b = 0; b <= n_shards; b++) {
+        out->block_begin[b] = 0;
+        out->shard_block[b] = b;
+    }
+    return 0;
+}

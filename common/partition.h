@@ -65,6 +65,10 @@ typedef struct ch_plan {
  * rows (or blocks), no target where one is needed. */
 int ch_plan_make(const ch_table *t, ch_part_scheme scheme, size_t n_shards, double alpha,
                  uint64_t seed, ch_plan *out, ch_err *err);
+/* ch_plan_make, or for a table without rows (an algorithm with no data)
+ * a plan of n_shards empty shards, one empty block each. */
+int ch_plan_make_or_empty(const ch_table *t, ch_part_scheme scheme, size_t n_shards, double alpha,
+                          uint64_t seed, ch_plan *out, ch_err *err);
 /* A plan of one shard over all n rows in table order (a by-file silo). */
 int ch_plan_single(size_t n_rows, ch_plan *out);
 void ch_plan_free(ch_plan *p);

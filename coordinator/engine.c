@@ -132,8 +132,8 @@ static size_t s_check_liveness(s_engine *e)
         }
         char why[200];
         /* local children: rank is the child index given on its command line */
-        if (e->kids.n && w->rank >= 0 && ch_children_dead(&e->kids, (size_t)w->rank, why,
-                                                          sizeof why)) {
+        if (e->kids.n && w->rank >= 0 &&
+            ch_children_dead(&e->kids, (size_t)w->rank, why, sizeof why)) {
             s_lose(e, w, why);
             lost++;
             continue;
@@ -219,9 +219,9 @@ static int s_worker_error(s_engine *e, const ch_wire_msg *m, ch_err *err)
     ch_wslot *w = s_sender(e, m);
     Cohort__Error *em = cohort__error__unpack(NULL, m->env->payload.len, m->env->payload.data);
     char name[256];
-    int rc = ch_err_set(err, CH_EINVAL, "%s: %s",
-                        w ? ch_wslot_name(w, name, sizeof name) : "a worker",
-                        em && em->message ? em->message : "(unreadable error message)");
+    int rc =
+        ch_err_set(err, CH_EINVAL, "%s: %s", w ? ch_wslot_name(w, name, sizeof name) : "a worker",
+                   em && em->message ? em->message : "(unreadable error message)");
     if (em) {
         cohort__error__free_unpacked(em, NULL);
     }
@@ -395,14 +395,13 @@ static int s_join(s_engine *e, ch_err *err)
                 char why[200];
                 if (ch_children_dead(&e->kids, i, why, sizeof why)) {
                     ch_wire_msg_free(&m);
-                    return ch_err_set(err, CH_ELOST, "worker process %zu %s before connecting",
-                                      i, why);
+                    return ch_err_set(err, CH_ELOST, "worker process %zu %s before connecting", i,
+                                      why);
                 }
             }
         }
         if (m.env->kind != COHORT__KIND__HELLO) {
-            ch_warn("ignoring a %s message from an unknown peer",
-                    ch_wire_kind_name(m.env->kind));
+            ch_warn("ignoring a %s message from an unknown peer", ch_wire_kind_name(m.env->kind));
             ch_wire_msg_free(&m);
             continue;
         }
@@ -416,8 +415,7 @@ static int s_join(s_engine *e, ch_err *err)
             continue; /* refused, with a message to the peer */
         }
         char name[256];
-        ch_info("%s joined (%zu/%zu)", ch_wslot_name(w, name, sizeof name), e->reg.n,
-                e->n_workers);
+        ch_info("%s joined (%zu/%zu)", ch_wslot_name(w, name, sizeof name), e->reg.n, e->n_workers);
         s_event(e, "worker.joined", "{\"worker\": %d, \"host\": \"%s\", \"pid\": %d}", w->index,
                 w->host, w->pid);
     }
@@ -428,8 +426,8 @@ static int s_join(s_engine *e, ch_err *err)
 static int s_plan(s_engine *e, ch_err *err)
 {
     if (!e->by_file) {
-        int rc = ch_plan_make(e->x.train, e->x.scheme, e->n_workers, e->x.alpha, e->x.seed,
-                              &e->plan, err);
+        int rc = ch_plan_make_or_empty(e->x.train, e->x.scheme, e->n_workers, e->x.alpha, e->x.seed,
+                                       &e->plan, err);
         if (rc) {
             return rc;
         }
@@ -543,8 +541,9 @@ static int s_wait_ready(s_engine *e, ch_err *err)
             continue; /* recount */
         }
         if (rc == CH_ETIMEOUT) {
-            return ch_err_set(err, CH_ETIMEOUT, "only %zu of %zu workers loaded their data "
-                                                "within %.0f s (runtime.join_timeout)",
+            return ch_err_set(err, CH_ETIMEOUT,
+                              "only %zu of %zu workers loaded their data "
+                              "within %.0f s (runtime.join_timeout)",
                               ready, e->n_workers, (double)e->x.rt.join_timeout_ms / 1000);
         }
         if (rc) {
@@ -557,8 +556,7 @@ static int s_wait_ready(s_engine *e, ch_err *err)
             return rc;
         }
         if (w && m.env->kind == COHORT__KIND__READY && w->state == CH_W_JOINED) {
-            Cohort__Ready *r =
-                cohort__ready__unpack(NULL, m.env->payload.len, m.env->payload.data);
+            Cohort__Ready *r = cohort__ready__unpack(NULL, m.env->payload.len, m.env->payload.data);
             bool same = e->by_file || (r && r->data && r->data->fingerprint == fp &&
                                        r->data->rows == e->x.train->n_rows);
             uint64_t rows = r && r->data ? r->data->rows : 0;
@@ -595,10 +593,10 @@ typedef struct s_round {
     uint32_t round, op;
     const ch_buf *payload;
     size_t n_shards;
-    bool *chosen;        /* shard takes part */
-    int *owner;          /* shard -> worker slot computing it; -1 when done or skipped */
-    bool *got;           /* shard's update accepted */
-    uint8_t **state;     /* shard -> update bytes (not kept with accumulate) */
+    bool *chosen;    /* shard takes part */
+    int *owner;      /* shard -> worker slot computing it; -1 when done or skipped */
+    bool *got;       /* shard's update accepted */
+    uint8_t **state; /* shard -> update bytes (not kept with accumulate) */
     size_t *state_len;
     uint64_t *samples;
     size_t pending;
@@ -745,8 +743,7 @@ static void s_rejoin(s_engine *e, const ch_wire_msg *m)
         bye.reason = (char *)"every shard of this run has its worker";
         ch_wire_send_msg(e->router, w->routing, w->routing_len, e->experiment_id, 0, -1,
                          COHORT__KIND__BYE, &bye.base, NULL);
-        ch_info("%s turned away: every shard has its worker",
-                ch_wslot_name(w, name, sizeof name));
+        ch_info("%s turned away: every shard has its worker", ch_wslot_name(w, name, sizeof name));
         w->state = CH_W_DONE;
         return;
     }
@@ -760,8 +757,8 @@ static void s_rejoin(s_engine *e, const ch_wire_msg *m)
     ch_schema_pb_free(spb);
     ch_info("%s rejoined in place of worker %d (shard %d)", ch_wslot_name(w, name, sizeof name),
             old->index, shard);
-    s_event(e, "worker.rejoined", "{\"worker\": %d, \"shard\": %d, \"replaces\": %d}",
-            w->index, shard, old->index);
+    s_event(e, "worker.rejoined", "{\"worker\": %d, \"shard\": %d, \"replaces\": %d}", w->index,
+            shard, old->index);
 }
 
 /* One update: checked, then kept (or handed to accumulate). */
@@ -831,8 +828,8 @@ static int s_take_update(s_engine *e, s_round *r, ch_wslot *w, const ch_wire_msg
     return rc;
 }
 
-static int s_round_run(s_engine *e, uint32_t round, uint32_t op, const ch_buf *payload,
-                       s_round *r, ch_err *err)
+static int s_round_run(s_engine *e, uint32_t round, uint32_t op, const ch_buf *payload, s_round *r,
+                       ch_err *err)
 {
     const ch_algo *a = e->x.algo;
     memset(r, 0, sizeof *r);
@@ -848,8 +845,7 @@ static int s_round_run(s_engine *e, uint32_t round, uint32_t op, const ch_buf *p
     r->state_len = calloc(n, sizeof *r->state_len);
     r->samples = calloc(n, sizeof *r->samples);
     bool *live = calloc(n, sizeof *live);
-    if (!r->chosen || !r->owner || !r->got || !r->state || !r->state_len || !r->samples ||
-        !live) {
+    if (!r->chosen || !r->owner || !r->got || !r->state || !r->state_len || !r->samples || !live) {
         free(live);
         return ch_err_set(err, CH_ENOMEM, "out of memory");
     }
@@ -973,8 +969,8 @@ static void s_round_record(s_engine *e, uint32_t round, const ch_round_metrics *
         ch_outputs_metric(&e->out, met->key[k], round, met->value[k]);
         if (e->track) {
             ch_err terr;
-            if (ch_track_metric(e->track, e->run_id, met->key[k], round, met->value[k],
-                                &terr) != 0) {
+            if (ch_track_metric(e->track, e->run_id, met->key[k], round, met->value[k], &terr) !=
+                0) {
                 ch_warn("tracking store: %s", terr.msg);
             }
         }
@@ -1281,7 +1277,7 @@ static int s_run(s_engine *e, ch_run_result *res, ch_err *err)
         if ((rc = ch_experiment_load(&e->x, NULL, err))) {
             return rc;
         }
-        if (e->n_workers > e->x.train->n_rows) {
+        if (e->x.train_path && e->n_workers > e->x.train->n_rows) {
             return ch_err_set(err, CH_EINVAL,
                               "more workers (%zu) than training rows (%zu) in %s: use at most "
                               "%zu workers",
@@ -1373,8 +1369,8 @@ static int s_run(s_engine *e, ch_run_result *res, ch_err *err)
         ch_config_destroy(&mc);
     }
     rc = ch_outputs_finish(&e->out, e->x.algo, model, e->x.schema, e->x.test,
-                           model_yaml ? model_yaml : e->config_yaml, e->n_workers,
-                           e->rounds_done, err);
+                           model_yaml ? model_yaml : e->config_yaml, e->n_workers, e->rounds_done,
+                           err);
     free(model_yaml);
     e->x.algo->model_destroy(&model);
     if (rc == 0) {

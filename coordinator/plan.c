@@ -38,10 +38,9 @@ int ch_plan_describe(const ch_config *cfg, long n_workers, ch_buf *out, ch_err *
     bool by_file = x.scheme == CH_PART_BY_FILE;
     ch_plan plan = {0};
     if (!by_file) {
-        if ((rc = ch_experiment_load(&x, NULL, err)) ||
-            (rc = ch_experiment_check_keys(&x, err)) ||
-            (rc = ch_plan_make(x.train, x.scheme, (size_t)x.workers, x.alpha, x.seed, &plan,
-                               err))) {
+        if ((rc = ch_experiment_load(&x, NULL, err)) || (rc = ch_experiment_check_keys(&x, err)) ||
+            (rc = ch_plan_make_or_empty(x.train, x.scheme, (size_t)x.workers, x.alpha, x.seed,
+                                        &plan, err))) {
             ch_experiment_free(&x);
             return rc;
         }
@@ -57,16 +56,17 @@ int ch_plan_describe(const ch_config *cfg, long n_workers, ch_buf *out, ch_err *
     }
     free(yaml);
     if (by_file) {
-        ch_buf_printf(out, "data: by-file: each of the %ld silos brings its own file; sizes are "
-                           "known when they connect\n",
+        ch_buf_printf(out,
+                      "data: by-file: each of the %ld silos brings its own file; sizes are "
+                      "known when they connect\n",
                       x.workers);
         ch_experiment_free(&x);
         return 0;
     }
     ch_buf_printf(out, "data: %zu training rows x %zu columns, %zu test rows\n", x.train->n_rows,
                   x.train->n_cols, x.test ? x.test->n_rows : 0);
-    ch_buf_printf(out, "shards (%s, %zu reduction blocks):\n",
-                  ch_part_scheme_names[x.scheme], plan.n_blocks);
+    ch_buf_printf(out, "shards (%s, %zu reduction blocks):\n", ch_part_scheme_names[x.scheme],
+                  plan.n_blocks);
     for (size_t s = 0; s < plan.n_shards; s++) {
         ch_buf_printf(out, "  worker %-3zu %zu rows\n", s,
                       ch_plan_shard_end(&plan, s) - ch_plan_shard_begin(&plan, s));

@@ -26,7 +26,7 @@ typedef struct s_worker {
     ch_worker_env env;
     void *st;
     ch_heartbeat *hb;
-    bool by_file; /* the plan holds only this silo: global shard index -> local 0 */
+    bool by_file;        /* the plan holds only this silo: global shard index -> local 0 */
     uint32_t silo_shard; /* by-file: the global shard index of this silo */
 } s_worker;
 
@@ -75,8 +75,8 @@ static int s_hello(s_worker *w, ch_err *err)
 /* Builds the experiment from the Assign: config, data, plan, algorithm. */
 static int s_setup(s_worker *w, const Cohort__Assign *a, ch_err *err)
 {
-    ch_config *cfg = ch_config_parse(a->config_yaml, strlen(a->config_yaml), "assigned config",
-                                     err);
+    ch_config *cfg =
+        ch_config_parse(a->config_yaml, strlen(a->config_yaml), "assigned config", err);
     if (!cfg) {
         return err->code;
     }
@@ -94,11 +94,10 @@ static int s_setup(s_worker *w, const Cohort__Assign *a, ch_err *err)
     snprintf(role, sizeof role, "worker %d", w->index);
     ch_log_role(role);
     /* heartbeats start now: loading data can take a while */
-    w->hb = ch_heartbeat_start(w->zctx,
-                               a->heartbeat && a->heartbeat[0] ? a->heartbeat : w->o->connect,
-                               w->experiment, w->index,
-                               w->x.rt.heartbeat_ms / 4 > 1000 ? 1000 : w->x.rt.heartbeat_ms / 4,
-                               w->x.rt.coordinator_timeout_ms, err);
+    w->hb = ch_heartbeat_start(
+        w->zctx, a->heartbeat && a->heartbeat[0] ? a->heartbeat : w->o->connect, w->experiment,
+        w->index, w->x.rt.heartbeat_ms / 4 > 1000 ? 1000 : w->x.rt.heartbeat_ms / 4,
+        w->x.rt.coordinator_timeout_ms, err);
     if (!w->hb) {
         return err->code;
     }
@@ -136,8 +135,8 @@ static int s_setup(s_worker *w, const Cohort__Assign *a, ch_err *err)
         if ((rc = ch_experiment_load(&w->x, NULL, err))) {
             return rc;
         }
-        if ((rc = ch_plan_make(w->x.train, w->x.scheme, a->n_workers, w->x.alpha, w->x.seed,
-                               &w->plan, err))) {
+        if ((rc = ch_plan_make_or_empty(w->x.train, w->x.scheme, a->n_workers, w->x.alpha,
+                                        w->x.seed, &w->plan, err))) {
             return rc;
         }
         w->env.block_offset = 0;
@@ -202,8 +201,8 @@ static int s_task(s_worker *w, const Cohort__Envelope *env, ch_err *err)
         uint32_t local = shard;
         if (w->by_file) {
             if (shard != w->silo_shard) {
-                rc = ch_err_set(err, CH_EPROTO, "task for silo %u sent to silo %d", shard,
-                                w->index);
+                rc =
+                    ch_err_set(err, CH_EPROTO, "task for silo %u sent to silo %d", shard, w->index);
                 break;
             }
             local = 0;
@@ -217,8 +216,8 @@ static int s_task(s_worker *w, const Cohort__Envelope *env, ch_err *err)
         ch_buf_init(&out);
         uint64_t samples = 0;
         int64_t t0 = ch_now_ms();
-        rc = w->x.algo->run_task(w->st, t->round, t->op, t->state.data, t->state.len, local,
-                                 &out, &samples, err);
+        rc = w->x.algo->run_task(w->st, t->round, t->op, t->state.data, t->state.len, local, &out,
+                                 &samples, err);
         if (rc == 0) {
             Cohort__Update u = COHORT__UPDATE__INIT;
             u.round = t->round;
@@ -254,9 +253,8 @@ static int s_loop(s_worker *w, ch_err *err)
                           &lerr);
         if (rc == CH_ETIMEOUT || rc == CH_EINTR) {
             if (!w->hb && ch_now_ms() > deadline) {
-                return ch_err_set(err, CH_ETIMEOUT,
-                                  "no coordinator answered at %s within %.0f s", w->o->connect,
-                                  (double)w->o->timeout_ms / 1000);
+                return ch_err_set(err, CH_ETIMEOUT, "no coordinator answered at %s within %.0f s",
+                                  w->o->connect, (double)w->o->timeout_ms / 1000);
             }
             if (w->o->local && getppid() == 1) {
                 return ch_err_set(err, CH_ELOST, "the coordinator process is gone");
@@ -278,8 +276,7 @@ static int s_loop(s_worker *w, ch_err *err)
                 break;
             }
             snprintf(w->experiment, sizeof w->experiment, "%s", env->experiment);
-            Cohort__Assign *a = cohort__assign__unpack(NULL, env->payload.len,
-                                                       env->payload.data);
+            Cohort__Assign *a = cohort__assign__unpack(NULL, env->payload.len, env->payload.data);
             if (!a) {
                 rc = ch_err_set(err, CH_EPROTO, "an ASSIGN whose payload does not decode");
             } else {
