@@ -149,6 +149,16 @@ static int s_report(const ch_run_result *res, int rc, const ch_err *err)
         printf("workflow finished: %s (open %s/index.html)\n", res->run_dir, res->run_dir);
         return 0;
     }
+    /* the model's plain-text summary first (short ones only) */
+    char path[1100];
+    snprintf(path, sizeof path, "%s/summary.txt", res->run_dir);
+    size_t len;
+    uint8_t *text = ch_read_file(path, 64 << 10, &len, NULL);
+    if (text) {
+        fwrite(text, 1, len, stdout);
+        printf("\n");
+        free(text);
+    }
     printf("run finished: %s\n", res->run_dir);
     printf("  summary  %s/summary.json\n", res->run_dir);
     printf("  model    %s/model.pb\n", res->run_dir);

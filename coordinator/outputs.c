@@ -236,11 +236,16 @@ int ch_outputs_finish(ch_outputs *o, const ch_algo *algo, const void *model,
     if (algo->describe) {
         algo->describe(model, &text);
     }
-    char *dpath = ch_path_join(o->dir, "model.txt");
-    if (dpath && text.len) {
-        ch_write_file_atomic(dpath, text.data, text.len, NULL);
+    /* the plain-text summary (R's summary() for linear models): model.txt,
+     * and summary.txt, which `cohort run` prints */
+    static const char *const names[] = {"model.txt", "summary.txt"};
+    for (size_t k = 0; k < 2 && text.len; k++) {
+        char *dpath = ch_path_join(o->dir, names[k]);
+        if (dpath) {
+            ch_write_file_atomic(dpath, text.data, text.len, NULL);
+        }
+        free(dpath);
     }
-    free(dpath);
     ch_buf_free(&text);
     return 0;
 }
