@@ -5,6 +5,7 @@
 #include "cli/cmd_report.h"
 #include "cli/cmd_runs.h"
 #include "cli/cmd_watch.h"
+#include "common/wire.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -63,10 +64,20 @@ int main(int argc, char **argv)
         return ch_cmd_runs(sub_argc, sub_argv);
     }
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
-        printf("cohort %s (protocol 1)\n", COHORT_VERSION);
+        if (argc > 2 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h"))) {
+            printf("usage: cohort version\n\nPrints the program's version and the wire protocol "
+                   "version it speaks\n(workers and coordinators must speak the same one).\n");
+            return 0;
+        }
+        printf("cohort %s (protocol %d)\n", COHORT_VERSION, CH_PROTOCOL_VERSION);
         return 0;
     }
     if (!strcmp(cmd, "algorithms")) {
+        if (argc > 2 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h"))) {
+            printf("usage: cohort algorithms\n\nLists every model.algorithm with a line on "
+                   "what it does.\n");
+            return 0;
+        }
         for (const char *const *n = ch_algo_names(); *n; n++) {
             printf("%-20s %s\n", *n, ch_algo_find(*n)->summary);
         }
