@@ -88,7 +88,7 @@ int ch_cf_params_read(ch_config *cfg, const ch_schema *schema, ch_cf_kind kind, 
             (rc = ch_cfg_num(cfg, "model.reg_i", 10, 0, 1e12, &p->knn.reg_i, err)) ||
             (rc = ch_cfg_int(cfg, "model.baseline_epochs", 10, 1, 10000, &be, err)) ||
             (rc = ch_cfg_enum(cfg, "model.rank_by", "similarity", ch_cf_rank_names, &rank, err)) ||
-            (rc = ch_cfg_num(cfg, "model.block_mb", 64, 1, 65536, &p->block_mb, err))) {
+            (rc = ch_cfg_num(cfg, "model.block_mb", 64, 0.001, 65536, &p->block_mb, err))) {
             return rc;
         }
         p->knn.sim = (ch_knn_sim)sim;
