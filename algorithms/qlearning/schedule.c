@@ -1,0 +1,66 @@
+/* schedule.c: exploration and learning-rate schedules. */
+#include "schedule.h"
+
+#include <math.h>
+#include <stdio.h>
+
+static const char *const s_kinds[] = {"constant", "linear", "exponential", NULL};
+static const char *const s_lr_kinds[] = {"constant", "visits", NULL};
+
+int ql_schedule_read(ch_config *cfg, const char *prefix, const char *def_kind, double def_start,
+                     double def_end, double def_steps, double lo, double hi, ql_schedule *out,
+                     ch_err *err)
+{
+    char k[96], s[96], e[96], n[96];
+    snprintf(k, sizeof k, "%s_schedule", prefix);
+    snprintf(s, sizeof s, "%s_start", prefix);
+    snprintf(e, sizeof e, "%s_end", prefix);
+    snprintf(n, sizeof n, "%s_steps", prefix);
+    int kind = 0, rc;
+    if ((rc = ch_cfg_enum(cfg, k, def_kind, s_kinds, &kind, err)) ||
+        (rc = ch_cfg_num(cfg, s, def_start, lo, hi, &out->start, err)) ||
+        (rc = ch_cfg_num(cfg, e, def_end, lo, hi, &out->end, err)) ||
+        (rc = ch_cfg_num(cfg, n, def_steps, 1e-9, 1e15, &out->steps, err))) {
+        return rc;
+    }
+    out->kind = (ql_sched_kind)kind;
+    return 0;
+}
+
+int ql_lrate_read(ch_config *cfg, ql_lrate *out, ch_err *err)
+{
+    int kind = 0, rc;
+    if ((rc = ch_cfg_enum(cfg, "model.lr_schedule", "constant", s_lr_kinds, &kind, err)) ||
+        (rc = ch_cfg_num(cfg, "model.alpha", 0.1, 1e-12, 1, &out->alpha, err)) ||
+        (rc = ch_cfg_num(cfg, "model.alpha_power", 0.6, 0, 1, &out->power, err)) ||
+        (rc = ch_cfg_num(cfg, "model.alpha_min", 0.0, 0, 1, &out->min, err))) {
+        return rc;
+    }
+    out->kind = (ql_lr_kind)kind;
+    return 0;
+}
+
+double ql_schedule_at(const ql_schedule *s, double episode)
+{
+    switch (s->kind) {
+    case QL_SCHED_CONSTANT:
+        return s->start;
+    case QL_SCHED_LINEAR:
+        if (episode >= s->steps) {
+            return s->end;
+        }
+        return s->start + (s->end - s->start) * episode / s->steps;
+    case QL_SCHED_EXPONENTIAL:
+        return s->end + (s->start - s->end) * exp(-episode / s->steps);
+    }
+    return s->start;
+}
+
+double ql_lrate_at(const ql_lrate *l, double n)
+{
+    if (l->kind == QL_LR_CONSTANT) {
+        return l->alpha;
+    }
+    double a = l->alpha * pow(1.0 + n, -l->power);
+    return a > l->min ? a : l->min;
+}
