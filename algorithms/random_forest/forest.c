@@ -511,11 +511,17 @@ rf_forest *rf_forest_unpack(const uint8_t *data, size_t len, const ch_schema *s,
     if (rc == 0) {
         f->oob_score = m->oob_score;
         f->n_oob = m->n_oob_prediction / f->n_values;
-        memcpy(f->oob_pred, m->oob_prediction, m->n_oob_prediction * sizeof(double));
+        if (m->n_oob_prediction) {
+            memcpy(f->oob_pred, m->oob_prediction, m->n_oob_prediction * sizeof(double));
+        }
         f->n_curve = m->n_oob_curve;
-        memcpy(f->oob_curve, m->oob_curve, m->n_oob_curve * sizeof(double));
-        memcpy(f->oob_curve_trees, m->oob_curve_trees, m->n_oob_curve * sizeof(uint32_t));
-        memcpy(f->imp, m->impurity_importance, f->n_features * sizeof(double));
+        if (m->n_oob_curve) {
+            memcpy(f->oob_curve, m->oob_curve, m->n_oob_curve * sizeof(double));
+            memcpy(f->oob_curve_trees, m->oob_curve_trees, m->n_oob_curve * sizeof(uint32_t));
+        }
+        if (f->n_features) {
+            memcpy(f->imp, m->impurity_importance, f->n_features * sizeof(double));
+        }
         if (f->perm) {
             memcpy(f->perm, m->permutation_importance, f->n_features * sizeof(double));
             memcpy(f->perm_std, m->permutation_std, f->n_features * sizeof(double));

@@ -367,6 +367,10 @@ static int s_take_update(s_coord *st, const ch_update *u, uint32_t first, uint32
         return ch_err_set(err, CH_EPROTO, "shard %u: the update does not decode", u->shard);
     }
     int rc = 0;
+    if (m->version != 1) {
+        rc = ch_err_set(err, CH_EPROTO, "shard %u: update version %u, expected 1", u->shard,
+                        m->version);
+    }
     for (size_t k = 0; k < m->n_trees && rc == 0; k++) {
         uint32_t idx = m->trees[k]->index;
         if (idx < first || idx >= first + n || (idx - first) % st->n_shards != u->shard) {
@@ -569,6 +573,7 @@ static int s_save(void *vst, ch_buf *out, ch_err *err)
 {
     s_coord *st = vst;
     Cohort__Rf__Update m = COHORT__RF__UPDATE__INIT;
+    m.version = 1;
     Cohort__Rf__Tree *tm = calloc(st->n_done ? st->n_done : 1, sizeof *tm);
     Cohort__Rf__Tree **tp = calloc(st->n_done ? st->n_done : 1, sizeof *tp);
     int rc = tm && tp ? 0 : CH_ENOMEM;
@@ -813,6 +818,7 @@ static int s_run_task(void *vw, uint32_t round, uint32_t op, const uint8_t *payl
     }
     if (rc == 0) {
         Cohort__Rf__Update u = COHORT__RF__UPDATE__INIT;
+        u.version = 1;
         u.n_trees = k;
         u.trees = tp;
         size_t size = cohort__rf__update__get_packed_size(&u);
