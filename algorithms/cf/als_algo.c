@@ -38,6 +38,7 @@ typedef struct s_worker {
     ch_cf_params p;
     ch_cf_data d;
     const ch_worker_env *env;
+    char *broken; /* the data error, reported by the coordinator's own build first */
     double mu;
     double *X, *bu, *acc;
     uint8_t *mark;
@@ -296,6 +297,7 @@ static void s_worker_destroy(void **pw)
         return;
     }
     s_worker *w = *pw;
+    free(w->broken);
     ch_cf_data_free(&w->d);
     free(w->X);
     free(w->bu);
@@ -315,8 +317,10 @@ static void *s_worker_new(const ch_worker_env *env, ch_err *err)
     }
     w->env = env;
     int rc = ch_cf_params_read(env->cfg, env->schema, CH_CF_ALS, env->seed, &w->p, err);
-    if (rc == 0) {
-        rc = ch_cf_worker_setup(env, &w->p, &w->d, err);
+    if (rc == 0 && ch_cf_worker_setup(env, &w->p, &w->d, err) != 0) {
+        w->broken = strdup(err && err->msg[0] ? err->msg : "cf: bad data");
+        ch_err_clear(err);
+        return w;
     }
     if (rc == 0) {
         const ch_cf_csr *R = &w->d.by_user;
@@ -389,6 +393,9 @@ static int s_run_task(void *vw, uint32_t round, uint32_t op, const uint8_t *payl
 {
     s_worker *w = vw;
     (void)round;
+    if (w->broken) {
+        return ch_err_set(err, CH_EINVAL, "%s", w->broken);
+    }
     const ch_plan *plan = w->env->plan;
     if (op != OP_ITERATE || shard >= plan->n_shards) {
         return ch_err_set(err, CH_EPROTO, "als: bad task (op %u, shard %u)", op, shard);

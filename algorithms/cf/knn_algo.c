@@ -41,6 +41,7 @@ typedef struct s_worker {
     ch_cf_data d;
     ch_knn_view v;
     const ch_worker_env *env;
+    char *broken; /* the data error, reported by the coordinator's own build first */
     ch_knn_leaf leaf;
     size_t scratch_rows;
 } s_worker;
@@ -322,6 +323,7 @@ static void s_worker_destroy(void **pw)
         return;
     }
     s_worker *w = *pw;
+    free(w->broken);
     ch_cf_data_free(&w->d);
     ch_knn_view_free(&w->v);
     free(w->leaf.acc);
@@ -341,8 +343,10 @@ static void *s_worker_new_kind(const ch_worker_env *env, ch_cf_kind kind, ch_err
     w->env = env;
     w->kind = kind;
     int rc = ch_cf_params_read(env->cfg, env->schema, kind, env->seed, &w->p, err);
-    if (rc == 0) {
-        rc = ch_cf_worker_setup(env, &w->p, &w->d, err);
+    if (rc == 0 && ch_cf_worker_setup(env, &w->p, &w->d, err) != 0) {
+        w->broken = strdup(err && err->msg[0] ? err->msg : "cf: bad data");
+        ch_err_clear(err);
+        return w;
     }
     if (rc == 0 && ch_knn_view_make(&w->d, kind == CH_CF_USER_KNN, w->p.knn.sim, &w->v) != 0) {
         rc = ch_err_set(err, CH_ENOMEM, "out of memory");
@@ -370,6 +374,9 @@ static int s_run_task(void *vw, uint32_t round, uint32_t op, const uint8_t *payl
 {
     s_worker *w = vw;
     (void)round;
+    if (w->broken) {
+        return ch_err_set(err, CH_EINVAL, "%s", w->broken);
+    }
     const ch_plan *plan = w->env->plan;
     if (op != OP_BLOCK || shard >= plan->n_shards) {
         return ch_err_set(err, CH_EPROTO, "knn: bad task (op %u, shard %u)", op, shard);

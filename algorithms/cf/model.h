@@ -67,7 +67,9 @@ int ch_cf_model_ready(ch_cf_model *m);
 void ch_cf_model_free(ch_cf_model *m);
 
 /* Predicted rating (explicit) or score (implicit) of dense user u, item i;
- * -1 for unknown: the global mean (documented cold-start rule). */
+ * -1 for unknown. Cold start: ALS predicts the global mean plus the biases
+ * it knows (an unknown user of a known item gets mean + b_i); kNN predicts
+ * the global mean when the user or the item is unknown (as Surprise). */
 double ch_cf_predict_one(const ch_cf_model *m, long u, long i);
 
 /* Top n items for user u (-1 unknown), seen items excluded, best first
