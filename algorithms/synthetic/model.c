@@ -1,0 +1,309 @@
+/* model.c: the generator's model: lifetime, and its protobuf form
+ * (proto/synthetic.proto) for model.pb and checkpoints, checked on the way
+ * in as untrusted bytes. */
+#include "algorithms/synthetic/synthetic.h"
+#include "proto/synthetic.pb-c.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+ch_syn_model *ch_syn_model_new(void)
+{
+    ch_syn_model *m = calloc(1, sizeof *m);
+    if (m) {
+        m->dom.target = -1;
+        m->aug_col = -1;
+        m->mean_tv = m->max_tv = m->corr_diff = NAN;
+        m->test_auc = m->test_accuracy = m->n_test = NAN;
+    }
+    return m;
+}
+
+void ch_syn_model_destroy(ch_syn_model **pm)
+{
+    if (!pm || !*pm) {
+        return;
+    }
+    ch_syn_model *m = *pm;
+    for (size_t j = 0; m->oneway && j < m->dom.n_cols; j++) {
+        free(m->oneway[j]);
+    }
+    free(m->oneway);
+    for (size_t e = 0; m->edges && e < m->n_edges; e++) {
+        free(m->edges[e].joint);
+    }
+    free(m->edges);
+    free(m->tv);
+    free(m->ks);
+    ch_syn_domain_free(&m->dom);
+    free(m);
+    *pm = NULL;
+}
+
+int ch_syn_model_pack(const ch_syn_model *m, ch_buf *out, ch_err *err)
+{
+    size_t n = m->dom.n_cols;
+    Cohort__Synthetic__Model pb = COHORT__SYNTHETIC__MODEL__INIT;
+    Cohort__Synthetic__Budget bu = COHORT__SYNTHETIC__BUDGET__INIT;
+    Cohort__Synthetic__Column *cols = calloc(n ? n : 1, sizeof *cols);
+    Cohort__Synthetic__Column **colp = calloc(n ? n : 1, sizeof *colp);
+    Cohort__Synthetic__Edge *ed = calloc(m->n_edges ? m->n_edges : 1, sizeof *ed);
+    Cohort__Synthetic__Edge **edp = calloc(m->n_edges ? m->n_edges : 1, sizeof *edp);
+    size_t n_one = 0;
+    for (size_t j = 0; j < n; j++) {
+        n_one += m->dom.cols[j].size;
+    }
+    double *one = m->oneway ? malloc((n_one ? n_one : 1) * sizeof *one) : NULL;
+    int rc = 0;
+    if (!cols || !colp || !ed || !edp || (m->oneway && !one)) {
+        rc = ch_err_set(err, CH_ENOMEM, "out of memory");
+        goto done;
+    }
+    pb.stage = m->stage;
+    for (size_t j = 0; j < n; j++) {
+        const ch_syn_col *c = &m->dom.cols[j];
+        cohort__synthetic__column__init(&cols[j]);
+        cols[j].name = c->name;
+        cols[j].kind = c->kind == CH_COL_CATEGORICAL;
+        cols[j].n_levels = c->n_levels;
+        cols[j].levels = c->levels;
+        cols[j].lo = c->lo;
+        cols[j].hi = c->hi;
+        cols[j].bins = c->bins;
+        cols[j].given = c->given;
+        cols[j].integer = c->integer;
+        cols[j].missing = c->missing;
+        colp[j] = &cols[j];
+    }
+    pb.n_columns = n;
+    pb.columns = colp;
+    pb.target = m->dom.target;
+    pb.total = m->total;
+    if (one) {
+        size_t k = 0;
+        for (size_t j = 0; j < n; j++) {
+            memcpy(one + k, m->oneway[j], m->dom.cols[j].size * sizeof *one);
+            k += m->dom.cols[j].size;
+        }
+        pb.n_oneway = n_one;
+        pb.oneway = one;
+    }
+    for (size_t e = 0; e < m->n_edges; e++) {
+        cohort__synthetic__edge__init(&ed[e]);
+        ed[e].a = m->edges[e].a;
+        ed[e].b = m->edges[e].b;
+        ed[e].n_joint = m->dom.cols[m->edges[e].a].size * m->dom.cols[m->edges[e].b].size;
+        ed[e].joint = m->edges[e].joint;
+        edp[e] = &ed[e];
+    }
+    pb.n_edges = m->n_edges;
+    pb.edges = edp;
+    const ch_syn_budget *b = &m->budget;
+    bu.epsilon = b->epsilon;
+    bu.delta = b->delta;
+    bu.rho = b->rho;
+    bu.rho_bounds = b->rho_bounds;
+    bu.rho_oneway = b->rho_oneway;
+    bu.rho_select = b->rho_select;
+    bu.rho_pairs = b->rho_pairs;
+    bu.sigma_bounds = b->sigma_bounds;
+    bu.sigma_oneway = b->sigma_oneway;
+    bu.sigma_pairs = b->sigma_pairs;
+    bu.eps_select = b->eps_select;
+    bu.n_bounds = b->n_bounds;
+    bu.n_oneway = b->n_oneway;
+    bu.n_select = b->n_select;
+    bu.n_pairs = b->n_pairs;
+    bu.federated = b->federated;
+    pb.budget = &bu;
+    pb.seed = m->seed;
+    pb.rows = m->rows;
+    pb.aug_col = m->aug_col;
+    pb.aug_cell = m->aug_cell;
+    pb.aug_rows = m->aug_rows;
+    if (m->tv && m->ks) {
+        pb.n_tv = pb.n_ks = n;
+        pb.tv = m->tv;
+        pb.ks = m->ks;
+    }
+    pb.mean_tv = m->mean_tv;
+    pb.max_tv = m->max_tv;
+    pb.corr_diff = m->corr_diff;
+    pb.test_auc = m->test_auc;
+    pb.test_accuracy = m->test_accuracy;
+    pb.n_test = m->n_test;
+    size_t size = cohort__synthetic__model__get_packed_size(&pb);
+    if (ch_buf_reserve(out, size) != 0) {
+        rc = ch_err_set(err, CH_ENOMEM, "out of memory");
+        goto done;
+    }
+    cohort__synthetic__model__pack(&pb, out->data + out->len);
+    out->len += size;
+done:
+    free(cols);
+    free(colp);
+    free(ed);
+    free(edp);
+    free(one);
+    return rc;
+}
+
+static double *s_dup(const double *p, size_t n)
+{
+    double *q = malloc((n ? n : 1) * sizeof *q);
+    if (q && n) {
+        memcpy(q, p, n * sizeof *q);
+    }
+    return q;
+}
+
+/* Copies and checks the columns. */
+static int s_columns(ch_syn_model *m, const Cohort__Synthetic__Model *pb, ch_err *err)
+{
+    size_t n = pb->n_columns;
+    if (n == 0 || n > CH_SYN_MAX_COLS) {
+        return ch_err_set(err, CH_EINVAL, "synthetic model: %zu columns", n);
+    }
+    m->dom.cols = calloc(n, sizeof *m->dom.cols);
+    if (!m->dom.cols) {
+        return ch_err_set(err, CH_ENOMEM, "out of memory");
+    }
+    m->dom.n_cols = n;
+    for (size_t j = 0; j < n; j++) {
+        const Cohort__Synthetic__Column *s = pb->columns[j];
+        ch_syn_col *c = &m->dom.cols[j];
+        c->kind = s->kind ? CH_COL_CATEGORICAL : CH_COL_NUMERIC;
+        c->lo = s->lo;
+        c->hi = s->hi;
+        c->bins = s->bins;
+        c->given = s->given;
+        c->integer = s->integer;
+        c->missing = s->missing;
+        c->name = strdup(s->name ? s->name : "");
+        if (!c->name) {
+            return ch_err_set(err, CH_ENOMEM, "out of memory");
+        }
+        if (s->kind > 1 || s->n_levels > CH_SYN_MAX_LEVELS ||
+            (c->kind == CH_COL_CATEGORICAL && s->n_levels == 0) ||
+            (c->kind == CH_COL_NUMERIC &&
+             (s->n_levels || s->bins == 0 || s->bins > CH_SYN_MAX_BINS ||
+              !(isfinite(s->lo) && isfinite(s->hi) && s->lo < s->hi)))) {
+            return ch_err_set(err, CH_EINVAL, "synthetic model: column %zu is malformed", j);
+        }
+        if (s->n_levels) {
+            c->levels = calloc(s->n_levels, sizeof *c->levels);
+            if (!c->levels) {
+                return ch_err_set(err, CH_ENOMEM, "out of memory");
+            }
+            for (size_t l = 0; l < s->n_levels; l++) {
+                c->levels[l] = strdup(s->levels[l]);
+                c->n_levels = l + 1;
+                if (!c->levels[l]) {
+                    return ch_err_set(err, CH_ENOMEM, "out of memory");
+                }
+            }
+        }
+        ch_syn_col_size(c);
+    }
+    return 0;
+}
+
+ch_syn_model *ch_syn_model_unpack(const uint8_t *data, size_t len, ch_err *err)
+{
+    Cohort__Synthetic__Model *pb = cohort__synthetic__model__unpack(NULL, len, data);
+    if (!pb) {
+        ch_err_set(err, CH_EINVAL, "the synthetic model does not decode");
+        return NULL;
+    }
+    ch_syn_model *m = ch_syn_model_new();
+    int rc = m ? s_columns(m, pb, err) : ch_err_set(err, CH_ENOMEM, "out of memory");
+    size_t n = m ? m->dom.n_cols : 0;
+    if (rc == 0 && (pb->stage > 2 || pb->target < -1 || pb->target >= (int64_t)n ||
+                    pb->aug_col < -1 || pb->aug_col >= (int64_t)n ||
+                    (pb->aug_col >= 0 && pb->aug_cell >= m->dom.cols[pb->aug_col].size) ||
+                    pb->n_edges >= n || (pb->n_tv && (pb->n_tv != n || pb->n_ks != n)))) {
+        rc = ch_err_set(err, CH_EINVAL, "synthetic model: inconsistent sizes");
+    }
+    if (rc == 0) {
+        m->stage = pb->stage;
+        m->dom.target = pb->target;
+        m->total = pb->total;
+        m->seed = pb->seed;
+        m->rows = pb->rows;
+        m->aug_col = pb->aug_col;
+        m->aug_cell = pb->aug_cell;
+        m->aug_rows = pb->aug_rows;
+        m->mean_tv = pb->mean_tv;
+        m->max_tv = pb->max_tv;
+        m->corr_diff = pb->corr_diff;
+        m->test_auc = pb->test_auc;
+        m->test_accuracy = pb->test_accuracy;
+        m->n_test = pb->n_test;
+        if (pb->budget) {
+            const Cohort__Synthetic__Budget *b = pb->budget;
+            ch_syn_budget *o = &m->budget;
+            o->epsilon = b->epsilon;
+            o->delta = b->delta;
+            o->rho = b->rho;
+            o->rho_bounds = b->rho_bounds;
+            o->rho_oneway = b->rho_oneway;
+            o->rho_select = b->rho_select;
+            o->rho_pairs = b->rho_pairs;
+            o->sigma_bounds = b->sigma_bounds;
+            o->sigma_oneway = b->sigma_oneway;
+            o->sigma_pairs = b->sigma_pairs;
+            o->eps_select = b->eps_select;
+            o->n_bounds = b->n_bounds;
+            o->n_oneway = b->n_oneway;
+            o->n_select = b->n_select;
+            o->n_pairs = b->n_pairs;
+            o->federated = b->federated;
+        }
+    }
+    if (rc == 0 && pb->n_oneway) {
+        size_t n_one = 0;
+        for (size_t j = 0; j < n; j++) {
+            n_one += m->dom.cols[j].size;
+        }
+        m->oneway = calloc(n, sizeof *m->oneway);
+        if (pb->n_oneway != n_one || !m->oneway) {
+            rc = ch_err_set(err, CH_EINVAL, "synthetic model: one-way marginals malformed");
+        }
+        for (size_t j = 0, k = 0; rc == 0 && j < n; j++) {
+            m->oneway[j] = s_dup(pb->oneway + k, m->dom.cols[j].size);
+            k += m->dom.cols[j].size;
+            rc = m->oneway[j] ? 0 : ch_err_set(err, CH_ENOMEM, "out of memory");
+        }
+    }
+    if (rc == 0 && pb->n_edges) {
+        m->edges = calloc(pb->n_edges, sizeof *m->edges);
+        rc = m->edges ? 0 : ch_err_set(err, CH_ENOMEM, "out of memory");
+        for (size_t e = 0; rc == 0 && e < pb->n_edges; e++) {
+            const Cohort__Synthetic__Edge *s = pb->edges[e];
+            if (s->a >= s->b || s->b >= n ||
+                s->n_joint != m->dom.cols[s->a].size * m->dom.cols[s->b].size) {
+                rc = ch_err_set(err, CH_EINVAL, "synthetic model: edge %zu malformed", e);
+                break;
+            }
+            m->edges[e].a = s->a;
+            m->edges[e].b = s->b;
+            m->edges[e].joint = s_dup(s->joint, s->n_joint);
+            m->n_edges = e + 1;
+            rc = m->edges[e].joint ? 0 : ch_err_set(err, CH_ENOMEM, "out of memory");
+        }
+    }
+    if (rc == 0 && pb->stage == 2 && !m->oneway) {
+        rc = ch_err_set(err, CH_EINVAL, "synthetic model: fitted without marginals");
+    }
+    if (rc == 0 && pb->n_tv) {
+        m->tv = s_dup(pb->tv, n);
+        m->ks = s_dup(pb->ks, n);
+        rc = m->tv && m->ks ? 0 : ch_err_set(err, CH_ENOMEM, "out of memory");
+    }
+    cohort__synthetic__model__free_unpacked(pb, NULL);
+    if (rc != 0) {
+        ch_syn_model_destroy(&m);
+    }
+    return m;
+}
