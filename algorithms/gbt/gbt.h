@@ -169,6 +169,18 @@ void ch_gbt_hist_build(int64_t *hist, const ch_gbt_cuts *c, const uint8_t *bins,
                        const int32_t *rows, size_t n, const int64_t *g, const int64_t *h);
 /* out = parent - child, len pairs. Exact. */
 void ch_gbt_hist_sub(int64_t *out, const int64_t *parent, const int64_t *child, size_t len);
+/* Bytes ch_gbt_hist_encode may write for len pairs. */
+#define CH_GBT_HIST_MAX_ENC(len) ((len)*21 + 10)
+/* Lossless encoding of len pairs into out (room for CH_GBT_HIST_MAX_ENC):
+ * a varint count of empty pairs, then a non-empty pair as two zigzag
+ * varints, and so on. Returns the bytes written. Can't fail. */
+size_t ch_gbt_hist_encode(const int64_t *hist, size_t len, uint8_t *out);
+/* Decodes one encoded histogram of len pairs starting at in (not past end)
+ * and adds it to acc modulo 2^64, so a sum over shards is exact and the
+ * same in any order. Returns the first byte after it, or NULL when the
+ * input is malformed (acc may then be partly updated). */
+const uint8_t *ch_gbt_hist_decode_add(uint64_t *acc, size_t len, const uint8_t *in,
+                                      const uint8_t *end);
 
 /* --- split finding (split.c) ------------------------------------------------ */
 

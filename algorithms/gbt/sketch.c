@@ -10,32 +10,88 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int s_cmp_float(const void *a, const void *b)
+/* Order-preserving unsigned key of a float (no NaN here). */
+static uint32_t s_fkey(float x)
 {
-    float x = *(const float *)a, y = *(const float *)b;
-    return (x > y) - (x < y);
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
 }
 
-/* Sorted distinct values with counts. */
+static float s_funkey(uint32_t k)
+{
+    uint32_t u = (k & 0x80000000u) ? (k & 0x7fffffffu) : ~k;
+    float x;
+    memcpy(&x, &u, sizeof x);
+    return x;
+}
+
+/* Sorts keys a[0..n) with LSD radix passes (tmp: n scratch); passes where
+ * every key has the same byte are skipped. Returns the sorted array (a or
+ * tmp). */
+static uint32_t *s_radix(uint32_t *a, uint32_t *tmp, size_t n)
+{
+    size_t cnt[4][256];
+    memset(cnt, 0, sizeof cnt);
+    for (size_t i = 0; i < n; i++) {
+        for (int d = 0; d < 4; d++) {
+            cnt[d][(a[i] >> (8 * d)) & 255u]++;
+        }
+    }
+    for (int d = 0; d < 4; d++) {
+        if (n == 0 || cnt[d][(a[0] >> (8 * d)) & 255u] == n) {
+            continue;
+        }
+        size_t pos = 0;
+        for (size_t b = 0; b < 256; b++) {
+            size_t c = cnt[d][b];
+            cnt[d][b] = pos;
+            pos += c;
+        }
+        for (size_t i = 0; i < n; i++) {
+            tmp[cnt[d][(a[i] >> (8 * d)) & 255u]++] = a[i];
+        }
+        uint32_t *t = a;
+        a = tmp;
+        tmp = t;
+    }
+    return a;
+}
+
+/* Sorted distinct values with counts (radix sort of the float keys; -0
+ * counts as +0). */
 int ch_gbt_summary_from(float *v, size_t n, ch_gbt_summary *s)
 {
     memset(s, 0, sizeof *s);
-    qsort(v, n, sizeof *v, s_cmp_float);
-    s->values = malloc((n ? n : 1) * sizeof *s->values);
-    s->counts = malloc((n ? n : 1) * sizeof *s->counts);
-    if (!s->values || !s->counts) {
+    size_t a = n ? n : 1;
+    uint32_t *k = malloc(a * sizeof *k);
+    uint32_t *tmp = malloc(a * sizeof *tmp);
+    s->values = malloc(a * sizeof *s->values);
+    s->counts = malloc(a * sizeof *s->counts);
+    if (!k || !tmp || !s->values || !s->counts) {
+        free(k);
+        free(tmp);
         ch_gbt_summary_free(s);
         return CH_ENOMEM;
     }
     for (size_t i = 0; i < n; i++) {
-        if (s->n && s->values[s->n - 1] == v[i]) {
+        k[i] = s_fkey(v[i] + 0.0f);
+    }
+    const uint32_t *sorted = s_radix(k, tmp, n);
+    for (size_t i = 0; i < n; i++) {
+        if (s->n && sorted[i] == sorted[i - 1]) {
             s->counts[s->n - 1]++;
         } else {
-            s->values[s->n] = v[i];
+            s->values[s->n] = s_funkey(sorted[i]);
             s->counts[s->n] = 1;
             s->n++;
         }
     }
+    for (size_t i = 0; i < n; i++) {
+        v[i] = s_funkey(sorted[i]);
+    }
+    free(k);
+    free(tmp);
     return 0;
 }
 

@@ -53,6 +53,9 @@ ch_gbt_split ch_gbt_split_find(const ch_gbt_params *p, const ch_gbt_cuts *c, con
         /* forward: missing values go right */
         int64_t lg = 0, lh = 0;
         for (uint32_t b = 0; b < nb; b++) {
+            if (b > 0 && hf[2 * b] == 0 && hf[2 * b + 1] == 0) {
+                continue; /* the same sums as bin b - 1: no strictly better gain */
+            }
             lg += hf[2 * b];
             lh += hf[2 * b + 1];
             double hl = (double)lh / sh, hr = (double)(tot_h - lh) / sh;
@@ -71,6 +74,9 @@ ch_gbt_split ch_gbt_split_find(const ch_gbt_params *p, const ch_gbt_cuts *c, con
         /* backward: missing values go left */
         int64_t rg = 0, rh = 0;
         for (uint32_t b = nb; b-- > 0;) {
+            if (b + 1 < nb && hf[2 * b] == 0 && hf[2 * b + 1] == 0) {
+                continue; /* the same sums as bin b + 1 */
+            }
             rg += hf[2 * b];
             rh += hf[2 * b + 1];
             double hr = (double)rh / sh, hl = (double)(tot_h - rh) / sh;
