@@ -164,10 +164,11 @@ static int s_estimate(ch_config *cfg, const ch_schema *schema, size_t n_rows, si
     double F = (double)schema->n_features, hl = F * (double)(p.max_bin + 1) * 16;
     double rows = (double)n_rows / (double)(n_workers ? n_workers : 1);
     double nodes = pow(2, (double)p.max_depth - 2) + 1;
-    out->worker_bytes = rows * (F + 40.0 * (double)p.n_groups) + nodes * hl;
-    out->message_bytes = nodes * hl;
-    out->flops = (double)n_rows * F;
-    out->rounds = 1 + (double)p.rounds * (double)p.n_groups * (double)p.max_depth;
+    out->worker_bytes = rows * (F + 44.0 * (double)p.n_groups) + hl;
+    /* dense upper bound; the encoding drops empty slots */
+    out->message_bytes = nodes * hl * (double)p.n_groups;
+    out->flops = (double)n_rows * F * (double)p.n_groups;
+    out->rounds = 1 + (double)p.rounds * (double)p.max_depth;
     return 0;
 }
 
@@ -213,10 +214,20 @@ static char **s_names(const ch_schema *schema)
 
 /* --- coordinator ------------------------------------------------------------------ */
 
-typedef struct s_pair {
-    int32_t parent, small, large;
-    int64_t *parent_hist; /* owned */
-} s_pair;
+/* A node of the level being built: the workers build the histogram of
+ * `small`; below the root, `large` is its sibling, whose histogram is the
+ * parent's (kept encoded) minus the built one. */
+typedef struct s_entry {
+    uint32_t tree;
+    int32_t small, large; /* large -1 at a root */
+    uint8_t *parent_enc;  /* owned, ch_gbt_hist_encode form */
+    size_t parent_len;
+} s_entry;
+
+typedef struct s_level {
+    s_entry *e;
+    size_t n, cap;
+} s_level;
 
 typedef struct s_coord {
     ch_gbt_params p;
@@ -230,14 +241,18 @@ typedef struct s_coord {
     double sg, sh, g_bound, h_bound;
     uint64_t sample_threshold;
     ch_gbt_forest forest;
-    /* the tree being grown */
-    uint32_t iter, cls;
-    ch_gbt_tree cur;
-    bool *use_tree; /* colsample_bytree mask */
-    int32_t *build;
-    size_t n_build;
-    s_pair *pairs;
-    size_t n_pairs;
+    /* the K trees of the boosting round being grown, one level per round */
+    uint32_t iter;
+    ch_gbt_tree *cur;   /* K */
+    bool *use_tree;     /* K x F colsample_bytree masks */
+    bool *use_node;     /* F scratch */
+    s_level lev, next;  /* entries of this level; of the next while expanding */
+    uint8_t *enc;       /* CH_GBT_HIST_MAX_ENC(HL) scratch */
+    uint64_t *acc;      /* 2 HL scratch: the built child */
+    int64_t *par, *sib; /* 2 HL scratch each */
+    /* what the workers hold (from their last answers) */
+    uint32_t send_from;
+    bool send_cuts;
     /* evaluation */
     double *m_train, *m_test; /* margins, n x K */
     double *train_curve, *valid_curve, *auc_curve;
@@ -246,12 +261,32 @@ typedef struct s_coord {
     double best_score;
 } s_coord;
 
-static void s_pairs_clear(s_coord *st)
+static void s_level_clear(s_level *l)
 {
-    for (size_t i = 0; i < st->n_pairs; i++) {
-        free(st->pairs[i].parent_hist);
+    for (size_t i = 0; i < l->n; i++) {
+        free(l->e[i].parent_enc);
     }
-    st->n_pairs = 0;
+    l->n = 0;
+}
+
+/* Appends an entry (taking parent_enc); 0 or CH_ENOMEM. */
+static int s_level_push(s_level *l, s_entry e)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 64, bytes;
+        s_entry *ne = NULL;
+        if (ch_mul_size(cap, sizeof *ne, &bytes) == 0) {
+            ne = realloc(l->e, bytes);
+        }
+        if (!ne) {
+            free(e.parent_enc);
+            return CH_ENOMEM;
+        }
+        l->e = ne;
+        l->cap = cap;
+    }
+    l->e[l->n++] = e;
+    return 0;
 }
 
 static void s_coord_destroy(void **pst)
@@ -260,11 +295,20 @@ static void s_coord_destroy(void **pst)
         return;
     }
     s_coord *st = *pst;
-    s_pairs_clear(st);
-    free(st->pairs);
-    free(st->build);
+    s_level_clear(&st->lev);
+    s_level_clear(&st->next);
+    free(st->lev.e);
+    free(st->next.e);
+    for (size_t k = 0; st->cur && k < st->K; k++) {
+        ch_gbt_tree_free(&st->cur[k]);
+    }
+    free(st->cur);
     free(st->use_tree);
-    ch_gbt_tree_free(&st->cur);
+    free(st->use_node);
+    free(st->enc);
+    free(st->acc);
+    free(st->par);
+    free(st->sib);
     ch_gbt_forest_free(&st->forest);
     ch_gbt_cuts_free(&st->cuts);
     free(st->m_train);
@@ -315,24 +359,28 @@ static void s_sample_features(bool *use, const bool *from, size_t F, double frac
     free(idx);
 }
 
-static uint64_t s_tree_stream(const s_coord *st)
+/* The random stream of the tree of class k in the current round. */
+static uint64_t s_tree_stream(const s_coord *st, size_t k)
 {
-    return ch_rng_stream(CH_STREAM_TREE, (uint64_t)st->iter * st->K + st->cls);
+    return ch_rng_stream(CH_STREAM_TREE, (uint64_t)st->iter * st->K + k);
 }
 
-/* A new tree for (iter, cls): just the root, whose histogram is built. */
-static int s_start_tree(s_coord *st, ch_err *err)
+/* New trees for round iter, one per class: just the roots, whose
+ * histograms are built. */
+static int s_start_round(s_coord *st, ch_err *err)
 {
-    ch_gbt_tree_free(&st->cur);
-    s_pairs_clear(st);
-    st->cur.class_index = st->cls;
-    if (ch_gbt_tree_add(&st->cur, 0, 0, 0) < 0) {
-        return ch_err_set(err, CH_ENOMEM, "out of memory");
+    s_level_clear(&st->lev);
+    s_level_clear(&st->next);
+    for (size_t k = 0; k < st->K; k++) {
+        ch_gbt_tree_free(&st->cur[k]);
+        st->cur[k].class_index = (uint32_t)k;
+        if (ch_gbt_tree_add(&st->cur[k], 0, 0, 0) < 0 ||
+            s_level_push(&st->lev, (s_entry){(uint32_t)k, 0, -1, NULL, 0}) != 0) {
+            return ch_err_set(err, CH_ENOMEM, "out of memory");
+        }
+        s_sample_features(st->use_tree + k * st->F, NULL, st->F, st->p.colsample_bytree, st->seed,
+                          s_tree_stream(st, k));
     }
-    st->build[0] = 0;
-    st->n_build = 1;
-    s_sample_features(st->use_tree, NULL, st->F, st->p.colsample_bytree, st->seed,
-                      s_tree_stream(st));
     return 0;
 }
 
@@ -354,13 +402,13 @@ static void *s_coord_new(const ch_coord_env *env, ch_err *err)
     st->train = env->train;
     st->test = env->test && env->test->has_target && env->test->n_rows ? env->test : NULL;
     st->n_train = env->n_train;
+    st->send_cuts = true;
     double rate = S_SKETCH_ROWS / (double)(env->n_train ? env->n_train : 1);
     st->sample_threshold = rate >= 1 ? UINT64_MAX : (uint64_t)(rate * 18446744073709551616.0);
-    size_t max_nodes = (size_t)1 << (st->p.max_depth < 20 ? st->p.max_depth : 20);
     size_t rounds = (size_t)st->p.rounds;
-    st->use_tree = calloc(st->F, sizeof *st->use_tree);
-    st->build = calloc(max_nodes, sizeof *st->build);
-    st->pairs = calloc(max_nodes, sizeof *st->pairs);
+    st->cur = calloc(st->K, sizeof *st->cur);
+    st->use_tree = ch_calloc_array(st->K, st->F * sizeof *st->use_tree);
+    st->use_node = calloc(st->F, sizeof *st->use_node);
     st->train_curve = malloc(rounds * sizeof(double));
     st->valid_curve = malloc(rounds * sizeof(double));
     st->auc_curve = malloc(rounds * sizeof(double));
@@ -370,7 +418,7 @@ static void *s_coord_new(const ch_coord_env *env, ch_err *err)
     if (st->test) {
         st->m_test = ch_alloc_array(st->test->n_rows * st->K, sizeof(double));
     }
-    if (!st->use_tree || !st->build || !st->pairs || !st->train_curve || !st->valid_curve ||
+    if (!st->cur || !st->use_tree || !st->use_node || !st->train_curve || !st->valid_curve ||
         !st->auc_curve || (st->train && !st->m_train) || (st->test && !st->m_test)) {
         void *v = st;
         s_coord_destroy(&v);
@@ -389,7 +437,26 @@ static void *s_coord_new(const ch_coord_env *env, ch_err *err)
     return st;
 }
 
-/* Packs one task for this round. */
+/* Scratch for one histogram, once the cuts are known. */
+static int s_coord_scratch(s_coord *st, ch_err *err)
+{
+    size_t HL = st->cuts.hoff[st->F];
+    free(st->enc);
+    free(st->acc);
+    free(st->par);
+    free(st->sib);
+    st->enc = malloc(CH_GBT_HIST_MAX_ENC(HL));
+    st->acc = ch_alloc_array(HL, 2 * sizeof *st->acc);
+    st->par = ch_alloc_array(HL, 2 * sizeof *st->par);
+    st->sib = ch_alloc_array(HL, 2 * sizeof *st->sib);
+    if (!st->enc || !st->acc || !st->par || !st->sib) {
+        return ch_err_set(err, CH_ENOMEM, "out of memory for histograms of %zu slots", HL);
+    }
+    return 0;
+}
+
+/* Packs one task for this round: the cuts only when a worker lacks them,
+ * the finished trees from the first one some worker lacks. */
 static int s_next_task(void *vst, uint32_t round, uint32_t *op, ch_buf *payload, ch_err *err)
 {
     s_coord *st = vst;
@@ -399,46 +466,63 @@ static int s_next_task(void *vst, uint32_t round, uint32_t *op, ch_buf *payload,
     }
     Cohort__Gbt__Task task = COHORT__GBT__TASK__INIT;
     Cohort__Gbt__Cuts cuts;
-    Cohort__Gbt__Tree cur;
-    cohort__gbt__tree__init(&cur);
-    Cohort__Gbt__Tree *done = NULL, **donep = NULL;
-    size_t n_done = 0;
+    size_t K = st->K, n_done = 0, n_grow = 0, nb = st->lev.n;
+    Cohort__Gbt__Tree *done = NULL, **donep = NULL, *grow = NULL, **growp = NULL;
+    int32_t *build = NULL;
+    uint32_t *build_tree = NULL;
     int rc = 0;
     if (!st->sketched) {
         *op = OP_SKETCH;
         task.sample_threshold = st->sample_threshold;
     } else {
         *op = OP_GROW;
-        ch_gbt_cuts_to_pb(&st->cuts, &cuts);
-        task.cuts = &cuts;
+        if (st->send_cuts) {
+            ch_gbt_cuts_to_pb(&st->cuts, &cuts);
+            task.cuts = &cuts;
+        }
         task.scale_g = st->sg;
         task.scale_h = st->sh;
         task.g_bound = st->g_bound;
         task.h_bound = st->h_bound;
         task.iteration = st->iter;
-        task.class_index = st->cls;
-        /* workers need only the trees of finished rounds */
-        n_done = (size_t)st->iter * st->K;
-        done = calloc(n_done ? n_done : 1, sizeof *done);
-        donep = calloc(n_done ? n_done : 1, sizeof *donep);
-        if (!done || !donep) {
+        size_t total = (size_t)st->iter * K;
+        size_t from = st->send_from < total ? st->send_from : total;
+        n_done = total - from;
+        task.first_done = (uint32_t)from;
+        done = calloc(n_done + 1, sizeof *done);
+        donep = calloc(n_done + 1, sizeof *donep);
+        grow = calloc(K, sizeof *grow);
+        growp = calloc(K, sizeof *growp);
+        build = calloc(nb + 1, sizeof *build);
+        build_tree = calloc(nb + 1, sizeof *build_tree);
+        if (!done || !donep || !grow || !growp || !build || !build_tree) {
             rc = CH_ENOMEM;
+            n_done = 0;
         }
         for (size_t i = 0; rc == 0 && i < n_done; i++) {
-            rc = ch_gbt_tree_to_pb(&st->forest.trees[i], &done[i]);
+            rc = ch_gbt_tree_to_pb(&st->forest.trees[from + i], &done[i]);
             donep[i] = &done[i];
             if (rc != 0) {
                 n_done = i;
             }
         }
+        for (size_t k = 0; rc == 0 && k < K; k++) {
+            rc = ch_gbt_tree_to_pb(&st->cur[k], &grow[k]);
+            growp[k] = &grow[k];
+            n_grow = rc == 0 ? k + 1 : k;
+        }
+        for (size_t j = 0; rc == 0 && j < nb; j++) {
+            build[j] = st->lev.e[j].small;
+            build_tree[j] = st->lev.e[j].tree;
+        }
         task.n_done = n_done;
         task.done = donep;
-        if (rc == 0) {
-            rc = ch_gbt_tree_to_pb(&st->cur, &cur);
-        }
-        task.current = &cur;
-        task.n_build = st->n_build;
-        task.build = st->build;
+        task.n_growing = n_grow;
+        task.growing = growp;
+        task.n_build = nb;
+        task.build = build;
+        task.n_build_tree = nb;
+        task.build_tree = build_tree;
     }
     if (rc == 0) {
         size_t size = cohort__gbt__task__get_packed_size(&task);
@@ -451,9 +535,15 @@ static int s_next_task(void *vst, uint32_t round, uint32_t *op, ch_buf *payload,
     for (size_t i = 0; done && i < n_done; i++) {
         ch_gbt_tree_pb_free(&done[i]);
     }
+    for (size_t k = 0; grow && k < n_grow; k++) {
+        ch_gbt_tree_pb_free(&grow[k]);
+    }
     free(done);
     free(donep);
-    ch_gbt_tree_pb_free(&cur);
+    free(grow);
+    free(growp);
+    free(build);
+    free(build_tree);
     return rc ? ch_err_set(err, rc, "out of memory") : 0;
 }
 
@@ -543,7 +633,10 @@ static int s_aggregate_sketch(s_coord *st, const ch_update *ups, size_t n, ch_er
         st->sg = ldexp(1.0, (int)floor(log2(lim / st->g_bound)));
         st->sh = ldexp(1.0, (int)floor(log2(lim / st->h_bound)));
         st->sketched = true;
-        rc = s_start_tree(st, err);
+        rc = s_coord_scratch(st, err);
+    }
+    if (rc == 0) {
+        rc = s_start_round(st, err);
     }
     for (size_t s = 0; sk && s < n; s++) {
         if (sk[s]) {
@@ -561,9 +654,9 @@ static int s_aggregate_sketch(s_coord *st, const ch_update *ups, size_t n, ch_er
 }
 
 /* Sets a node's leaf value. */
-static void s_leaf(s_coord *st, int32_t k)
+static void s_leaf(s_coord *st, ch_gbt_tree *tr, int32_t k)
 {
-    ch_gbt_node *nd = &st->cur.nodes[k];
+    ch_gbt_node *nd = &tr->nodes[k];
     nd->value = st->p.eta * ch_gbt_weight(&st->p, nd->sum_g, nd->sum_h);
     nd->cover = nd->sum_h;
 }
@@ -619,178 +712,177 @@ static void s_end_iteration(s_coord *st, ch_round_metrics *m)
     }
 }
 
-/* Expands the nodes whose histograms are now known. */
-static int s_expand(s_coord *st, int32_t *nodes, int64_t **hists, size_t n_nodes, ch_err *err)
+/* Splits node k of tree t from its histogram (or makes it a leaf); a split
+ * whose children may split again queues the smaller child for the next
+ * level, with this histogram kept encoded for the sibling. Nodes of a tree
+ * are expanded in id order, as the old one-tree-per-round grower did. */
+static int s_expand_node(s_coord *st, uint32_t t, int32_t k, const int64_t *hist, ch_err *err)
 {
     size_t HL = st->cuts.hoff[st->F];
-    bool *use = malloc(st->F * sizeof *use);
-    if (!use) {
+    ch_gbt_tree *tr = &st->cur[t];
+    /* node totals: every row is in exactly one slot of feature 0 */
+    int64_t tg = 0, th = 0;
+    for (size_t b = 0; b <= st->cuts.n_bins[0]; b++) {
+        tg += hist[2 * b];
+        th += hist[2 * b + 1];
+    }
+    ch_gbt_node *nd = &tr->nodes[k];
+    nd->sum_g = (double)tg / st->sg;
+    nd->sum_h = (double)th / st->sh;
+    s_sample_features(
+        st->use_node, st->use_tree + t * st->F, st->F, st->p.colsample_bynode, st->seed,
+        ch_rng_stream(CH_STREAM_ALGO + 1, s_tree_stream(st, t) * 1000003u + (uint64_t)k));
+    ch_gbt_split sp =
+        ch_gbt_split_find(&st->p, &st->cuts, hist, st->use_node, tg, th, st->sg, st->sh);
+    s_leaf(st, tr, k);
+    if (!sp.valid) {
+        return 0;
+    }
+    int32_t depth = nd->depth + 1;
+    double lg = (double)sp.left_g / st->sg, lh = (double)sp.left_h / st->sh;
+    double rg = (double)(tg - sp.left_g) / st->sg, rh = (double)(th - sp.left_h) / st->sh;
+    int32_t l = ch_gbt_tree_add(tr, depth, lg, lh);
+    int32_t r = l >= 0 ? ch_gbt_tree_add(tr, depth, rg, rh) : -1;
+    if (r < 0) {
         return ch_err_set(err, CH_ENOMEM, "out of memory");
     }
-    st->n_build = 0;
-    int rc = 0;
-    for (size_t j = 0; j < n_nodes && rc == 0; j++) {
-        int32_t k = nodes[j];
-        int64_t *hist = hists[j];
-        hists[j] = NULL;
-        /* node totals: every row is in exactly one slot of feature 0 */
-        int64_t tg = 0, th = 0;
-        for (size_t b = 0; b <= st->cuts.n_bins[0]; b++) {
-            tg += hist[2 * b];
-            th += hist[2 * b + 1];
-        }
-        ch_gbt_node *nd = &st->cur.nodes[k];
-        nd->sum_g = (double)tg / st->sg;
-        nd->sum_h = (double)th / st->sh;
-        s_sample_features(
-            use, st->use_tree, st->F, st->p.colsample_bynode, st->seed,
-            ch_rng_stream(CH_STREAM_ALGO + 1, s_tree_stream(st) * 1000003u + (uint64_t)k));
-        ch_gbt_split sp = ch_gbt_split_find(&st->p, &st->cuts, hist, use, tg, th, st->sg, st->sh);
-        s_leaf(st, k);
-        if (!sp.valid) {
-            free(hist);
-            continue;
-        }
-        int32_t depth = nd->depth + 1;
-        double lg = (double)sp.left_g / st->sg, lh = (double)sp.left_h / st->sh;
-        double rg = (double)(tg - sp.left_g) / st->sg, rh = (double)(th - sp.left_h) / st->sh;
-        int32_t l = ch_gbt_tree_add(&st->cur, depth, lg, lh);
-        int32_t r = l >= 0 ? ch_gbt_tree_add(&st->cur, depth, rg, rh) : -1;
-        if (r < 0) {
-            free(hist);
-            rc = ch_err_set(err, CH_ENOMEM, "out of memory");
-            break;
-        }
-        nd = &st->cur.nodes[k];
-        nd->left = l;
-        nd->right = r;
-        nd->feature = sp.feature;
-        nd->split_bin = sp.split_bin;
-        nd->threshold = sp.threshold;
-        nd->default_left = sp.default_left;
-        nd->gain = sp.gain;
-        s_leaf(st, l);
-        s_leaf(st, r);
-        if (depth < st->p.max_depth) {
-            /* build the child with the smaller hessian, subtract for the other */
-            bool left_small = lh <= rh;
-            s_pair *pr = &st->pairs[st->n_pairs++];
-            pr->parent = k;
-            pr->small = left_small ? l : r;
-            pr->large = left_small ? r : l;
-            pr->parent_hist = hist;
-            st->build[st->n_build++] = pr->small;
-        } else {
-            free(hist);
-        }
+    nd = &tr->nodes[k];
+    nd->left = l;
+    nd->right = r;
+    nd->feature = sp.feature;
+    nd->split_bin = sp.split_bin;
+    nd->threshold = sp.threshold;
+    nd->default_left = sp.default_left;
+    nd->gain = sp.gain;
+    s_leaf(st, tr, l);
+    s_leaf(st, tr, r);
+    if (depth >= st->p.max_depth) {
+        return 0;
     }
-    (void)HL;
-    free(use);
-    return rc;
+    /* build the child with the smaller hessian, subtract for the other */
+    bool left_small = lh <= rh;
+    size_t len = ch_gbt_hist_encode(hist, HL, st->enc);
+    uint8_t *keep = malloc(len ? len : 1);
+    if (!keep) {
+        return ch_err_set(err, CH_ENOMEM, "out of memory");
+    }
+    memcpy(keep, st->enc, len);
+    s_entry e = {t, left_small ? l : r, left_small ? r : l, keep, len};
+    if (s_level_push(&st->next, e) != 0) {
+        return ch_err_set(err, CH_ENOMEM, "out of memory");
+    }
+    return 0;
 }
 
-static int s_finish_tree(s_coord *st, ch_round_metrics *m, ch_err *err)
+/* The K trees are done: into the forest, metrics, the next round. */
+static int s_finish_round(s_coord *st, ch_round_metrics *m, ch_err *err)
 {
-    if (ch_gbt_forest_take(&st->forest, &st->cur) != 0) {
-        return ch_err_set(err, CH_ENOMEM, "out of memory");
-    }
-    st->cls++;
-    if (st->cls == st->K) {
-        s_end_iteration(st, m);
-        st->cls = 0;
-        st->iter++;
-        if (st->stopped || st->iter >= (uint32_t)st->p.rounds) {
-            st->done = true;
-            return 0;
+    for (size_t k = 0; k < st->K; k++) {
+        if (ch_gbt_forest_take(&st->forest, &st->cur[k]) != 0) {
+            return ch_err_set(err, CH_ENOMEM, "out of memory");
         }
     }
-    return s_start_tree(st, err);
+    s_end_iteration(st, m);
+    st->iter++;
+    if (st->stopped || st->iter >= (uint32_t)st->p.rounds) {
+        st->done = true;
+        return 0;
+    }
+    return s_start_round(st, err);
 }
 
+/* One level of every tree: sums each entry's encoded histograms over the
+ * shards (exact int64 arithmetic modulo 2^64, so the order and the number
+ * of shards do not matter), subtracts for the sibling, expands both. */
 static int s_aggregate_grow(s_coord *st, const ch_update *ups, size_t n, ch_round_metrics *m,
                             ch_err *err)
 {
     size_t HL = st->cuts.hoff[st->F];
-    size_t nb = st->n_build;
-    size_t len = nb * HL * 2; /* int64 values */
-    uint64_t *sum = ch_calloc_array(len ? len : 1, sizeof *sum);
-    if (!sum) {
-        return ch_err_set(err, CH_ENOMEM, "out of memory for %zu histograms", nb);
+    size_t nb = st->lev.n;
+    Cohort__Gbt__Hist **h = calloc(n ? n : 1, sizeof *h);
+    const uint8_t **cur = calloc(n ? n : 1, sizeof *cur);
+    if (!h || !cur) {
+        free(h);
+        free(cur);
+        return ch_err_set(err, CH_ENOMEM, "out of memory");
     }
     int rc = 0;
+    bool need = false, lack_cuts = false;
+    uint32_t have = UINT32_MAX;
     for (size_t s = 0; s < n && rc == 0; s++) {
-        Cohort__Gbt__Hist *h = cohort__gbt__hist__unpack(NULL, ups[s].state_len, ups[s].state);
-        if (!h || h->n_nodes != nb || h->data.len != len * 8) {
-            rc = ch_err_set(err, CH_EPROTO,
-                            "gbt: the histograms of shard %u have the wrong size (%zu bytes, "
-                            "%zu expected)",
-                            ups[s].shard, h ? h->data.len : 0, len * 8);
-        } else {
-            const uint8_t *d = h->data.data;
-            for (size_t i = 0; i < len; i++) {
-                uint64_t v;
-                memcpy(&v, d + 8 * i, 8);
-                sum[i] += v;
-            }
-        }
-        if (h) {
-            cohort__gbt__hist__free_unpacked(h, NULL);
-        }
-    }
-    /* the level's nodes in id order, with their histograms */
-    size_t n_nodes = 0;
-    int32_t *nodes = malloc((2 * nb + 1) * sizeof *nodes);
-    int64_t **hists = calloc(2 * nb + 1, sizeof *hists);
-    if (rc == 0 && (!nodes || !hists)) {
-        rc = ch_err_set(err, CH_ENOMEM, "out of memory");
-    }
-    for (size_t j = 0; rc == 0 && j < nb; j++) {
-        int64_t *h = malloc(HL * 2 * sizeof *h);
-        if (!h) {
-            rc = ch_err_set(err, CH_ENOMEM, "out of memory");
+        h[s] = cohort__gbt__hist__unpack(NULL, ups[s].state_len, ups[s].state);
+        if (!h[s] || (!h[s]->need && h[s]->n_nodes != nb)) {
+            rc = ch_err_set(err, CH_EPROTO, "gbt: the histograms of shard %u do not decode",
+                            ups[s].shard);
             break;
         }
-        memcpy(h, sum + j * HL * 2, HL * 2 * sizeof *h);
-        nodes[n_nodes] = st->build[j];
-        hists[n_nodes++] = h;
-        if (st->n_pairs) {
-            /* pairs are in the same order as build */
-            s_pair *pr = &st->pairs[j];
-            int64_t *o = malloc(HL * 2 * sizeof *o);
-            if (!o) {
-                rc = ch_err_set(err, CH_ENOMEM, "out of memory");
-                break;
-            }
-            for (size_t i = 0; i < HL * 2; i++) {
-                o[i] = (int64_t)((uint64_t)pr->parent_hist[i] - (uint64_t)h[i]);
-            }
-            nodes[n_nodes] = pr->large;
-            hists[n_nodes++] = o;
-        }
-    }
-    free(sum);
-    s_pairs_clear(st);
-    /* id order: children were added in pairs, sort by id */
-    for (size_t a = 1; rc == 0 && a < n_nodes; a++) {
-        for (size_t b = a; b > 0 && nodes[b - 1] > nodes[b]; b--) {
-            int32_t t = nodes[b];
-            nodes[b] = nodes[b - 1];
-            nodes[b - 1] = t;
-            int64_t *th = hists[b];
-            hists[b] = hists[b - 1];
-            hists[b - 1] = th;
-        }
+        need |= h[s]->need;
+        lack_cuts |= !h[s]->have_cuts;
+        have = h[s]->have_trees < have ? h[s]->have_trees : have;
+        cur[s] = h[s]->data.data;
     }
     if (rc == 0) {
-        rc = s_expand(st, nodes, hists, n_nodes, err);
+        st->send_cuts = lack_cuts;
+        st->send_from = have == UINT32_MAX ? 0 : have;
     }
-    for (size_t j = 0; hists && j < n_nodes; j++) {
-        free(hists[j]);
+    /* a worker lacked the cuts or trees: the same level again, with them */
+    for (size_t j = 0; rc == 0 && !need && j < nb; j++) {
+        s_entry *e = &st->lev.e[j];
+        memset(st->acc, 0, HL * 2 * sizeof *st->acc);
+        for (size_t s = 0; s < n; s++) {
+            const uint8_t *end = h[s]->data.data + h[s]->data.len;
+            cur[s] = ch_gbt_hist_decode_add(st->acc, HL, cur[s], end);
+            if (!cur[s]) {
+                rc = ch_err_set(err, CH_EPROTO, "gbt: histogram %zu of shard %u is malformed", j,
+                                ups[s].shard);
+                break;
+            }
+        }
+        const int64_t *built = (const int64_t *)st->acc;
+        if (rc == 0 && e->large < 0) {
+            rc = s_expand_node(st, e->tree, e->small, built, err);
+        } else if (rc == 0) {
+            memset(st->par, 0, HL * 2 * sizeof *st->par);
+            if (!ch_gbt_hist_decode_add((uint64_t *)st->par, HL, e->parent_enc,
+                                        e->parent_enc + e->parent_len)) {
+                rc = ch_err_set(err, CH_EINTERNAL, "gbt: a kept histogram does not decode");
+                break;
+            }
+            ch_gbt_hist_sub(st->sib, st->par, built, HL);
+            bool small_first = e->small < e->large;
+            rc = s_expand_node(st, e->tree, small_first ? e->small : e->large,
+                               small_first ? built : st->sib, err);
+            if (rc == 0) {
+                rc = s_expand_node(st, e->tree, small_first ? e->large : e->small,
+                                   small_first ? st->sib : built, err);
+            }
+        }
+        free(e->parent_enc);
+        e->parent_enc = NULL;
     }
-    free(nodes);
-    free(hists);
-    if (rc == 0 && st->n_build == 0) {
-        rc = s_finish_tree(st, m, err);
+    for (size_t s = 0; rc == 0 && !need && s < n; s++) {
+        if (cur[s] != h[s]->data.data + h[s]->data.len) {
+            rc = ch_err_set(err, CH_EPROTO, "gbt: shard %u sent extra histogram bytes",
+                            ups[s].shard);
+        }
+    }
+    for (size_t s = 0; s < n; s++) {
+        if (h[s]) {
+            cohort__gbt__hist__free_unpacked(h[s], NULL);
+        }
+    }
+    free(h);
+    free(cur);
+    if (rc != 0 || need) {
+        s_level_clear(&st->next);
+        return rc;
+    }
+    s_level_clear(&st->lev);
+    s_level tmp = st->lev;
+    st->lev = st->next;
+    st->next = tmp;
+    if (st->lev.n == 0) {
+        rc = s_finish_round(st, m, err);
     }
     return rc;
 }
@@ -875,7 +967,7 @@ static void *s_finalize(void *vst, ch_err *err)
     return md;
 }
 
-/* Checkpoint at the start of the current tree. */
+/* Checkpoint at the start of the current boosting round. */
 static int s_save(void *vst, ch_buf *out, ch_err *err)
 {
     s_coord *st = vst;
@@ -900,7 +992,7 @@ static int s_save(void *vst, ch_buf *out, ch_err *err)
     s.sketched = st->sketched;
     s.model = &mpb;
     s.iteration = st->iter;
-    s.class_index = st->cls;
+    s.class_index = 0;
     s.best_score = st->best_score;
     s.stopped = st->stopped || st->done;
     s.g_bound = st->g_bound;
@@ -944,7 +1036,6 @@ static int s_load(void *vst, const uint8_t *data, size_t len, ch_err *err)
         st->g_bound = s->g_bound;
         st->h_bound = s->h_bound;
         st->iter = s->iteration;
-        st->cls = s->class_index;
         st->best_iter = m.best_iteration;
         st->best_score = s->best_score;
         st->done = s->stopped;
@@ -959,18 +1050,24 @@ static int s_load(void *vst, const uint8_t *data, size_t len, ch_err *err)
         free(m.imp_weight);
         free(m.imp_gain);
         free(m.imp_cover);
+        /* trees of an unfinished round (older checkpoints) are regrown */
+        while (st->forest.n > (size_t)st->iter * st->K) {
+            ch_gbt_tree_free(&st->forest.trees[--st->forest.n]);
+        }
         /* margins of the finished rounds */
-        size_t done_trees = st->forest.n;
-        st->forest.n = (size_t)st->iter * st->K;
         if (st->train) {
             s_update_margins(st, st->train, st->m_train, 0);
         }
         if (st->test) {
             s_update_margins(st, st->test, st->m_test, 0);
         }
-        st->forest.n = done_trees;
-        if (st->sketched && !st->done) {
-            rc = s_start_tree(st, err);
+        st->send_from = 0;
+        st->send_cuts = true;
+        if (st->sketched) {
+            rc = s_coord_scratch(st, err);
+        }
+        if (rc == 0 && st->sketched && !st->done) {
+            rc = s_start_round(st, err);
         }
     }
     cohort__gbt__state__free_unpacked(s, NULL);
@@ -979,7 +1076,8 @@ static int s_load(void *vst, const uint8_t *data, size_t len, ch_err *err)
 
 /* --- worker ----------------------------------------------------------------------- */
 
-/* What a worker keeps for one shard between rounds (rebuilt from any task). */
+/* What a worker keeps for one shard between rounds (rebuilt when a task
+ * does not follow on from it). */
 typedef struct s_shard {
     bool ready;
     size_t n;
@@ -990,8 +1088,8 @@ typedef struct s_shard {
     size_t applied;   /* trees added to margin */
     int64_t *gq, *hq; /* K x n fixed-point gradients */
     long grad_for;    /* trees applied when gq/hq were computed (-1: none) */
-    int32_t *pos;     /* node of the current tree */
-    uint64_t pos_for; /* tree the positions are for (+1; 0 none) */
+    int32_t *pos;     /* K x n: node of each row in the round's trees */
+    uint64_t pos_for; /* boosting round the positions are for (+1; 0 none) */
     int32_t *order;   /* scratch */
 } s_shard;
 
@@ -1002,6 +1100,9 @@ typedef struct s_worker {
     s_shard *shards; /* plan->n_shards */
     ch_gbt_cuts cuts;
     bool have_cuts;
+    ch_gbt_forest forest; /* the finished trees received so far, in order */
+    int64_t *hist;        /* 2 HL scratch, kept zeroed */
+    ch_buf enc;           /* the encoded histograms of a task */
 } s_worker;
 
 static void s_shard_free(s_shard *sh)
@@ -1029,6 +1130,9 @@ static void s_worker_destroy(void **pw)
     }
     free(w->shards);
     ch_gbt_cuts_free(&w->cuts);
+    ch_gbt_forest_free(&w->forest);
+    free(w->hist);
+    ch_buf_free(&w->enc);
     free(w);
     *pw = NULL;
 }
@@ -1047,6 +1151,7 @@ static void *s_worker_new(const ch_worker_env *env, ch_err *err)
     }
     w->F = env->schema->n_features;
     w->K = w->p.n_groups;
+    ch_buf_init(&w->enc);
     w->shards = calloc(env->plan->n_shards ? env->plan->n_shards : 1, sizeof *w->shards);
     if (!w->shards || env->train->n_cols != w->F) {
         int code = w->shards ? CH_EINVAL : CH_ENOMEM;
@@ -1101,28 +1206,53 @@ static bool s_rows_next(const s_worker *w, s_rowit *it, size_t *row, uint64_t *k
     return true;
 }
 
+/* The inverse of the shard's row list: map[table row] = the row's place in
+ * the shard, -1 for rows of other shards (so columns can be read in order).
+ * Returns NULL when out of memory; the caller frees it. */
+static int32_t *s_shard_map(const s_worker *w, uint32_t shard, size_t n)
+{
+    size_t T = w->env->train->n_rows;
+    int32_t *map = malloc((T ? T : 1) * sizeof *map);
+    if (!map || n > (size_t)INT32_MAX) {
+        free(map);
+        return NULL;
+    }
+    for (size_t r = 0; r < T; r++) {
+        map[r] = -1;
+    }
+    s_rowit it;
+    s_rows_begin(w, shard, &it);
+    size_t row, i = 0;
+    uint64_t key;
+    while (i < n && s_rows_next(w, &it, &row, &key)) {
+        map[row] = (int32_t)i++;
+    }
+    return map;
+}
+
 static int s_task_sketch(s_worker *w, uint32_t shard, uint64_t threshold, ch_buf *out,
                          uint64_t *samples, ch_err *err)
 {
     const ch_table *t = w->env->train;
     size_t n = ch_plan_shard_end(w->env->plan, shard) - ch_plan_shard_begin(w->env->plan, shard);
-    size_t F = w->F;
-    size_t *rows = malloc((n ? n : 1) * sizeof *rows);
+    size_t F = w->F, T = t->n_rows;
+    bool *sampled = calloc(n ? n : 1, sizeof *sampled);
+    int32_t *map = s_shard_map(w, shard, n);
     float *v = malloc((n ? n : 1) * sizeof *v);
     ch_gbt_summary *sum = calloc(F, sizeof *sum);
     uint32_t *nv = calloc(F, sizeof *nv);
     uint64_t *nmiss = calloc(F, sizeof *nmiss);
     Cohort__Gbt__Sketch sk = COHORT__GBT__SKETCH__INIT;
-    int rc =
-        (!rows || !v || !sum || !nv || !nmiss) ? ch_err_set(err, CH_ENOMEM, "out of memory") : 0;
-    size_t ns = 0;
+    int rc = (!sampled || !map || !v || !sum || !nv || !nmiss)
+                 ? ch_err_set(err, CH_ENOMEM, "out of memory")
+                 : 0;
     s_rowit it;
     s_rows_begin(w, shard, &it);
-    size_t row;
+    size_t row, i = 0;
     uint64_t key;
     sk.y_min = HUGE_VAL;
     sk.y_max = -HUGE_VAL;
-    while (rc == 0 && s_rows_next(w, &it, &row, &key)) {
+    while (rc == 0 && i < n && s_rows_next(w, &it, &row, &key)) {
         double y = t->target.values[row];
         if (!ch_gbt_label_ok(&w->p, y)) {
             if (sk.bad_labels++ == 0) {
@@ -1134,23 +1264,24 @@ static int s_task_sketch(s_worker *w, uint32_t shard, uint64_t threshold, ch_buf
         }
         double wt = t->weights ? t->weights[row] : 1.0;
         sk.w_max = wt > sk.w_max ? wt : sk.w_max;
-        if (threshold == UINT64_MAX || s_mix(w->env->seed ^ s_mix(key)) < threshold) {
-            rows[ns++] = row;
-        }
+        sampled[i++] = threshold == UINT64_MAX || s_mix(w->env->seed ^ s_mix(key)) < threshold;
         sk.n_rows++;
     }
     size_t total = 0;
     for (size_t f = 0; rc == 0 && f < F; f++) {
+        /* the column in table order; the summary sorts it */
         const double *x = t->cols[f].values;
         size_t k = 0;
-        for (size_t i = 0; i < ns; i++) {
-            if (!isnan(x[rows[i]])) {
-                v[k++] = (float)x[rows[i]];
+        for (size_t r = 0; r < T; r++) {
+            int32_t li = map[r];
+            if (li < 0) {
+                continue;
             }
-        }
-        s_rows_begin(w, shard, &it);
-        while (s_rows_next(w, &it, &row, &key)) {
-            nmiss[f] += isnan(x[row]);
+            if (isnan(x[r])) {
+                nmiss[f]++;
+            } else if (sampled[li]) {
+                v[k++] = (float)x[r];
+            }
         }
         if (ch_gbt_summary_from(v, k, &sum[f]) != 0) {
             rc = ch_err_set(err, CH_ENOMEM, "out of memory");
@@ -1196,7 +1327,8 @@ static int s_task_sketch(s_worker *w, uint32_t shard, uint64_t threshold, ch_buf
         ch_gbt_summary_free(&sum[f]);
     }
     free(sum);
-    free(rows);
+    free(sampled);
+    free(map);
     free(v);
     free(nv);
     free(nmiss);
@@ -1220,7 +1352,7 @@ static int s_shard_init(s_worker *w, uint32_t shard, s_shard *sh, ch_err *err)
     sh->margin = ch_alloc_array(a, K * sizeof(double));
     sh->gq = ch_alloc_array(a, K * sizeof(int64_t));
     sh->hq = ch_alloc_array(a, K * sizeof(int64_t));
-    sh->pos = malloc(a * sizeof *sh->pos);
+    sh->pos = ch_alloc_array(a, K * sizeof *sh->pos);
     sh->order = malloc(a * sizeof *sh->order);
     if (!sh->bins || !sh->key || !sh->y || (t->weights && !sh->w) || !sh->margin || !sh->gq ||
         !sh->hq || !sh->pos || !sh->order) {
@@ -1232,7 +1364,7 @@ static int s_shard_init(s_worker *w, uint32_t shard, s_shard *sh, ch_err *err)
     size_t row, i = 0;
     uint64_t key;
     double bm = ch_gbt_base_margin(&w->p);
-    while (s_rows_next(w, &it, &row, &key) && i < n) {
+    while (i < n && s_rows_next(w, &it, &row, &key)) {
         sh->key[i] = key;
         sh->y[i] = t->target.values[row];
         if (sh->w) {
@@ -1241,12 +1373,41 @@ static int s_shard_init(s_worker *w, uint32_t shard, s_shard *sh, ch_err *err)
         for (size_t k = 0; k < K; k++) {
             sh->margin[i * K + k] = bm;
         }
-        uint8_t *b = sh->bins + i * F;
-        for (size_t f = 0; f < F; f++) {
-            b[f] = ch_gbt_bin(&w->cuts, f, t->cols[f].values[row]);
-        }
         i++;
     }
+    /* bin column by column in table order (sequential reads) into a
+     * column-major scratch, then transpose in tiles into row-major bins */
+    int32_t *map = s_shard_map(w, shard, n);
+    uint8_t *cm = ch_calloc_array(a, F);
+    if (!map || !cm) {
+        free(map);
+        free(cm);
+        s_shard_free(sh);
+        return ch_err_set(err, CH_ENOMEM, "out of memory for a shard of %zu rows", n);
+    }
+    for (size_t f = 0; f < F; f++) {
+        const double *x = t->cols[f].values;
+        uint8_t *col = cm + f * n;
+        for (size_t r = 0; r < t->n_rows; r++) {
+            if (map[r] >= 0) {
+                col[map[r]] = ch_gbt_bin(&w->cuts, f, x[r]);
+            }
+        }
+    }
+    enum { TILE = 64 };
+    for (size_t i0 = 0; i0 < n; i0 += TILE) {
+        size_t i1 = i0 + TILE < n ? i0 + TILE : n;
+        for (size_t f0 = 0; f0 < F; f0 += TILE) {
+            size_t f1 = f0 + TILE < F ? f0 + TILE : F;
+            for (size_t r = i0; r < i1; r++) {
+                for (size_t f = f0; f < f1; f++) {
+                    sh->bins[r * F + f] = cm[f * n + r];
+                }
+            }
+        }
+    }
+    free(map);
+    free(cm);
     sh->applied = 0;
     sh->grad_for = -1;
     sh->pos_for = 0;
@@ -1278,147 +1439,225 @@ static void s_gradients(s_worker *w, s_shard *sh, uint32_t iter, double sg, doub
     sh->grad_for = (long)sh->applied;
 }
 
-static int s_task_grow(s_worker *w, uint32_t shard, const Cohort__Gbt__Task *task, ch_buf *out,
-                       uint64_t *samples, ch_err *err)
+/* Answers a grow task the worker cannot serve (it lacks the cuts or some
+ * trees before first_done): nothing built, what it holds. */
+static int s_reply(s_worker *w, bool need, size_t n_nodes, ch_buf *out, ch_err *err)
+{
+    Cohort__Gbt__Hist hm = COHORT__GBT__HIST__INIT;
+    hm.need = need;
+    hm.n_nodes = (uint32_t)n_nodes;
+    hm.have_trees = (uint32_t)w->forest.n;
+    hm.have_cuts = w->have_cuts;
+    if (!need) {
+        hm.data.data = w->enc.data;
+        hm.data.len = w->enc.len;
+    }
+    size_t size = cohort__gbt__hist__get_packed_size(&hm);
+    if (ch_buf_reserve(out, size) != 0) {
+        return ch_err_set(err, CH_ENOMEM, "out of memory");
+    }
+    cohort__gbt__hist__pack(&hm, out->data + out->len);
+    out->len += size;
+    return 0;
+}
+
+/* Takes the cuts and the finished trees the task carries; *need when the
+ * worker still lacks some. */
+static int s_take_model(s_worker *w, const Cohort__Gbt__Task *task, bool *need, ch_err *err)
 {
     size_t F = w->F, K = w->K;
-    if (!w->have_cuts) {
+    size_t total = (size_t)task->iteration * K, first = task->first_done;
+    if (first > total || task->n_done != total - first || task->n_growing != K) {
+        return ch_err_set(err, CH_EPROTO, "gbt: malformed grow task");
+    }
+    if (!w->have_cuts && task->cuts) {
         int rc = ch_gbt_cuts_from_pb(task->cuts, F, &w->cuts, err);
         if (rc != 0) {
             return rc;
         }
+        size_t HL = w->cuts.hoff[F];
+        w->hist = ch_calloc_array(HL, 2 * sizeof *w->hist);
+        if (!w->hist) {
+            ch_gbt_cuts_free(&w->cuts);
+            return ch_err_set(err, CH_ENOMEM, "out of memory for a histogram of %zu slots", HL);
+        }
         w->have_cuts = true;
     }
-    if (!(task->scale_g > 0) || !(task->scale_h > 0) || task->class_index >= K ||
-        task->n_done != (size_t)task->iteration * K || !task->current) {
+    /* a coordinator resumed from an earlier checkpoint regrows later trees */
+    while (w->forest.n > total) {
+        ch_gbt_tree_free(&w->forest.trees[--w->forest.n]);
+    }
+    *need = !w->have_cuts || w->forest.n < first;
+    for (size_t j = w->forest.n; !*need && j < total; j++) {
+        ch_gbt_tree tr;
+        int rc = ch_gbt_tree_from_pb(task->done[j - first], F, w->cuts.n_bins, &tr, err);
+        if (rc != 0) {
+            return rc;
+        }
+        if (tr.class_index >= K || ch_gbt_forest_take(&w->forest, &tr) != 0) {
+            ch_gbt_tree_free(&tr);
+            return ch_err_set(err, CH_EPROTO, "gbt: tree %zu is malformed or out of memory", j);
+        }
+    }
+    return 0;
+}
+
+/* Moves every row of tree k down to its current leaf and lists, in row
+ * order, the rows of each node to build (slot[node] = its place among
+ * them, cnt[j]..cnt[j+1] its rows in sh->order). */
+static void s_bucket(const s_worker *w, s_shard *sh, const ch_gbt_tree *tr, size_t k,
+                     const int32_t *slot, size_t nl, size_t *cnt)
+{
+    size_t F = w->F, n = sh->n;
+    int32_t *pos = sh->pos + k * n;
+    memset(cnt, 0, (nl + 1) * sizeof *cnt);
+    for (size_t i = 0; i < n; i++) {
+        int32_t q = pos[i];
+        if (q < 0 || (size_t)q >= tr->n) {
+            q = 0;
+        }
+        const uint8_t *row = sh->bins + i * F;
+        while (tr->nodes[q].left >= 0) {
+            const ch_gbt_node *nd = &tr->nodes[q];
+            uint32_t b = row[nd->feature];
+            bool left =
+                b == w->cuts.n_bins[nd->feature] ? nd->default_left : (int32_t)b <= nd->split_bin;
+            q = left ? nd->left : nd->right;
+        }
+        pos[i] = q;
+        if (slot[q] >= 0) {
+            cnt[slot[q] + 1]++;
+        }
+    }
+    for (size_t j = 0; j < nl; j++) {
+        cnt[j + 1] += cnt[j];
+    }
+    /* fill with cnt shifted by one, which leaves cnt as the starts */
+    for (size_t i = 0; i < n; i++) {
+        int32_t s = slot[pos[i]];
+        if (s >= 0) {
+            sh->order[cnt[s]++] = (int32_t)i;
+        }
+    }
+    for (size_t j = nl; j > 0; j--) {
+        cnt[j] = cnt[j - 1];
+    }
+    cnt[0] = 0;
+}
+
+static int s_task_grow(s_worker *w, uint32_t shard, const Cohort__Gbt__Task *task, ch_buf *out,
+                       uint64_t *samples, ch_err *err)
+{
+    size_t F = w->F, K = w->K;
+    if (!(task->scale_g > 0) || !(task->scale_h > 0) || task->n_build != task->n_build_tree) {
         return ch_err_set(err, CH_EPROTO, "gbt: malformed grow task");
     }
+    bool need = false;
+    int rc = s_take_model(w, task, &need, err);
+    if (rc != 0) {
+        return rc;
+    }
+    *samples = 0;
+    if (need) {
+        return s_reply(w, true, 0, out, err);
+    }
+    size_t total = (size_t)task->iteration * K;
     s_shard *sh = &w->shards[shard];
-    int rc = 0;
-    if (!sh->ready || task->n_done < sh->applied) {
+    if (!sh->ready || sh->applied > total) {
         if ((rc = s_shard_init(w, shard, sh, err)) != 0) {
             return rc;
         }
     }
     *samples = sh->n;
     /* finished rounds into the margins */
-    for (size_t j = sh->applied; j < task->n_done; j++) {
-        ch_gbt_tree tr;
-        if ((rc = ch_gbt_tree_from_pb(task->done[j], F, w->cuts.n_bins, &tr, err)) != 0) {
-            return rc;
-        }
-        if (tr.class_index >= K) {
-            ch_gbt_tree_free(&tr);
-            return ch_err_set(err, CH_EPROTO, "gbt: tree %zu has output %u", j, tr.class_index);
-        }
+    for (size_t j = sh->applied; j < total; j++) {
+        const ch_gbt_tree *tr = &w->forest.trees[j];
         for (size_t i = 0; i < sh->n; i++) {
             const uint8_t *row = sh->bins + i * F;
-            sh->margin[i * K + tr.class_index] +=
-                tr.nodes[ch_gbt_tree_leaf_bins(&tr, row, w->cuts.n_bins)].value;
+            sh->margin[i * K + tr->class_index] +=
+                tr->nodes[ch_gbt_tree_leaf_bins(tr, row, w->cuts.n_bins)].value;
         }
-        ch_gbt_tree_free(&tr);
         sh->applied = j + 1;
     }
     if (sh->grad_for != (long)sh->applied) {
         s_gradients(w, sh, task->iteration, task->scale_g, task->scale_h, task->g_bound,
                     task->h_bound);
     }
-    /* positions in the current tree */
-    ch_gbt_tree cur;
-    if ((rc = ch_gbt_tree_from_pb(task->current, F, w->cuts.n_bins, &cur, err)) != 0) {
-        return rc;
+    if (sh->pos_for != (uint64_t)task->iteration + 1) {
+        memset(sh->pos, 0, K * sh->n * sizeof *sh->pos);
+        sh->pos_for = (uint64_t)task->iteration + 1;
     }
-    uint64_t tree_id = (uint64_t)task->iteration * K + task->class_index + 1;
-    if (sh->pos_for != tree_id) {
-        memset(sh->pos, 0, sh->n * sizeof *sh->pos);
-        sh->pos_for = tree_id;
-    }
-    int32_t *slot = malloc(cur.n * sizeof *slot);
-    size_t nb = task->n_build;
-    size_t HL = w->cuts.hoff[F];
+    size_t nb = task->n_build, HL = w->cuts.hoff[F];
+    ch_gbt_tree *cur = calloc(K, sizeof *cur);
     size_t *cnt = calloc(nb + 1, sizeof *cnt);
-    int64_t *hist = NULL;
-    if (!slot || !cnt || nb > cur.n) {
-        rc = ch_err_set(err, slot && cnt ? CH_EPROTO : CH_ENOMEM, "gbt: bad build list");
+    int32_t *slot = NULL;
+    size_t max_nodes = 0;
+    if (!cur || !cnt) {
+        rc = ch_err_set(err, CH_ENOMEM, "out of memory");
     }
-    for (size_t k = 0; rc == 0 && k < cur.n; k++) {
-        slot[k] = -1;
-    }
-    for (size_t j = 0; rc == 0 && j < nb; j++) {
-        int32_t b = task->build[j];
-        if (b < 0 || (size_t)b >= cur.n || cur.nodes[b].left >= 0 || slot[b] >= 0) {
-            rc = ch_err_set(err, CH_EPROTO, "gbt: build node %d is not a leaf", b);
-        } else {
-            slot[b] = (int32_t)j;
+    for (size_t k = 0; rc == 0 && k < K; k++) {
+        rc = ch_gbt_tree_from_pb(task->growing[k], F, w->cuts.n_bins, &cur[k], err);
+        if (rc == 0 && cur[k].class_index != k) {
+            rc = ch_err_set(err, CH_EPROTO, "gbt: growing tree %zu is for class %u", k,
+                            cur[k].class_index);
         }
+        max_nodes = rc == 0 && cur[k].n > max_nodes ? cur[k].n : max_nodes;
+    }
+    if (rc == 0 && !(slot = malloc((max_nodes ? max_nodes : 1) * sizeof *slot))) {
+        rc = ch_err_set(err, CH_ENOMEM, "out of memory");
+    }
+    w->enc.len = 0;
+    /* entries are tree-major: tree k's run is build[j0 .. j1) */
+    size_t j0 = 0;
+    for (size_t k = 0; rc == 0 && k < K; k++) {
+        size_t j1 = j0;
+        while (j1 < nb && task->build_tree[j1] == k) {
+            j1++;
+        }
+        if (j1 == j0) {
+            continue;
+        }
+        for (size_t q = 0; q < cur[k].n; q++) {
+            slot[q] = -1;
+        }
+        for (size_t j = j0; j < j1; j++) {
+            int32_t b = task->build[j];
+            if (b < 0 || (size_t)b >= cur[k].n || cur[k].nodes[b].left >= 0 || slot[b] >= 0) {
+                rc = ch_err_set(err, CH_EPROTO, "gbt: build node %d of tree %zu is not a leaf", b,
+                                k);
+                break;
+            }
+            slot[b] = (int32_t)(j - j0);
+        }
+        if (rc != 0) {
+            break;
+        }
+        s_bucket(w, sh, &cur[k], k, slot, j1 - j0, cnt);
+        const int64_t *g = sh->gq + k * sh->n, *h = sh->hq + k * sh->n;
+        for (size_t j = 0; j < j1 - j0; j++) {
+            if (ch_buf_reserve(&w->enc, CH_GBT_HIST_MAX_ENC(HL)) != 0) {
+                rc = ch_err_set(err, CH_ENOMEM, "out of memory");
+                break;
+            }
+            ch_gbt_hist_build(w->hist, &w->cuts, sh->bins, sh->order + cnt[j], cnt[j + 1] - cnt[j],
+                              g, h);
+            w->enc.len += ch_gbt_hist_encode(w->hist, HL, w->enc.data + w->enc.len);
+            memset(w->hist, 0, HL * 2 * sizeof *w->hist);
+        }
+        j0 = j1;
+    }
+    if (rc == 0 && j0 != nb) {
+        rc = ch_err_set(err, CH_EPROTO, "gbt: build entries are not in tree order");
     }
     if (rc == 0) {
-        size_t len;
-        if (ch_mul_size(nb ? nb : 1, HL * 2 * sizeof(int64_t), &len) != 0 ||
-            !(hist = calloc(1, len))) {
-            rc = ch_err_set(err, CH_ENOMEM, "out of memory for %zu histograms", nb);
-        }
+        rc = s_reply(w, false, nb, out, err);
     }
-    if (rc == 0) {
-        /* advance rows to their node, bucket the rows of the nodes to build */
-        for (size_t i = 0; i < sh->n; i++) {
-            int32_t k = sh->pos[i];
-            if ((size_t)k >= cur.n) {
-                k = 0;
-            }
-            const uint8_t *row = sh->bins + i * F;
-            while (cur.nodes[k].left >= 0) {
-                const ch_gbt_node *nd = &cur.nodes[k];
-                uint32_t b = row[nd->feature];
-                bool left = b == w->cuts.n_bins[nd->feature] ? nd->default_left
-                                                             : (int32_t)b <= nd->split_bin;
-                k = left ? nd->left : nd->right;
-            }
-            sh->pos[i] = k;
-            if (slot[k] >= 0) {
-                cnt[slot[k] + 1]++;
-            }
-        }
-        for (size_t j = 0; j < nb; j++) {
-            cnt[j + 1] += cnt[j];
-        }
-        size_t *fill = malloc((nb ? nb : 1) * sizeof *fill);
-        if (!fill) {
-            rc = ch_err_set(err, CH_ENOMEM, "out of memory");
-        } else {
-            memcpy(fill, cnt, (nb ? nb : 1) * sizeof *fill);
-            for (size_t i = 0; i < sh->n; i++) {
-                int32_t s = slot[sh->pos[i]];
-                if (s >= 0) {
-                    sh->order[fill[s]++] = (int32_t)i;
-                }
-            }
-            free(fill);
-            const int64_t *g = sh->gq + (size_t)task->class_index * sh->n;
-            const int64_t *h = sh->hq + (size_t)task->class_index * sh->n;
-            for (size_t j = 0; j < nb; j++) {
-                ch_gbt_hist_build(hist + j * HL * 2, &w->cuts, sh->bins, sh->order + cnt[j],
-                                  cnt[j + 1] - cnt[j], g, h);
-            }
-        }
+    for (size_t k = 0; cur && k < K; k++) {
+        ch_gbt_tree_free(&cur[k]);
     }
-    if (rc == 0) {
-        Cohort__Gbt__Hist hm = COHORT__GBT__HIST__INIT;
-        hm.n_nodes = (uint32_t)nb;
-        hm.data.data = (uint8_t *)hist;
-        hm.data.len = nb * HL * 2 * sizeof(int64_t);
-        size_t size = cohort__gbt__hist__get_packed_size(&hm);
-        if (ch_buf_reserve(out, size) != 0) {
-            rc = ch_err_set(err, CH_ENOMEM, "out of memory");
-        } else {
-            cohort__gbt__hist__pack(&hm, out->data + out->len);
-            out->len += size;
-        }
-    }
-    free(hist);
-    free(slot);
+    free(cur);
     free(cnt);
-    ch_gbt_tree_free(&cur);
+    free(slot);
     return rc;
 }
 
