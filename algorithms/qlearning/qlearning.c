@@ -6,14 +6,20 @@
  * `sync_every` episodes (independent of the number of workers), episode i of
  * the run drawing from ch_rng_stream(CH_STREAM_ROLLOUT, i). Shard s of S runs
  * groups [G s / S, G (s+1) / S), each from its own copy of the table, and
- * sends per group the visit-weighted changes n_g(s,a) (Q_g - Q)(s,a) and
- * the visits n_g(s,a), summed over the fixed block tree of common/reduce.h.
- * The coordinator merges them as the visit-weighted average of the groups'
- * changes,
- *     Q(s,a) += sum_g n_g(s,a) (Q_g - Q)(s,a) / sum_g n_g(s,a),
- * so the table is the same bytes for 1, 2 or 4 workers. With one group this
- * is exactly sequential Q-learning; with G groups it is G learners started
- * from the same table whose changes are averaged where they visited. */
+ * sends per group, summed over the fixed block tree of common/reduce.h (so
+ * the table is the same bytes for 1, 2 or 4 workers), the visits n_g(s,a)
+ * and the visit-weighted target offsets n_g (Q_g - Q) / F(N, n_g), where N
+ * is the pair's visits before the period and F(N, n) = 1 - prod_{i<n} (1 -
+ * alpha(N + i)) is the fraction of the way to a fixed target that n
+ * sequential updates cover (schedule.h). The coordinator merges
+ *     Q(s,a) += F(N, n) * sum_g n_g (Q_g - Q) / F(N, n_g) / n,  n = sum_g n_g,
+ * i.e. it estimates each group's mean target, averages them weighted by
+ * visits, and moves as far as one sequential learner making all n updates
+ * would. With one group this is exactly sequential learning; with a fixed
+ * target (and alpha = 1/(1+visits)) it is exactly the sequential result for
+ * any number of groups; otherwise the groups' bootstrapped targets lag by
+ * up to one sync period. With a constant alpha it never overshoots (F < 1),
+ * unlike summing the groups' changes. */
 #include "algorithms/algo.h"
 
 #include "env.h"
@@ -77,7 +83,7 @@ static int s_configure(ch_config *cfg, const ch_schema *schema, ch_err *err)
     return s_params_read(cfg, &p, err);
 }
 
-/* the reduce leaf: [n dQ | n dQ2 (double Q) | n | return sum, episodes, steps] */
+/* the reduce leaf: [n dQ / F | n dQ2 / F (double Q) | n | return sum, episodes, steps] */
 static size_t s_leaf_len(size_t nsa, bool dbl)
 {
     return nsa * (dbl ? 3 : 2) + 3;
@@ -242,9 +248,10 @@ static int s_aggregate(void *vst, uint32_t round, uint32_t op, const ch_update *
     const double *cnt = st->root + st->nsa * (st->dbl ? 2 : 1);
     for (size_t i = 0; i < st->nsa; i++) {
         if (cnt[i] > 0) {
-            m->q[i] += w[i] / cnt[i];
+            double f = ql_lrate_fraction(&st->p.learner.lr, m->visits[i], cnt[i]) / cnt[i];
+            m->q[i] += f * w[i];
             if (st->dbl) {
-                m->q2[i] += w2[i] / cnt[i];
+                m->q2[i] += f * w2[i];
             }
             m->visits[i] += cnt[i];
         }
@@ -416,9 +423,11 @@ static int s_leaf(void *ctx, size_t g, double *out, ch_err *err)
     double *dq2 = out + nsa, *cnt = out + nsa * (w->dbl ? 2 : 1);
     for (size_t i = 0; i < nsa; i++) {
         double n = w->vis[i];
-        out[i] = n * (w->q[i] - t->q[i]);
+        double f = n > 0 ? ql_lrate_fraction(&w->p.learner.lr, t->visits[i], n) : 0;
+        double scale = f > 0 ? n / f : 0;
+        out[i] = scale * (w->q[i] - t->q[i]);
         if (w->dbl) {
-            dq2[i] = n * (w->q2[i] - t->q2[i]);
+            dq2[i] = scale * (w->q2[i] - t->q2[i]);
         }
         cnt[i] = n;
     }

@@ -64,3 +64,18 @@ double ql_lrate_at(const ql_lrate *l, double n)
     double a = l->alpha * pow(1.0 + n, -l->power);
     return a > l->min ? a : l->min;
 }
+
+double ql_lrate_fraction(const ql_lrate *l, double n0, double n)
+{
+    if (n <= 0) {
+        return 0;
+    }
+    if (l->kind == QL_LR_CONSTANT) {
+        return 1.0 - pow(1.0 - l->alpha, n);
+    }
+    double keep = 1;
+    for (double i = 0; i < n && keep > 0; i++) {
+        keep *= 1.0 - ql_lrate_at(l, n0 + i);
+    }
+    return 1.0 - keep;
+}

@@ -40,5 +40,10 @@ int ql_lrate_read(ch_config *cfg, ql_lrate *out, ch_err *err);
 double ql_schedule_at(const ql_schedule *s, double episode);
 /* The step size for a pair visited n times before. This function can't fail. */
 double ql_lrate_at(const ql_lrate *l, double n);
+/* The fraction of the way to a fixed target that n updates starting after
+ * n0 earlier visits cover: 1 - prod_{i<n} (1 - alpha(n0 + i)); 0 for n = 0.
+ * (Sequential updates Q <- Q + alpha (y - Q) with a fixed target y give
+ * Q_n - Q_0 = F (y - Q_0).) This function can't fail. */
+double ql_lrate_fraction(const ql_lrate *l, double n0, double n);
 
 #endif
