@@ -263,14 +263,13 @@ uint8_t ch_gbt_bin(const ch_gbt_cuts *c, size_t f, double x)
     }
     float v = (float)x;
     const float *cu = c->cuts + c->off[f];
-    uint32_t lo = 0, hi = nb;
-    while (lo < hi) {
-        uint32_t mid = (lo + hi) / 2;
-        if (cu[mid] > v) {
-            hi = mid;
-        } else {
-            lo = mid + 1;
-        }
+    /* upper bound without data-dependent branches (conditional moves) */
+    uint32_t lo = 0, len = nb;
+    while (len > 0) {
+        uint32_t half = len / 2;
+        bool right = !(cu[lo + half] > v);
+        lo = right ? lo + half + 1 : lo;
+        len = right ? len - half - 1 : half;
     }
     return (uint8_t)(lo >= nb ? nb - 1 : lo);
 }
