@@ -97,8 +97,11 @@ typedef struct s_fit {
     ch_err err;
 } s_fit;
 
-/* Trains in process with n_shards shards; keeps the model and its bytes. */
-static s_fit s_train(ch_table *t, const char *yaml, size_t n_shards, const ch_table *valid)
+/* Trains in process with n_shards shards; keeps the model and its bytes.
+ * restart > 0: the worker is replaced by a fresh one (no cuts, no trees,
+ * as a worker process that rejoins) before round `restart`. */
+static s_fit s_train_ex(ch_table *t, const char *yaml, size_t n_shards, const ch_table *valid,
+                        uint32_t restart)
 {
     const ch_algo *a = ch_algo_find("gbt");
     s_fit r;
@@ -147,6 +150,11 @@ static s_fit s_train(ch_table *t, const char *yaml, size_t n_shards, const ch_ta
             ch_buf_free(&pay);
             break;
         }
+        if (round == restart && restart > 0) {
+            a->worker_destroy(&w);
+            w = a->worker_new(&we, &r.err);
+            r.rc = w ? 0 : CH_EINVAL;
+        }
         ch_update ups[8];
         for (size_t s = 0; s < n_shards; s++) {
             ch_buf_init(&out[s]);
@@ -177,6 +185,11 @@ out:
     ch_schema_destroy(&schema);
     ch_config_destroy(&cfg);
     return r;
+}
+
+static s_fit s_train(ch_table *t, const char *yaml, size_t n_shards, const ch_table *valid)
+{
+    return s_train_ex(t, yaml, n_shards, valid, 0);
 }
 
 static void s_fit_free(s_fit *r)
@@ -380,8 +393,81 @@ static void test_cuts(void)
     ch_gbt_summary_free(&s);
 }
 
+/* Histogram encoding: lossless for any int64 (zeros, signs, extremes),
+ * decoded sums are the same in either order, malformed input is refused. */
+static void test_hist_encoding(void)
+{
+    enum { L = 300 };
+    int64_t a[2 * L], b[2 * L];
+    uint64_t acc[2 * L], acc2[2 * L];
+    for (int i = 0; i < 2 * L; i++) {
+        a[i] = (i % 7 == 0 || i % 11 == 1) ? 0 : (int64_t)((uint64_t)i * 0x9e3779b97f4a7c15ULL);
+        b[i] = (i % 3) ? 0 : -(int64_t)i * 1000003;
+    }
+    a[2] = INT64_MIN;
+    a[3] = INT64_MAX;
+    a[2 * L - 1] = 0;
+    a[2 * L - 2] = 0;
+    uint8_t *ea = malloc(CH_GBT_HIST_MAX_ENC(L)), *eb = malloc(CH_GBT_HIST_MAX_ENC(L));
+    size_t na = ch_gbt_hist_encode(a, L, ea), nb = ch_gbt_hist_encode(b, L, eb);
+    CHECK(na <= CH_GBT_HIST_MAX_ENC(L) && nb < na);
+    memset(acc, 0, sizeof acc);
+    CHECK(ch_gbt_hist_decode_add(acc, L, ea, ea + na) == ea + na);
+    CHECK(memcmp(acc, a, sizeof a) == 0);
+    CHECK(ch_gbt_hist_decode_add(acc, L, eb, eb + nb) == eb + nb);
+    memset(acc2, 0, sizeof acc2);
+    CHECK(ch_gbt_hist_decode_add(acc2, L, eb, eb + nb) == eb + nb);
+    CHECK(ch_gbt_hist_decode_add(acc2, L, ea, ea + na) == ea + na);
+    CHECK(memcmp(acc, acc2, sizeof acc) == 0);
+    for (int i = 0; i < 2 * L; i++) {
+        CHECK(acc[i] == (uint64_t)a[i] + (uint64_t)b[i]);
+    }
+    CHECK(ch_gbt_hist_decode_add(acc, L, ea, ea + na - 1) == NULL); /* truncated */
+    uint8_t run[2] = {0xAD, 0x02};                                  /* 301 empty pairs > L */
+    CHECK(ch_gbt_hist_decode_add(acc, L, run, run + 2) == NULL);
+    int64_t zero[2 * L] = {0};
+    CHECK(ch_gbt_hist_encode(zero, L, ea) == 2); /* one run of 300 */
+    free(ea);
+    free(eb);
+}
+
+/* Summaries: ascending distinct values with counts, -0 merged with +0. */
+static void test_summary_sort(void)
+{
+    float v[9] = {3.5f, -1.0f, 0.0f, -0.0f, 1e30f, -1e30f, 3.5f, -1.0f, 2.0f};
+    ch_gbt_summary s;
+    CHECK(ch_gbt_summary_from(v, 9, &s) == 0);
+    static const float want[6] = {-1e30f, -1.0f, 0.0f, 2.0f, 3.5f, 1e30f};
+    static const uint64_t cnt[6] = {1, 2, 2, 1, 2, 1};
+    CHECK(s.n == 6);
+    for (size_t i = 0; i < 6 && i < s.n; i++) {
+        CHECK(s.values[i] == want[i] && s.counts[i] == cnt[i]);
+    }
+    CHECK(!signbit(s.values[2]));
+    ch_gbt_summary_free(&s);
+}
+
+/* A worker that loses its state mid-run (a rejoining process) answers
+ * need; the coordinator repeats the level with the cuts and trees, and the
+ * model is the same bytes. */
+static void test_worker_restart(void)
+{
+    ch_table *t = s_table(2);
+    const char *y = "model: {algorithm: gbt, objective: multi:softprob, num_class: 3, rounds: 6, "
+                    "max_depth: 3}\n";
+    s_fit a = s_train(t, y, 2, NULL), b = s_train_ex(t, y, 2, NULL, 9);
+    CHECK(a.rc == 0 && b.rc == 0);
+    CHECK(a.packed.len == b.packed.len && memcmp(a.packed.data, b.packed.data, a.packed.len) == 0);
+    s_fit_free(&a);
+    s_fit_free(&b);
+    ch_table_destroy(&t);
+}
+
 int main(void)
 {
+    test_hist_encoding();
+    test_summary_sort();
+    test_worker_restart();
     test_cuts();
     test_against_xgboost();
     test_same_bytes_any_shards();
