@@ -18,6 +18,8 @@
  * score (one regression output). */
 #include "algorithms/algo.h"
 #include "algorithms/isolation_forest/forest.h"
+#include "common/fsutil.h"
+#include "common/log.h"
 #include "common/metrics.h"
 #include "proto/isolation_forest.pb-c.h"
 
@@ -83,6 +85,7 @@ typedef struct s_model {
 
 typedef struct s_coord {
     s_model *md;
+    const char *run_dir; /* where anomalies.csv goes */
     bool by_file;
     const ch_table *test;
     uint32_t done_rounds;
@@ -485,6 +488,7 @@ static void *s_coord_new(const ch_coord_env *env, ch_err *err)
     st->md = md;
     st->by_file = env->train == NULL;
     st->test = env->test;
+    st->run_dir = env->run_dir;
     md->n_train = env->n_train;
     if (!st->by_file) {
         size_t psi;
@@ -889,6 +893,42 @@ static double *s_labels(const ch_table *t)
     return s_dup(t->target.values, t->n_rows, sizeof(double));
 }
 
+/* DIR/anomalies.csv: the top-k rows, most anomalous first: rank, row
+ * (training row, silo for by-file), score, then for each column its value
+ * and its share in isolating the row. A write failure is logged: the model
+ * is complete without it. */
+static void s_write_anomalies(const s_coord *st)
+{
+    const s_model *md = st->md;
+    if (!st->run_dir) {
+        return;
+    }
+    ch_buf b;
+    ch_buf_init(&b);
+    ch_buf_puts(&b, "rank,row,silo,score");
+    for (size_t j = 0; j < md->n_features; j++) {
+        ch_buf_printf(&b, ",%s,%s_share", md->names[j], md->names[j]);
+    }
+    ch_buf_puts(&b, "\n");
+    for (size_t i = 0; i < md->n_top; i++) {
+        const s_anom *a = &md->top[i];
+        ch_buf_printf(&b, "%zu,%llu,%d,%.6f", i + 1, (unsigned long long)a->row, (int)a->silo,
+                      a->score);
+        for (size_t j = 0; j < md->n_features; j++) {
+            ch_buf_printf(&b, ",%.10g,%.4f", a->value ? a->value[j] : NAN,
+                          a->share ? a->share[j] : NAN);
+        }
+        ch_buf_puts(&b, "\n");
+    }
+    char *path = ch_path_join(st->run_dir, "anomalies.csv");
+    ch_err err;
+    if (!path || b.failed || ch_write_file_atomic(path, b.data, b.len, &err) != 0) {
+        ch_warn("isolation_forest: anomalies.csv not written");
+    }
+    free(path);
+    ch_buf_free(&b);
+}
+
 static void *s_finalize(void *vst, ch_err *err)
 {
     s_coord *st = vst;
@@ -911,6 +951,7 @@ static void *s_finalize(void *vst, ch_err *err)
             return NULL;
         }
     }
+    s_write_anomalies(st);
     st->md = NULL;
     return md;
 }
@@ -1189,10 +1230,28 @@ static ch_output_kind s_output_kind(const void *model)
     return CH_OUT_REGRESSION;
 }
 
+/* predict gives two columns: the anomaly score and the flag (score at or
+ * above the threshold that contamination set). */
 static size_t s_n_outputs(const void *model)
 {
     (void)model;
-    return 1;
+    return 2;
+}
+
+static int s_predict_flagged(const void *vm, const ch_table *t, double *out, ch_err *err)
+{
+    const s_model *md = vm;
+    double *score = ch_alloc_array(t->n_rows ? t->n_rows : 1, sizeof *score);
+    if (!score) {
+        return ch_err_set(err, CH_ENOMEM, "out of memory scoring %zu rows", t->n_rows);
+    }
+    int rc = s_predict(vm, t, score, err);
+    for (size_t i = 0; i < t->n_rows && rc == 0; i++) {
+        out[2 * i] = score[i];
+        out[2 * i + 1] = score[i] >= md->threshold ? 1.0 : 0.0;
+    }
+    free(score);
+    return rc;
 }
 
 static int s_predict(const void *vm, const ch_table *t, double *out, ch_err *err)
@@ -1469,9 +1528,10 @@ static int s_evaluate_hook(const void *vm, const ch_table *t, ch_round_metrics *
     (void)t;
     (void)err;
     if (md->eval.has) {
-        ch_round_metric(out, "test_auc", md->eval.auc);
-        ch_round_metric(out, "test_average_precision", md->eval.ap);
-        ch_round_metric(out, "test_precision_at_k", md->eval.p_at_k);
+        /* on the held-out rows, against their labels */
+        ch_round_metric(out, "auc", md->eval.auc);
+        ch_round_metric(out, "average_precision", md->eval.ap);
+        ch_round_metric(out, "precision_at_k", md->eval.p_at_k);
     }
     ch_round_metric(out, "n_anomalies", (double)md->n_anomalies);
     ch_round_metric(out, "threshold", md->threshold);
@@ -1481,7 +1541,7 @@ static int s_evaluate_hook(const void *vm, const ch_table *t, ch_round_metrics *
 static const char *s_output_name(const void *vm, size_t k)
 {
     (void)vm;
-    return k == 0 ? "anomaly_score" : NULL;
+    return k == 0 ? "anomaly_score" : (k == 1 ? "anomaly" : NULL);
 }
 
 static int s_summary_json(const void *vm, ch_buf *j)
@@ -1776,7 +1836,7 @@ const ch_algo ch_algo_isolation_forest = {
     .n_outputs = s_n_outputs,
     .evaluate = s_evaluate_hook,
     .output_name = s_output_name,
-    .predict = s_predict,
+    .predict = s_predict_flagged,
     .pack = s_pack,
     .unpack = s_unpack,
     .summary_json = s_summary_json,
