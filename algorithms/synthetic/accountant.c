@@ -24,7 +24,7 @@ static double s_cdp_delta(double rho, double eps)
         }
     }
     double alpha = (amin + amax) / 2;
-    double d = exp((alpha - 1) * (alpha * rho - eps) + alpha * log1p(-1.0 / alpha)) / alpha;
+    double d = exp((alpha - 1) * (alpha * rho - eps) + alpha * log1p(-1.0 / alpha)) / (alpha - 1);
     return d < 1 ? d : 1;
 }
 
