@@ -47,6 +47,10 @@ timeout 30 "$COHORT" predict --model "$T/w2/model.pb" --data data/breast_cancer.
     --out "$T/preds.csv" 2>"$T/pred.err"
 check "predict writes one score per row" [ "$(wc -l <"$T/preds.csv")" -eq 570 ]
 check "scores are in (0, 1]" awk -F, 'NR > 1 && !($1 > 0 && $1 <= 1) { bad = 1 } END { exit bad }' "$T/preds.csv"
+check "predict flags a row exactly when its score reaches the threshold" awk -F, -v t="$(grep -o '"threshold": [0-9.]*' "$T/w2/summary.json" | head -n 1 | sed 's/.*: //')" \
+    'NR == 1 { if ($2 != "anomaly") bad = 1; next } { if (($1 >= t) != ($2 == 1)) bad = 1 } END { exit bad }' "$T/preds.csv"
+check "anomalies.csv lists the top rows, most anomalous first" awk -F, \
+    'NR > 2 && $4 > prev { bad = 1 } NR > 1 { prev = $4; n++ } END { exit bad || n < 1 }' "$T/w2/anomalies.csv"
 
 # by-file silos: each silo grows its trees from its own rows only
 head -n 1 data/breast_cancer.csv >"$T/silo0.csv"
