@@ -131,7 +131,7 @@ int ch_syn_quality(ch_syn_model *m, const ch_table *test, ch_err *err)
         tv_n += 1;
         tv_max = tv > tv_max ? tv : tv_max;
         if (c->kind == CH_COL_NUMERIC) {
-            size_t na, nb;
+            size_t na = 0, nb = 0;
             double *a = s_sorted(x, test->n_rows, &na);
             double *b = s_sorted(s->cols[j].values, s->n_rows, &nb);
             if (a && b && na && nb) {
