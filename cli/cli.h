@@ -13,6 +13,7 @@ int ch_cmd_coordinator(int argc, char **argv);
 int ch_cmd_worker(int argc, char **argv);
 int ch_cmd_predict(int argc, char **argv);
 int ch_cmd_plan(int argc, char **argv);
+int ch_cmd_keygen(int argc, char **argv);
 
 /* True if argv[i] is opt; then *value gets argv[i+1] (and i advances), or
  * a usage error is printed when it is missing. */

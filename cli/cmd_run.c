@@ -1,6 +1,7 @@
 /* cmd_run.c: `cohort run` and `cohort coordinator`: run an experiment, with
  * local workers, under mpirun, or as a standalone coordinator. */
 #include "cli/cli.h"
+#include "common/curve.h"
 #include "common/experiment.h"
 #include "common/fsutil.h"
 #include "common/log.h"
@@ -18,7 +19,7 @@
 #include <unistd.h>
 #include "common/wire.h"
 
-#define S_MAX_SETS 256
+#define S_MAX_SETS     256
 #define S_ENDPOINT_MAX 512
 
 static const char s_run_help[] =
@@ -46,13 +47,19 @@ static const char s_coord_help[] =
     "started elsewhere with `cohort worker --connect ENDPOINT [--data FILE]`.\n"
     "ENDPOINT is a ZeroMQ tcp endpoint such as tcp://*:7000. With\n"
     "partition.scheme: by-file every worker trains on its own --data file and\n"
-    "only model statistics leave it.\n";
+    "only model statistics leave it.\n"
+    "\n"
+    "  --curve-key FILE      the coordinator's CURVE keypair (NAME.key from `cohort\n"
+    "                        keygen NAME`): tasks and updates are encrypted\n"
+    "  --curve-clients DIR   admit only workers whose public key (*.pub) is in DIR\n";
 
 typedef struct s_args {
     const char *file;
     const char *out;
     const char *resume;
     const char *bind;
+    const char *curve_key;
+    const char *curve_clients;
     long workers;
     const char *sets[S_MAX_SETS];
     int n_sets;
@@ -79,7 +86,11 @@ static int s_parse(int argc, char **argv, bool coordinator, s_args *a)
             }
         } else if (ch_arg_value(argc, argv, &i, "--out", &a->out, &bad) ||
                    ch_arg_value(argc, argv, &i, "--resume", &a->resume, &bad) ||
-                   (coordinator && ch_arg_value(argc, argv, &i, "--bind", &a->bind, &bad))) {
+                   (coordinator && ch_arg_value(argc, argv, &i, "--bind", &a->bind, &bad)) ||
+                   (coordinator &&
+                    ch_arg_value(argc, argv, &i, "--curve-key", &a->curve_key, &bad)) ||
+                   (coordinator &&
+                    ch_arg_value(argc, argv, &i, "--curve-clients", &a->curve_clients, &bad))) {
             if (bad) {
                 return 2;
             }
@@ -137,11 +148,11 @@ static int s_report(const ch_run_result *res, int rc, const ch_err *err)
     if (rc) {
         fprintf(stderr, "cohort: error: %s\n", err->msg);
         if (res->run_dir[0] && res->workflow) {
-            fprintf(stderr, "cohort: %s: %s; `cohort run --resume %s` continues it\n",
-                    res->run_dir, res->status, res->run_dir);
-        } else if (res->run_dir[0]) {
-            fprintf(stderr, "cohort: run %s: %s (see %s/summary.json)\n", res->run_dir,
+            fprintf(stderr, "cohort: %s: %s; `cohort run --resume %s` continues it\n", res->run_dir,
                     res->status, res->run_dir);
+        } else if (res->run_dir[0]) {
+            fprintf(stderr, "cohort: run %s: %s (see %s/summary.json)\n", res->run_dir, res->status,
+                    res->run_dir);
         }
         return 1;
     }
@@ -230,8 +241,10 @@ static int s_run(s_args *a, ch_launch_mode mode, ch_on_bound_fn on_bound, ch_run
         ch_sweep sw;
         int rc = ch_sweep_expand(cfg, a->workers, &sw, err);
         if (rc == 0) {
-            ch_sweep_opts so = {.out_dir = a->out, .resume = a->resume != NULL,
-                                .n_workers = a->workers, .self_exe = ch_self_exe()};
+            ch_sweep_opts so = {.out_dir = a->out,
+                                .resume = a->resume != NULL,
+                                .n_workers = a->workers,
+                                .self_exe = ch_self_exe()};
             rc = s_save_sweep(cfg, a->out, &so, res, err);
             if (rc == 0) {
                 rc = ch_sweep_run_local(&sw, &so, res->run_dir, sizeof res->run_dir, err);
@@ -251,8 +264,8 @@ static int s_run(s_args *a, ch_launch_mode mode, ch_on_bound_fn on_bound, ch_run
                               "step starts its own local workers)",
                               file);
         }
-        ch_workflow_opts wo = {.out_dir = a->out, .resume = a->resume != NULL,
-                               .n_workers = a->workers};
+        ch_workflow_opts wo = {
+            .out_dir = a->out, .resume = a->resume != NULL, .n_workers = a->workers};
         int rc = ch_workflow_run(cfg, file, &wo, res->run_dir, sizeof res->run_dir, err);
         snprintf(res->status, sizeof res->status, "%s", rc ? "failed" : "finished");
         res->workflow = true;
@@ -267,7 +280,13 @@ static int s_run(s_args *a, ch_launch_mode mode, ch_on_bound_fn on_bound, ch_run
         .n_workers = a->workers,
         .self_exe = ch_self_exe(),
         .on_bound = on_bound,
+        .curve_key = a->curve_key,
+        .curve_clients = a->curve_clients,
     };
+    if (a->curve_clients && !a->curve_key) {
+        ch_config_destroy(&cfg);
+        return ch_err_set(err, CH_EINVAL, "--curve-clients needs --curve-key");
+    }
     return ch_coordinator_run(&o, res, err);
 }
 
@@ -301,8 +320,9 @@ static int s_mpi_sweep(s_args *a, ch_config *cfg, int rank, int size)
     int groups = size / (int)(workers + 1);
     if (ok && groups < 1) {
         if (rank == 0) {
-            fprintf(stderr, "cohort: a sweep with %ld workers per trial needs at least %ld ranks; "
-                            "lower `workers` or raise -np\n",
+            fprintf(stderr,
+                    "cohort: a sweep with %ld workers per trial needs at least %ld ranks; "
+                    "lower `workers` or raise -np\n",
                     workers, workers + 1);
         }
         ok = 0;
@@ -352,9 +372,13 @@ static int s_mpi_sweep(s_args *a, ch_config *cfg, int rank, int size)
                 memset(&tr, 0, sizeof tr);
                 int rc = CH_EINVAL;
                 if (tc && td) {
-                    ch_run_opts o = {.cfg = tc, .out_dir = td, .mode = CH_LAUNCH_MPI,
-                                     .n_workers = workers, .self_exe = ch_self_exe(),
-                                     .on_bound = s_bcast, .on_bound_ctx = &group};
+                    ch_run_opts o = {.cfg = tc,
+                                     .out_dir = td,
+                                     .mode = CH_LAUNCH_MPI,
+                                     .n_workers = workers,
+                                     .self_exe = ch_self_exe(),
+                                     .on_bound = s_bcast,
+                                     .on_bound_ctx = &group};
                     rc = ch_coordinator_run(&o, &tr, &err);
                 }
                 if (!tr.bound) {
@@ -468,8 +492,9 @@ static int s_mpi(s_args *a)
             return 2;
         }
         if (a->workers && a->workers != size - 1) {
-            fprintf(stderr, "cohort: --workers %ld ignored under mpirun: %d ranks give %d "
-                            "workers\n",
+            fprintf(stderr,
+                    "cohort: --workers %ld ignored under mpirun: %d ranks give %d "
+                    "workers\n",
                     a->workers, size, size - 1);
         }
         a->workers = size - 1;
@@ -576,5 +601,25 @@ int ch_cmd_plan(int argc, char **argv)
         fprintf(stderr, "cohort plan: error: %s\n", err.msg);
         return 1;
     }
+    return 0;
+}
+
+int ch_cmd_keygen(int argc, char **argv)
+{
+    if (argc != 2 || argv[1][0] == '-') {
+        fputs("usage: cohort keygen NAME\n\nWrites NAME.key (a CURVE keypair, mode 0600) and "
+              "NAME.pub (its public key)\nfor `cohort coordinator --curve-key` and `cohort worker "
+              "--curve-server/--curve-key`.\nGive workers the coordinator's .pub; put each "
+              "worker's .pub in the\ncoordinator's --curve-clients directory.\n",
+              argc == 2 ? stdout : stderr);
+        return argc == 2 ? 0 : 2;
+    }
+    ch_err err;
+    ch_err_clear(&err);
+    if (ch_curve_keygen(argv[1], &err) != 0) {
+        fprintf(stderr, "cohort keygen: %s\n", err.msg);
+        return 1;
+    }
+    printf("wrote %s.key (secret) and %s.pub\n", argv[1], argv[1]);
     return 0;
 }

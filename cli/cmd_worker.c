@@ -16,7 +16,11 @@ static const char s_help[] =
     "  --connect ENDPOINT  the coordinator, e.g. tcp://head-node:7000\n"
     "  --data FILE         this silo's own data (partition.scheme: by-file); its\n"
     "                      rows never leave this process\n"
-    "  --timeout SECONDS   give up when no coordinator answers (default 60)\n";
+    "  --timeout SECONDS   give up when no coordinator answers (default 60)\n"
+    "  --curve-server FILE the coordinator's CURVE public key (NAME.pub from\n"
+    "                      `cohort keygen`): encrypt, and check the coordinator\n"
+    "  --curve-key FILE    this worker's keypair (NAME.key), when the coordinator\n"
+    "                      admits only known workers\n";
 
 int ch_cmd_worker(int argc, char **argv)
 {
@@ -29,7 +33,9 @@ int ch_cmd_worker(int argc, char **argv)
             return 0;
         }
         if (ch_arg_value(argc, argv, &i, "--connect", &o.connect, &bad) ||
-            ch_arg_value(argc, argv, &i, "--data", &o.data_path, &bad)) {
+            ch_arg_value(argc, argv, &i, "--data", &o.data_path, &bad) ||
+            ch_arg_value(argc, argv, &i, "--curve-server", &o.curve_server, &bad) ||
+            ch_arg_value(argc, argv, &i, "--curve-key", &o.curve_key, &bad)) {
             if (bad) {
                 return 2;
             }
@@ -37,8 +43,7 @@ int ch_cmd_worker(int argc, char **argv)
             char *end;
             double s = bad ? 0 : strtod(v, &end);
             if (bad || *end || !(s > 0) || s > 86400) {
-                fprintf(stderr, "cohort worker: --timeout needs seconds, got '%s'\n",
-                        v ? v : "");
+                fprintf(stderr, "cohort worker: --timeout needs seconds, got '%s'\n", v ? v : "");
                 return 2;
             }
             o.timeout_ms = (long)(s * 1000);

@@ -24,6 +24,7 @@ static const char s_help[] =
     "  watch ENDPOINT|DIR    follow a run's progress live\n"
     "  report DIR            regenerate a run's report.html\n"
     "  algorithms            list the algorithms\n"
+    "  keygen NAME           make a CURVE keypair for encrypted silos\n"
     "  version               print the version\n"
     "\n"
     "Quick start: cohort run examples/ols.yaml --workers 2\n"
@@ -56,6 +57,9 @@ int main(int argc, char **argv)
     }
     if (!strcmp(cmd, "watch")) {
         return ch_cmd_watch(sub_argc, sub_argv);
+    }
+    if (!strcmp(cmd, "keygen")) {
+        return ch_cmd_keygen(sub_argc, sub_argv);
     }
     if (!strcmp(cmd, "plan")) {
         return ch_cmd_plan(sub_argc, sub_argv);

@@ -65,6 +65,9 @@ typedef struct s_engine {
     ch_outputs out;
     ch_track *track; /* the tracking store; NULL if it could not be opened */
     ch_hbserver *hb; /* answers heartbeats while this thread is busy */
+    bool curve;      /* CURVE on the task and heartbeat sockets */
+    ch_keypair curve_kp;
+    ch_zap *zap; /* admits only the authorised workers' keys */
     char hb_endpoint[512];
     ch_progress progress;
     double planned_rounds; /* from the algorithm's estimate; 0 if unknown */
@@ -244,6 +247,23 @@ static int s_bind(s_engine *e, ch_err *err)
         zmq_setsockopt(e->router, ZMQ_ROUTER_MANDATORY, &one, sizeof one) != 0) {
         return ch_err_set(err, CH_EIO, "cannot configure the coordinator socket");
     }
+    if (e->o->curve_key) {
+        /* the authenticator must listen before a CURVE server binds */
+        int rc = ch_curve_load(e->o->curve_key, true, &e->curve_kp, err);
+        if (rc == 0 && e->o->curve_clients &&
+            !(e->zap = ch_zap_start(e->zctx, e->o->curve_clients, err))) {
+            rc = err ? err->code : CH_EIO;
+        }
+        if (rc == 0) {
+            rc = ch_curve_server(e->router, &e->curve_kp, err);
+        }
+        if (rc) {
+            return rc;
+        }
+        e->curve = true;
+        ch_info("CURVE on: %s", e->zap ? "only the authorised workers may connect"
+                                       : "encrypted; any worker with the server key may connect");
+    }
     char want[512];
     if (e->o->mode == CH_LAUNCH_LOCAL) {
         snprintf(want, sizeof want, "ipc:///tmp/cohort-%ld-%s.ipc", (long)getpid(),
@@ -344,7 +364,8 @@ static int s_hb_start(s_engine *e, ch_err *err)
     } else {
         snprintf(bind, sizeof bind, "tcp://*:0");
     }
-    e->hb = ch_hbserver_start(e->zctx, bind, e->experiment_id, e->x.rt.max_message, err);
+    e->hb = ch_hbserver_start(e->zctx, bind, e->experiment_id, e->x.rt.max_message,
+                              e->curve ? &e->curve_kp : NULL, err);
     if (!e->hb) {
         return err ? err->code : CH_EIO;
     }
@@ -1439,6 +1460,7 @@ int ch_coordinator_run(const ch_run_opts *o, ch_run_result *res, ch_err *err)
     if (e.router) {
         zmq_close(e.router);
     }
+    ch_zap_stop(&e.zap);
     if (e.zctx) {
         zmq_ctx_term(e.zctx);
     }

@@ -31,6 +31,8 @@ typedef struct ch_run_opts {
     ch_on_bound_fn on_bound;
     void *on_bound_ctx;
     bool quiet;             /* no result lines on stdout */
+    const char *curve_key;     /* standalone: the coordinator's CURVE keypair file */
+    const char *curve_clients; /* standalone: directory of admitted workers' *.pub */
 } ch_run_opts;
 
 typedef struct ch_run_result {

@@ -40,7 +40,7 @@ static void *s_main(void *arg)
 }
 
 ch_hbserver *ch_hbserver_start(void *zmq_ctx, const char *bind, const char *experiment,
-                               long long max_message, ch_err *err)
+                               long long max_message, const ch_keypair *curve, ch_err *err)
 {
     ch_hbserver *s = calloc(1, sizeof *s);
     if (!s) {
@@ -50,7 +50,7 @@ ch_hbserver *ch_hbserver_start(void *zmq_ctx, const char *bind, const char *expe
     s->experiment = strdup(experiment);
     s->sock = zmq_socket(zmq_ctx, ZMQ_ROUTER);
     if (!s->experiment || !s->sock || ch_wire_setup(s->sock, max_message, err) != 0 ||
-        zmq_bind(s->sock, bind) != 0) {
+        (curve && ch_curve_server(s->sock, curve, err) != 0) || zmq_bind(s->sock, bind) != 0) {
         ch_err_set(err, CH_EIO, "cannot bind the heartbeat socket %s: %s", bind,
                    zmq_strerror(errno));
         if (s->sock) {

@@ -5,6 +5,7 @@
 #ifndef CH_HBSERVER_H
 #define CH_HBSERVER_H
 
+#include "common/curve.h"
 #include "common/err.h"
 
 #include <stdint.h>
@@ -16,7 +17,7 @@ typedef struct ch_hbserver ch_hbserver;
 /* Binds `bind` (an ipc:// or tcp:// endpoint; tcp port 0 picks one) and
  * starts the thread. NULL with err set on failure. */
 ch_hbserver *ch_hbserver_start(void *zmq_ctx, const char *bind, const char *experiment,
-                               long long max_message, ch_err *err);
+                               long long max_message, const ch_keypair *curve, ch_err *err);
 /* The bound endpoint (tcp: with the wildcard address as bound). */
 const char *ch_hbserver_endpoint(const ch_hbserver *s);
 /* Monotonic ms when worker `index` last beat, 0 if never. Thread-safe. */

@@ -27,8 +27,8 @@ static void *s_main(void *arg)
     while (!atomic_load(&hb->stop)) {
         int64_t now = ch_now_ms();
         if (now >= next_send) {
-            ch_wire_send(hb->sock, NULL, 0, hb->experiment, 0, hb->sender,
-                         COHORT__KIND__HEARTBEAT, NULL, 0, NULL);
+            ch_wire_send(hb->sock, NULL, 0, hb->experiment, 0, hb->sender, COHORT__KIND__HEARTBEAT,
+                         NULL, 0, NULL);
             next_send = now + hb->interval_ms;
         }
         ch_wire_msg m;
@@ -48,7 +48,8 @@ static void *s_main(void *arg)
 }
 
 ch_heartbeat *ch_heartbeat_start(void *zmq_ctx, const char *endpoint, const char *experiment,
-                                 int32_t sender, long interval_ms, long timeout_ms, ch_err *err)
+                                 int32_t sender, long interval_ms, long timeout_ms,
+                                 const char *server_public, const ch_keypair *kp, ch_err *err)
 {
     ch_heartbeat *hb = calloc(1, sizeof *hb);
     if (!hb) {
@@ -61,6 +62,7 @@ ch_heartbeat *ch_heartbeat_start(void *zmq_ctx, const char *endpoint, const char
     hb->timeout_ms = timeout_ms;
     hb->sock = zmq_socket(zmq_ctx, ZMQ_DEALER);
     if (!hb->experiment || !hb->sock || ch_wire_setup(hb->sock, 1 << 20, err) != 0 ||
+        (server_public && ch_curve_client(hb->sock, server_public, kp, err) != 0) ||
         zmq_connect(hb->sock, endpoint) != 0) {
         ch_err_set(err, CH_EIO, "cannot open the heartbeat socket to %s", endpoint);
         if (hb->sock) {

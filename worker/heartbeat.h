@@ -6,14 +6,17 @@
 #ifndef CH_HEARTBEAT_H
 #define CH_HEARTBEAT_H
 
+#include "common/curve.h"
 #include "common/err.h"
 
 #include <stdint.h>
 
 typedef struct ch_heartbeat ch_heartbeat;
 
+/* server_public/kp: CURVE settings for the socket, or NULL for plain tcp/ipc. */
 ch_heartbeat *ch_heartbeat_start(void *zmq_ctx, const char *endpoint, const char *experiment,
-                                 int32_t sender, long interval_ms, long timeout_ms, ch_err *err);
+                                 int32_t sender, long interval_ms, long timeout_ms,
+                                 const char *server_public, const ch_keypair *kp, ch_err *err);
 /* Stops the thread and closes its socket. Accepts NULL. */
 void ch_heartbeat_stop(ch_heartbeat **hb);
 

@@ -26,6 +26,9 @@ typedef struct s_worker {
     ch_worker_env env;
     void *st;
     ch_heartbeat *hb;
+    bool curve;
+    ch_keypair server;   /* the coordinator's public key */
+    ch_keypair kp;       /* this worker's keypair */
     bool by_file;        /* the plan holds only this silo: global shard index -> local 0 */
     uint32_t silo_shard; /* by-file: the global shard index of this silo */
 } s_worker;
@@ -97,7 +100,7 @@ static int s_setup(s_worker *w, const Cohort__Assign *a, ch_err *err)
     w->hb = ch_heartbeat_start(
         w->zctx, a->heartbeat && a->heartbeat[0] ? a->heartbeat : w->o->connect, w->experiment,
         w->index, w->x.rt.heartbeat_ms / 4 > 1000 ? 1000 : w->x.rt.heartbeat_ms / 4,
-        w->x.rt.coordinator_timeout_ms, err);
+        w->x.rt.coordinator_timeout_ms, w->curve ? w->server.public_key : NULL, &w->kp, err);
     if (!w->hb) {
         return err->code;
     }
@@ -343,9 +346,26 @@ int ch_worker_main(const ch_worker_opts *o, ch_err *err)
             return ch_err_set(err, CH_EINVAL, "%s has no data rows", o->data_path);
         }
     }
+    if (o->curve_server) {
+        if ((rc = ch_curve_load(o->curve_server, false, &w.server, err)) != 0) {
+            ch_table_destroy(&w.silo);
+            return rc;
+        }
+        if (o->curve_key) {
+            rc = ch_curve_load(o->curve_key, true, &w.kp, err);
+        } else if (zmq_curve_keypair(w.kp.public_key, w.kp.secret_key) != 0) {
+            rc = ch_err_set(err, CH_EINVAL, "this ZeroMQ has no CURVE support");
+        }
+        if (rc) {
+            ch_table_destroy(&w.silo);
+            return rc;
+        }
+        w.curve = true;
+    }
     w.zctx = zmq_ctx_new();
     w.sock = w.zctx ? zmq_socket(w.zctx, ZMQ_DEALER) : NULL;
     if (!w.sock || ch_wire_setup(w.sock, CH_DEFAULT_MAX_MESSAGE, err) != 0 ||
+        (w.curve && ch_curve_client(w.sock, w.server.public_key, &w.kp, err) != 0) ||
         zmq_connect(w.sock, o->connect) != 0) {
         rc = ch_err_set(err, CH_EIO, "cannot connect to %s: %s", o->connect,
                         zmq_strerror(zmq_errno()));

@@ -13,6 +13,8 @@ typedef struct ch_worker_opts {
     int rank;              /* MPI rank or local child index; -1 if none */
     bool local;            /* started by a local coordinator */
     long timeout_ms;       /* how long to wait for the coordinator before the config says */
+    const char *curve_server; /* the coordinator's CURVE public key file (.pub), or NULL */
+    const char *curve_key;    /* this worker's CURVE keypair file (.key); NULL: a fresh one */
 } ch_worker_opts;
 
 /* Runs the worker until the coordinator says BYE (returns 0) or something
