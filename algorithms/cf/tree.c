@@ -40,10 +40,17 @@ static uint32_t s_top(size_t n_blocks)
     return l;
 }
 
-/* out = left + right (merged keys); takes neither. */
-static int s_combine(const ch_cf_node *a, const ch_cf_node *b, size_t len, ch_cf_node *out)
+/* out = left + right (merged keys). An empty side makes out the other side,
+ * moved (the same bytes a merge would copy). */
+static int s_combine(ch_cf_node *a, ch_cf_node *b, size_t len, ch_cf_node *out)
 {
     memset(out, 0, sizeof *out);
+    if (a->n == 0 || b->n == 0) {
+        ch_cf_node *keep = a->n == 0 ? b : a;
+        *out = *keep;
+        memset(keep, 0, sizeof *keep);
+        return 0;
+    }
     size_t cap = a->n + b->n;
     out->key = malloc((cap + 1) * sizeof *out->key);
     out->val = ch_alloc_array(cap * len + 1, sizeof *out->val);
