@@ -156,7 +156,9 @@ ql_model *ql_model_unpack(const uint8_t *data, size_t len, ch_err *err)
     m->env.pricing.inventory = e->inventory;
     m->env.pricing.n_seasons = e->seasons;
     m->env.pricing.n_prices = e->n_prices;
-    memcpy(m->env.pricing.prices, e->prices, e->n_prices * sizeof(double));
+    if (e->n_prices) {
+        memcpy(m->env.pricing.prices, e->prices, e->n_prices * sizeof(double));
+    }
     m->env.lake_size = (int)e->lake_size;
     m->env.slippery = e->slippery;
     if (m->env.kind == QL_ENV_PRICING &&
