@@ -14,7 +14,7 @@ static double s_cdp_delta(double rho, double eps)
         return 0;
     }
     double amin = 1.01, amax = (eps + 1) / (2 * rho) + 2;
-    for (int i = 0; i < 1000; i++) {
+    for (int i = 0; i < 100; i++) { /* far below double precision after 60 */
         double alpha = (amin + amax) / 2;
         double deriv = (2 * alpha - 1) * rho - eps + log1p(-1.0 / alpha);
         if (deriv < 0) {
@@ -36,7 +36,7 @@ double ch_syn_cdp_eps(double rho, double delta)
         return 0;
     }
     double lo = 0, hi = rho + 2 * sqrt(rho * log(1 / delta));
-    for (int i = 0; i < 200; i++) {
+    for (int i = 0; i < 100; i++) {
         double mid = (lo + hi) / 2;
         if (s_cdp_delta(rho, mid) <= delta) {
             hi = mid;

@@ -268,6 +268,48 @@ static void s_field(ch_buf *b, const char *s)
     ch_buf_puts(b, "\"");
 }
 
+/* Writes v into buf (at least 40 bytes): integers exactly, other values
+ * below 1e9 in magnitude with 6 decimals (trailing zeros dropped; the
+ * values are uniform draws inside a bin, so more digits carry nothing),
+ * the rest with %.10g. printf alone was half of the time of writing a
+ * million rows. Returns the length. */
+static size_t s_fmt(double v, char *buf)
+{
+    if (!(fabs(v) < 1e9)) {
+        return (size_t)snprintf(buf, 40, "%.10g", v);
+    }
+    char tmp[40];
+    size_t n = 0, k = 0;
+    bool neg = v < 0;
+    uint64_t scaled = (uint64_t)llround(fabs(v) * 1e6);
+    uint64_t ip = scaled / 1000000, fp = scaled % 1000000;
+    if (neg && scaled) {
+        buf[n++] = '-';
+    }
+    do {
+        tmp[k++] = (char)('0' + ip % 10);
+        ip /= 10;
+    } while (ip);
+    while (k) {
+        buf[n++] = tmp[--k];
+    }
+    if (fp) {
+        buf[n++] = '.';
+        int d = 6;
+        while (fp % 10 == 0) {
+            fp /= 10;
+            d--;
+        }
+        for (int i = d - 1; i >= 0; i--) {
+            buf[n + (size_t)i] = (char)('0' + fp % 10);
+            fp /= 10;
+        }
+        n += (size_t)d;
+    }
+    buf[n] = 0;
+    return n;
+}
+
 int ch_syn_write_csv(const ch_table *t, const char *path, ch_err *err)
 {
     ch_buf b;
@@ -293,8 +335,7 @@ int ch_syn_write_csv(const ch_table *t, const char *path, ch_err *err)
             if (c->kind == CH_COL_CATEGORICAL) {
                 s_field(&b, c->levels[(size_t)v]);
             } else {
-                int k = snprintf(num, sizeof num, "%.10g", v);
-                ch_buf_append(&b, num, (size_t)k);
+                ch_buf_append(&b, num, s_fmt(v, num));
             }
         }
         ch_buf_puts(&b, "\n");

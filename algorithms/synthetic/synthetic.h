@@ -213,7 +213,8 @@ double ch_syn_log_prob(const ch_syn_sampler *s, const uint32_t *cell);
 ch_table *ch_syn_generate(const ch_syn_model *m, uint64_t n, uint64_t n_aug, uint64_t stream,
                           ch_err *err);
 /* Writes table t (as from ch_syn_generate) as CSV with a header, levels by
- * name, numbers with %.10g, missing as empty. 0 or an error naming path. */
+ * name, numbers with up to 6 decimals (%.10g from 1e9 on), missing as
+ * empty. 0 or an error naming path. */
 int ch_syn_write_csv(const ch_table *t, const char *path, ch_err *err);
 
 /* --- quality and predictions (quality.c) ------------------------------------ */
