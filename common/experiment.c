@@ -237,11 +237,14 @@ int ch_experiment_load(ch_experiment *x, const char *path_override, ch_err *err)
 
 int ch_experiment_check_common_keys(ch_experiment *x, ch_err *err)
 {
-    size_t n = sizeof s_known / sizeof s_known[0];
-    const char *known[sizeof s_known / sizeof s_known[0] + 1];
-    memcpy(known, s_known, (n - 1) * sizeof *known);
-    known[n - 1] = "model.*";
-    known[n] = NULL;
+    /* model.* and federated.* belong to the algorithm, which reads them
+     * once the data's columns are known; they are checked then */
+    size_t n = sizeof s_known / sizeof s_known[0] - 1;
+    const char *known[sizeof s_known / sizeof s_known[0] + 2];
+    memcpy(known, s_known, n * sizeof *known);
+    known[n] = "model.*";
+    known[n + 1] = "federated.*";
+    known[n + 2] = NULL;
     return ch_config_check_unused(x->cfg, known, err);
 }
 

@@ -15,6 +15,32 @@ static int s_cmp_size(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* Classes of the target as the plans see them: the levels of a categorical
+ * target, or, for a numeric target whose values are all integers in
+ * [0, 1024) (class codes such as the IDX labels of Fashion-MNIST), the
+ * largest code plus one. 0 when the target is not a class label. */
+static size_t s_plan_classes(const ch_table *t)
+{
+    if (!t->has_target) {
+        return 0;
+    }
+    if (t->target.kind == CH_COL_CATEGORICAL) {
+        return ch_table_n_classes(t);
+    }
+    double max = -1;
+    for (size_t i = 0; i < t->n_rows; i++) {
+        double v = t->target.values[i];
+        if (isnan(v)) {
+            continue;
+        }
+        if (v < 0 || v >= 1024 || v != floor(v)) {
+            return 0;
+        }
+        max = v > max ? v : max;
+    }
+    return max >= 0 ? (size_t)max + 1 : 0;
+}
+
 /* Class code of row i, or n_classes for a missing label. */
 static size_t s_class(const ch_table *t, size_t i, size_t k)
 {
@@ -27,9 +53,8 @@ static size_t s_class(const ch_table *t, size_t i, size_t k)
 
 /* Rows grouped by class (missing labels last), each group shuffled.
  * order gets n rows; group_begin gets k + 2 offsets. */
-static int s_groups(const ch_table *t, ch_rng *r, size_t *order, size_t *group_begin)
+static int s_groups(const ch_table *t, size_t k, ch_rng *r, size_t *order, size_t *group_begin)
 {
-    size_t k = ch_table_n_classes(t);
     size_t n = t->n_rows;
     memset(group_begin, 0, (k + 2) * sizeof *group_begin);
     for (size_t i = 0; i < n; i++) {
@@ -72,7 +97,7 @@ int ch_split_make(const ch_table *t, double test_fraction, uint64_t seed, ch_spl
     ch_rng r;
     ch_rng_init(&r, seed, ch_rng_stream(CH_STREAM_SPLIT, 0));
     if (t->has_target && t->target.kind == CH_COL_CATEGORICAL) {
-        s_groups(t, &r, order, gb);
+        s_groups(t, k, &r, order, gb);
     } else {
         for (size_t i = 0; i < n; i++) {
             order[i] = i;
@@ -174,7 +199,7 @@ static void s_even_blocks(ch_plan *p)
  * holds each class in proportion (largest remainder, deterministic). */
 static int s_stratified_order(const ch_table *t, ch_rng *r, size_t *order)
 {
-    size_t k = ch_table_n_classes(t);
+    size_t k = s_plan_classes(t);
     size_t n = t->n_rows;
     size_t *grouped = ch_alloc_array(n, sizeof(size_t));
     size_t *gb = ch_alloc_array(k + 2, sizeof(size_t));
@@ -185,7 +210,7 @@ static int s_stratified_order(const ch_table *t, ch_rng *r, size_t *order)
         free(taken);
         return CH_ENOMEM;
     }
-    s_groups(t, r, grouped, gb);
+    s_groups(t, k, r, grouped, gb);
     for (size_t i = 0; i < n; i++) {
         /* pick the class furthest behind its share at position i + 1 */
         size_t best = 0;
@@ -215,7 +240,7 @@ static int s_skewed(const ch_table *t, ch_part_scheme scheme, size_t n_shards, d
                     ch_rng *r, ch_plan *p, ch_err *err)
 {
     size_t n = t->n_rows;
-    size_t k = ch_table_n_classes(t);
+    size_t k = s_plan_classes(t);
     size_t *grouped = ch_alloc_array(n, sizeof(size_t));
     size_t *gb = ch_alloc_array(k + 2, sizeof(size_t));
     size_t *owner = ch_alloc_array(n, sizeof(size_t));
@@ -226,7 +251,7 @@ static int s_skewed(const ch_table *t, ch_part_scheme scheme, size_t n_shards, d
         rc = ch_err_set(err, CH_ENOMEM, "out of memory planning %zu rows", n);
         goto done;
     }
-    s_groups(t, r, grouped, gb);
+    s_groups(t, k, r, grouped, gb);
     if (scheme == CH_PART_SHARDS) {
         /* sort by label, cut into 2 * n_shards pieces, deal two random pieces
          * to each shard (McMahan et al., 2017) */
@@ -351,9 +376,10 @@ int ch_plan_make(const ch_table *t, ch_part_scheme scheme, size_t n_shards, doub
     }
     bool need_classes = scheme == CH_PART_STRATIFIED || scheme == CH_PART_DIRICHLET ||
                         scheme == CH_PART_SHARDS;
-    if (need_classes && (!t->has_target || t->target.kind != CH_COL_CATEGORICAL)) {
+    if (need_classes && s_plan_classes(t) == 0) {
         return ch_err_set(err, CH_EINVAL,
-                          "partition.scheme %s needs a categorical target (data.target); use iid",
+                          "partition.scheme %s needs a class target (data.target: categorical, "
+                          "or integer class codes 0..1023); use iid",
                           ch_part_scheme_names[scheme]);
     }
     if (scheme == CH_PART_BY_FILE) {

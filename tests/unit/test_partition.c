@@ -502,17 +502,34 @@ static void test_plan_errors(void)
     CHECK(ch_plan_make(t, CH_PART_IID, 0, 0, 1, &p, &err) == CH_EINVAL);
     ch_table_destroy(&t);
 
-    /* stratified, dirichlet and shards need a categorical target */
+    /* stratified, dirichlet and shards need class labels: a categorical
+     * target, or integer codes (IDX labels); a real-valued target is refused */
     const ch_part_scheme need[] = {CH_PART_STRATIFIED, CH_PART_DIRICHLET, CH_PART_SHARDS};
     for (size_t q = 0; q < 3; q++) {
         t = s_numeric_table(50, true);
         CHECK(ch_plan_make(t, need[q], 2, 1.0, 1, &p, &err) == CH_EINVAL);
-        CHECK_HAS(err.msg, "needs a categorical target");
+        CHECK_HAS(err.msg, "needs a class target");
         CHECK_HAS(err.msg, ch_part_scheme_names[need[q]]);
         ch_table_destroy(&t);
         t = s_numeric_table(50, false);
         CHECK(ch_plan_make(t, need[q], 2, 1.0, 1, &p, &err) == CH_EINVAL);
-        CHECK_HAS(err.msg, "needs a categorical target");
+        CHECK_HAS(err.msg, "needs a class target");
+        ch_table_destroy(&t);
+        /* integer class codes 0, 1, 2 in a numeric column are classes */
+        t = s_numeric_table(60, true);
+        for (size_t i = 0; i < 60; i++) {
+            t->target.values[i] = (double)(i % 3);
+        }
+        CHECK(ch_plan_make(t, need[q], 2, 1.0, 1, &p, &err) == 0);
+        if (need[q] == CH_PART_STRATIFIED && p.rows) {
+            /* each shard holds 10 of each code */
+            size_t count[3] = {0, 0, 0};
+            for (size_t r = ch_plan_shard_begin(&p, 0); r < ch_plan_shard_end(&p, 0); r++) {
+                count[(size_t)t->target.values[p.rows[r]]]++;
+            }
+            CHECK(count[0] == 10 && count[1] == 10 && count[2] == 10);
+        }
+        ch_plan_free(&p);
         ch_table_destroy(&t);
     }
 
