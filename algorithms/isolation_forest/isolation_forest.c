@@ -12,7 +12,7 @@
  * forest and sends a histogram of scores (integer counts, so the sum does
  * not depend on the order) and its top_k rows with the features that
  * isolated them (values of k rows per shard do leave it: top_k: 0 keeps
- * every row home). The coordinator sets the threshold from the histogram,
+ * every row home, and is the default for by-file silos). The coordinator sets the threshold from the histogram,
  * evaluates the held-out rows against their labels when there are labels,
  * and keeps the top_k rows of all shards. predict returns the anomaly
  * score (one regression output). */
@@ -117,6 +117,15 @@ static bool s_number(const char *s, double *out)
     return true;
 }
 
+/* The anomaly report lists top_k rows with their feature values, so those
+ * rows leave their shard. Silos (partition.scheme by-file) keep every row
+ * home unless the config asks for them with an explicit model.top_k. */
+static long s_default_top_k(const ch_config *cfg)
+{
+    const char *scheme = ch_config_peek(cfg, "partition.scheme");
+    return scheme && strcmp(scheme, "by-file") == 0 ? 0 : 20;
+}
+
 static int s_read_cfg(ch_config *cfg, const ch_schema *schema, s_cfg *c, ch_err *err)
 {
     memset(c, 0, sizeof *c);
@@ -128,7 +137,8 @@ static int s_read_cfg(ch_config *cfg, const ch_schema *schema, s_cfg *c, ch_err 
         (rc = ch_cfg_bool(cfg, "model.bootstrap", false, &c->bootstrap, err)) ||
         (rc = ch_cfg_int(cfg, "model.extension_level", 0, 0, 100000, &c->extension_level, err)) ||
         (rc = ch_cfg_str(cfg, "model.contamination", "auto", &cont, err)) ||
-        (rc = ch_cfg_int(cfg, "model.top_k", 20, 0, MAX_TOP_K, &c->top_k, err))) {
+        (rc = ch_cfg_int(cfg, "model.top_k", s_default_top_k(cfg), 0, MAX_TOP_K, &c->top_k,
+                         err))) {
         return rc;
     }
     double v;

@@ -57,15 +57,29 @@ head -n 1 data/breast_cancer.csv >"$T/silo0.csv"
 head -n 1 data/breast_cancer.csv >"$T/silo1.csv"
 sed -n '2,300p' data/breast_cancer.csv >>"$T/silo0.csv"
 sed -n '301,$p' data/breast_cancer.csv >>"$T/silo1.csv"
-timeout 60 "$COHORT" coordinator $EX --bind tcp://127.0.0.1:0 --workers 2 \
-    --set partition.scheme=by-file --set data.test_fraction=0 --out "$T/b" >/dev/null 2>"$T/b.err" &
-wait_for "$T/b/endpoints.json" 10
-ep=$(endpoint "$T/b")
-timeout 60 "$COHORT" worker --connect "$ep" --data "$T/silo0.csv" 2>/dev/null &
-timeout 60 "$COHORT" worker --connect "$ep" --data "$T/silo1.csv" 2>/dev/null
-wait
+# the example sets top_k; the silo runs use the default
+sed -e '/top_k:/d' -e "s|\.\./data/|$PWD/data/|" $EX >"$T/silo.yaml"
+silos() { # silos DIR [--set ...]: a coordinator and one worker per silo file
+    local d=$1
+    shift
+    timeout 60 "$COHORT" coordinator "$T/silo.yaml" --bind tcp://127.0.0.1:0 --workers 2 \
+        --set partition.scheme=by-file --set data.test_fraction=0 "$@" --out "$d" >/dev/null 2>"$d.err" &
+    wait_for "$d/endpoints.json" 10
+    local ep
+    ep=$(endpoint "$d")
+    timeout 60 "$COHORT" worker --connect "$ep" --data "$T/silo0.csv" 2>/dev/null &
+    timeout 60 "$COHORT" worker --connect "$ep" --data "$T/silo1.csv" 2>/dev/null
+    wait
+}
+silos "$T/b"
 check "by-file silos finish" grep -q '"status": "finished"' "$T/b/summary.json"
-check "by-file anomalies name their silo" grep -q '"silo": ' "$T/b/summary.json"
+check "by default no silo row leaves its silo (anomalies.csv has only its header)" \
+    awk 'END { exit NR != 1 }' "$T/b/anomalies.csv"
+check "by default the summary lists no silo rows" sh -c "! grep -q '\"silo\": ' '$T/b/summary.json'"
+check "by-file silos still count anomalies" grep -q '"n_anomalies": [1-9]' "$T/b/summary.json"
+silos "$T/b5" --set model.top_k=5
+check "an explicit top_k lists rows that name their silo" grep -q '"silo": ' "$T/b5/summary.json"
+check "an explicit top_k writes that many rows" awk 'END { exit NR != 6 }' "$T/b5/anomalies.csv"
 
 # bad input: clear errors
 expect_error() { # expect_error DESCRIPTION TEXT CMD...
