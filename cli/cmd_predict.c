@@ -56,7 +56,9 @@ int ch_cmd_predict(int argc, char **argv)
     ch_buf csv;
     ch_buf_init(&csv);
     ch_table *t = ch_table_read(data, CH_FORMAT_AUTO, &err);
-    if (!t || ch_table_conform(t, mf.schema, &err) != 0) {
+    /* an algorithm trained without a table (ch_algo.no_data) reads its own
+     * columns; the others see the training columns in training order */
+    if (!t || (!mf.algo->no_data && ch_table_conform(t, mf.schema, &err) != 0)) {
         fprintf(stderr, "cohort predict: %s\n", err.msg);
         goto done;
     }

@@ -595,6 +595,7 @@ const ch_algo ch_algo_qlearning = {
     .summary = "tabular Q-learning, SARSA, Expected SARSA and Double Q with parallel rollouts "
                "(pricing, frozenlake, cliffwalking, taxi), checked against the exact optimum",
     .needs_target = false,
+    .no_data = true,
     .configure = s_configure,
     .coord_new = s_coord_new,
     .next_task = s_next_task,
