@@ -34,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 enum { OP_BOUNDS = 1, OP_COUNT = 2 };
 
@@ -408,7 +409,9 @@ static void *s_coord_new(const ch_coord_env *env, ch_err *err)
     m->seed = env->seed;
     m->stage = s_unbounded(&m->dom, NULL) ? 0 : 1;
     s_budget(&st->cfg, &m->dom, NULL, st->by_file, &m->budget);
-    m->rows = st->cfg.rows ? (uint64_t)st->cfg.rows : (uint64_t)env->n_train;
+    /* 0 until fitted: then the noisy row count (the exact training count
+     * is not released) unless model.rows is given */
+    m->rows = (uint64_t)st->cfg.rows;
     if (st->cfg.aug_class) {
         for (size_t j = 0; j < m->dom.n_cols; j++) {
             const ch_syn_col *c = &m->dom.cols[j];
@@ -740,6 +743,9 @@ static void *s_finalize(void *vst, ch_err *err)
         ch_err_set(err, CH_EINTERNAL, "synthetic: finalize before fitting");
         return NULL;
     }
+    if (st->cfg.rows == 0) {
+        m->rows = (uint64_t)llround(m->total);
+    }
     uint64_t n_aug = 0;
     if (m->aug_col >= 0) {
         if (st->cfg.aug_rows > 0) {
@@ -754,12 +760,22 @@ static void *s_finalize(void *vst, ch_err *err)
     if (st->run_dir) {
         ch_table *t = ch_syn_generate(m, m->rows, n_aug, CH_SYN_STREAM_SAMPLE, err);
         char *path = ch_path_join(st->run_dir, "data.csv");
-        int rc = t && path ? ch_syn_write_csv(t, path, err) : CH_ENOMEM;
+        char *alias = ch_path_join(st->run_dir, "synthetic.csv");
+        int rc = t && path && alias ? ch_syn_write_csv(t, path, err) : CH_ENOMEM;
+        /* the same table as DIR/synthetic.csv (the issue's name; workflows
+         * read ${steps.NAME.data} = data.csv): a hard link, else a copy */
+        if (rc == 0) {
+            (void)unlink(alias); /* a stale file from an earlier run */
+            if (link(path, alias) != 0) {
+                rc = ch_syn_write_csv(t, alias, err);
+            }
+        }
         if (rc == 0) {
             rc = ch_syn_quality(m, st->test, err);
         }
         ch_table_destroy(&t);
         free(path);
+        free(alias);
         if (rc != 0) {
             ch_err_prefix(err, "synthetic: writing data.csv");
             return NULL;

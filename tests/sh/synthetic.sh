@@ -15,13 +15,18 @@ check "1 and 4 workers: identical model.pb" cmp -s "$T/w1/model.pb" "$T/w4/model
 check "1 and 4 workers: identical data.csv" cmp -s "$T/w1/data.csv" "$T/w4/data.csv"
 check "data.csv has churn.csv's header" \
     [ "$(head -n 1 "$T/w1/data.csv")" = "$(head -n 1 data/churn.csv | tr -d '"')" ]
-# 4000 training rows + 1000 augmented + the header
-check "data.csv has 5001 lines" [ "$(wc -l <"$T/w1/data.csv")" -eq 5001 ]
+# the noisy count of the 4000 training rows (the exact count is not
+# released) + 1000 augmented + the header
+rows=$(grep -o '"rows": [0-9]*' "$T/w1/summary.json" | head -n 1 | sed 's/.*: //')
+check "data.csv has the noisy row count, near 4000 ($rows)" \
+    [ "${rows:-0}" -ne 4000 -a "${rows:-0}" -ge 3900 -a "${rows:-0}" -le 4100 ]
+check "data.csv has rows + 1001 lines" [ "$(wc -l <"$T/w1/data.csv")" -eq $((rows + 1001)) ]
+check "synthetic.csv is the same table" cmp -s "$T/w1/data.csv" "$T/w1/synthetic.csv"
 yes_aug=$(tail -n 1000 "$T/w1/data.csv" | awk -F, '$20 == "yes"' | wc -l)
 check "the 1000 augmented rows are all churn=yes ($yes_aug)" [ "$yes_aug" -eq 1000 ]
-yes_plain=$(sed -n '2,4001p' "$T/w1/data.csv" | awk -F, '$20 == "yes"' | wc -l)
+yes_plain=$(sed -n "2,$((rows + 1))p" "$T/w1/data.csv" | awk -F, '$20 == "yes"' | wc -l)
 # the class is 14.1% of the training rows; 4000 draws at epsilon 1
-check "the rare class keeps about its share ($yes_plain of 4000)" \
+check "the rare class keeps about its share ($yes_plain of $rows)" \
     [ "$yes_plain" -ge 300 -a "$yes_plain" -le 850 ]
 states=$(cut -d, -f1 "$T/w1/data.csv" | tail -n +2 | sort -u | wc -l)
 check "every one of the 51 states appears at epsilon 1 ($states)" [ "$states" -eq 51 ]
@@ -78,6 +83,36 @@ expect_error "a class that does not exist" "model.augment.class 'maybe' is not a
     "$COHORT" run $EX --workers 1 --out "$T/x5" --set model.augment.class=maybe
 expect_error "bounds that exclude the data" "exclude every training value" \
     "$COHORT" run $EX --workers 1 --out "$T/x6" --set "model.bounds.account_length=[1000, 2000]"
+expect_error "augment rows and ratio together" "give model.augment.rows or model.augment.ratio, not both" \
+    "$COHORT" run $EX --workers 1 --out "$T/x8" --set model.augment.ratio=1
+expect_error "augment a numeric column" "model.augment.column 'account_length' is not a categorical column" \
+    "$COHORT" run $EX --workers 1 --out "$T/x9" --set model.augment.column=account_length
+expect_error "bounds not [low, high]" "must be [low, high] with low < high" \
+    "$COHORT" run $EX --workers 1 --out "$T/x10" --set "model.bounds.account_length=[5, 1]"
+expect_error "bounds on a categorical column" "model.bounds names 'state', not a numeric column" \
+    "$COHORT" run $EX --workers 1 --out "$T/x11" --set "model.bounds.state=[0, 1]"
+# a tiny budget: no magnitude cell stands above the noise, so no range
+expect_error "no private range at epsilon 1e-4" "no range for column" \
+    "$COHORT" run $EX --workers 1 --out "$T/x12" --set model.epsilon=0.0001
+awk -F, 'BEGIN { OFS = "," } NR == 1 { print $0 ",flat" } NR > 1 { print $0 ",7" }' \
+    data/churn.csv >"$T/flat.csv"
+sed "s|../data/churn.csv|$T/flat.csv|" $EX >"$T/flat.yaml"
+expect_error "a numeric column with one value" "column 'flat' has one value (7)" \
+    "$COHORT" run "$T/flat.yaml" --workers 1 --out "$T/x13"
+
+# augment.ratio: 1.0 doubles the class's expected rows, by conditional
+# sampling (every extra row is of the class)
+timeout 60 "$COHORT" run $EX --workers 2 --out "$T/ratio" --set model.augment.rows=0 \
+    --set model.augment.ratio=1.0 >/dev/null 2>&1
+aug=$(grep -o '"augmented_rows": [0-9]*' "$T/ratio/summary.json" | sed 's/.*: //')
+rows=$(grep -o '"rows": [0-9]*' "$T/ratio/summary.json" | head -n 1 | sed 's/.*: //')
+# churners are 14.1% of 4000 rows: about 565, noisy
+check "ratio 1.0 adds about the class's rows ($aug)" [ "${aug:-0}" -ge 450 -a "${aug:-0}" -le 680 ]
+yes_aug=$(tail -n "$aug" "$T/ratio/data.csv" | awk -F, '$20 == "yes"' | wc -l)
+check "the $aug ratio rows are all churn=yes ($yes_aug)" [ "$yes_aug" -eq "$aug" ]
+check "ratio run: rows + augmented + header lines" \
+    [ "$(wc -l <"$T/ratio/data.csv")" -eq $((rows + aug + 1)) ]
+
 awk -F, 'BEGIN { OFS = "," } NR == 1 { print $0 ",const" } NR > 1 { print $0 ",\"same\"" }' \
     data/churn.csv >"$T/const.csv"
 sed "s|../data/churn.csv|$T/const.csv|" $EX >"$T/const.yaml"

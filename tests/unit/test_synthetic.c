@@ -244,12 +244,78 @@ static void test_sampling(void)
     ch_syn_model_destroy(&m2);
 }
 
+/* Three binary columns: a and b always equal (dependent), c independent of
+ * both, 1000 rows split evenly. */
+static void s_three(ch_syn_domain *d, ch_syn_layout *l, double *counts, size_t max_cells)
+{
+    memset(d, 0, sizeof *d);
+    d->n_cols = 3;
+    d->target = -1;
+    d->cols = calloc(3, sizeof *d->cols);
+    for (size_t j = 0; j < 3; j++) {
+        d->cols[j].kind = CH_COL_CATEGORICAL;
+        d->cols[j].n_levels = 2;
+        ch_syn_col_size(&d->cols[j]);
+    }
+    ch_err err;
+    ch_err_clear(&err);
+    CHECK(ch_syn_layout_make(d, max_cells, 1000, l, &err) == 0);
+    if (!counts) {
+        return;
+    }
+    /* one-way tables 0..5, then pairs (a,b) 6..9, (a,c) 10..13, (b,c) 14..17 */
+    static const double v[18] = {500, 500, 500, 500, 500, 500, 500, 0,   0,
+                                 500, 250, 250, 250, 250, 250, 250, 250, 250};
+    memcpy(counts, v, sizeof v);
+}
+
+static void test_select(void)
+{
+    ch_syn_domain d;
+    ch_syn_layout l;
+    double counts[18], p[6] = {0.5, 0.5, 0.5, 0.5, 0.5, 0.5};
+    s_three(&d, &l, counts, 4);
+    CHECK(l.n_pairs == 3 && l.len == 18);
+    CHECK(l.pairs[0].a == 0 && l.pairs[0].b == 1 && l.pairs[0].off == 6);
+    CHECK(l.pairs[2].a == 1 && l.pairs[2].b == 2 && l.pairs[2].off == 14);
+    uint32_t chosen[3];
+    ch_rng r;
+    /* a large epsilon: the dependent pair (a, b) first (score 1000 - 25
+     * against -25: exp(-125) odds of another), then one of the others */
+    size_t first_ab = 0, first_ab_small = 0;
+    for (uint64_t seed = 0; seed < 200; seed++) {
+        ch_rng_init(&r, seed, ch_rng_stream(CH_STREAM_NOISE, 3));
+        long k = ch_syn_select(&l, counts, p, 1000, 1.0, &r, chosen);
+        CHECK(k == 2);
+        first_ab += chosen[0] == 0;
+        CHECK(chosen[1] == 1 || chosen[1] == 2);
+        /* a tiny epsilon: every pair equally likely (1/3) */
+        ch_rng_init(&r, seed, ch_rng_stream(CH_STREAM_NOISE, 4));
+        k = ch_syn_select(&l, counts, p, 1000, 1e-9, &r, chosen);
+        CHECK(k == 2 && chosen[0] != chosen[1]);
+        first_ab_small += chosen[0] == 0;
+    }
+    CHECK(first_ab == 200);
+    /* binomial(200, 1/3): mean 66.7, sd 6.7; 5 sd either side */
+    CHECK(first_ab_small > 33 && first_ab_small < 100);
+    ch_syn_layout_free(&l);
+    ch_syn_domain_free(&d);
+    /* max_cells 3: no pair of 2 x 2 cells is a candidate, so no edge */
+    s_three(&d, &l, NULL, 3);
+    CHECK(l.n_pairs == 0 && l.len == 6);
+    ch_rng_init(&r, 1, ch_rng_stream(CH_STREAM_NOISE, 3));
+    CHECK(ch_syn_select(&l, counts, p, 1000, 1.0, &r, chosen) == 0);
+    ch_syn_layout_free(&l);
+    ch_syn_domain_free(&d);
+}
+
 int main(void)
 {
     test_cdp();
     test_consistency();
     test_discretize();
     test_sampling();
+    test_select();
     printf("%d passed, %d failed\n", ch_t_pass, ch_t_fail);
     return ch_t_fail != 0;
 }
