@@ -44,7 +44,7 @@ typedef struct s_coord {
     double *kd; /* ns x k */
     ch_uf uf;
     size_t n_clusters;
-    char *run_dir; /* where labels.csv goes */
+    char *run_dir; /* where assignments.csv goes */
 } s_coord;
 
 typedef struct s_worker {
@@ -58,7 +58,7 @@ typedef struct s_worker {
 static int s_params(ch_config *cfg, ch_db_params *p, ch_err *err)
 {
     double eps, ms;
-    long bd, ks;
+    long bd, ks, sm;
     int metric;
     int rc = ch_cfg_num(cfg, "model.eps", 0.5, -INFINITY, INFINITY, &eps, err);
     if (rc == 0 && !(eps > 0 && isfinite(eps))) {
@@ -84,11 +84,15 @@ static int s_params(ch_config *cfg, ch_db_params *p, ch_err *err)
         rc = ch_cfg_int(cfg, "model.kdist_sample", 1000, 0, 100000, &ks, err);
     }
     if (rc == 0) {
+        rc = ch_cfg_int(cfg, "model.silhouette_max_rows", 10000, 0, 1000000, &sm, err);
+    }
+    if (rc == 0) {
         p->eps = eps;
         p->min_samples = ms;
         p->metric = (ch_db_metric)metric;
         p->brute_dims = (size_t)bd;
         p->kdist_sample = (size_t)ks;
+        p->silhouette_max_rows = (size_t)sm;
     }
     return rc;
 }
@@ -390,29 +394,27 @@ static int s_cmp_double(const void *a, const void *b)
     return x < y ? -1 : (x > y ? 1 : 0);
 }
 
-/* The run directory of this coordinator: the directory of the events.jsonl
- * it holds open. A stopgap until the engine passes the run directory to the
- * algorithm (ch_coord_env has no such field); NULL when not found. */
-/* Writes DIR/labels.csv: row (0-based training row), label (-1 noise),
- * core (0/1). A failure is logged, not fatal: the model is complete. */
-static void s_write_labels(const s_coord *st)
+/* Writes DIR/assignments.csv: row (0-based index of the training row),
+ * cluster (-1 noise), core (0/1). A failure is logged, not fatal: the model
+ * is complete. */
+static void s_write_assignments(const s_coord *st)
 {
     const char *dir = st->run_dir;
     if (!dir) {
-        ch_warn("dbscan: no run directory; labels.csv not written");
+        ch_warn("dbscan: no run directory; assignments.csv not written");
         return;
     }
     ch_buf b;
     ch_buf_init(&b);
-    ch_buf_puts(&b, "row,label,core\n");
+    ch_buf_puts(&b, "row,cluster,core\n");
     for (size_t i = 0; i < st->n && !b.failed; i++) {
         ch_buf_printf(&b, "%zu,%d,%d\n", i, st->label[i], st->core[i]);
     }
-    char *path = ch_path_join(dir, "labels.csv");
+    char *path = ch_path_join(dir, "assignments.csv");
     ch_err err;
     ch_err_clear(&err);
     if (b.failed || !path || ch_write_file_atomic(path, b.data, b.len, &err) != 0) {
-        ch_warn("dbscan: labels.csv not written: %s",
+        ch_warn("dbscan: assignments.csv not written: %s",
                 b.failed || !path ? "out of memory" : err.msg);
     }
     free(path);
@@ -488,7 +490,12 @@ static void *s_finalize(void *vst, ch_err *err)
         md->sy[s] = d > 1 ? st->train->cols[1].values[i] : 0;
         md->sl[s] = st->label[i];
     }
-    s_write_labels(st);
+    if (ch_db_quality_of(st->train, st->label, nk, st->p.silhouette_max_rows, &md->q, err) != 0) {
+        void *v = md;
+        ch_db_model_destroy(&v);
+        return NULL;
+    }
+    s_write_assignments(st);
     return md;
 }
 

@@ -55,6 +55,7 @@ typedef struct ch_db_params {
     ch_db_metric metric;
     size_t brute_dims;   /* euclidean with more dimensions than this uses blocked BLAS */
     size_t kdist_sample; /* points of the k-distance curve */
+    size_t silhouette_max_rows; /* exact silhouette up to this many clustered points */
 } ch_db_params;
 
 /* --- metric.c: distances ---------------------------------------------------- */
@@ -189,6 +190,29 @@ void ch_db_kdist_merge(double *acc, const double *part, size_t n_sample, size_t 
 /* The knee of an ascending curve: the point farthest below the chord from
  * the first to the last point, both axes scaled to [0, 1]. */
 size_t ch_db_knee(const double *y, size_t n);
+
+/* --- quality.c: silhouette and Davies-Bouldin, noise left out ---------- */
+
+typedef struct ch_db_quality {
+    double silhouette;      /* mean silhouette; NaN when undefined */
+    double davies_bouldin;  /* NaN when fewer than two clusters */
+    size_t silhouette_rows; /* clustered points it was computed over */
+    size_t clustered;       /* points not noise */
+} ch_db_quality;
+
+/* The silhouette and the Davies-Bouldin index of the clustering label[n]
+ * (labels 0..n_clusters-1, -1 noise) of t's rows, over the non-noise points
+ * only, euclidean on the coordinates as read: scikit-learn's
+ * silhouette_score(X[m], l[m]) and davies_bouldin_score(X[m], l[m]) with
+ * m = l != -1. Davies-Bouldin is exact (O(n d + k^2 d)). The silhouette is
+ * exact when at most max_rows (<= 10^6) points are clustered; otherwise it
+ * is the silhouette of a deterministic sample of max_rows of them, the
+ * clustered points of ranks floor(j * clustered / max_rows) in row order
+ * (scikit-learn's sample_size does the same with a random sample), in
+ * O(max_rows^2 d) time and O(max_rows d) memory. NaN where scikit-learn
+ * raises: fewer than two clusters (in the sample). Returns 0 or CH_ENOMEM. */
+int ch_db_quality_of(const ch_table *t, const int32_t *label, size_t n_clusters, size_t max_rows,
+                     ch_db_quality *out, ch_err *err);
 
 /* --- local.c: the whole pipeline in one process --------------------------- */
 

@@ -120,6 +120,10 @@ int ch_db_model_pack(const void *vm, ch_buf *out, ch_err *err)
     m.scatter_x = md->sx;
     m.scatter_y = md->sy;
     m.scatter_label = md->sl;
+    m.silhouette = isnan(md->q.silhouette) ? 0 : md->q.silhouette;
+    m.silhouette_rows = isnan(md->q.silhouette) ? 0 : md->q.silhouette_rows;
+    m.davies_bouldin = md->q.davies_bouldin;
+    m.clustered = md->q.clustered;
     size_t size = cohort__dbscan__model__get_packed_size(&m);
     if (ch_buf_reserve(out, size) != 0) {
         return ch_err_set(err, CH_ENOMEM, "out of memory");
@@ -183,6 +187,10 @@ void *ch_db_model_unpack(const uint8_t *data, size_t len, const ch_schema *schem
         md->n_kdist = m->n_kdist;
         md->knee = m->knee;
         md->n_scatter = m->n_scatter_label;
+        md->q.silhouette = m->silhouette_rows ? m->silhouette : NAN;
+        md->q.silhouette_rows = m->silhouette_rows;
+        md->q.davies_bouldin = m->davies_bouldin;
+        md->q.clustered = m->clustered;
         md->names = calloc(d, sizeof *md->names);
         for (size_t j = 0; md->names && j < d; j++) {
             md->names[j] = strdup(m->names[j]);
@@ -213,6 +221,16 @@ void *ch_db_model_unpack(const uint8_t *data, size_t len, const ch_schema *schem
     return md;
 }
 
+/* A JSON number, or null for NaN (no silhouette with one cluster). */
+static void s_num(ch_buf *j, double v)
+{
+    if (isfinite(v)) {
+        ch_buf_json_num(j, v);
+    } else {
+        ch_buf_puts(j, "null");
+    }
+}
+
 /* Appends the clustering keys of summary.json. */
 int ch_db_model_summary(const void *vm, ch_buf *j)
 {
@@ -230,6 +248,11 @@ int ch_db_model_summary(const void *vm, ch_buf *j)
         ch_buf_puts(j, ",\n  \"kdist_knee\": ");
         ch_buf_json_num(j, md->kdist[md->knee]);
     }
+    ch_buf_puts(j, ",\n  \"silhouette\": ");
+    s_num(j, md->q.silhouette);
+    ch_buf_printf(j, ",\n  \"silhouette_rows\": %zu", md->q.silhouette_rows);
+    ch_buf_puts(j, ",\n  \"davies_bouldin\": ");
+    s_num(j, md->q.davies_bouldin);
     return j->failed ? CH_ENOMEM : 0;
 }
 
@@ -241,6 +264,8 @@ int ch_db_model_describe(const void *vm, ch_buf *text)
                   ch_db_metric_names[md->p.metric]);
     ch_buf_printf(text, "%zu points: %zu clusters, %zu core, %zu border, %zu noise\n", md->n_points,
                   md->n_clusters, md->n_core, md->n_points - md->n_core - md->n_noise, md->n_noise);
+    ch_buf_printf(text, "silhouette %.6g (noise left out, %zu points), Davies-Bouldin %.6g\n",
+                  md->q.silhouette, md->q.silhouette_rows, md->q.davies_bouldin);
     ch_buf_printf(text, "%8s %12s %12s\n", "cluster", "points", "core");
     for (size_t k = 0; k < md->n_clusters; k++) {
         ch_buf_printf(text, "%8zu %12llu %12llu\n", k, (unsigned long long)md->sizes[k],
@@ -366,7 +391,7 @@ static int s_scatter(const ch_db_model *md, ch_report *r, ch_err *err)
 int ch_db_model_report(const void *vm, ch_report *r, ch_err *err)
 {
     const ch_db_model *md = vm;
-    char v[8][64];
+    char v[9][96];
     snprintf(v[0], sizeof v[0], "%g (%s)", md->p.eps, ch_db_metric_names[md->p.metric]);
     snprintf(v[1], sizeof v[1], "%g", md->p.min_samples);
     snprintf(v[2], sizeof v[2], "%zu", md->n_points);
@@ -375,11 +400,25 @@ int ch_db_model_report(const void *vm, ch_report *r, ch_err *err)
     snprintf(v[5], sizeof v[5], "%zu", md->n_points - md->n_core - md->n_noise);
     snprintf(v[6], sizeof v[6], "%zu (%.2f%%)", md->n_noise,
              md->n_points ? 100.0 * (double)md->n_noise / (double)md->n_points : 0);
-    const char *keys[] = {"eps",         "min_samples",   "points", "clusters",
-                          "core points", "border points", "noise"};
-    const char *vals[] = {v[0], v[1], v[2], v[3], v[4], v[5], v[6]};
+    if (isnan(md->q.silhouette)) {
+        snprintf(v[7], sizeof v[7], "undefined (fewer than two clusters)");
+    } else {
+        snprintf(v[7], sizeof v[7], "%.6f (noise left out; %s %zu points)", md->q.silhouette,
+                 md->q.silhouette_rows < md->q.clustered ? "an even sample of" : "exact, all",
+                 md->q.silhouette_rows);
+    }
+    if (isnan(md->q.davies_bouldin)) {
+        snprintf(v[8], sizeof v[8], "undefined (fewer than two clusters)");
+    } else {
+        snprintf(v[8], sizeof v[8], "%.6f (noise left out; lower is better)",
+                 md->q.davies_bouldin);
+    }
+    const char *keys[] = {"eps",           "min_samples", "points",     "clusters",
+                          "core points",   "border points", "noise",    "silhouette",
+                          "Davies-Bouldin"};
+    const char *vals[] = {v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8]};
     ch_report_section(r, "DBSCAN clusters");
-    int rc = ch_report_kv(r, keys, vals, 7);
+    int rc = ch_report_kv(r, keys, vals, 9);
     if (rc == 0) {
         ch_report_heading(r, "Cluster sizes");
         rc = s_sizes_table(md, r, err);

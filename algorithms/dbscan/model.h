@@ -21,6 +21,7 @@ typedef struct ch_db_model {
     double *sx, *sy; /* scatter sample */
     int32_t *sl;
     size_t n_scatter;
+    ch_db_quality q; /* silhouette and Davies-Bouldin, noise left out */
 } ch_db_model;
 
 /* Frees the model and nulls the pointer; accepts NULL. */

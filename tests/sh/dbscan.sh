@@ -1,5 +1,6 @@
 # dbscan.sh: DBSCAN through `cohort run`: scikit-learn's labels on moons
-# (stored below), byte-identical labels.csv and cluster keys for 1, 2 and 4
+# (stored below), its silhouette and Davies-Bouldin index, byte-identical
+# assignments.csv and cluster keys for 1, 2 and 4
 # workers on moons and on 20000 generated blobs, predict with the saved
 # model, the report sections, and bad configurations and data giving clear
 # errors.
@@ -17,29 +18,38 @@ expect_error() { # DESCRIPTION TEXT CMD...: exit 1 or 2 and stderr contains TEXT
     fi
     if grep -qF -- "$text" "$T/err"; then ok "$d"; else bad "$d: stderr lacks '$text'"; cat "$T/err"; fi
 }
-keys() { grep -E '"(n_clusters|n_noise|n_core|noise_fraction|cluster_sizes|kdist_knee)"' "$1"; }
+keys() { grep -E '"(n_clusters|n_noise|n_core|noise_fraction|cluster_sizes|kdist_knee|silhouette|silhouette_rows|davies_bouldin)"' "$1"; }
 
 for w in 1 2 4; do
     timeout 60 "$COHORT" run $exp --workers $w --out "$T/m$w" >/dev/null 2>"$T/m$w.err"
     check "moons, $w workers: finishes" grep -q '"status": "finished"' "$T/m$w/summary.json"
 done
 for w in 2 4; do
-    check "moons, $w workers: labels.csv identical to 1 worker" cmp -s "$T/m1/labels.csv" "$T/m$w/labels.csv"
+    check "moons, $w workers: assignments.csv identical to 1 worker" cmp -s "$T/m1/assignments.csv" "$T/m$w/assignments.csv"
     check "moons, $w workers: cluster keys identical" cmp -s <(keys "$T/m1/summary.json") <(keys "$T/m$w/summary.json")
 done
 # scikit-learn 1.2.1: DBSCAN(eps=0.3, min_samples=5).fit(moons).labels_ (exact, no tolerance)
 sk="1,2,0,0,0,1,0,1,3,2,1,0,3,-1,0,2,0,2,0,0,0,3,2,1,2,0,4,-1,1,2,1,1,0,3,1,4,0,2,1,3,4,4,0,4,2,4,-1,4,-1,2,5,5,6,6,6,6,6,5,5,6,5,5,5,6,6,5,6,6,6,5,6,6,5,-1,-1,6,5,6,-1,5,6,5,5,6,6,5,5,6,-1,5,6,5,5,5,6,6,6,5,6,6"
-check "moons: labels are scikit-learn's" [ "$(tail -n +2 "$T/m2/labels.csv" | cut -d, -f2 | paste -sd,)" = "$sk" ]
-check "moons: 59 core points (scikit-learn)" [ "$(tail -n +2 "$T/m2/labels.csv" | cut -d, -f3 | grep -c 1)" -eq 59 ]
+check "moons: labels are scikit-learn's" [ "$(tail -n +2 "$T/m2/assignments.csv" | cut -d, -f2 | paste -sd,)" = "$sk" ]
+check "moons: 59 core points (scikit-learn)" [ "$(tail -n +2 "$T/m2/assignments.csv" | cut -d, -f3 | grep -c 1)" -eq 59 ]
 check "moons: 7 clusters, 8 noise in summary.json" grep -q '"n_clusters": 7,' "$T/m2/summary.json"
 check "moons: noise fraction" grep -q '"noise_fraction": 0.08' "$T/m2/summary.json"
+check "assignments.csv header" [ "$(head -1 "$T/m2/assignments.csv")" = "row,cluster,core" ]
+# scikit-learn 1.2.1 on the same labels, noise left out: silhouette_score
+# 0.6083019918667724, davies_bouldin_score 0.5354850311507804 (to 1e-9 here)
+near() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a - b < 1e-9 && b - a < 1e-9) }'; }
+jnum() { grep "\"$1\":" "$2" | head -1 | sed 's/.*: //; s/,$//'; }
+check "moons: silhouette is scikit-learn's" near "$(jnum silhouette "$T/m2/summary.json")" 0.6083019918667724
+check "moons: Davies-Bouldin is scikit-learn's" near "$(jnum davies_bouldin "$T/m2/summary.json")" 0.5354850311507804
+check "report: silhouette and Davies-Bouldin" grep -q "Davies-Bouldin" "$T/m2/report.html"
+check "model.txt: silhouette" grep -q "silhouette 0.608302" "$T/m2/model.txt"
 check "report: cluster section" grep -q "DBSCAN clusters" "$T/m2/report.html"
 check "report: k-distance chart with the knee marked" grep -q 'data-name="knee"' "$T/m2/report.html"
 check "model.txt: cluster table" grep -q "7 clusters, 59 core" "$T/m2/model.txt"
 
 # predict: core points get their own cluster back
 timeout 60 "$COHORT" predict --model "$T/m2/model.pb" --data data/moons.csv --out "$T/pred.csv" 2>/dev/null
-check "predict: core points keep their label" [ "$(paste -d, <(tail -n +2 "$T/m2/labels.csv") <(tail -n +2 "$T/pred.csv") | awk -F, '$3 == 1 && $2 != $4' | wc -l)" -eq 0 ]
+check "predict: core points keep their label" [ "$(paste -d, <(tail -n +2 "$T/m2/assignments.csv") <(tail -n +2 "$T/pred.csv") | awk -F, '$3 == 1 && $2 != $4' | wc -l)" -eq 0 ]
 check "predict: noise is -1" grep -qx -- "-1" "$T/pred.csv"
 
 # 20000 blobs with noise: scikit-learn gives 5 clusters, 2390 noise, 17175 core (test_dbscan.c)
@@ -52,8 +62,15 @@ done
 check "blobs: scikit-learn's counts" grep -q '"n_clusters": 5,.*' "$T/b1/summary.json"
 check "blobs: 2390 noise" grep -q '"n_noise": 2390,' "$T/b1/summary.json"
 check "blobs: 17175 core" grep -q '"n_core": 17175,' "$T/b1/summary.json"
+# 17610 clustered points > silhouette_max_rows 10000: the even sample
+# (test_dbscan.c checks its value against scikit-learn's on the same rows)
+check "blobs: silhouette over a sample of 10000" grep -q '"silhouette_rows": 10000,' "$T/b1/summary.json"
+check "blobs: silhouette of the sample" near "$(jnum silhouette "$T/b1/summary.json")" 0.8194621717078384
 for w in 2 4; do
-    check "blobs, $w workers: labels.csv identical to 1 worker" cmp -s "$T/b1/labels.csv" "$T/b$w/labels.csv"
+    check "blobs, $w workers: cluster keys identical" cmp -s <(keys "$T/b1/summary.json") <(keys "$T/b$w/summary.json")
+done
+for w in 2 4; do
+    check "blobs, $w workers: assignments.csv identical to 1 worker" cmp -s "$T/b1/assignments.csv" "$T/b$w/assignments.csv"
 done
 
 # bad input
@@ -61,6 +78,7 @@ expect_error "eps 0" "model.eps must be a positive number" "$COHORT" run $exp --
 expect_error "eps negative" "model.eps must be a positive number" "$COHORT" run $exp --workers 1 --out "$T/x" --set model.eps=-1
 expect_error "min_samples 0" "model.min_samples must be a whole number" "$COHORT" run $exp --workers 1 --out "$T/x" --set model.min_samples=0
 expect_error "min_samples 2.5" "model.min_samples must be a whole number" "$COHORT" run $exp --workers 1 --out "$T/x" --set model.min_samples=2.5
+expect_error "silhouette_max_rows too large" "model.silhouette_max_rows" "$COHORT" run $exp --workers 1 --out "$T/x" --set model.silhouette_max_rows=2000000
 expect_error "unknown metric" "model.metric" "$COHORT" run $exp --workers 1 --out "$T/x" --set model.metric=chebyshev
 printf 'x,y\n0,1\n1,NA\n2,2\n' >"$T/nan.csv"
 expect_error "NaN coordinate" "row 2 of" "$COHORT" run $exp --workers 1 --out "$T/x" --set data.train="$T/nan.csv"

@@ -4,7 +4,9 @@
  * assigns border points as scikit-learn does, dbscan.h), the same core set;
  * and the same result for 1, 2, 3, 4 and 7 cells. Exact comparisons: no
  * tolerance is needed for labels; the k-distance values are checked to
- * 1e-12. Run with --dump-blobs to print the generated blobs as CSV (how
+ * 1e-12, the silhouette and Davies-Bouldin index (noise left out) to 1e-9
+ * of scikit-learn's silhouette_score and davies_bouldin_score (summation
+ * order differs; the observed difference is below 1e-14). Run with --dump-blobs to print the generated blobs as CSV (how
  * the blob references below were made). */
 #include "algorithms/dbscan/dbscan.h"
 #include "tests/check.h"
@@ -128,7 +130,8 @@ static uint64_t s_hash(const ch_db_result *r)
 static ch_db_params s_params(double eps, double ms, ch_db_metric m)
 {
     ch_db_params p = {
-        .eps = eps, .min_samples = ms, .metric = m, .brute_dims = 16, .kdist_sample = 1000};
+        .eps = eps, .min_samples = ms, .metric = m, .brute_dims = 16, .kdist_sample = 1000,
+        .silhouette_max_rows = 10000};
     return p;
 }
 
@@ -234,6 +237,52 @@ static void test_blobs(void)
     ch_table_destroy(&t);
 }
 
+/* Silhouette and Davies-Bouldin, noise left out, against scikit-learn 1.2.1:
+ *   m = labels != -1
+ *   silhouette_score(X[m], labels[m]), davies_bouldin_score(X[m], labels[m])
+ * and, for the sample, silhouette_score(X[m][idx], labels[m][idx]) with
+ * idx = (arange(10000) * m.sum()) // 10000. */
+static void test_quality(void)
+{
+    ch_table *t = s_moons();
+    CHECK(t != NULL);
+    if (!t) {
+        return;
+    }
+    int32_t lab[100];
+    for (size_t i = 0; i < 100; i++) {
+        lab[i] = moons_e03_5[i];
+    }
+    ch_db_quality q;
+    ch_err err;
+    CHECK(ch_db_quality_of(t, lab, 7, 10000, &q, &err) == 0);
+    CHECK(q.clustered == 92 && q.silhouette_rows == 92);
+    CHECK_NEAR(q.silhouette, 0.6083019918667724, 1e-9);
+    CHECK_NEAR(q.davies_bouldin, 0.5354850311507804, 1e-9);
+    /* one cluster: both undefined (scikit-learn raises) */
+    for (size_t i = 0; i < 100; i++) {
+        lab[i] = i % 4 == 0 ? -1 : 0;
+    }
+    CHECK(ch_db_quality_of(t, lab, 1, 10000, &q, &err) == 0);
+    CHECK(isnan(q.silhouette) && isnan(q.davies_bouldin));
+    ch_table_destroy(&t);
+
+    t = s_blobs(BLOB_N);
+    ch_db_params p = s_params(0.15, 10, CH_DB_EUCLIDEAN);
+    ch_db_result r;
+    CHECK(ch_db_fit(t, &p, 2, &r, &err) == 0);
+    CHECK(ch_db_quality_of(t, r.label, r.n_clusters, 20000, &q, &err) == 0);
+    CHECK(q.clustered == 17610 && q.silhouette_rows == 17610);
+    CHECK_NEAR(q.silhouette, 0.8186270446042612, 1e-9);
+    CHECK_NEAR(q.davies_bouldin, 0.2682497771102673, 1e-9);
+    CHECK(ch_db_quality_of(t, r.label, r.n_clusters, 10000, &q, &err) == 0);
+    CHECK(q.silhouette_rows == 10000);
+    CHECK_NEAR(q.silhouette, 0.8194621717078384, 1e-9);
+    CHECK_NEAR(q.davies_bouldin, 0.2682497771102673, 1e-9);
+    ch_db_result_free(&r);
+    ch_table_destroy(&t);
+}
+
 static void test_bad(void)
 {
     ch_err err;
@@ -281,6 +330,7 @@ int main(int argc, char **argv)
     test_unionfind();
     test_moons();
     test_blobs();
+    test_quality();
     test_bad();
     CH_TEST_END();
 }
