@@ -170,6 +170,13 @@ typedef struct ch_algo {
     /* Optional: the name of predict's output column k in `cohort predict`
      * ("score", "anomaly"); without it: "prediction" or "p_<level>". */
     const char *(*output_name)(const void *model, size_t k);
+    /* Optional: `cohort predict` on a table that asks a question other
+     * than one prediction per row (cf: a table of users only asks for their
+     * recommendations). t is as read, not conformed to the schema. Returns
+     * 1 when t is an ordinary prediction table (predict is used), 0 with
+     * the whole output, header included, appended to csv, or a negative
+     * error. */
+    int (*predict_csv)(const void *model, const ch_table *t, ch_buf *csv, ch_err *err);
     /* Appends ",\"key\": value" pairs for summary.json (may be NULL). */
     int (*summary_json)(const void *model, ch_buf *json);
     /* Appends lines of a plain-text description (may be NULL). */

@@ -17,7 +17,29 @@ static const char s_help[] =
     "columns; extra columns are ignored). Writes one row per input row: the\n"
     "prediction for regression, or the predicted class and one probability\n"
     "column per class. Without --out the predictions go to standard output.\n"
-    "When FILE holds the target column, the metrics are printed on stderr.\n";
+    "When FILE holds the target column, the metrics are printed on stderr.\n"
+    "A recommender (als, user_knn, item_knn) given FILE with only the user\n"
+    "column writes each user's top-N (user,rank,item,score); with only the\n"
+    "item column, each item's similar items (item,rank,neighbour,similarity).\n";
+
+/* Writes csv to path out, or to standard output when out is NULL.
+ * Returns 0 or 1 with the reason in err. */
+static int s_emit(const char *out, const ch_buf *csv, ch_err *err)
+{
+    if (csv->failed) {
+        ch_err_set(err, CH_ENOMEM, "out of memory");
+        return 1;
+    }
+    if (out) {
+        if (ch_write_file_atomic(out, csv->data, csv->len, err) != 0) {
+            return 1;
+        }
+        fprintf(stderr, "cohort predict: written to %s\n", out);
+    } else {
+        fwrite(csv->data, 1, csv->len, stdout);
+    }
+    return 0;
+}
 
 int ch_cmd_predict(int argc, char **argv)
 {
@@ -56,6 +78,14 @@ int ch_cmd_predict(int argc, char **argv)
     ch_buf csv;
     ch_buf_init(&csv);
     ch_table *t = ch_table_read(data, CH_FORMAT_AUTO, &err);
+    int own = t && mf.algo->predict_csv ? mf.algo->predict_csv(mf.model, t, &csv, &err) : 1;
+    if (own <= 0) { /* the algorithm's own answer (predict_csv), or its error */
+        status = own == 0 ? s_emit(out, &csv, &err) : 1;
+        if (status != 0) {
+            fprintf(stderr, "cohort predict: %s\n", err.msg);
+        }
+        goto done;
+    }
     /* an algorithm trained without a table (ch_algo.no_data) reads its own
      * columns; the others see the training columns in training order */
     if (!t || (!mf.algo->no_data && ch_table_conform(t, mf.schema, &err) != 0)) {

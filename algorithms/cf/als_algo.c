@@ -14,6 +14,7 @@
 #include "algorithms/algo.h"
 #include "algorithms/cf/als.h"
 #include "algorithms/cf/common.h"
+#include "algorithms/cf/query.h"
 #include "algorithms/cf/tree.h"
 #include "common/rng.h"
 #include "proto/cf.pb-c.h"
@@ -488,6 +489,7 @@ const ch_algo ch_algo_als = {
     .unpack = ch_cf_unpack,
     .evaluate = ch_cf_eval_hook,
     .output_name = ch_cf_output_name,
+    .predict_csv = ch_cf_predict_csv,
     .summary_json = ch_cf_summary_json,
     .describe = ch_cf_describe,
     .report = ch_cf_report,

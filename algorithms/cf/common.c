@@ -1,6 +1,7 @@
 /* common.c: coordinator and worker setup shared by als, user_knn and
  * item_knn (see common.h). */
 #include "algorithms/cf/common.h"
+#include "algorithms/cf/similar.h"
 
 #include "common/fsutil.h"
 
@@ -126,7 +127,7 @@ int ch_cf_finish(ch_cf_model *m, const ch_cf_heldout *h, const ch_cf_params *p, 
         rc = path ? ch_cf_write_recommendations(m, path, err)
                   : ch_err_set(err, CH_ENOMEM, "out of memory");
         free(path);
-        if (rc == 0 && m->kind == CH_CF_ITEM_KNN) {
+        if (rc == 0 && ch_cf_has_similar(m)) {
             path = ch_path_join(run_dir, "similar_items.csv");
             rc = path ? ch_cf_write_similar(m, path, err)
                       : ch_err_set(err, CH_ENOMEM, "out of memory");

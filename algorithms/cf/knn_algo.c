@@ -13,6 +13,7 @@
  * the same bytes for any number of workers. */
 #include "algorithms/algo.h"
 #include "algorithms/cf/common.h"
+#include "algorithms/cf/query.h"
 #include "algorithms/cf/knn.h"
 #include "algorithms/cf/tree.h"
 #include "proto/cf.pb-c.h"
@@ -443,8 +444,8 @@ static int s_run_task(void *vw, uint32_t round, uint32_t op, const uint8_t *payl
         .worker_destroy = s_worker_destroy, .output_kind = ch_cf_output_kind,                      \
         .n_outputs = ch_cf_n_outputs, .predict = ch_cf_predict, .pack = ch_cf_pack,                \
         .unpack = ch_cf_unpack, .evaluate = ch_cf_eval_hook, .output_name = ch_cf_output_name,     \
-        .summary_json = ch_cf_summary_json, .describe = ch_cf_describe, .report = ch_cf_report,    \
-        .model_destroy = ch_cf_model_destroy,                                                      \
+        .predict_csv = ch_cf_predict_csv, .summary_json = ch_cf_summary_json,                      \
+        .describe = ch_cf_describe, .report = ch_cf_report, .model_destroy = ch_cf_model_destroy,  \
     }
 
 const ch_algo ch_algo_user_knn =

@@ -174,8 +174,7 @@ double ch_cf_predict_one(const ch_cf_model *m, long u, long i)
     return s_knn_predict(m, u, i);
 }
 
-/* Inserts (i, s) into the best-first list of at most n entries. */
-static void s_insert(uint32_t *items, double *scores, size_t *cnt, size_t n, uint32_t i, double s)
+void ch_cf_insert_best(uint32_t *items, double *scores, size_t *cnt, size_t n, uint32_t i, double s)
 {
     size_t c = *cnt;
     if (c == n && !(s > scores[c - 1] || (s == scores[c - 1] && i < items[c - 1]))) {
@@ -222,7 +221,7 @@ size_t ch_cf_topn(const ch_cf_model *m, long u, size_t n, uint32_t *items, doubl
                 if (!m->implicit) {
                     s += m->mu + (m->bu ? m->bu[u] : 0);
                 }
-                s_insert(items, scores, &cnt, n, (uint32_t)i, s);
+                ch_cf_insert_best(items, scores, &cnt, n, (uint32_t)i, s);
             }
         } else {
             memset(cand, 0, ni);
@@ -263,7 +262,7 @@ size_t ch_cf_topn(const ch_cf_model *m, long u, size_t n, uint32_t *items, doubl
                     double s = m->rank_by == CH_CF_RANK_PREDICTION
                                    ? ch_cf_predict_one(m, u, (long)i)
                                    : score[i];
-                    s_insert(items, scores, &cnt, n, (uint32_t)i, s);
+                    ch_cf_insert_best(items, scores, &cnt, n, (uint32_t)i, s);
                 }
             }
             /* fewer candidates than n: the rest from the popularity list */
@@ -408,7 +407,7 @@ int ch_cf_evaluate(const ch_cf_model *m, size_t n, const long *u, const long *i,
     return rc;
 }
 
-static int s_write(const char *path, ch_buf *b, ch_err *err)
+int ch_cf_write_buf(const char *path, ch_buf *b, ch_err *err)
 {
     if (b->failed) {
         return ch_err_set(err, CH_ENOMEM, "out of memory writing %s", path);
@@ -422,7 +421,7 @@ static int s_write(const char *path, ch_buf *b, ch_err *err)
     return bad ? ch_err_set(err, CH_EIO, "cannot write %s", path) : 0;
 }
 
-static void s_csv_field(ch_buf *b, const char *s)
+void ch_cf_csv_field(ch_buf *b, const char *s)
 {
     if (strpbrk(s, ",\"\n\r")) {
         ch_buf_puts(b, "\"");
@@ -458,36 +457,18 @@ int ch_cf_write_recommendations(const ch_cf_model *m, const char *path, ch_err *
     for (size_t u = 0; u < m->users.n; u++) {
         size_t got = ch_cf_topn(m, (long)u, n, top, tops, score, cand);
         for (size_t j = 0; j < got; j++) {
-            s_csv_field(&b, m->users.label[u]);
+            ch_cf_csv_field(&b, m->users.label[u]);
             ch_buf_printf(&b, ",%zu,", j + 1);
-            s_csv_field(&b, m->items.label[top[j]]);
+            ch_cf_csv_field(&b, m->items.label[top[j]]);
             ch_buf_printf(&b, ",%.6g\n", tops[j]);
         }
     }
-    int rc = s_write(path, &b, err);
+    int rc = ch_cf_write_buf(path, &b, err);
     ch_buf_free(&b);
     free(top);
     free(tops);
     free(score);
     free(cand);
-    return rc;
-}
-
-int ch_cf_write_similar(const ch_cf_model *m, const char *path, ch_err *err)
-{
-    ch_buf b;
-    ch_buf_init(&b);
-    ch_buf_puts(&b, "item,rank,neighbour,similarity\n");
-    for (size_t i = 0; i < m->n_nb_rows; i++) {
-        for (size_t e = m->nb_ptr[i]; e < m->nb_ptr[i + 1] && e - m->nb_ptr[i] < m->top_n; e++) {
-            s_csv_field(&b, m->items.label[i]);
-            ch_buf_printf(&b, ",%zu,", e - m->nb_ptr[i] + 1);
-            s_csv_field(&b, m->items.label[m->nb[e]]);
-            ch_buf_printf(&b, ",%.6g\n", m->nb_sim[e]);
-        }
-    }
-    int rc = s_write(path, &b, err);
-    ch_buf_free(&b);
     return rc;
 }
 

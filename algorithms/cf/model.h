@@ -78,6 +78,17 @@ double ch_cf_predict_one(const ch_cf_model *m, long u, long i);
 size_t ch_cf_topn(const ch_cf_model *m, long u, size_t n, uint32_t *items, double *scores,
                   double *score, uint8_t *cand);
 
+/* Inserts (i, s) into the best-first list items/scores of *cnt <= n
+ * entries (ties by the smaller id); n > 0. This function can't fail. */
+void ch_cf_insert_best(uint32_t *items, double *scores, size_t *cnt, size_t n, uint32_t i,
+                       double s);
+
+/* Writes the CSV field s to b, quoted when it holds a comma, quote or
+ * newline. */
+void ch_cf_csv_field(ch_buf *b, const char *s);
+/* Writes b to path; an error names the path. */
+int ch_cf_write_buf(const char *path, ch_buf *b, ch_err *err);
+
 /* Metrics on held-out interactions (dense ids, -1 unknown): RMSE/MAE when
  * ratings are explicit (else NaN), ranking metrics at eval_k over users
  * with a relevant held-out item (at most max_users of them, evenly spaced;
@@ -87,8 +98,6 @@ int ch_cf_evaluate(const ch_cf_model *m, size_t n, const long *u, const long *i,
 
 /* Writes user,rank,item,score for every user (top_n each) to path. */
 int ch_cf_write_recommendations(const ch_cf_model *m, const char *path, ch_err *err);
-/* Writes item,rank,neighbour,similarity (item_knn) to path. */
-int ch_cf_write_similar(const ch_cf_model *m, const char *path, ch_err *err);
 
 /* The ch_algo model hooks shared by the three algorithms. */
 ch_output_kind ch_cf_output_kind(const void *model);

@@ -3,7 +3,9 @@
 # recommendations.csv for 1, 2 and 4 workers (kNN over several row blocks);
 # recall@10 on the planted structure of data/ratings_synthetic.csv; the
 # leave-k-out and time splits; predict with a saved model (unknown users get
-# the global mean); bad configurations and data giving clear errors.
+# the global mean), for chosen users (top-N, as recommendations.csv) and
+# chosen items (similar items, as similar_items.csv, for als from the item
+# factors); bad configurations and data giving clear errors.
 . "$(dirname "$0")/lib.sh"
 exp=examples/cf.yaml
 
@@ -40,6 +42,10 @@ check "als: 10 rounds" grep -q '"rounds": 10,' "$T/als1/summary.json"
 check "als: recall@10 of the planted groups >= 0.2" awk -v r="$(metric "$T/als1/summary.json" test_recall_at_k)" 'BEGIN { exit !(r >= 0.2) }'
 check "als: 10 recommendations for each of 600 users" [ "$(tail -n +2 "$T/als1/recommendations.csv" | wc -l)" -eq 6000 ]
 check "als: recommendations exclude training items" [ "$(head -1 "$T/als1/recommendations.csv")" = "user,rank,item,score" ]
+check "als: similar_items.csv, 10 per item for 300 items" [ "$(grep -c '^[0-9]*,[0-9]*,[0-9]*,0\.[0-9]' "$T/als1/similar_items.csv")" -eq 3000 ]
+for w in 2 4; do
+    check "als, $w workers: similar_items.csv identical" cmp -s "$T/als1/similar_items.csv" "$T/als$w/similar_items.csv"
+done
 check "report: learning curve of test_ndcg_at_k" grep -q "test_ndcg_at_k" "$T/als1/report.html"
 check "report: sample of recommendations" grep -q "Sample of recommendations" "$T/als1/report.html"
 
@@ -69,6 +75,27 @@ printf 'user,item,rating,timestamp\n1,1,,0\n99999,1,,0\n' >"$T/q.csv" # predict 
 timeout 60 "$COHORT" predict --model "$T/alsx1/model.pb" --data "$T/q.csv" --out "$T/pred.csv" 2>"$T/pred.err"
 check "predict: two rows" [ "$(tail -n +2 "$T/pred.csv" | wc -l)" -eq 2 ]
 check "predict: the unknown user gets the item's baseline (mean + item bias)" awk -F, 'NR == 3 { exit !($NF > 2 && $NF < 5) }' "$T/pred.csv"
+
+# predict for chosen users (only the user column): their rows of
+# recommendations.csv; an unknown user gets the popularity list (score 0)
+printf 'user\n7\n1\n99999\n' >"$T/qu.csv"
+timeout 60 "$COHORT" predict --model "$T/als1/model.pb" --data "$T/qu.csv" --out "$T/pu.csv" 2>"$T/pu.err"
+{ head -1 "$T/als1/recommendations.csv"; grep '^7,' "$T/als1/recommendations.csv"; grep '^1,' "$T/als1/recommendations.csv"; } >"$T/pu.want"
+check "predict users only: header and 30 rows" [ "$(wc -l <"$T/pu.csv")" -eq 31 ]
+check "predict users only: users 7 and 1 as in recommendations.csv" cmp -s "$T/pu.want" <(head -21 "$T/pu.csv")
+check "predict users only: unknown user gets 10 popular items, score 0" [ "$(grep -c '^99999,[0-9]*,[0-9]*,0$' "$T/pu.csv")" -eq 10 ]
+# predict for chosen items (only the item column): their rows of
+# similar_items.csv (item 290 is in the second block of 256 items)
+printf 'item\n290\n5\n' >"$T/qi.csv"
+for run in als1 iknn1; do
+    timeout 60 "$COHORT" predict --model "$T/$run/model.pb" --data "$T/qi.csv" >"$T/pi.csv" 2>"$T/pi.err"
+    { head -1 "$T/$run/similar_items.csv"; grep '^290,' "$T/$run/similar_items.csv"; grep '^5,' "$T/$run/similar_items.csv"; } >"$T/pi.want"
+    check "predict items only ($run): as in similar_items.csv" cmp -s "$T/pi.want" "$T/pi.csv"
+    check "predict items only ($run): 20 rows" [ "$(wc -l <"$T/pi.csv")" -eq 21 ]
+done
+expect_error "predict items only with user_knn" "user_knn keeps neighbours of users only" "$COHORT" predict --model "$T/uknn1/model.pb" --data "$T/qi.csv"
+printf 'user,x\n1,a\n,b\n' >"$T/qm.csv"
+expect_error "predict users only: a missing user names the row" "row 2 has no user" "$COHORT" predict --model "$T/als1/model.pb" --data "$T/qm.csv"
 
 # k larger than the number of neighbours: documented (all available are used)
 timeout 60 "$COHORT" run "$knn" --workers 1 --out "$T/bigk" --set model.k=5000 >/dev/null 2>&1

@@ -6,17 +6,23 @@
  * from a fixed initialisation. Tolerance 1e-12 everywhere (the same
  * arithmetic in another order). Also: the sparse block tree gives the same
  * bytes for any cut of the blocks, the data rules (duplicates, scale, splits,
- * missing columns) and the ranking metrics on a hand-checked case.
+ * missing columns) and the ranking metrics on a hand-checked case; similar
+ * items (als: cosine of item factors, item_knn: the stored lists) and the
+ * `cohort predict` questions of query.c (users only, items only).
  * Run with --dump U I PER_USER GROUPS SEED to print generated ratings (the
  * example's and the benchmarks' data). */
 #include "algorithms/cf/als.h"
 #include "algorithms/cf/knn.h"
 #include "algorithms/cf/model.h"
+#include "algorithms/cf/query.h"
+#include "algorithms/cf/similar.h"
 #include "algorithms/cf/tree.h"
 #include "tests/check.h"
 #include "tests/unit/test_cf_gen.h"
 
 #include <stdint.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 static const char *s_csv = "user,item,rating\n1,1,5\n1,2,3\n1,3,4\n2,1,4\n2,3,5\n2,4,1\n3,2,2\n"
                            "3,4,5\n3,5,4\n4,1,1\n4,2,5\n4,5,3\n5,1,4\n5,3,3\n5,4,2\n5,5,1\n"
@@ -491,6 +497,163 @@ static void test_metrics(void)
     CHECK(ch_cf_topn(&m, -1, 2, top, ts, sc, cand) == 2 && top[0] == 0); /* cold: popular */
 }
 
+/* A tiny implicit ALS model over categorical ids: users ann, bob, cy;
+ * items v..z with factors (f = 2) chosen so the cosines are known. */
+static ch_cf_model *s_als_model(void)
+{
+    ch_err err = {0};
+    ch_cf_data d;
+    ch_cf_spec spec = s_spec();
+    const char *csv = "user,item,rating\nann,w,1\nbob,v,1\ncy,x,1\ncy,y,1\ncy,z,1\nann,z,1\n";
+    if (s_load(csv, &spec, &d, &err) != 0) {
+        return NULL;
+    }
+    ch_cf_model *m = calloc(1, sizeof *m);
+    m->kind = CH_CF_ALS;
+    m->implicit = true;
+    m->f = 2;
+    m->top_n = 3;
+    m->user_col = strdup("user");
+    m->item_col = strdup("item");
+    m->rating_col = strdup("rating");
+    /* v (1,0); w (2,0.1): cos 2/sqrt(4.01); x (1,1): cos 1/sqrt(2) with v,
+     * 2.1/sqrt(8.02) with w;
+     * y (-1,0): negative; z (0,0): no direction */
+    static const double Y[10] = {1, 0, 2, 0.1, 1, 1, -1, 0, 0, 0};
+    static const double X[6] = {1, 0, 0, 1, 1, 1};
+    m->Y = malloc(sizeof Y);
+    m->X = malloc(sizeof X);
+    memcpy(m->Y, Y, sizeof Y);
+    memcpy(m->X, X, sizeof X);
+    m->users = d.users;
+    m->items = d.items;
+    m->by_user = d.by_user;
+    memset(&d.users, 0, sizeof d.users);
+    memset(&d.items, 0, sizeof d.items);
+    memset(&d.by_user, 0, sizeof d.by_user);
+    ch_cf_data_free(&d);
+    ch_cf_model_ready(m);
+    return m;
+}
+
+/* The answer of ch_cf_predict_csv to the CSV question q: the return code,
+ * the output in out (caller frees), the message in err. */
+static int s_ask(const ch_cf_model *m, const char *q, char **out, ch_err *err)
+{
+    ch_table *t = ch_csv_parse(q, strlen(q), "q.csv", err);
+    CHECK(t != NULL);
+    ch_buf b;
+    ch_buf_init(&b);
+    int rc = t ? ch_cf_predict_csv(m, t, &b, err) : -1;
+    *out = strdup(ch_buf_str(&b));
+    ch_buf_free(&b);
+    ch_table_destroy(&t);
+    return rc;
+}
+
+static char *s_read_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    char *s = calloc(1, 1 << 16);
+    if (f) {
+        size_t n = fread(s, 1, (1 << 16) - 1, f);
+        s[n] = 0;
+        fclose(f);
+    }
+    return s;
+}
+
+static void test_similar_query(void)
+{
+    ch_err err = {0};
+    ch_cf_model *m = s_als_model();
+    CHECK(m != NULL);
+    if (!m) {
+        return;
+    }
+    CHECK_STR(m->users.label[1], "bob");
+    CHECK_STR(m->items.label[0], "v");
+    CHECK(ch_cf_has_similar(m));
+    uint32_t top[5];
+    double sim[5];
+    /* v: w then x; y (negative cosine) and z (zero vector) are not similar */
+    CHECK(ch_cf_similar(m, 0, 5, top, sim) == 2);
+    CHECK(top[0] == 1 && top[1] == 2);
+    CHECK_NEAR(sim[0], 2 / sqrt(4.01), 1e-15);
+    CHECK_NEAR(sim[1], 1 / sqrt(2), 1e-15);
+    CHECK(ch_cf_similar(m, 0, 1, top, sim) == 1 && top[0] == 1); /* n caps */
+    CHECK(ch_cf_similar(m, 4, 5, top, sim) == 0);                /* z: none */
+    /* similar_items.csv: the same lists, blockwise */
+    char path[] = "/tmp/test_cf_simXXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    close(fd);
+    CHECK(ch_cf_write_similar(m, path, &err) == 0);
+    char *file = s_read_file(path);
+    unlink(path);
+    CHECK_STR(file, "item,rank,neighbour,similarity\n"
+                    "v,1,w,0.998752\nv,2,x,0.707107\n"
+                    "w,1,v,0.998752\nw,2,x,0.741536\n"
+                    "x,1,w,0.741536\nx,2,v,0.707107\n");
+    free(file);
+
+    /* users only: bob is code 0 in the question, 1 in the model (matched by
+     * label); bob has v */
+    char *out = NULL;
+    CHECK(s_ask(m, "user\nbob\nnobody\n", &out, &err) == 0);
+    /* bob = (0,1): w 0.1, x 1, y 0, z 0 -> x, w, then y (id order) */
+    CHECK_STR(out, "user,rank,item,score\nbob,1,x,1\nbob,2,w,0.1\nbob,3,y,0\n"
+                   /* unknown: the popularity list (z twice, then v, w...) */
+                   "nobody,1,z,0\nnobody,2,v,0\nnobody,3,w,0\n");
+    free(out);
+    /* items only */
+    CHECK(s_ask(m, "item,extra\nx,1\nnope,2\n", &out, &err) == 0);
+    CHECK_STR(out, "item,rank,neighbour,similarity\nx,1,w,0.741536\nx,2,v,0.707107\n");
+    free(out);
+    /* both columns, or neither: an ordinary prediction table */
+    CHECK(s_ask(m, "user,item\nbob,v\n", &out, &err) == 1 && out[0] == 0);
+    free(out);
+    CHECK(s_ask(m, "who\nbob\n", &out, &err) == 1);
+    free(out);
+    /* a missing id names the row */
+    CHECK(s_ask(m, "user,x\nbob,1\n,2\n", &out, &err) == CH_EINVAL &&
+          strstr(err.msg, "row 2 has no user"));
+    free(out);
+    ch_cf_model_destroy((void **)&m);
+
+    /* item_knn: the stored lists; numeric ids matched as printed */
+    m = s_knn_model(CH_CF_ITEM_KNN, CH_KNN_COSINE, CH_KNN_MEANS, 40);
+    m->user_col = strdup("user");
+    m->item_col = strdup("item");
+    m->top_n = 2;
+    long c = ch_cf_similar(m, 0, 10, top, sim);
+    CHECK(c > 0 && (size_t)c == m->nb_ptr[1] - m->nb_ptr[0]);
+    for (long e = 0; e < c; e++) {
+        CHECK(top[e] == m->nb[e] && sim[e] == m->nb_sim[e]);
+    }
+    CHECK(s_ask(m, "user\n3\n", &out, &err) == 0);
+    uint32_t want[2];
+    double ws[2], sc[5];
+    uint8_t cand[5];
+    CHECK(ch_cf_topn(m, 2, 2, want, ws, sc, cand) == 2);
+    char line[256];
+    snprintf(line, sizeof line, "user,rank,item,score\n3,1,%s,%.6g\n3,2,%s,%.6g\n",
+             m->items.label[want[0]], ws[0], m->items.label[want[1]], ws[1]);
+    CHECK_STR(out, line);
+    free(out);
+    ch_cf_model_destroy((void **)&m);
+
+    /* user_knn names no similar items */
+    m = s_knn_model(CH_CF_USER_KNN, CH_KNN_COSINE, CH_KNN_MEANS, 40);
+    m->user_col = strdup("user");
+    m->item_col = strdup("item");
+    CHECK(!ch_cf_has_similar(m) && ch_cf_similar(m, 0, 3, top, sim) == 0);
+    CHECK(s_ask(m, "item\n1\n", &out, &err) == CH_EINVAL &&
+          strstr(err.msg, "user_knn keeps neighbours of users only"));
+    free(out);
+    ch_cf_model_destroy((void **)&m);
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 7 && strcmp(argv[1], "--dump") == 0) {
@@ -503,6 +666,7 @@ int main(int argc, char **argv)
     test_tree();
     test_data();
     test_metrics();
+    test_similar_query();
     printf("%d passed, %d failed\n", ch_t_pass, ch_t_fail);
     return ch_t_fail != 0;
 }
