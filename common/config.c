@@ -601,6 +601,8 @@ typedef struct cfg_parser {
         size_t idx;
     } seg[CFG_MAX_DEPTH + 1];
     size_t nseg;
+    size_t at_line;  /* s_marked_default's cursor: the start of line at_line */
+    const char *at;
 } cfg_parser;
 
 /* The dotted path of the node being parsed, plus `key` when not NULL. */
@@ -747,6 +749,36 @@ static int s_scalar_text(cfg_parser *p, const yaml_event_t *ev, char **out)
 
 static int s_parse_node(cfg_parser *p, yaml_event_t *ev, size_t line, cfg_node **out);
 
+/* Whether the line where a scalar ends (0-based, as libyaml counts) closes
+ * with the " # default" comment that ch_config_emit writes, so that a
+ * resolved config read back (cohort run --resume) emits the same text.
+ * Lines, not byte offsets: libyaml's marks count characters. */
+static bool s_marked_default(cfg_parser *p, size_t line)
+{
+    static const char mark[] = " # default";
+    size_t n = sizeof mark - 1;
+    if (!p->text) {
+        return false;
+    }
+    const char *end = p->text + p->len;
+    if (!p->at || line < p->at_line) { /* events come in order: rarely taken */
+        p->at = p->text;
+        p->at_line = 0;
+    }
+    const char *s = p->at;
+    for (; p->at_line < line && s < end; p->at_line++) {
+        const char *nl = memchr(s, '\n', (size_t)(end - s));
+        s = nl ? nl + 1 : end;
+    }
+    p->at = s;
+    const char *e = memchr(s, '\n', (size_t)(end - s));
+    e = e ? e : end;
+    while (e > s && (e[-1] == '\r' || e[-1] == ' ')) {
+        e--;
+    }
+    return (size_t)(e - s) >= n && memcmp(e - n, mark, n) == 0;
+}
+
 static int s_parse_map(cfg_parser *p, cfg_node *map)
 {
     cfg_keyset ks = {0};
@@ -848,6 +880,7 @@ static int s_parse_node(cfg_parser *p, yaml_event_t *ev, size_t line, cfg_node *
             return ch_err_set(p->err, CH_ENOMEM, "%s: out of memory", p->file);
         }
         n->quoted = ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE;
+        n->is_default = !p->set_arg && s_marked_default(p, ev->end_mark.line);
         rc = s_scalar_text(p, ev, &n->text);
         yaml_event_delete(ev);
         if (rc != 0) {

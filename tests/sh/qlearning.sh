@@ -71,6 +71,24 @@ s0=$(awk -F, 'NR == 2 { print $4 }' "$T/p/policy.csv")
 check "cohort predict gives the greedy action of a state (policy.csv says $s0)" \
     test "$(sed -n 2p "$T/pred.csv")" = "$s0"
 
+# a coordinator killed mid-run resumes from its checkpoint to the same tables
+COHORT_TEST_TASK_DELAY_MS=300 timeout 120 "$COHORT" run examples/pricing-q.yaml --workers 2 \
+    --out "$T/int" --set model.rounds=30 >/dev/null 2>&1 &
+tpid=$!
+rounds_done() { local n; n=$(grep -c '"topic": "round.end"' "$T/int/events.jsonl" 2>/dev/null); echo "${n:-0}"; }
+i=0
+while [ "$(rounds_done)" -lt 3 ] && [ $i -lt 300 ]; do
+    sleep 0.1
+    i=$((i + 1))
+done
+kill -9 "$(child $tpid)"
+wait $tpid 2>/dev/null
+check "the killed pricing run left a checkpoint" [ -s "$T/int/checkpoints/latest.pb" ]
+timeout 120 "$COHORT" run --resume "$T/int" >/dev/null 2>"$T/res.err"
+check "resume starts after a checkpointed round" grep -q "resuming .* after round [1-9]" "$T/res.err"
+check "the resumed Q tables equal the uninterrupted run's (model.pb bytes)" \
+    cmp -s "$T/pricing-2/model.pb" "$T/int/model.pb"
+
 # bad configurations
 P=examples/pricing-q.yaml
 expect_error "negative inventory" "model.pricing.inventory: the seller needs at least one unit (got -5)" \

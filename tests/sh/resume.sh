@@ -33,5 +33,6 @@ check "resume finishes" grep -q '"status": "finished"' "$T/int/summary.json"
 check "resume starts after the checkpointed round" grep -q "resuming .* after round [1-9]" "$T/res.err"
 check "the resumed model equals the uninterrupted one" \
     eval '[ -s "$T/ref.est" ] && cmp -s "$T/ref.est" <(estimates "$T/int/summary.json")' 
+check "and model.pb is the same bytes (the resolved config included)" cmp -s "$T/ref/model.pb" "$T/int/model.pb"
 check "no orphan workers" no_orphan_workers
 finish
