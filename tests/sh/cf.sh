@@ -41,7 +41,7 @@ runs als $exp
 check "als: 10 rounds" grep -q '"rounds": 10,' "$T/als1/summary.json"
 check "als: recall@10 of the planted groups >= 0.2" awk -v r="$(metric "$T/als1/summary.json" test_recall_at_k)" 'BEGIN { exit !(r >= 0.2) }'
 check "als: 10 recommendations for each of 600 users" [ "$(tail -n +2 "$T/als1/recommendations.csv" | wc -l)" -eq 6000 ]
-check "als: recommendations exclude training items" [ "$(head -1 "$T/als1/recommendations.csv")" = "user,rank,item,score" ]
+check "als: recommendations.csv header" [ "$(head -1 "$T/als1/recommendations.csv")" = "user,rank,item,score" ]
 check "als: similar_items.csv, 10 per item for 300 items" [ "$(grep -c '^[0-9]*,[0-9]*,[0-9]*,0\.[0-9]' "$T/als1/similar_items.csv")" -eq 3000 ]
 for w in 2 4; do
     check "als, $w workers: similar_items.csv identical" cmp -s "$T/als1/similar_items.csv" "$T/als$w/similar_items.csv"
@@ -67,6 +67,12 @@ check "user_knn: test RMSE" grep -q '"test_rmse"' "$T/uknn1/summary.json"
 # own splits: leave-one-out and by time (the engine's random split off)
 timeout 120 "$COHORT" run $exp --workers 2 --out "$T/loo" --set data.test_fraction=0 --set model.split=leave_k_out >/dev/null 2>&1
 check "leave_k_out: holdout of 600 interactions (one per user)" grep -q '"holdout": {"split": "leave_k_out", "interactions": 600' "$T/loo/summary.json"
+# trained on all but one interaction per user: a recommended pair found in
+# the data can only be that user's held-out one
+check "leave_k_out: recommendations exclude training items (<= 1 known pair per user)" awk -F, '
+    NR == FNR { seen[$1 "," $2] = 1; next }
+    FNR > 1 && (($1 "," $3) in seen) { if (++n[$1] > 1) bad = 1 }
+    END { exit bad }' "$SRC/data/ratings_synthetic.csv" "$T/loo/recommendations.csv"
 timeout 120 "$COHORT" run "$knn" --workers 2 --out "$T/time" --set data.test_fraction=0 --set model.split=time --set model.test_fraction=0.1 >/dev/null 2>&1
 check "time split: 10% latest held out" grep -q '"holdout": {"split": "time", "interactions": 1201' "$T/time/summary.json"
 
