@@ -1,14 +1,26 @@
 /* linear.c: ordinary and weighted least squares, exact across workers.
  *
- * One round. Each worker factors its rows of [X y] block by block (QR) and
- * combines the blocks over the fixed reduction tree (common/reduce.h); the
- * coordinator completes the tree and solves with R's limited pivoting
- * (qr.h). Only triangular factors leave a worker, never rows. The result is
- * the same bytes for any number of workers in iid and stratified plans. */
+ * Round 1 (OP_FACTOR): each worker factors its rows of [X y] block by block
+ * (QR) and combines the blocks over the fixed reduction tree
+ * (common/reduce.h); the coordinator completes the tree and solves with R's
+ * limited pivoting (qr.h). The variance inflation factors and condition
+ * numbers come from the same root (collin.h).
+ * Round 2 (OP_RESID, unpenalized fits, unless both model.residual_quantiles
+ * is false and model.robust is none): with the coefficients (and
+ * (X'X)^-1 for model.robust) as payload, each block sends its residual
+ * count, minimum and maximum and the sandwich meat (robust.h).
+ * Rounds 3.. (OP_SELECT): counting rounds for the exact residual quantiles
+ * (quantile.h).
+ * Only triangular factors, sums, counts and at most a few hundred residuals
+ * per quantile leave a worker, never rows. The result is the same bytes for
+ * any number of workers in iid and stratified plans. */
 #include "algorithms/algo.h"
+#include "algorithms/linear/collin.h"
 #include "algorithms/linear/design.h"
 #include "algorithms/linear/penalized.h"
 #include "algorithms/linear/qr.h"
+#include "algorithms/linear/quantile.h"
+#include "algorithms/linear/robust.h"
 #include "algorithms/linear/stats.h"
 #include "common/reduce.h"
 #include "proto/linear.pb-c.h"
@@ -18,7 +30,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { OP_FACTOR = 1 };
+enum { OP_FACTOR = 1, OP_RESID = 2, OP_SELECT = 3 };
+
+/* The coordinator's phases, in order. */
+enum { PH_FACTOR = 0, PH_RESID, PH_SELECT, PH_DONE };
 
 typedef struct s_model {
     ch_design *design;
@@ -27,6 +42,12 @@ typedef struct s_model {
     double sum_w;
     ch_pen_opts pen_opts; /* kind CH_PEN_NONE for least squares */
     ch_pen_fit pen;
+    double *vif;                /* p, NaN for the intercept and aliased columns; NULL if unknown */
+    double kappa, kappa_scaled; /* condition numbers (collin.h); NaN if unknown */
+    bool has_quantiles;
+    double resid_q[CH_QSEL_PROBS]; /* Min, 1Q, Median, 3Q, Max of the (weighted) residuals */
+    ch_hc_type robust;
+    double *robust_se; /* p when robust != CH_HC_NONE */
 } s_model;
 
 typedef struct s_coord {
@@ -35,9 +56,17 @@ typedef struct s_coord {
     ch_pen_opts pen;
     ch_pen_ctx pctx; /* m and the number of folds k */
     ch_reduce *reduce;
-    bool done;
+    bool done; /* the factor round is in (root is set) */
     double *root;
-    size_t n_train;
+    size_t n_train, n_blocks;
+    int phase;
+    bool quantiles;     /* model.residual_quantiles */
+    ch_hc_type robust;  /* model.robust */
+    ch_ols ols;         /* the solve of root (unpenalized fits) */
+    ch_reduce *reduce2; /* the current residual round */
+    double *meat;       /* p x p summed sandwich meat (model.robust) */
+    ch_qsel *qs;
+    ch_qsel_task_t qtask; /* the current select round, for the combine */
 } s_coord;
 
 typedef struct s_worker {
@@ -47,6 +76,11 @@ typedef struct s_worker {
     const ch_worker_env *env;
     double *a; /* scratch block matrix */
     size_t a_rows;
+    double *e; /* scratch residuals (a_rows) */
+    ch_hc_type robust;
+    const double *beta;          /* during a residual task: the coefficients (aliased 0) */
+    const double *cov;           /* during OP_RESID with model.robust: (X'X)^-1, aliased 0 */
+    const ch_qsel_task_t *qtask; /* during OP_SELECT */
 } s_worker;
 
 static const char *const s_penalties[] = {"none", "ridge", "lasso", "elasticnet", NULL};
@@ -93,10 +127,34 @@ static size_t s_folds(const ch_pen_opts *o)
     return o->kind != CH_PEN_NONE && !(o->lambda > 0) ? o->folds : 1;
 }
 
+/* Reads model.residual_quantiles and model.robust (err may be NULL once
+ * validated). */
+static int s_read_report(ch_config *cfg, bool *quantiles, ch_hc_type *robust, ch_err *err)
+{
+    int kind = 0;
+    int rc = ch_cfg_bool(cfg, "model.residual_quantiles", true, quantiles, err);
+    if (rc == 0) {
+        rc = ch_cfg_enum(cfg, "model.robust", "none", ch_hc_names, &kind, err);
+    }
+    *robust = (ch_hc_type)kind;
+    return rc;
+}
+
 static int s_configure(ch_config *cfg, const ch_schema *schema, ch_err *err)
 {
     ch_pen_opts o;
+    bool quantiles;
+    ch_hc_type robust;
     int rc = s_read_pen(cfg, &o, err);
+    if (rc == 0) {
+        rc = s_read_report(cfg, &quantiles, &robust, err);
+    }
+    if (rc == 0 && robust != CH_HC_NONE && o.kind != CH_PEN_NONE) {
+        rc = ch_err_set(err, CH_EINVAL,
+                        "%s: model.robust needs an unpenalized fit (model.penalty none); "
+                        "sandwich standard errors of a penalized fit are not defined here",
+                        ch_config_where(cfg, "model.robust"));
+    }
     if (rc == 0 && schema && schema->target.kind != CH_COL_NUMERIC) {
         rc = ch_err_set(err, CH_EINVAL,
                         "%s: model.algorithm linear needs a numeric target, and '%s' is "
@@ -131,7 +189,15 @@ static int s_estimate(ch_config *cfg, const ch_schema *schema, size_t n_rows, si
     out->worker_bytes = block_rows * m * 8 + (depth + 3) * m * m * 8;
     out->message_bytes = (depth + 1) * (2 + m * m) * 8;
     out->flops = 2 * (double)n_rows * m * m + (double)n_blocks * 4 * m * m * m / 3;
-    out->rounds = 1;
+    bool quantiles = true;
+    ch_hc_type robust = CH_HC_NONE;
+    ch_pen_opts o;
+    s_read_pen(cfg, &o, NULL);
+    s_read_report(cfg, &quantiles, &robust, NULL);
+    /* the residual round, then at most 8 counting rounds (64 key bits, 9
+     * per histogram) */
+    out->rounds =
+        o.kind != CH_PEN_NONE ? 1 : 1 + (quantiles || robust ? 1 : 0) + (quantiles ? 8 : 0);
     return 0;
 }
 
@@ -152,7 +218,9 @@ static void *s_coord_new(const ch_coord_env *env, ch_err *err)
     }
     st->m = st->design->p + 1;
     st->n_train = env->n_train;
+    st->n_blocks = env->n_blocks;
     s_read_pen(env->cfg, &st->pen, NULL);
+    s_read_report(env->cfg, &st->quantiles, &st->robust, NULL);
     st->pctx.m = st->m;
     st->pctx.k = s_folds(&st->pen);
     if (st->pctx.k > env->n_blocks) {
@@ -178,17 +246,167 @@ static void *s_coord_new(const ch_coord_env *env, ch_err *err)
     return st;
 }
 
+/* The coefficients for a residual round (aliased as 0) into out[p]. */
+static void s_beta0(const ch_ols *o, double *out)
+{
+    for (size_t j = 0; j < o->p; j++) {
+        out[j] = o->aliased[j] ? 0.0 : o->coef[j];
+    }
+}
+
+/* Combine of the residual round's nodes [n, min, max, meat...]. */
+static void s_resid_combine(void *ctx, size_t len, const double *left, const double *right,
+                            double *out)
+{
+    (void)ctx;
+    out[0] = left[0] + right[0];
+    out[1] = left[1] < right[1] ? left[1] : right[1];
+    out[2] = left[2] > right[2] ? left[2] : right[2];
+    for (size_t i = 3; i < len; i++) {
+        out[i] = left[i] + right[i];
+    }
+}
+
+static size_t s_resid_len(size_t p, ch_hc_type robust)
+{
+    return 3 + (robust != CH_HC_NONE ? p * p : 0);
+}
+
 static int s_next_task(void *vst, uint32_t round, uint32_t *op, ch_buf *payload, ch_err *err)
 {
     s_coord *st = vst;
-    (void)payload;
-    (void)err;
     (void)round;
-    if (st->done) {
+    size_t p = st->design->p;
+    if (st->phase == PH_DONE) {
         return 1;
     }
-    *op = OP_FACTOR;
+    if (st->phase == PH_FACTOR) {
+        *op = OP_FACTOR;
+        return 0;
+    }
+    double *beta = malloc((p ? p : 1) * sizeof *beta);
+    if (!beta) {
+        return ch_err_set(err, CH_ENOMEM, "out of memory");
+    }
+    s_beta0(&st->ols, beta);
+    ch_buf_append(payload, beta, p * sizeof *beta);
+    free(beta);
+    ch_reduce_destroy(&st->reduce2);
+    if (st->phase == PH_RESID) {
+        if (st->robust != CH_HC_NONE) {
+            double *cov = malloc((p ? p * p : 1) * sizeof *cov);
+            if (!cov) {
+                return ch_err_set(err, CH_ENOMEM, "out of memory");
+            }
+            ch_robust_cov0(&st->ols, cov);
+            ch_buf_append(payload, cov, p * p * sizeof *cov);
+            free(cov);
+        }
+        st->reduce2 =
+            ch_reduce_new(st->n_blocks, s_resid_len(p, st->robust), s_resid_combine, NULL);
+        *op = OP_RESID;
+    } else {
+        size_t at = payload->len;
+        ch_qsel_task(st->qs, payload);
+        ch_qsel_task_free(&st->qtask);
+        if (!payload->failed &&
+            ch_qsel_parse(payload->data + at, payload->len - at, &st->qtask, err) != 0) {
+            return ch_err_prefix(err, "linear");
+        }
+        st->reduce2 = ch_reduce_new(st->n_blocks, st->qtask.node_len, ch_qsel_combine, &st->qtask);
+        *op = OP_SELECT;
+    }
+    if (!st->reduce2 || payload->failed) {
+        return ch_err_set(err, CH_ENOMEM, "out of memory");
+    }
     return 0;
+}
+
+/* After the factor round: the solve of an unpenalized fit, and whether a
+ * residual round follows. */
+static int s_after_factor(s_coord *st, ch_err *err)
+{
+    if (st->pen.kind != CH_PEN_NONE) {
+        st->phase = PH_DONE;
+        return 0;
+    }
+    ch_ols_free(&st->ols);
+    int rc = ch_qr_solve(st->root, st->design->p, st->design->intercept, &st->ols, err);
+    if (rc != 0) {
+        return rc;
+    }
+    st->phase = st->quantiles || st->robust != CH_HC_NONE ? PH_RESID : PH_DONE;
+    return 0;
+}
+
+/* Completes the residual or select round's tree into a new array. */
+static int s_finish2(s_coord *st, const ch_update *ups, size_t n, size_t len, double **out,
+                     ch_err *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        int rc = ch_reduce_add(st->reduce2, ups[i].state, ups[i].state_len, err);
+        if (rc != 0) {
+            return ch_err_prefix(err, "update for shard %u", ups[i].shard);
+        }
+    }
+    *out = malloc((len ? len : 1) * sizeof **out);
+    if (!*out) {
+        return ch_err_set(err, CH_ENOMEM, "out of memory");
+    }
+    int rc = ch_reduce_finish(st->reduce2, *out, err);
+    ch_reduce_destroy(&st->reduce2);
+    if (rc != 0) {
+        free(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+static int s_aggregate_resid(s_coord *st, uint32_t op, const ch_update *ups, size_t n,
+                             ch_round_metrics *m, ch_err *err)
+{
+    size_t p = st->design->p;
+    bool resid = op == OP_RESID;
+    if ((resid && st->phase != PH_RESID) || (!resid && st->phase != PH_SELECT) || !st->reduce2) {
+        return ch_err_set(err, CH_EPROTO, "linear: unexpected op %u", op);
+    }
+    size_t len = resid ? s_resid_len(p, st->robust) : st->qtask.node_len;
+    double *node;
+    int rc = s_finish2(st, ups, n, len, &node, err);
+    if (rc != 0) {
+        return rc;
+    }
+    if (resid) {
+        if (node[0] != st->ols.n) {
+            rc = ch_err_set(err, CH_EPROTO,
+                            "linear: the residual round counted %.0f rows, the factor round %.0f",
+                            node[0], st->ols.n);
+        } else if (st->robust != CH_HC_NONE) {
+            st->meat = malloc((p ? p * p : 1) * sizeof *st->meat);
+            if (!st->meat) {
+                rc = ch_err_set(err, CH_ENOMEM, "out of memory");
+            } else {
+                memcpy(st->meat, node + 3, p * p * sizeof *st->meat);
+            }
+        }
+        if (rc == 0 && st->quantiles) {
+            ch_round_metric(m, "residual_min", node[1]);
+            ch_round_metric(m, "residual_max", node[2]);
+            st->qs = ch_qsel_new(node[0], node[1], node[2]);
+            if (!st->qs) {
+                rc = ch_err_set(err, CH_EINVAL,
+                                "linear: residuals out of range (min %g, max %g over %.0f rows)",
+                                node[1], node[2], node[0]);
+            }
+        }
+    } else {
+        rc = ch_qsel_consume(st->qs, node, err);
+    }
+    free(node);
+    if (rc == 0) {
+        st->phase = st->qs && !ch_qsel_done(st->qs) ? PH_SELECT : PH_DONE;
+    }
+    return rc;
 }
 
 static int s_aggregate(void *vst, uint32_t round, uint32_t op, const ch_update *ups, size_t n,
@@ -196,7 +414,12 @@ static int s_aggregate(void *vst, uint32_t round, uint32_t op, const ch_update *
 {
     s_coord *st = vst;
     (void)round;
-    (void)op;
+    if (op != OP_FACTOR) {
+        return s_aggregate_resid(st, op, ups, n, m, err);
+    }
+    if (st->phase != PH_FACTOR || st->root) {
+        return ch_err_set(err, CH_EPROTO, "linear: a second factor round");
+    }
     for (size_t i = 0; i < n; i++) {
         int rc = ch_reduce_add(st->reduce, ups[i].state, ups[i].state_len, err);
         if (rc != 0) {
@@ -209,6 +432,8 @@ static int s_aggregate(void *vst, uint32_t round, uint32_t op, const ch_update *
     }
     int rc = ch_reduce_finish(st->reduce, st->root, err);
     if (rc != 0) {
+        free(st->root);
+        st->root = NULL;
         return rc;
     }
     double rows = 0;
@@ -217,7 +442,7 @@ static int s_aggregate(void *vst, uint32_t round, uint32_t op, const ch_update *
     }
     ch_round_metric(m, "rows_used", rows);
     st->done = true;
-    return 0;
+    return s_after_factor(st, err);
 }
 
 static void s_model_destroy(void **pm)
@@ -229,15 +454,45 @@ static void s_model_destroy(void **pm)
     ch_design_destroy(&md->design);
     ch_ols_free(&md->ols);
     ch_pen_fit_free(&md->pen);
+    free(md->vif);
+    free(md->robust_se);
     free(md);
     *pm = NULL;
+}
+
+/* The report's extras of an unpenalized fit: VIF, condition numbers,
+ * residual quantiles, robust standard errors. */
+static int s_finalize_extras(s_coord *st, s_model *md, ch_err *err)
+{
+    size_t p = st->design->p;
+    md->vif = malloc((p ? p : 1) * sizeof *md->vif);
+    if (!md->vif) {
+        return ch_err_set(err, CH_ENOMEM, "out of memory");
+    }
+    ch_collin_vif(st->root, &md->ols, st->design->intercept, md->vif);
+    int rc = ch_collin_cond(st->root, &md->ols, &md->kappa, &md->kappa_scaled);
+    if (rc != 0) {
+        return ch_err_set(err, rc, "linear: the singular values of the design failed");
+    }
+    if (st->qs) {
+        md->has_quantiles = true;
+        ch_qsel_result(st->qs, md->resid_q);
+    }
+    if (st->robust != CH_HC_NONE && st->meat) {
+        md->robust = st->robust;
+        md->robust_se = malloc((p ? p : 1) * sizeof *md->robust_se);
+        if (!md->robust_se || ch_robust_se(st->robust, st->meat, &md->ols, md->robust_se) != 0) {
+            return ch_err_set(err, CH_ENOMEM, "out of memory");
+        }
+    }
+    return 0;
 }
 
 static void *s_finalize(void *vst, ch_err *err)
 {
     s_coord *st = vst;
-    if (!st->root) {
-        ch_err_set(err, CH_EINTERNAL, "linear: finalize before the factor round");
+    if (!st->root || st->phase != PH_DONE) {
+        ch_err_set(err, CH_EINTERNAL, "linear: finalize before the last round");
         return NULL;
     }
     s_model *md = calloc(1, sizeof *md);
@@ -246,6 +501,7 @@ static void *s_finalize(void *vst, ch_err *err)
         return NULL;
     }
     md->pen_opts = st->pen;
+    md->kappa = md->kappa_scaled = NAN;
     if (st->pen.kind != CH_PEN_NONE) {
         if (ch_pen_fit_nodes(st->root, st->pctx.k, st->design->p, &st->pen, &md->pen, err) != 0) {
             free(md);
@@ -254,11 +510,13 @@ static void *s_finalize(void *vst, ch_err *err)
         md->ols.n = md->pen.n;
         md->sum_w = md->pen.sum_w;
     } else {
-        if (ch_qr_solve(st->root, st->design->p, st->design->intercept, &md->ols, err) != 0) {
-            free(md);
+        md->ols = st->ols;
+        memset(&st->ols, 0, sizeof st->ols);
+        md->sum_w = st->root[1];
+        if (s_finalize_extras(st, md, err) != 0) {
+            s_model_destroy((void **)&md);
             return NULL;
         }
-        md->sum_w = st->root[1];
     }
     md->design = st->design;
     st->design = NULL;
@@ -266,6 +524,9 @@ static void *s_finalize(void *vst, ch_err *err)
     return md;
 }
 
+/* Checkpoint: whether the factor round is in, then its root. The residual
+ * rounds are not saved: after a resume they run again from the root and
+ * give the same numbers. */
 static int s_save(void *vst, ch_buf *out, ch_err *err)
 {
     s_coord *st = vst;
@@ -286,12 +547,20 @@ static int s_load(void *vst, const uint8_t *data, size_t len, ch_err *err)
         return ch_err_set(err, CH_EINVAL, "linear checkpoint has the wrong size (%zu bytes)", len);
     }
     if (data[0]) {
+        free(st->root);
         st->root = malloc(need);
         if (!st->root) {
             return ch_err_set(err, CH_ENOMEM, "out of memory");
         }
         memcpy(st->root, data + 1, need);
         st->done = true;
+        ch_qsel_destroy(&st->qs);
+        free(st->meat);
+        st->meat = NULL;
+        int rc = s_after_factor(st, err);
+        if (rc != 0) {
+            return ch_err_prefix(err, "linear checkpoint");
+        }
     }
     return 0;
 }
@@ -304,6 +573,11 @@ static void s_coord_destroy(void **pst)
     s_coord *st = *pst;
     ch_design_destroy(&st->design);
     ch_reduce_destroy(&st->reduce);
+    ch_reduce_destroy(&st->reduce2);
+    ch_ols_free(&st->ols);
+    ch_qsel_destroy(&st->qs);
+    ch_qsel_task_free(&st->qtask);
+    free(st->meat);
     free(st->root);
     free(st);
     *pst = NULL;
@@ -328,19 +602,20 @@ static void *s_worker_new(const ch_worker_env *env, ch_err *err)
     w->env = env;
     ch_pen_opts o;
     s_read_pen(env->cfg, &o, NULL);
+    bool quantiles;
+    s_read_report(env->cfg, &quantiles, &w->robust, NULL);
     w->pctx.m = w->m;
     w->pctx.k = s_folds(&o);
     return w;
 }
 
-/* Leaf of the reduction: the QR factor of one block's complete rows. */
-static int s_leaf(void *ctx, size_t block, double *out, ch_err *err)
+/* Gathers block `block`'s complete rows into w->a as [sqrt(w) X, sqrt(w) y]
+ * (column-major, leading dimension *used); *sum_w gets the weight sum. */
+static int s_gather(s_worker *w, size_t block, size_t *used_out, double *sum_w_out, ch_err *err)
 {
-    s_worker *w = ctx;
     const ch_plan *plan = w->env->plan;
     const ch_table *t = w->env->train;
     size_t lb = block - w->env->block_offset;
-    out += (block % w->pctx.k) * ch_qr_node_len(w->design->p); /* the block's fold */
     size_t lo = plan->block_begin[lb], hi = plan->block_begin[lb + 1];
     size_t rows = hi - lo, m = w->m, p = w->design->p;
     if (rows > w->a_rows) {
@@ -349,8 +624,10 @@ static int s_leaf(void *ctx, size_t block, double *out, ch_err *err)
             return ch_err_set(err, CH_ENOMEM, "block too large");
         }
         free(w->a);
+        free(w->e);
         w->a = ch_alloc_array(n, sizeof(double));
-        if (!w->a) {
+        w->e = ch_alloc_array(rows, sizeof(double));
+        if (!w->a || !w->e) {
             w->a_rows = 0;
             return ch_err_set(err, CH_ENOMEM, "out of memory for a %zu x %zu block", rows, m);
         }
@@ -389,13 +666,133 @@ static int s_leaf(void *ctx, size_t block, double *out, ch_err *err)
     }
     free(row);
     free(keep);
+    *used_out = used;
+    *sum_w_out = sum_w;
+    return 0;
+}
+
+/* Leaf of the reduction: the QR factor of one block's complete rows. */
+static int s_leaf(void *ctx, size_t block, double *out, ch_err *err)
+{
+    s_worker *w = ctx;
+    out += (block % w->pctx.k) * ch_qr_node_len(w->design->p); /* the block's fold */
+    size_t used;
+    double sum_w;
+    int rc = s_gather(w, block, &used, &sum_w, err);
+    if (rc != 0) {
+        return rc;
+    }
     out[0] = (double)used;
     out[1] = sum_w;
-    int rc = ch_qr_leaf(w->a, used, m, out);
+    rc = ch_qr_leaf(w->a, used, w->m, out);
     if (rc != 0) {
         return ch_err_set(err, rc, "QR factorisation of block %zu failed", block);
     }
     return 0;
+}
+
+/* The weighted residuals sqrt(w) (y - x'beta) of the gathered block into
+ * w->e, in a fixed order of operations. */
+static void s_residuals(s_worker *w, size_t used)
+{
+    size_t p = w->design->p;
+    const double *y = w->a + p * used;
+    for (size_t k = 0; k < used; k++) {
+        w->e[k] = y[k];
+    }
+    for (size_t j = 0; j < p; j++) {
+        double b = w->beta[j];
+        const double *x = w->a + j * used;
+        for (size_t k = 0; k < used; k++) {
+            w->e[k] -= x[k] * b;
+        }
+    }
+}
+
+/* Leaf of the residual round: [rows, min, max, meat]. */
+static int s_leaf_resid(void *ctx, size_t block, double *out, ch_err *err)
+{
+    s_worker *w = ctx;
+    size_t used;
+    double sum_w;
+    int rc = s_gather(w, block, &used, &sum_w, err);
+    if (rc != 0) {
+        return rc;
+    }
+    s_residuals(w, used);
+    double lo = INFINITY, hi = -INFINITY;
+    for (size_t k = 0; k < used; k++) {
+        lo = w->e[k] < lo ? w->e[k] : lo;
+        hi = w->e[k] > hi ? w->e[k] : hi;
+    }
+    out[0] = (double)used;
+    out[1] = lo;
+    out[2] = hi;
+    if (w->robust != CH_HC_NONE &&
+        ch_robust_meat(w->robust, w->a, used, w->design->p, w->e, w->cov, out + 3) != 0) {
+        return ch_err_set(err, CH_ENOMEM, "out of memory for the sandwich of block %zu", block);
+    }
+    return 0;
+}
+
+/* Leaf of a counting round (quantile.h). */
+static int s_leaf_select(void *ctx, size_t block, double *out, ch_err *err)
+{
+    s_worker *w = ctx;
+    size_t used;
+    double sum_w;
+    int rc = s_gather(w, block, &used, &sum_w, err);
+    if (rc != 0) {
+        return rc;
+    }
+    s_residuals(w, used);
+    ch_qsel_leaf(w->qtask, w->e, used, out);
+    return 0;
+}
+
+/* A residual or counting round: the payload is the coefficients, then
+ * (X'X)^-1 (OP_RESID with model.robust) or the counting task (OP_SELECT). */
+static int s_run_resid(s_worker *w, uint32_t op, const uint8_t *payload, size_t len, size_t b0,
+                       size_t b1, ch_buf *out, ch_err *err)
+{
+    size_t p = w->design->p;
+    size_t head = p * sizeof(double);
+    size_t cov_len = op == OP_RESID && w->robust != CH_HC_NONE ? p * p * sizeof(double) : 0;
+    if (len < head || (op == OP_RESID && len != head + cov_len)) {
+        return ch_err_set(err, CH_EPROTO, "linear: residual task of %zu bytes for %zu columns", len,
+                          p);
+    }
+    double *msg = malloc(head + cov_len + sizeof(double));
+    if (!msg) {
+        return ch_err_set(err, CH_ENOMEM, "out of memory");
+    }
+    memcpy(msg, payload, head + cov_len);
+    for (size_t j = 0; j < p + cov_len / sizeof(double); j++) {
+        if (!isfinite(msg[j])) {
+            free(msg);
+            return ch_err_set(err, CH_EPROTO, "linear: the residual task has a non-finite value");
+        }
+    }
+    w->beta = msg;
+    w->cov = msg + p;
+    int rc;
+    if (op == OP_RESID) {
+        rc = ch_reduce_range(w->env->n_blocks_total, b0, b1, s_resid_len(p, w->robust),
+                             s_leaf_resid, w, s_resid_combine, NULL, out, err);
+    } else {
+        ch_qsel_task_t task;
+        rc = ch_qsel_parse(payload + head, len - head, &task, err);
+        if (rc == 0) {
+            w->qtask = &task;
+            rc = ch_reduce_range(w->env->n_blocks_total, b0, b1, task.node_len, s_leaf_select, w,
+                                 ch_qsel_combine, &task, out, err);
+            ch_qsel_task_free(&task);
+        }
+    }
+    w->beta = w->cov = NULL;
+    w->qtask = NULL;
+    free(msg);
+    return rc;
 }
 
 static int s_run_task(void *vw, uint32_t round, uint32_t op, const uint8_t *payload, size_t len,
@@ -403,9 +800,7 @@ static int s_run_task(void *vw, uint32_t round, uint32_t op, const uint8_t *payl
 {
     s_worker *w = vw;
     (void)round;
-    (void)payload;
-    (void)len;
-    if (op != OP_FACTOR) {
+    if (op != OP_FACTOR && op != OP_RESID && op != OP_SELECT) {
         return ch_err_set(err, CH_EPROTO, "linear: unknown op %u", op);
     }
     const ch_plan *plan = w->env->plan;
@@ -416,6 +811,12 @@ static int s_run_task(void *vw, uint32_t round, uint32_t op, const uint8_t *payl
     size_t b0 = w->env->block_offset + plan->shard_block[shard];
     size_t b1 = w->env->block_offset + plan->shard_block[shard + 1];
     *samples = ch_plan_shard_end(plan, shard) - ch_plan_shard_begin(plan, shard);
+    if (op != OP_FACTOR) {
+        if (w->pctx.k > 1) {
+            return ch_err_set(err, CH_EPROTO, "linear: residual round for a penalized fit");
+        }
+        return s_run_resid(w, op, payload, len, b0, b1, out, err);
+    }
     if (w->pctx.k > 1) {
         return ch_reduce_range(w->env->n_blocks_total, b0, b1,
                                w->pctx.k * ch_qr_node_len(w->design->p), s_leaf, w, ch_pen_combine,
@@ -433,6 +834,7 @@ static void s_worker_destroy(void **pw)
     s_worker *w = *pw;
     ch_design_destroy(&w->design);
     free(w->a);
+    free(w->e);
     free(w);
     *pw = NULL;
 }
@@ -534,6 +936,21 @@ static int s_pack(const void *vm, ch_buf *out, ch_err *err)
         lm.rss = o->rss;
         lm.tss = o->tss;
         lm.rank = (uint32_t)o->rank;
+        if (md->vif) {
+            lm.n_vif = p;
+            lm.vif = md->vif;
+            lm.condition_number = md->kappa;
+            lm.condition_number_scaled = md->kappa_scaled;
+        }
+        if (md->has_quantiles) {
+            lm.n_residual_quantiles = CH_QSEL_PROBS;
+            lm.residual_quantiles = (double *)md->resid_q;
+        }
+        if (md->robust != CH_HC_NONE) {
+            lm.robust = (char *)ch_hc_names[md->robust];
+            lm.n_robust_std_error = p;
+            lm.robust_std_error = md->robust_se;
+        }
     }
     lm.n_dropped = md->n_dropped > 0 ? (uint64_t)md->n_dropped : 0;
     lm.intercept = md->design->intercept;
@@ -594,6 +1011,51 @@ static int s_unpack_pen(s_model *md, const Cohort__Linear__LinearModel *lm, size
     return 0;
 }
 
+/* The diagnostics of an unpenalized fit from a decoded message (older
+ * models have none: vif stays NULL, the quantiles and robust errors off). */
+static int s_unpack_extras(s_model *md, const Cohort__Linear__LinearModel *lm, size_t p,
+                           ch_err *err)
+{
+    md->kappa = md->kappa_scaled = NAN;
+    if ((lm->n_vif && lm->n_vif != p) ||
+        (lm->n_residual_quantiles && lm->n_residual_quantiles != CH_QSEL_PROBS) ||
+        (lm->n_robust_std_error && lm->n_robust_std_error != p)) {
+        return ch_err_set(err, CH_EINVAL, "the linear model's diagnostics have the wrong length");
+    }
+    if (lm->n_vif) {
+        md->vif = malloc(p * sizeof *md->vif);
+        if (!md->vif) {
+            return ch_err_set(err, CH_ENOMEM, "out of memory");
+        }
+        memcpy(md->vif, lm->vif, p * sizeof *md->vif);
+        md->kappa = lm->condition_number;
+        md->kappa_scaled = lm->condition_number_scaled;
+    }
+    if (lm->n_residual_quantiles) {
+        md->has_quantiles = true;
+        memcpy(md->resid_q, lm->residual_quantiles, sizeof md->resid_q);
+    }
+    if (lm->n_robust_std_error) {
+        int kind = -1;
+        for (int k = 1; ch_hc_names[k]; k++) {
+            if (lm->robust && strcmp(lm->robust, ch_hc_names[k]) == 0) {
+                kind = k;
+            }
+        }
+        if (kind < 0) {
+            return ch_err_set(err, CH_EINVAL, "the linear model has an unknown robust type '%s'",
+                              lm->robust ? lm->robust : "");
+        }
+        md->robust = (ch_hc_type)kind;
+        md->robust_se = malloc(p * sizeof *md->robust_se);
+        if (!md->robust_se) {
+            return ch_err_set(err, CH_ENOMEM, "out of memory");
+        }
+        memcpy(md->robust_se, lm->robust_std_error, p * sizeof *md->robust_se);
+    }
+    return 0;
+}
+
 static void *s_unpack(const uint8_t *data, size_t len, const ch_schema *schema, ch_err *err)
 {
     Cohort__Linear__LinearModel *lm = cohort__linear__linear_model__unpack(NULL, len, data);
@@ -640,6 +1102,7 @@ static void *s_unpack(const uint8_t *data, size_t len, const ch_schema *schema, 
             o->rss = lm->rss;
             o->tss = lm->tss;
             o->rank = lm->rank;
+            rc = s_unpack_extras(md, lm, p, err);
         }
     }
     if (rc == 0) {
@@ -652,6 +1115,8 @@ static void *s_unpack(const uint8_t *data, size_t len, const ch_schema *schema, 
         if (md) {
             ch_ols_free(&md->ols);
             ch_pen_fit_free(&md->pen);
+            free(md->vif);
+            free(md->robust_se);
         }
         free(md);
         return NULL;
@@ -693,6 +1158,21 @@ static void s_coef_inference(const s_model *md, const s_ftest *ft, size_t k, dou
     *pv = ch_stat_t_two_sided(o->t_value[k], o->df_residual);
     *lo = o->coef[k] - ft->t_crit * o->std_error[k];
     *hi = o->coef[k] + ft->t_crit * o->std_error[k];
+}
+
+/* Coefficient k's t statistic and p-value with the robust standard error
+ * (lmtest::coeftest(fit, vcovHC(fit, type)): t with the residual df). */
+static void s_robust_inference(const s_model *md, size_t k, double *t, double *pv)
+{
+    *t = md->ols.coef[k] / md->robust_se[k];
+    *pv = ch_stat_t_two_sided(*t, md->ols.df_residual);
+}
+
+/* Whether the fit had weights other than 1 (R then prints "Weighted
+ * Residuals"). */
+static bool s_weighted(const s_model *md)
+{
+    return md->sum_w != md->ols.n;
 }
 
 static int s_summary_json_pen(const s_model *md, ch_buf *j)
@@ -758,6 +1238,20 @@ static int s_summary_json(const void *vm, ch_buf *j)
         ch_buf_json_num(j, lo);
         ch_buf_puts(j, ", \"ci_high\": ");
         ch_buf_json_num(j, hi);
+        if (md->vif) {
+            ch_buf_puts(j, ", \"vif\": ");
+            ch_buf_json_num(j, md->vif[k]);
+        }
+        if (md->robust_se) {
+            double rt, rp;
+            s_robust_inference(md, k, &rt, &rp);
+            ch_buf_puts(j, ", \"robust_std_error\": ");
+            ch_buf_json_num(j, md->robust_se[k]);
+            ch_buf_puts(j, ", \"robust_statistic\": ");
+            ch_buf_json_num(j, rt);
+            ch_buf_puts(j, ", \"robust_p_value\": ");
+            ch_buf_json_num(j, rp);
+        }
         ch_buf_printf(j, ", \"aliased\": %s}", o->aliased[k] ? "true" : "false");
     }
     ch_buf_puts(j, "\n  ],\n  \"fit\": {\"n\": ");
@@ -786,6 +1280,24 @@ static int s_summary_json(const void *vm, ch_buf *j)
     ch_buf_json_num(j, ft.aic);
     ch_buf_puts(j, ", \"bic\": ");
     ch_buf_json_num(j, ft.bic);
+    if (md->vif) {
+        ch_buf_puts(j, ", \"condition_number\": ");
+        ch_buf_json_num(j, md->kappa);
+        ch_buf_puts(j, ", \"condition_number_scaled\": ");
+        ch_buf_json_num(j, md->kappa_scaled);
+    }
+    if (md->has_quantiles) {
+        static const char *const qn[CH_QSEL_PROBS] = {"min", "q1", "median", "q3", "max"};
+        ch_buf_puts(j, ", \"residual_quantiles\": {");
+        for (size_t k = 0; k < CH_QSEL_PROBS; k++) {
+            ch_buf_printf(j, "%s\"%s\": ", k ? ", " : "", qn[k]);
+            ch_buf_json_num(j, md->resid_q[k]);
+        }
+        ch_buf_printf(j, ", \"weighted\": %s}", s_weighted(md) ? "true" : "false");
+    }
+    if (md->robust != CH_HC_NONE) {
+        ch_buf_printf(j, ", \"robust\": \"%s\"", ch_hc_names[md->robust]);
+    }
     ch_buf_puts(j, "}");
     return j->failed ? CH_ENOMEM : 0;
 }
@@ -823,6 +1335,45 @@ static int s_describe_pen(const s_model *md, ch_buf *text)
     return text->failed ? CH_ENOMEM : 0;
 }
 
+/* The text of the diagnostics: VIF, condition numbers, robust errors. */
+static void s_describe_extras(const s_model *md, ch_buf *text)
+{
+    const ch_ols *o = &md->ols;
+    if (md->vif) {
+        ch_buf_puts(text, "\nVariance inflation factors, 1 / (1 - R_j^2):\n");
+        for (size_t k = 0; k < o->p; k++) {
+            if (!isnan(md->vif[k])) {
+                ch_buf_printf(text, "%-32.32s %14.6g\n", md->design->names[k], md->vif[k]);
+            }
+        }
+        ch_buf_printf(text,
+                      "Condition number: %.6g (kappa of the design); %.6g with columns scaled to "
+                      "unit length\n",
+                      md->kappa, md->kappa_scaled);
+    }
+    if (md->robust_se) {
+        ch_buf_printf(text,
+                      "\nCoefficients with %s robust (sandwich) standard errors:\n%-32s %14s "
+                      "%14s %8s %9s\n",
+                      md->robust == CH_HC0   ? "HC0"
+                      : md->robust == CH_HC1 ? "HC1"
+                      : md->robust == CH_HC2 ? "HC2"
+                                             : "HC3",
+                      "", "Estimate", "Std. Error", "t value", "Pr(>|t|)");
+        for (size_t k = 0; k < o->p; k++) {
+            if (o->aliased[k]) {
+                continue;
+            }
+            double t, pv;
+            char pb[32];
+            s_robust_inference(md, k, &t, &pv);
+            s_fmt_p(pv, pb, sizeof pb);
+            ch_buf_printf(text, "%-32.32s %14.6g %14.6g %8.3f %9s %s\n", md->design->names[k],
+                          o->coef[k], md->robust_se[k], t, pb, ch_stat_stars(pv));
+        }
+    }
+}
+
 static int s_describe(const void *vm, ch_buf *text)
 {
     const s_model *md = vm;
@@ -831,6 +1382,14 @@ static int s_describe(const void *vm, ch_buf *text)
     }
     const ch_ols *o = &md->ols;
     s_ftest ft = s_tests(md);
+    if (md->has_quantiles) {
+        ch_buf_printf(text, "%sResiduals (exact quantiles, type 7):\n%12s %12s %12s %12s %12s\n",
+                      s_weighted(md) ? "Weighted " : "", "Min", "1Q", "Median", "3Q", "Max");
+        for (size_t k = 0; k < CH_QSEL_PROBS; k++) {
+            ch_buf_printf(text, "%s%12.6g", k ? " " : "", md->resid_q[k]);
+        }
+        ch_buf_puts(text, "\n\n");
+    }
     ch_buf_printf(text, "Coefficients:\n%-32s %14s %14s %8s %9s\n", "", "Estimate", "Std. Error",
                   "t value", "Pr(>|t|)");
     for (size_t k = 0; k < o->p; k++) {
@@ -863,6 +1422,7 @@ static int s_describe(const void *vm, ch_buf *text)
     if (md->n_dropped > 0) {
         ch_buf_printf(text, "(%.0f observations deleted due to missingness)\n", md->n_dropped);
     }
+    s_describe_extras(md, text);
     return text->failed ? CH_ENOMEM : 0;
 }
 
@@ -913,6 +1473,102 @@ static int s_report_pen(const s_model *md, ch_report *r, ch_err *err)
             "Cross-validation error over the lambda path", "lambda", "MSE", 0, 0, false};
         rc = ch_report_line_chart(r, &o, &s, 1);
     }
+    return rc;
+}
+
+/* A table of rows x nc cells of short text, freed here. */
+static int s_report_cells(ch_report *r, const char *const *header, size_t nc, char (*cells)[48],
+                          size_t rows, ch_err *err)
+{
+    const char **ptr = calloc(rows * nc + 1, sizeof *ptr);
+    if (!ptr) {
+        return ch_err_set(err, CH_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < rows * nc; i++) {
+        ptr[i] = cells[i];
+    }
+    int rc = ch_report_table(r, header, nc, ptr, rows, -1);
+    free(ptr);
+    return rc;
+}
+
+/* The report's diagnostics sections: residual quantiles, collinearity,
+ * robust standard errors. */
+static int s_report_extras(const s_model *md, ch_report *r, ch_err *err)
+{
+    const ch_ols *o = &md->ols;
+    size_t p = o->p;
+    int rc = 0;
+    if (md->has_quantiles) {
+        char v[CH_QSEL_PROBS][48];
+        for (size_t k = 0; k < CH_QSEL_PROBS; k++) {
+            snprintf(v[k], sizeof v[k], "%.6g", md->resid_q[k]);
+        }
+        static const char *const header[] = {"Min", "1Q", "Median", "3Q", "Max"};
+        ch_report_section(r, s_weighted(md) ? "Weighted residuals" : "Residuals");
+        rc = s_report_cells(r, header, CH_QSEL_PROBS, v, 1, err);
+        if (rc == 0) {
+            rc = ch_report_paragraph(r, "Exact quantiles (R's type 7), found by counting rounds "
+                                        "over the workers; no row left its worker.");
+        }
+    }
+    char(*cells)[48] = calloc(p * 5 + 1, sizeof *cells);
+    if (!cells) {
+        return ch_err_set(err, CH_ENOMEM, "out of memory");
+    }
+    if (rc == 0 && md->vif) {
+        size_t rows = 0;
+        for (size_t k = 0; k < p; k++) {
+            if (!isnan(md->vif[k])) {
+                snprintf(cells[2 * rows], 48, "%.47s", md->design->names[k]);
+                snprintf(cells[2 * rows + 1], 48, "%.6g", md->vif[k]);
+                rows++;
+            }
+        }
+        static const char *const header[] = {"term", "VIF"};
+        ch_report_section(r, "Collinearity");
+        rc = s_report_cells(r, header, 2, cells, rows, err);
+        if (rc == 0) {
+            char v[2][48];
+            snprintf(v[0], sizeof v[0], "%.6g", md->kappa);
+            snprintf(v[1], sizeof v[1], "%.6g", md->kappa_scaled);
+            const char *keys[] = {"condition number (kappa of the design)",
+                                  "condition number, columns of unit length"};
+            const char *vals[] = {v[0], v[1]};
+            rc = ch_report_kv(r, keys, vals, 2);
+        }
+        if (rc == 0) {
+            rc = ch_report_paragraph(
+                r, "VIF = 1 / (1 - R_j^2) from regressing each column on the others (car::vif "
+                   "for one-column terms). The condition number is the ratio of the largest to "
+                   "the smallest singular value of the design (R's kappa(fit, exact = TRUE), "
+                   "statsmodels' Cond. No.); with columns scaled to unit length, above 30 "
+                   "suggests harmful collinearity (Belsley, Kuh and Welsch).");
+        }
+    }
+    if (rc == 0 && md->robust_se) {
+        size_t rows = 0;
+        for (size_t k = 0; k < p; k++) {
+            if (o->aliased[k]) {
+                continue;
+            }
+            double t, pv;
+            s_robust_inference(md, k, &t, &pv);
+            snprintf(cells[5 * rows], 48, "%.47s", md->design->names[k]);
+            snprintf(cells[5 * rows + 1], 48, "%.6g", o->coef[k]);
+            snprintf(cells[5 * rows + 2], 48, "%.6g", md->robust_se[k]);
+            snprintf(cells[5 * rows + 3], 48, "%.3f", t);
+            s_fmt_p(pv, cells[5 * rows + 4], 48);
+            rows++;
+        }
+        static const char *const header[] = {"term", "estimate", "robust std. error", "t value",
+                                             "Pr(>|t|)"};
+        char title[64];
+        snprintf(title, sizeof title, "Robust standard errors (%s)", ch_hc_names[md->robust]);
+        ch_report_section(r, title);
+        rc = s_report_cells(r, header, 5, cells, rows, err);
+    }
+    free(cells);
     return rc;
 }
 
@@ -986,6 +1642,9 @@ static int s_report(const void *vm, ch_report *r, ch_err *err)
             "adjusted R-squared", "F-statistic", "log-likelihood",          "AIC / BIC"};
         const char *vals[] = {v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]};
         rc = ch_report_kv(r, keys, vals, 8);
+    }
+    if (rc == 0) {
+        rc = s_report_extras(md, r, err);
     }
     return rc;
 }

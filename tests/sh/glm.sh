@@ -80,6 +80,45 @@ check "OLS F p-value is R's (1e-7)" near "$(num "$T/o/summary.json" f_p_value)" 
 check "OLS intercept p-value is R's (1e-7)" near "$(num "$T/o/summary.json" p_value)" 3.8447525126851708e-45 1e-7
 check "OLS model.txt prints the F test" grep -q "F-statistic: 22.889 on 14 and 163 DF" "$T/o/model.txt"
 
+# OLS diagnostics (tests/unit/test_linear.c has R's numbers): residual
+# quantiles by counting rounds, VIF, condition numbers and HC3 errors from a
+# second round; identical for 1, 2 and 4 workers
+diag_of() { grep -o '"vif": [^,]*\|"robust_[a-z_]*": [^,]*\|"residual_quantiles": {[^}]*}\|"condition_number[a-z_]*": [^,}]*' "$1"; }
+for w in 1 2 4; do
+    timeout 60 "$COHORT" run examples/ols.yaml --workers $w $set0 --set model.robust=hc3 \
+        --set model.residual_quantiles=true --out "$T/d$w" >/dev/null 2>"$T/d$w.err"
+done
+diag_of "$T/d1/summary.json" >"$T/dref"
+check "OLS diagnostics: 15 VIF and 45 robust entries, quantiles, 2 condition numbers" \
+    [ "$(wc -l <"$T/dref")" -eq 63 ]
+for w in 2 4; do
+    check "OLS diagnostics, $w workers: identical" cmp -s "$T/dref" <(diag_of "$T/d$w/summary.json")
+done
+s="$T/d4/summary.json"
+rq() { grep -o '"residual_quantiles": {[^}]*}' "$s" | grep -o "\"$1\": [^,}]*" | sed 's/.*: //'; }
+check "residual median is R's (1e-8 relative)" near "$(rq median)" -0.019684375291580819 1e-8
+check "residual 1Q is R's (1e-9 relative)" near "$(rq q1)" -0.32081736837151642 1e-9
+check "residual max is R's (1e-9 relative)" near "$(rq max)" 1.5579822910725947 1e-9
+check "malic_acid VIF is R's (1e-9)" near "$(grep -o '"vif": [0-9][^,]*' "$s" | head -n 1 | sed 's/.*: //')" 1.7512676917846175 1e-9
+check "condition number is R's kappa(fit, exact = TRUE) (1e-9)" near "$(num "$s" condition_number)" 15381.82311679861 1e-9
+check "intercept HC3 std. error is sandwich's (1e-9)" near "$(num "$s" robust_std_error)" 0.81339768463737638 1e-9
+check "model.txt has the residual quantiles" grep -q "Residuals (exact quantiles" "$T/d4/model.txt"
+check "model.txt has the HC3 table" grep -q "HC3 robust (sandwich) standard errors" "$T/d4/model.txt"
+check "report has the collinearity and robust sections" \
+    grep -q "Robust standard errors (hc3)" "$T/d4/report.html"
+timeout 60 "$COHORT" run examples/ols.yaml --workers 2 $set0 --out "$T/nq" >/dev/null 2>&1
+check "model.residual_quantiles false (the example): no quantiles, VIF still there" \
+    sh -c "! grep -q residual_quantiles '$T/nq/summary.json' && grep -q '\"vif\"' '$T/nq/summary.json'"
+printf 'name: dq\nseed: 1\ndata:\n  train: %s/data/wine.csv\n  target: alcohol\n  test_fraction: 0\nmodel:\n  algorithm: linear\n' "$SRC" >"$T/dq.yaml"
+timeout 60 "$COHORT" run "$T/dq.yaml" --workers 3 --out "$T/dq" >/dev/null 2>&1
+s="$T/dq/summary.json"
+check "residual quantiles are on by default (3 workers; median R's to 1e-8)" \
+    near "$(rq median)" -0.019684375291580819 1e-8
+expect_error "robust with a penalty" "model.robust needs an unpenalized fit" \
+    "$COHORT" run examples/ols.yaml --workers 1 --set model.penalty=ridge --set model.robust=hc0
+expect_error "unknown robust type" "model.robust" \
+    "$COHORT" run examples/ols.yaml --workers 1 --set model.robust=hc4
+
 # penalized fits with lambda chosen by 5-fold CV: identical for 1, 2 and 4 workers
 for pen in lasso elasticnet ridge; do
     for w in 1 2 4; do

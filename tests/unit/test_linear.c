@@ -10,9 +10,12 @@
  *   summary(lm(alcohol ~ ., data = d))
  * printed with sprintf("%.20g"). Tolerance: 1e-9 relative (QR by a
  * different route than R's LINPACK dqrdc2, same problem conditioning). */
+#include "algorithms/linear/collin.h"
 #include "algorithms/linear/design.h"
 #include "algorithms/linear/penalized.h"
 #include "algorithms/linear/qr.h"
+#include "algorithms/linear/quantile.h"
+#include "algorithms/linear/robust.h"
 #include "algorithms/linear/stats.h"
 #include "common/reduce.h"
 #include "tests/check.h"
@@ -210,8 +213,18 @@ static int s_leaf(void *vctx, size_t b, double *out, ch_err *err)
 
 /* Fits with the rows cut into n_blocks blocks at block_rows, reduced by
  * `workers` workers owning contiguous block ranges. Returns 0 or the error. */
+static int s_fit_blocks_root(const ch_table *t, const ch_design *d, const size_t *block_rows,
+                             size_t n_blocks, size_t workers, ch_ols *out, double **root_out);
+
 static int s_fit_blocks(const ch_table *t, const ch_design *d, const size_t *block_rows,
                         size_t n_blocks, size_t workers, ch_ols *out)
+{
+    return s_fit_blocks_root(t, d, block_rows, n_blocks, workers, out, NULL);
+}
+
+/* The same, handing back the root node when root_out is not NULL. */
+static int s_fit_blocks_root(const ch_table *t, const ch_design *d, const size_t *block_rows,
+                             size_t n_blocks, size_t workers, ch_ols *out, double **root_out)
 {
     ch_err err = {0};
     size_t m = d->p + 1, len = ch_qr_node_len(d->p);
@@ -238,7 +251,11 @@ static int s_fit_blocks(const ch_table *t, const ch_design *d, const size_t *blo
     if (rc != 0) {
         fprintf(stderr, "fit failed: %s\n", err.msg);
     }
-    free(root);
+    if (rc == 0 && root_out) {
+        *root_out = root;
+    } else {
+        free(root);
+    }
     ch_reduce_destroy(&r);
     return rc;
 }
@@ -665,8 +682,417 @@ static void test_penalized_matches_sklearn(void)
     ch_table_destroy(&t);
 }
 
+/* The report's diagnostics, R 4.2 with car 3.1 and sandwich 3.0 (Debian's
+ * r-cran-car, r-cran-sandwich) on the same fits:
+ *   X <- model.matrix(fit); diag(solve(cor(X[, -1])))   (= car::vif(fit)'s
+ *     GVIF for every one-column term; the factor `target` gets one GVIF of
+ *     42.89 there, per column here)
+ *   kappa(fit, exact = TRUE);  kappa of sweep(X, 2, sqrt(colSums(X^2)), "/")
+ *   quantile(resid(fit))                 (summary.lm's Residuals)
+ *   sqrt(diag(sandwich::vcovHC(fit, type = "HC0" .. "HC3")))
+ * and for the weighted fit fw: diag(solve(cov2cor(vcov(fw)[-1, -1]))),
+ * kappa(fw, exact = TRUE), quantile(sqrt(w) * resid(fw)), vcovHC(fw).
+ * Tolerances: 1e-9 relative for VIF, kappa and the HC errors (the same
+ * conditioning as the coefficients); 1e-10 absolute for the quantiles (R's
+ * residuals are qr.resid, ours y - X b: they differ in the last bits). */
+static const double r_vif[P - 1] = {1.7512676917846175, 2.5043540683209065, 2.6758292519516385,
+                                    1.4187509889589975, 4.4539761748202293, 9.7230514575298379,
+                                    1.861402979699694,  1.9995627111239218, 3.5505207589271888,
+                                    2.6518590985624284, 4.3998042390252854, 4.1220911944076297,
+                                    6.9202551464259798, 12.882226684085385};
+static const double r_kappa = 15381.82311679861, r_kappa_scaled = 68.629213769535411;
+static const double r_resid_q[5] = {-1.2864401927458369, -0.32081736837151642,
+                                    -0.019684375291580819, 0.3213000806034228, 1.5579822910725947};
+static const double r_hc[4][P] = {
+    {0.67248194726000321, 0.040208186390574337, 0.19541590723805369, 0.018118772790438505,
+     0.0027996625307882823, 0.1318916450568097, 0.11836265170483425, 0.42164879535314903,
+     0.1018607120305132, 0.029171070711534651, 0.33572944862095683, 0.095657025479822161,
+     0.00021075191296505616, 0.18290556821565473, 0.27890232864195957},
+    {0.70274348683691434, 0.04201754592613953, 0.20420958004208645, 0.018934113577080049,
+     0.0029256467283156821, 0.13782674004783496, 0.12368894497348762, 0.44062289831618756,
+     0.10644442164679795, 0.030483762471413857, 0.35083719989656525, 0.099961570567103447,
+     0.00022023570265052508, 0.19113627851790435, 0.29145287202927872},
+    {0.73519367479355691, 0.042495541696773602, 0.20670113697961867, 0.019252643838442295,
+     0.0030247585807637268, 0.14273942038542528, 0.13702283792787978, 0.45430450325432198,
+     0.11074850165685211, 0.030818215038283157, 0.3592699028331568, 0.10138167153830832,
+     0.00022248489243329383, 0.19673689964511615, 0.30343685541347987},
+    {0.81339768463737638, 0.044975308719951403, 0.21903669321274397, 0.020500015929555217,
+     0.0032925670020993386, 0.15567260296110558, 0.16099785729175034, 0.49313444855019073,
+     0.12118632241967625, 0.032618455010657479, 0.38505640200594843, 0.1080231651317405,
+     0.00023522897484107408, 0.21380594821969437, 0.33422186113376301}};
+static const double rw_vif[P - 1] = {1.7737294994222861, 2.2681597751447824, 2.5423270342812669,
+                                     1.4553335445249154, 4.3151110245765372, 10.284544448376542,
+                                     1.8818775435911526, 2.0130494883964061, 3.5565356613322687,
+                                     2.6718619084986379, 4.4261342280294134, 4.0911887246425156,
+                                     6.9746217960810775, 13.27209248959271};
+static const double rw_kappa = 15531.835223691016;
+static const double rw_resid_q[5] = {-1.5292705711966448, -0.3195981645802688,
+                                     -0.040278981471717198, 0.28518744622403641,
+                                     1.8304879561979166};
+static const double rw_hc[4][P] = {
+    {0.68575559472443748, 0.040616599886364013, 0.20904140046698491, 0.018653654169698646,
+     0.0029660451252714534, 0.12951796595576526, 0.11118974011854639, 0.45633527671894208,
+     0.10421736992387781, 0.029302201014788296, 0.40947402711699998, 0.097006991123051334,
+     0.00022409121083320551, 0.19040267888657345, 0.28182288795050098},
+    {0.71661444551482634, 0.042444337939326303, 0.21844821746659732, 0.019493064500650054,
+     0.0030995165029205573, 0.13534624590982022, 0.11619325394496674, 0.47687026370706109,
+     0.10890712862653694, 0.030620793609444533, 0.42790026818974486, 0.1013722843670707,
+     0.00023417526598602608, 0.19897075751847387, 0.29450485586370045},
+    {0.73690193279352523, 0.043345572137156688, 0.22445606926830144, 0.020093489260710071,
+     0.0031989794229125034, 0.14001646187815778, 0.12177788891442567, 0.49458970015592368,
+     0.11248242948401047, 0.031077949537335656, 0.44951547262948188, 0.10233963984612074,
+     0.00024017150439268586, 0.2025510985210302, 0.3008262030569796},
+    {0.79463193657413289, 0.046334794678053313, 0.24165750672208897, 0.021703124790505558,
+     0.0034596740091105086, 0.15173218997515475, 0.13374774585555321, 0.5371099954499724,
+     0.12171079610007848, 0.033012591802436667, 0.4943774569599198, 0.10817904599971616,
+     0.0002580793861089105, 0.2160475148529083, 0.32197074904647122}};
+
+/* Values cut into blocks for the counting rounds. */
+typedef struct qsel_ctx {
+    const double *v;
+    const size_t *bb; /* n_blocks + 1 offsets */
+    const ch_qsel_task_t *task;
+} qsel_ctx;
+
+static int s_qsel_leaf(void *vctx, size_t b, double *out, ch_err *err)
+{
+    const qsel_ctx *c = vctx;
+    (void)err;
+    ch_qsel_leaf(c->task, c->v + c->bb[b], c->bb[b + 1] - c->bb[b], out);
+    return 0;
+}
+
+/* The five quantiles of v[0..n) by counting rounds over n_blocks even
+ * blocks owned by `workers` workers; *rounds gets the counting rounds.
+ * Returns 0 or the first error. */
+static int s_qsel_run(const double *v, size_t n, size_t n_blocks, size_t workers, double *out,
+                      size_t *rounds)
+{
+    ch_err err = {0};
+    double lo = INFINITY, hi = -INFINITY;
+    for (size_t i = 0; i < n; i++) {
+        lo = v[i] < lo ? v[i] : lo;
+        hi = v[i] > hi ? v[i] : hi;
+    }
+    size_t *bb = malloc((n_blocks + 1) * sizeof *bb);
+    for (size_t b = 0; b <= n_blocks; b++) {
+        bb[b] = b * n / n_blocks;
+    }
+    ch_qsel *q = ch_qsel_new((double)n, lo, hi);
+    int rc = q ? 0 : CH_ENOMEM;
+    *rounds = 0;
+    while (rc == 0 && !ch_qsel_done(q) && *rounds < 20) {
+        ch_buf task;
+        ch_buf_init(&task);
+        size_t len = ch_qsel_task(q, &task);
+        ch_qsel_task_t t;
+        rc = ch_qsel_parse(task.data, task.len, &t, &err);
+        ch_buf_free(&task);
+        if (rc != 0) {
+            break;
+        }
+        CHECK(t.node_len == len);
+        qsel_ctx c = {v, bb, &t};
+        ch_reduce *r = ch_reduce_new(n_blocks, len, ch_qsel_combine, &t);
+        for (size_t w = 0; w < workers && rc == 0; w++) {
+            ch_buf part;
+            ch_buf_init(&part);
+            rc = ch_reduce_range(n_blocks, w * n_blocks / workers, (w + 1) * n_blocks / workers,
+                                 len, s_qsel_leaf, &c, ch_qsel_combine, &t, &part, &err);
+            if (rc == 0) {
+                rc = ch_reduce_add(r, part.data, part.len, &err);
+            }
+            ch_buf_free(&part);
+        }
+        double *root = malloc(len * sizeof *root);
+        if (rc == 0) {
+            rc = ch_reduce_finish(r, root, &err);
+        }
+        if (rc == 0) {
+            rc = ch_qsel_consume(q, root, &err);
+        }
+        free(root);
+        ch_reduce_destroy(&r);
+        ch_qsel_task_free(&t);
+        (*rounds)++;
+    }
+    if (rc == 0) {
+        CHECK(ch_qsel_done(q));
+        ch_qsel_result(q, out);
+    } else {
+        fprintf(stderr, "quantile rounds failed: %s\n", err.msg);
+    }
+    ch_qsel_destroy(&q);
+    free(bb);
+    return rc;
+}
+
+static int s_cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* R's quantile(x, type = 7) by sorting, for the five probabilities. */
+static void s_type7(const double *v, size_t n, double *out)
+{
+    double *s = malloc(n * sizeof *s);
+    memcpy(s, v, n * sizeof *s);
+    qsort(s, n, sizeof *s, s_cmp_double);
+    for (size_t k = 0; k < 5; k++) {
+        double idx = (double)(n - 1) * ch_qsel_probs[k], lo = floor(idx), h = idx - lo;
+        double a = s[(size_t)lo], b = s[(size_t)ceil(idx)];
+        out[k] = h > 0 && a != b ? (1 - h) * a + h * b : a;
+    }
+    free(s);
+}
+
+/* splitmix64: a counter-based stream for test data. */
+static uint64_t s_mix(uint64_t x)
+{
+    x += 0x9e3779b97f4a7c15ULL;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+
+/* Exact quantiles by counting rounds equal, bit for bit, R's type 7 by
+ * sorting; the same for 1, 2 and 4 workers; edge cases; bad input. */
+static void test_quantile_rounds(void)
+{
+    size_t n = 60000;
+    double *v = malloc(n * sizeof *v);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t r = s_mix(i);
+        double u = (double)(r >> 11) / 9007199254740992.0;
+        int scale = (int)(r % 7) - 3;
+        v[i] = (u - 0.45) * pow(10.0, scale);
+        if (i % 7 == 0) {
+            v[i] = 1.25; /* ties around the third quartile */
+        } else if (i % 101 == 0) {
+            v[i] = (i % 2) ? -0.0 : 0.0;
+        }
+    }
+    double ref[5], got[5], first[5];
+    s_type7(v, n, ref);
+    const size_t workers[] = {1, 2, 4};
+    for (size_t q = 0; q < 3; q++) {
+        size_t rounds;
+        CHECK(s_qsel_run(v, n, 64, workers[q], got, &rounds) == 0);
+        CHECK(rounds >= 2 && rounds <= 9); /* histograms, then values */
+        for (size_t k = 0; k < 5; k++) {
+            CHECK(got[k] == ref[k]);
+        }
+        if (q == 0) {
+            memcpy(first, got, sizeof first);
+            printf("# quantiles of %zu values in %zu counting rounds\n", n, rounds);
+        } else {
+            CHECK(memcmp(first, got, sizeof first) == 0);
+        }
+    }
+    /* a very wide range: bisection on keys still ends */
+    for (size_t i = 0; i < n; i++) {
+        v[i] = ldexp((double)(s_mix(i + n) >> 40) - 8388608.0, (int)(s_mix(i) % 1800) - 900);
+    }
+    s_type7(v, n, ref);
+    size_t rounds;
+    CHECK(s_qsel_run(v, n, 16, 3, got, &rounds) == 0);
+    for (size_t k = 0; k < 5; k++) {
+        CHECK(got[k] == ref[k]);
+    }
+    /* one value, two values, all equal */
+    double one = -3.5, two[2] = {2, -1};
+    CHECK(s_qsel_run(&one, 1, 1, 1, got, &rounds) == 0);
+    CHECK(got[0] == -3.5 && got[2] == -3.5 && got[4] == -3.5 && rounds == 0);
+    CHECK(s_qsel_run(two, 2, 2, 2, got, &rounds) == 0);
+    CHECK(got[0] == -1 && got[1] == -0.25 && got[2] == 0.5 && got[3] == 1.25 && got[4] == 2);
+    for (size_t i = 0; i < 1000; i++) {
+        v[i] = 0.1;
+    }
+    CHECK(s_qsel_run(v, 1000, 4, 2, got, &rounds) == 0);
+    CHECK(got[1] == 0.1 && got[3] == 0.1 && rounds == 0);
+    free(v);
+
+    /* keys are monotone and invertible */
+    const double ks[] = {-INFINITY, -1e300, -1, -1e-300, -0.0, 0.0, 1e-310, 1, 1e300, INFINITY};
+    for (size_t i = 0; i + 1 < sizeof ks / sizeof ks[0]; i++) {
+        CHECK(ch_qsel_key(ks[i]) < ch_qsel_key(ks[i + 1]));
+        CHECK(ch_qsel_unkey(ch_qsel_key(ks[i])) == ks[i]);
+    }
+
+    /* untrusted task bytes and a root that does not add up */
+    ch_err err = {0};
+    ch_qsel_task_t t;
+    uint64_t bad[4] = {1, 5, 4, 0}; /* lo > hi */
+    CHECK(ch_qsel_parse((const uint8_t *)bad, sizeof bad, &t, &err) == CH_EPROTO);
+    CHECK(ch_qsel_parse((const uint8_t *)bad, 7, &t, &err) == CH_EPROTO);
+    bad[0] = 99;
+    CHECK(ch_qsel_parse((const uint8_t *)bad, sizeof bad, &t, &err) == CH_EPROTO);
+    CHECK(ch_qsel_new(0, 0, 1) == NULL && ch_qsel_new(5, 2, 1) == NULL);
+    CHECK(ch_qsel_new(5, 0, NAN) == NULL);
+    ch_qsel *q = ch_qsel_new(1000, -1, 1);
+    ch_buf task;
+    ch_buf_init(&task);
+    size_t len = ch_qsel_task(q, &task);
+    CHECK(len == 3 * CH_QSEL_BINS); /* one shared bracket for the inner quantiles */
+    double *root = calloc(len, sizeof *root);
+    root[3] = 999; /* one value short */
+    CHECK(ch_qsel_consume(q, root, &err) == CH_EPROTO);
+    CHECK_HAS(err.msg, "counts 999 values");
+    free(root);
+    ch_buf_free(&task);
+    ch_qsel_destroy(&q);
+    CHECK(q == NULL);
+}
+
+/* Weighted residuals sqrt(w) (y - x'b) of every complete row, in row order,
+ * and the sandwich meat of `type` summed block by block (16 blocks). */
+static double *s_residuals(const ch_table *t, const ch_design *d, const ch_ols *o, ch_hc_type type,
+                           double *meat, size_t *n_out)
+{
+    size_t p = d->p, n = t->n_rows, nb = 16;
+    double *e = malloc(n * sizeof *e), *a = malloc(n * p * sizeof *a), *x = malloc(p * sizeof *x);
+    double *cov = malloc(p * p * sizeof *cov);
+    ch_robust_cov0(o, cov);
+    memset(meat, 0, p * p * sizeof *meat);
+    size_t used = 0;
+    for (size_t b = 0; b < nb; b++) {
+        size_t first = used;
+        for (size_t i = b * n / nb; i < (b + 1) * n / nb; i++) {
+            if (!ch_design_row(d, t, i, x, 1)) {
+                continue;
+            }
+            double sw = t->weights ? sqrt(t->weights[i]) : 1.0, fit = 0;
+            for (size_t j = 0; j < p; j++) {
+                fit += x[j] * (o->aliased[j] ? 0 : o->coef[j]);
+            }
+            e[used++] = sw * (t->target.values[i] - fit);
+        }
+        size_t rows = used - first;
+        for (size_t k = 0, i = b * n / nb; i < (b + 1) * n / nb; i++) {
+            if (ch_design_row(d, t, i, a + k, rows)) {
+                double sw = t->weights ? sqrt(t->weights[i]) : 1.0;
+                for (size_t j = 0; j < p; j++) {
+                    a[j * rows + k] *= sw;
+                }
+                k++;
+            }
+        }
+        if (type != CH_HC_NONE) {
+            CHECK(ch_robust_meat(type, a, rows, p, e + first, cov, meat) == 0);
+        }
+    }
+    free(a);
+    free(x);
+    free(cov);
+    *n_out = used;
+    return e;
+}
+
+/* VIF, condition numbers, residual quantiles and HC0-HC3 against R, for
+ * the plain and the weighted fit. */
+static void test_diagnostics_match_r(void)
+{
+    ch_err err = {0};
+    for (int weighted = 0; weighted < 2; weighted++) {
+        ch_table *t = s_wine();
+        if (!t) {
+            return;
+        }
+        if (weighted) {
+            double *w = malloc(t->n_rows * sizeof *w);
+            for (size_t i = 0; i < t->n_rows; i++) {
+                w[i] = s_weight(i);
+            }
+            CHECK(ch_table_add_column(t, "w", CH_COL_NUMERIC, w, NULL, 0) == 0);
+            CHECK(ch_table_set_weights(t, "w", &err) == 0);
+        }
+        ch_design *d = s_design(t);
+        size_t *bb = malloc(10 * sizeof *bb);
+        for (size_t b = 0; b <= 9; b++) {
+            bb[b] = b * t->n_rows / 9;
+        }
+        ch_ols o;
+        double *root = NULL;
+        if (s_fit_blocks_root(t, d, bb, 9, 3, &o, &root) != 0) {
+            CHECK(!"fit");
+            free(bb);
+            continue;
+        }
+        double vif[P], kappa, scaled;
+        ch_collin_vif(root, &o, true, vif);
+        CHECK(isnan(vif[0]));
+        for (size_t j = 1; j < P; j++) {
+            CHECK_REL(vif[j], weighted ? rw_vif[j - 1] : r_vif[j - 1], 1e-9, 0.0);
+        }
+        CHECK(ch_collin_cond(root, &o, &kappa, &scaled) == 0);
+        CHECK_REL(kappa, weighted ? rw_kappa : r_kappa, 1e-9, 0.0);
+        if (!weighted) {
+            CHECK_REL(scaled, r_kappa_scaled, 1e-9, 0.0);
+        }
+        for (int type = CH_HC0; type <= CH_HC3; type++) {
+            double meat[P * P], se[P];
+            size_t n;
+            double *e = s_residuals(t, d, &o, (ch_hc_type)type, meat, &n);
+            CHECK(n == 178);
+            CHECK(ch_robust_se((ch_hc_type)type, meat, &o, se) == 0);
+            for (size_t j = 0; j < P; j++) {
+                CHECK_REL(se[j], (weighted ? rw_hc : r_hc)[type - CH_HC0][j], 1e-9, 0.0);
+            }
+            if (type == CH_HC0) {
+                double q[5];
+                size_t rounds;
+                CHECK(s_qsel_run(e, n, 5, 2, q, &rounds) == 0);
+                for (size_t k = 0; k < 5; k++) {
+                    CHECK_NEAR(q[k], (weighted ? rw_resid_q : r_resid_q)[k], 1e-10);
+                }
+            }
+            free(e);
+        }
+        ch_ols_free(&o);
+        free(root);
+        free(bb);
+        ch_design_destroy(&d);
+        ch_table_destroy(&t);
+    }
+
+    /* an aliased column: no VIF for it, the others as without it */
+    ch_table *t = s_wine();
+    if (!t) {
+        return;
+    }
+    long malic = ch_table_find(t, "malic_acid"), ash = ch_table_find(t, "ash");
+    double *alias = malloc(t->n_rows * sizeof *alias);
+    for (size_t i = 0; i < t->n_rows; i++) {
+        alias[i] = 2 * t->cols[malic].values[i] + t->cols[ash].values[i];
+    }
+    CHECK(ch_table_add_column(t, "alias", CH_COL_NUMERIC, alias, NULL, 0) == 0);
+    ch_design *d = s_design(t);
+    size_t bb[3] = {0, 90, 178};
+    ch_ols o;
+    double *root = NULL;
+    if (s_fit_blocks_root(t, d, bb, 2, 2, &o, &root) == 0) {
+        double vif[P + 1], kappa, scaled;
+        ch_collin_vif(root, &o, true, vif);
+        CHECK(isnan(vif[P]));
+        for (size_t j = 1; j < P; j++) {
+            CHECK_REL(vif[j], r_vif[j - 1], 1e-9, 0.0);
+        }
+        CHECK(ch_collin_cond(root, &o, &kappa, &scaled) == 0);
+        CHECK_REL(kappa, r_kappa, 1e-9, 0.0);
+        ch_ols_free(&o);
+        free(root);
+    } else {
+        CHECK(!"fit");
+    }
+    ch_design_destroy(&d);
+    ch_table_destroy(&t);
+}
+
 int main(void)
 {
+    test_quantile_rounds();
+    test_diagnostics_match_r();
     test_inference_matches_r();
     test_penalized_matches_sklearn();
     test_ols_matches_r();
