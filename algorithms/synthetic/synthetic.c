@@ -631,8 +631,15 @@ static int s_fit(s_coord *st, double *sum, ch_err *err)
         m->total = ts / tw > 1 ? ts / tw : 1;
         for (size_t j = 0; j < n; j++) {
             size_t sz = l->one_off[j + 1] - l->one_off[j];
-            memcpy(p + l->one_off[j], y1 + l->one_off[j], sz * sizeof *p);
-            ch_syn_project_simplex(p + l->one_off[j], sz, 1.0);
+            /* project the noisy counts onto counts summing to the total,
+             * then divide: projecting counts straight onto the probability
+             * simplex would put all the mass on the largest cell */
+            double *pj = p + l->one_off[j];
+            memcpy(pj, y1 + l->one_off[j], sz * sizeof *p);
+            ch_syn_project_simplex(pj, sz, m->total);
+            for (size_t k = 0; k < sz; k++) {
+                pj[k] /= m->total;
+            }
         }
         long k;
         if (st->by_file) {

@@ -42,6 +42,13 @@ timeout 60 "$COHORT" run $EX --workers 2 --out "$T/big" --set model.epsilon=1000
 tv=$(grep -o '"test_mean_tv": [0-9.e-]*' "$T/big/summary.json" | sed 's/.*: //')
 check "mean one-way TV at epsilon 1000 is below 0.035 ($tv)" \
     awk -v a="$tv" 'BEGIN { exit !(a != "" && a < 0.035) }'
+# nearly noise-free selection finds the churn column's known neighbours
+# (the one-way probabilities behind the score's offset were wrong before:
+# the tree was a star on 'state')
+check "epsilon 1000: the tree joins churn and customer service calls" \
+    grep -q '\["number_customer_service_calls", "churn"\]' "$T/big/summary.json"
+check "epsilon 1000: the tree joins churn and the international plan" \
+    grep -q '\["international_plan", "churn"\]' "$T/big/summary.json"
 levels=$(cut -d, -f3 "$T/big/data.csv" | tail -n +2 | sort -u | tr '\n' ' ')
 check "area codes preserved ($levels)" [ "$levels" = "area_code_408 area_code_415 area_code_510 " ]
 
