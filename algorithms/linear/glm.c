@@ -8,8 +8,10 @@
  * curve, and solves for the next coefficients until R's convergence test
  * holds. The model is the same bytes for any number of workers. */
 #include "algorithms/algo.h"
+#include "algorithms/linear/collin.h"
 #include "algorithms/linear/design.h"
 #include "algorithms/linear/glm.h"
+#include "algorithms/linear/predict.h"
 #include "algorithms/linear/stats.h"
 #include "common/log.h"
 #include "common/reduce.h"
@@ -34,6 +36,11 @@ typedef struct s_model {
     double n, n_dropped, n_boundary;
     double *path;
     size_t n_path;
+    double *vif;                /* p, NaN for the intercept and aliased; NULL if unknown */
+    double kappa, kappa_scaled; /* condition numbers of sqrt(W) X (collin.h) */
+    ch_lp_scale predict_type;   /* model.predict_type */
+    bool predict_se;            /* model.predict_se */
+    const ch_schema *schema;    /* borrowed from the model file (unpack), else NULL */
 } s_model;
 
 typedef struct s_coord {
@@ -43,6 +50,8 @@ typedef struct s_coord {
     ch_reduce *reduce;
     ch_glm_iter it;
     double *root, *last_root; /* the last round's root; the root of the last solve */
+    ch_lp_scale predict_type;
+    bool predict_se;
 } s_coord;
 
 typedef struct s_worker {
@@ -56,9 +65,23 @@ typedef struct s_worker {
 
 /* --- configuration -------------------------------------------------------- */
 
+/* Reads model.predict_type (response or link) and model.predict_se: what
+ * `cohort predict` writes (err may be NULL once validated). */
+static int s_read_predict(ch_config *cfg, ch_lp_scale *type, bool *se, ch_err *err)
+{
+    int t = 0;
+    int rc = ch_cfg_enum(cfg, "model.predict_type", "response", ch_lp_scales, &t, err);
+    *type = (ch_lp_scale)t;
+    if (rc == 0) {
+        rc = ch_cfg_bool(cfg, "model.predict_se", false, se, err);
+    }
+    return rc;
+}
+
 static int s_configure_common(ch_config *cfg, ch_err *err)
 {
-    bool intercept;
+    bool intercept, se;
+    ch_lp_scale type;
     long max_iter;
     double tol;
     int rc = ch_cfg_bool(cfg, "model.intercept", true, &intercept, err);
@@ -67,6 +90,9 @@ static int s_configure_common(ch_config *cfg, ch_err *err)
     }
     if (rc == 0) {
         rc = ch_cfg_num(cfg, "model.tol", 1e-8, 1e-15, 0.1, &tol, err);
+    }
+    if (rc == 0) {
+        rc = s_read_predict(cfg, &type, &se, err);
     }
     return rc;
 }
@@ -165,6 +191,7 @@ static void *s_coord_new_fam(const ch_coord_env *env, ch_glm_family fam, ch_err 
     double tol = 1e-8;
     ch_cfg_int(env->cfg, "model.max_iter", 25, 1, 1000, &max_iter, NULL);
     ch_cfg_num(env->cfg, "model.tol", 1e-8, 1e-15, 0.1, &tol, NULL);
+    s_read_predict(env->cfg, &st->predict_type, &st->predict_se, NULL);
     if (st->design) {
         size_t len = ch_glm_node_len(st->design->p);
         st->m = st->design->p + 1;
@@ -262,6 +289,7 @@ static void s_model_destroy(void **pm)
     free(md->cov);
     free(md->aliased);
     free(md->path);
+    free(md->vif);
     free(md);
     *pm = NULL;
 }
@@ -325,6 +353,20 @@ static void *s_finalize(void *vst, ch_err *err)
     md->iter = it->iter;
     md->converged = it->converged;
     md->n_dropped = (double)st->n_train - md->n;
+    md->predict_type = st->predict_type;
+    md->predict_se = st->predict_se;
+    /* collinearity of the final weighted fit (car::vif and kappa of a glm) */
+    md->vif = malloc((p ? p : 1) * sizeof *md->vif);
+    if (!md->vif) {
+        s_model_destroy((void **)&md);
+        ch_err_set(err, CH_ENOMEM, "out of memory");
+        return NULL;
+    }
+    ch_collin_vif(st->last_root + CH_GLM_NSTATS, &it->fit, st->design->intercept, md->vif);
+    if (ch_collin_cond(st->last_root + CH_GLM_NSTATS, &it->fit, &md->kappa, &md->kappa_scaled) !=
+        0) {
+        md->kappa = md->kappa_scaled = NAN;
+    }
     md->design = st->design;
     st->design = NULL;
     if (!md->converged) {
@@ -589,6 +631,14 @@ static int s_pack(const void *vm, ch_buf *out, ch_err *err)
     g.n_boundary = (uint64_t)md->n_boundary;
     g.n_deviance_path = md->n_path;
     g.deviance_path = md->path;
+    g.predict_type = md->predict_type == CH_LP_LINK ? "link" : "";
+    g.predict_se = md->predict_se;
+    if (md->vif) {
+        g.n_vif = p;
+        g.vif = md->vif;
+        g.condition_number = md->kappa;
+        g.condition_number_scaled = md->kappa_scaled;
+    }
     size_t size = cohort__linear__glm_model__get_packed_size(&g);
     int rc = ch_buf_reserve(out, size);
     if (rc == 0) {
@@ -618,7 +668,13 @@ static void *s_unpack(const uint8_t *data, size_t len, const ch_schema *schema, 
                         g->n_coef, d->p);
     } else if (strcmp(g->family, "binomial") != 0 && strcmp(g->family, "poisson") != 0) {
         rc = ch_err_set(err, CH_EINVAL, "the glm model has an unknown family '%s'", g->family);
+    } else if ((g->n_vif && g->n_vif != d->p) ||
+               (g->predict_type[0] && strcmp(g->predict_type, "link") != 0)) {
+        rc =
+            ch_err_set(err, CH_EINVAL, "the glm model's diagnostics or predict type are malformed");
     } else if (!(md = s_model_alloc(d->p, g->n_deviance_path))) {
+        rc = ch_err_set(err, CH_ENOMEM, "out of memory");
+    } else if (g->n_vif && !(md->vif = malloc(d->p * sizeof *md->vif))) {
         rc = ch_err_set(err, CH_ENOMEM, "out of memory");
     }
     if (rc == 0) {
@@ -643,12 +699,43 @@ static void *s_unpack(const uint8_t *data, size_t len, const ch_schema *schema, 
         md->n = (double)g->n;
         md->n_dropped = (double)g->n_dropped;
         md->n_boundary = (double)g->n_boundary;
+        md->predict_type = g->predict_type[0] ? CH_LP_LINK : CH_LP_RESPONSE;
+        md->predict_se = g->predict_se;
+        md->kappa = md->kappa_scaled = NAN;
+        if (g->n_vif) {
+            memcpy(md->vif, g->vif, p * sizeof *md->vif);
+            md->kappa = g->condition_number;
+            md->kappa_scaled = g->condition_number_scaled;
+        }
+        md->schema = schema;
         md->design = d;
         d = NULL;
     }
     cohort__linear__glm_model__free_unpacked(g, NULL);
     ch_design_destroy(&d);
-    return rc == 0 ? md : NULL;
+    if (rc != 0) {
+        s_model_destroy((void **)&md);
+    }
+    return md;
+}
+
+/* `cohort predict` with model.predict_type link or model.predict_se: fit
+ * (and se_fit) on that scale as R's predict.glm; otherwise the ordinary
+ * columns (probabilities, or the rate). */
+static int s_predict_csv(const void *vm, const ch_table *t, ch_buf *csv, ch_err *err)
+{
+    const s_model *md = vm;
+    if (md->predict_type == CH_LP_RESPONSE && !md->predict_se) {
+        return 1;
+    }
+    if (!md->schema) {
+        return ch_err_set(err, CH_EINTERNAL, "glm: predict_csv on a model without its schema");
+    }
+    ch_lp_spec s = {
+        md->design,       md->coef,      md->aliased,
+        md->cov,          1.0,           md->fam == CH_GLM_BINOMIAL ? CH_LP_LOGIT : CH_LP_LOG,
+        md->predict_type, md->predict_se};
+    return ch_lp_csv(&s, t, md->schema, csv, err);
 }
 
 /* Derived numbers of coefficient k: z, p-value and the Wald 95% interval
@@ -693,6 +780,10 @@ static int s_summary_json(const void *vm, ch_buf *j)
         ch_buf_json_num(j, lo);
         ch_buf_puts(j, ", \"ci_high\": ");
         ch_buf_json_num(j, hi);
+        if (md->vif) {
+            ch_buf_puts(j, ", \"vif\": ");
+            ch_buf_json_num(j, md->vif[k]);
+        }
         ch_buf_printf(j, ", \"aliased\": %s}", md->aliased[k] ? "true" : "false");
     }
     ch_buf_printf(j, "\n  ],\n  \"fit\": {\"family\": \"%s\", \"link\": \"%s\", \"n\": ",
@@ -718,6 +809,12 @@ static int s_summary_json(const void *vm, ch_buf *j)
     ch_buf_printf(j, ", \"fisher_iterations\": %u, \"converged\": %s, \"n_boundary\": ", md->iter,
                   md->converged ? "true" : "false");
     ch_buf_json_num(j, md->n_boundary);
+    if (md->vif) {
+        ch_buf_puts(j, ", \"condition_number\": ");
+        ch_buf_json_num(j, md->kappa);
+        ch_buf_puts(j, ", \"condition_number_scaled\": ");
+        ch_buf_json_num(j, md->kappa_scaled);
+    }
     ch_buf_puts(j, "}");
     return j->failed ? CH_ENOMEM : 0;
 }
@@ -778,7 +875,63 @@ static int s_describe(const void *vm, ch_buf *text)
                       md->fam == CH_GLM_BINOMIAL ? "0 or 1" : "0", md->n_boundary,
                       md->fam == CH_GLM_BINOMIAL ? " (perfect or quasi-complete separation)" : "");
     }
+    if (md->vif) {
+        ch_buf_puts(text, "\nVariance inflation factors (final IRLS weights), 1 / (1 - R_j^2):\n");
+        for (size_t k = 0; k < md->p; k++) {
+            if (!isnan(md->vif[k])) {
+                ch_buf_printf(text, "%-32.32s %14.6g\n", md->design->names[k], md->vif[k]);
+            }
+        }
+        ch_buf_printf(text,
+                      "Condition number: %.6g (kappa of sqrt(W) X); %.6g with columns scaled to "
+                      "unit length\n",
+                      md->kappa, md->kappa_scaled);
+    }
     return text->failed ? CH_ENOMEM : 0;
+}
+
+/* The collinearity section: VIF per column, the condition numbers. */
+static int s_report_collin(const s_model *md, ch_report *r, ch_err *err)
+{
+    size_t p = md->p, rows = 0;
+    char(*cells)[48] = calloc(2 * p + 1, sizeof *cells);
+    const char **ptr = calloc(2 * p + 1, sizeof *ptr);
+    int rc = 0;
+    if (!cells || !ptr) {
+        rc = ch_err_set(err, CH_ENOMEM, "out of memory");
+    }
+    for (size_t k = 0; k < p && rc == 0; k++) {
+        if (!isnan(md->vif[k])) {
+            snprintf(cells[2 * rows], 48, "%.47s", md->design->names[k]);
+            snprintf(cells[2 * rows + 1], 48, "%.6g", md->vif[k]);
+            ptr[2 * rows] = cells[2 * rows];
+            ptr[2 * rows + 1] = cells[2 * rows + 1];
+            rows++;
+        }
+    }
+    static const char *const header[] = {"term", "VIF"};
+    if (rc == 0) {
+        ch_report_section(r, "Collinearity");
+        rc = ch_report_table(r, header, 2, ptr, rows, -1);
+    }
+    if (rc == 0) {
+        char v[2][48];
+        snprintf(v[0], sizeof v[0], "%.6g", md->kappa);
+        snprintf(v[1], sizeof v[1], "%.6g", md->kappa_scaled);
+        const char *keys[] = {"condition number (kappa of sqrt(W) X)",
+                              "condition number, columns of unit length"};
+        const char *vals[] = {v[0], v[1]};
+        rc = ch_report_kv(r, keys, vals, 2);
+    }
+    if (rc == 0) {
+        rc = ch_report_paragraph(
+            r, "VIF = 1 / (1 - R_j^2) in the final IRLS weights, as car::vif computes it from "
+               "vcov(fit) for one-column terms; the condition number is R's kappa(fit, exact = "
+               "TRUE).");
+    }
+    free(cells);
+    free(ptr);
+    return rc;
 }
 
 static int s_report(const void *vm, ch_report *r, ch_err *err)
@@ -856,6 +1009,9 @@ static int s_report(const void *vm, ch_report *r, ch_err *err)
         const char *vals[] = {v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8]};
         rc = ch_report_kv(r, keys, vals, 9);
     }
+    if (rc == 0 && md->vif) {
+        rc = s_report_collin(md, r, err);
+    }
     if (rc == 0 && md->n_path > 0) {
         double *x = malloc(md->n_path * sizeof *x);
         if (!x) {
@@ -893,6 +1049,7 @@ const ch_algo ch_algo_logistic = {
     .predict = s_predict,
     .pack = s_pack,
     .unpack = s_unpack,
+    .predict_csv = s_predict_csv,
     .summary_json = s_summary_json,
     .describe = s_describe,
     .report = s_report,
@@ -920,6 +1077,7 @@ const ch_algo ch_algo_poisson = {
     .predict = s_predict,
     .pack = s_pack,
     .unpack = s_unpack,
+    .predict_csv = s_predict_csv,
     .summary_json = s_summary_json,
     .describe = s_describe,
     .report = s_report,

@@ -18,6 +18,7 @@
 #include "algorithms/linear/collin.h"
 #include "algorithms/linear/design.h"
 #include "algorithms/linear/penalized.h"
+#include "algorithms/linear/predict.h"
 #include "algorithms/linear/qr.h"
 #include "algorithms/linear/quantile.h"
 #include "algorithms/linear/robust.h"
@@ -47,7 +48,9 @@ typedef struct s_model {
     bool has_quantiles;
     double resid_q[CH_QSEL_PROBS]; /* Min, 1Q, Median, 3Q, Max of the (weighted) residuals */
     ch_hc_type robust;
-    double *robust_se; /* p when robust != CH_HC_NONE */
+    double *robust_se;       /* p when robust != CH_HC_NONE */
+    bool predict_se;         /* model.predict_se: cohort predict writes fit,se_fit */
+    const ch_schema *schema; /* borrowed from the model file (unpack), else NULL */
 } s_model;
 
 typedef struct s_coord {
@@ -67,6 +70,7 @@ typedef struct s_coord {
     double *meat;       /* p x p summed sandwich meat (model.robust) */
     ch_qsel *qs;
     ch_qsel_task_t qtask; /* the current select round, for the combine */
+    bool predict_se;
 } s_coord;
 
 typedef struct s_worker {
@@ -140,14 +144,35 @@ static int s_read_report(ch_config *cfg, bool *quantiles, ch_hc_type *robust, ch
     return rc;
 }
 
+/* Reads model.predict_se and model.predict_type (err may be NULL once
+ * validated). The identity link makes both scales the same. */
+static int s_read_predict(ch_config *cfg, bool *se, ch_err *err)
+{
+    int type = 0;
+    int rc = ch_cfg_bool(cfg, "model.predict_se", false, se, err);
+    if (rc == 0) {
+        rc = ch_cfg_enum(cfg, "model.predict_type", "response", ch_lp_scales, &type, err);
+    }
+    return rc;
+}
+
 static int s_configure(ch_config *cfg, const ch_schema *schema, ch_err *err)
 {
     ch_pen_opts o;
     bool quantiles;
     ch_hc_type robust;
     int rc = s_read_pen(cfg, &o, err);
+    bool se = false;
     if (rc == 0) {
         rc = s_read_report(cfg, &quantiles, &robust, err);
+    }
+    if (rc == 0) {
+        rc = s_read_predict(cfg, &se, err);
+    }
+    if (rc == 0 && se && o.kind != CH_PEN_NONE) {
+        rc = ch_err_set(err, CH_EINVAL,
+                        "%s: model.predict_se needs an unpenalized fit (model.penalty none)",
+                        ch_config_where(cfg, "model.predict_se"));
     }
     if (rc == 0 && robust != CH_HC_NONE && o.kind != CH_PEN_NONE) {
         rc = ch_err_set(err, CH_EINVAL,
@@ -221,6 +246,7 @@ static void *s_coord_new(const ch_coord_env *env, ch_err *err)
     st->n_blocks = env->n_blocks;
     s_read_pen(env->cfg, &st->pen, NULL);
     s_read_report(env->cfg, &st->quantiles, &st->robust, NULL);
+    s_read_predict(env->cfg, &st->predict_se, NULL);
     st->pctx.m = st->m;
     st->pctx.k = s_folds(&st->pen);
     if (st->pctx.k > env->n_blocks) {
@@ -512,6 +538,7 @@ static void *s_finalize(void *vst, ch_err *err)
     } else {
         md->ols = st->ols;
         memset(&st->ols, 0, sizeof st->ols);
+        md->predict_se = st->predict_se;
         md->sum_w = st->root[1];
         if (s_finalize_extras(st, md, err) != 0) {
             s_model_destroy((void **)&md);
@@ -951,6 +978,9 @@ static int s_pack(const void *vm, ch_buf *out, ch_err *err)
             lm.n_robust_std_error = p;
             lm.robust_std_error = md->robust_se;
         }
+        lm.n_cov_unscaled = o->cov_unscaled ? p * p : 0;
+        lm.cov_unscaled = o->cov_unscaled;
+        lm.predict_se = md->predict_se;
     }
     lm.n_dropped = md->n_dropped > 0 ? (uint64_t)md->n_dropped : 0;
     lm.intercept = md->design->intercept;
@@ -1031,6 +1061,17 @@ static int s_unpack_extras(s_model *md, const Cohort__Linear__LinearModel *lm, s
         md->kappa = lm->condition_number;
         md->kappa_scaled = lm->condition_number_scaled;
     }
+    if (lm->n_cov_unscaled && lm->n_cov_unscaled != p * p) {
+        return ch_err_set(err, CH_EINVAL, "the linear model's covariance has the wrong length");
+    }
+    if (lm->n_cov_unscaled) {
+        md->ols.cov_unscaled = malloc(p * p * sizeof *md->ols.cov_unscaled);
+        if (!md->ols.cov_unscaled) {
+            return ch_err_set(err, CH_ENOMEM, "out of memory");
+        }
+        memcpy(md->ols.cov_unscaled, lm->cov_unscaled, p * p * sizeof *md->ols.cov_unscaled);
+    }
+    md->predict_se = lm->predict_se;
     if (lm->n_residual_quantiles) {
         md->has_quantiles = true;
         memcpy(md->resid_q, lm->residual_quantiles, sizeof md->resid_q);
@@ -1122,7 +1163,26 @@ static void *s_unpack(const uint8_t *data, size_t len, const ch_schema *schema, 
         return NULL;
     }
     md->design = d;
+    md->schema = schema;
     return md;
+}
+
+/* `cohort predict` with model.predict_se: fit,se_fit as R's
+ * predict.lm(se.fit = TRUE); otherwise the ordinary prediction column. */
+static int s_predict_csv(const void *vm, const ch_table *t, ch_buf *csv, ch_err *err)
+{
+    const s_model *md = vm;
+    if (!md->predict_se || s_penalized(md)) {
+        return 1;
+    }
+    if (!md->schema || !md->ols.cov_unscaled) {
+        return ch_err_set(err, CH_EINVAL,
+                          "this linear model keeps no covariance (saved by an older cohort); "
+                          "train it again for model.predict_se");
+    }
+    ch_lp_spec s = {md->design,    md->ols.coef,   md->ols.aliased, md->ols.cov_unscaled,
+                    md->ols.sigma, CH_LP_IDENTITY, CH_LP_RESPONSE,  true};
+    return ch_lp_csv(&s, t, md->schema, csv, err);
 }
 
 /* R's summary.lm numbers derived from the fit: the overall F test, the
@@ -1670,6 +1730,7 @@ const ch_algo ch_algo_linear = {
     .predict = s_predict,
     .pack = s_pack,
     .unpack = s_unpack,
+    .predict_csv = s_predict_csv,
     .summary_json = s_summary_json,
     .describe = s_describe,
     .report = s_report,

@@ -63,6 +63,53 @@ timeout 60 "$COHORT" run $exp --workers 2 --out "$T/pr" >/dev/null 2>&1
 timeout 30 "$COHORT" predict --model "$T/pr/model.pb" --data data/churn.csv --out "$T/preds.csv" 2>"$T/pred.err"
 check "predict writes one row per input row" [ "$(wc -l <"$T/preds.csv")" -eq 5001 ]
 
+# predict on the link and response scales with standard errors of the fit.
+# R 4.2 on the full data: predict(f, d[c(1, 2, 5000), ], type = "link" |
+# "response", se.fit = TRUE); fits to 1e-9 relative, standard errors to
+# 1e-8 (the covariance of the last IRLS solve, as in tests/unit/test_glm.c)
+# col FILE LINE FIELD: one field of a predict CSV
+col() { sed -n "${2}p" "$1" | cut -d, -f"$3"; }
+timeout 60 "$COHORT" run $exp --workers 2 $set0 --set model.predict_type=link \
+    --set model.predict_se=true --out "$T/lk" >/dev/null 2>&1
+timeout 30 "$COHORT" predict --model "$T/lk/model.pb" --data data/churn.csv --out "$T/lk.csv" 2>/dev/null
+check "predict_type link: fit,se_fit header and one row per input row" \
+    sh -c "[ \"\$(head -n 1 '$T/lk.csv')\" = fit,se_fit ] && [ \$(wc -l <'$T/lk.csv') -eq 5001 ]"
+check "link fit of row 1 is R's (1e-9)" near "$(col "$T/lk.csv" 2 1)" -2.3786550237386939 1e-9
+check "link se of row 1 is R's (1e-8)" near "$(col "$T/lk.csv" 2 2)" 0.3591595900897343 1e-8
+check "link se of row 5000 is R's (1e-8)" near "$(col "$T/lk.csv" 5001 2)" 0.51155709757693268 1e-8
+timeout 60 "$COHORT" run $exp --workers 1 $set0 --set model.predict_se=true --out "$T/rs" >/dev/null 2>&1
+timeout 30 "$COHORT" predict --model "$T/rs/model.pb" --data data/churn.csv --out "$T/rs.csv" 2>/dev/null
+check "response fit of row 2 is R's (1e-9)" near "$(col "$T/rs.csv" 3 1)" 0.030394934232468265 1e-9
+check "response se of row 2 is R's (1e-8)" near "$(col "$T/rs.csv" 3 2)" 0.010765659204537842 1e-8
+timeout 60 "$COHORT" run "$T/calls.yaml" --workers 2 --set model.predict_se=true --out "$T/pse" >/dev/null 2>&1
+timeout 30 "$COHORT" predict --model "$T/pse/model.pb" --data data/churn.csv --out "$T/pse.csv" 2>/dev/null
+check "poisson response se of row 5000 is R's (1e-8)" near "$(col "$T/pse.csv" 5001 2)" 0.17360241385101449 1e-8
+timeout 60 "$COHORT" run examples/ols.yaml --workers 2 $set0 --set model.predict_se=true --out "$T/ose" >/dev/null 2>&1
+timeout 30 "$COHORT" predict --model "$T/ose/model.pb" --data data/wine.csv --out "$T/ose.csv" 2>/dev/null
+# R: predict(lm(alcohol ~ ., d), d[c(1, 2, 178), ], se.fit = TRUE)
+check "OLS se.fit of row 1 is R's predict.lm (1e-9)" near "$(col "$T/ose.csv" 2 2)" 0.13438567245551933 1e-9
+check "OLS se.fit of row 178 is R's predict.lm (1e-9)" near "$(col "$T/ose.csv" 179 2)" 0.12070796104009028 1e-9
+check "OLS fit of row 178 is R's (1e-12)" near "$(col "$T/ose.csv" 179 1)" 13.342449352968867 1e-12
+expect_error "predict_se with a penalty" "model.predict_se needs an unpenalized fit" \
+    "$COHORT" run examples/ols.yaml --workers 1 --set model.penalty=lasso --set model.predict_se=true
+expect_error "unknown predict_type" "model.predict_type" \
+    "$COHORT" run $exp --workers 1 --set model.predict_type=probability
+
+# VIF and condition number of the logistic fit (final IRLS weights), R:
+# diag(solve(cov2cor(vcov(f)[-1, -1]))), kappa(f, exact = TRUE); identical
+# for 1, 2 and 4 workers. total_day_minutes and total_day_charge are almost
+# collinear (VIF ~1e7), so 1e-7 there; 1e-9 elsewhere.
+vifs() { grep -o '"vif": [^,]*\|"condition_number[a-z_]*": [^,}]*' "$1"; }
+vifs "$T/l1/summary.json" >"$T/vref"
+check "logistic: 69 VIF and 2 condition numbers" [ "$(wc -l <"$T/vref")" -eq 72 ]
+for w in 2 4; do
+    check "logistic VIF, $w workers: identical" cmp -s "$T/vref" <(vifs "$T/l$w/summary.json")
+done
+v() { sed -n "$1p" "$T/vref" | sed 's/.*: //'; }
+check "international_planyes VIF is R's (1e-9)" near "$(v 55)" 1.1288627395295534 1e-9
+check "total_day_minutes VIF is R's (1e-7)" near "$(v 58)" 9511413.9866056331 1e-7
+check "logistic condition number is R's kappa (1e-9)" near "$(num "$T/l1/summary.json" condition_number)" 152171.67606255744 1e-9
+
 # bad configurations
 expect_error "logistic on a numeric target" "needs a binary target" \
     "$COHORT" run examples/ols.yaml --workers 1 --set model.algorithm=logistic
