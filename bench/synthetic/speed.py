@@ -11,7 +11,7 @@ import csv, json, os, subprocess, sys, tempfile, time
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-COHORT = os.environ.get("COHORT", os.path.join(ROOT, "build-synthetic", "cohort"))
+COHORT = os.environ.get("COHORT", os.path.join(ROOT, "build", "cohort"))
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 1000000
 R = int(sys.argv[2]) if len(sys.argv) > 2 else 3
 tmp = tempfile.mkdtemp()
