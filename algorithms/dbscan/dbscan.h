@@ -53,8 +53,8 @@ typedef struct ch_db_params {
     double eps;
     double min_samples; /* weight a neighbourhood needs (points counted with weight 1) */
     ch_db_metric metric;
-    size_t brute_dims;   /* euclidean with more dimensions than this uses blocked BLAS */
-    size_t kdist_sample; /* points of the k-distance curve */
+    size_t brute_dims;          /* euclidean with more dimensions than this uses blocked BLAS */
+    size_t kdist_sample;        /* points of the k-distance curve */
     size_t silhouette_max_rows; /* exact silhouette up to this many clustered points */
 } ch_db_params;
 

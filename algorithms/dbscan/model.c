@@ -410,12 +410,11 @@ int ch_db_model_report(const void *vm, ch_report *r, ch_err *err)
     if (isnan(md->q.davies_bouldin)) {
         snprintf(v[8], sizeof v[8], "undefined (fewer than two clusters)");
     } else {
-        snprintf(v[8], sizeof v[8], "%.6f (noise left out; lower is better)",
-                 md->q.davies_bouldin);
+        snprintf(v[8], sizeof v[8], "%.6f (noise left out; lower is better)", md->q.davies_bouldin);
     }
-    const char *keys[] = {"eps",           "min_samples", "points",     "clusters",
-                          "core points",   "border points", "noise",    "silhouette",
-                          "Davies-Bouldin"};
+    const char *keys[] = {"eps",      "min_samples", "points",
+                          "clusters", "core points", "border points",
+                          "noise",    "silhouette",  "Davies-Bouldin"};
     const char *vals[] = {v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8]};
     ch_report_section(r, "DBSCAN clusters");
     int rc = ch_report_kv(r, keys, vals, 9);

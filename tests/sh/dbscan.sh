@@ -1,4 +1,4 @@
-# dbscan.sh: DBSCAN through `cohort run`: scikit-learn's labels on moons
+# dbscan.sh: DBSCAN through `cohort run`: scikit-learn's labels on moons and digits
 # (stored below), its silhouette and Davies-Bouldin index, byte-identical
 # assignments.csv and cluster keys for 1, 2 and 4
 # workers on moons and on 20000 generated blobs, predict with the saved
@@ -72,6 +72,18 @@ done
 for w in 2 4; do
     check "blobs, $w workers: assignments.csv identical to 1 worker" cmp -s "$T/b1/assignments.csv" "$T/b$w/assignments.csv"
 done
+
+# digits (1797 x 64, the blocked BLAS path): scikit-learn 1.2.1
+# DBSCAN(eps=21, min_samples=5) on every column but target: 22 clusters,
+# 321 noise, 1137 core; md5 of its row,cluster,core lines (header left out)
+# ef37d0012047432287db09daa6c4b686; silhouette_score 0.16285902456916518,
+# davies_bouldin_score 1.4924902141637895 on the non-noise points
+timeout 60 "$COHORT" run $exp --workers 2 --out "$T/d" --set data.train="$PWD/data/digits.csv" \
+    --set data.target=target --set model.eps=21 >/dev/null 2>"$T/d.err"
+check "digits: finishes" grep -q '"status": "finished"' "$T/d/summary.json"
+check "digits: assignments.csv is scikit-learn's" [ "$(tail -n +2 "$T/d/assignments.csv" | md5sum | cut -d' ' -f1)" = ef37d0012047432287db09daa6c4b686 ]
+check "digits: silhouette is scikit-learn's" near "$(jnum silhouette "$T/d/summary.json")" 0.16285902456916518
+check "digits: Davies-Bouldin is scikit-learn's" near "$(jnum davies_bouldin "$T/d/summary.json")" 1.4924902141637895
 
 # bad input
 expect_error "eps 0" "model.eps must be a positive number" "$COHORT" run $exp --workers 1 --out "$T/x" --set model.eps=0

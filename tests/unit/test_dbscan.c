@@ -6,8 +6,8 @@
  * tolerance is needed for labels; the k-distance values are checked to
  * 1e-12, the silhouette and Davies-Bouldin index (noise left out) to 1e-9
  * of scikit-learn's silhouette_score and davies_bouldin_score (summation
- * order differs; the observed difference is below 1e-14). Run with --dump-blobs to print the generated blobs as CSV (how
- * the blob references below were made). */
+ * order differs; the observed difference is below 1e-14). Run with --dump-blobs to print the
+ * generated blobs as CSV (how the blob references below were made). */
 #include "algorithms/dbscan/dbscan.h"
 #include "tests/check.h"
 
@@ -129,9 +129,12 @@ static uint64_t s_hash(const ch_db_result *r)
 
 static ch_db_params s_params(double eps, double ms, ch_db_metric m)
 {
-    ch_db_params p = {
-        .eps = eps, .min_samples = ms, .metric = m, .brute_dims = 16, .kdist_sample = 1000,
-        .silhouette_max_rows = 10000};
+    ch_db_params p = {.eps = eps,
+                      .min_samples = ms,
+                      .metric = m,
+                      .brute_dims = 16,
+                      .kdist_sample = 1000,
+                      .silhouette_max_rows = 10000};
     return p;
 }
 
