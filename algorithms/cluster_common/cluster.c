@@ -508,3 +508,104 @@ int ch_cl_rows_finish(ch_cl_rows *g, double **x, uint64_t **ids, size_t *m, ch_e
     *m = total;
     return 0;
 }
+
+int ch_cl_predict_nearest(const ch_table *t, const char *algo, const double *centroids, size_t k,
+                          size_t d, const double *mean, const double *scale, double *out,
+                          ch_err *err)
+{
+    if (t->n_cols != d) {
+        return ch_err_set(err, CH_EINVAL, "%s model has %zu features, the data %zu", algo, d,
+                          t->n_cols);
+    }
+    double *x = malloc((d ? d : 1) * sizeof *x);
+    if (!x) {
+        return ch_err_set(err, CH_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < t->n_rows; i++) {
+        size_t row = i;
+        if (ch_cl_gather(t, &row, 1, mean, scale, x, NULL, NULL) == 0) {
+            out[i] = NAN;
+            continue;
+        }
+        double best = INFINITY;
+        size_t bj = 0;
+        for (size_t j = 0; j < k; j++) {
+            double s = 0;
+            for (size_t f = 0; f < d; f++) {
+                double v = x[f] - centroids[j * d + f];
+                s += v * v;
+            }
+            if (s < best) {
+                best = s;
+                bj = j;
+            }
+        }
+        out[i] = (double)bj;
+    }
+    free(x);
+    return 0;
+}
+
+/* The number of classes of t's target when it can index a contingency
+ * table: the levels of a categorical one, max + 1 of small non-negative
+ * integer codes; 0 otherwise. */
+static size_t s_target_classes(const ch_table *t)
+{
+    if (!t->has_target) {
+        return 0;
+    }
+    if (t->target.kind == CH_COL_CATEGORICAL) {
+        return t->target.n_levels;
+    }
+    double top = -1;
+    for (size_t i = 0; i < t->n_rows; i++) {
+        double v = t->target.values[i];
+        if (isnan(v)) {
+            continue;
+        }
+        if (v < 0 || v > 4095 || v != floor(v)) {
+            return 0;
+        }
+        top = v > top ? v : top;
+    }
+    return (size_t)(top + 1);
+}
+
+int ch_cl_evaluate_nearest(const ch_table *t, const char *algo, const double *centroids, size_t k,
+                           size_t d, const double *mean, const double *scale,
+                           ch_round_metrics *out, ch_err *err)
+{
+    double *pred = ch_alloc_array(t->n_rows ? t->n_rows : 1, sizeof *pred);
+    if (!pred) {
+        return ch_err_set(err, CH_ENOMEM, "out of memory evaluating %zu rows", t->n_rows);
+    }
+    int rc = ch_cl_predict_nearest(t, algo, centroids, k, d, mean, scale, pred, err);
+    size_t q = rc == 0 ? s_target_classes(t) : 0;
+    double *table = q ? calloc(k * q, sizeof *table) : NULL;
+    size_t assigned = 0;
+    for (size_t i = 0; rc == 0 && i < t->n_rows; i++) {
+        if (isnan(pred[i])) {
+            continue;
+        }
+        assigned++;
+        double y = t->has_target ? t->target.values[i] : NAN;
+        if (table && !isnan(y)) {
+            table[(size_t)pred[i] * q + (size_t)y] += 1;
+        }
+    }
+    if (rc == 0) {
+        ch_round_metric(out, "rows_assigned", (double)assigned);
+        if (table) {
+            ch_round_metric(out, "adjusted_rand", ch_cl_adjusted_rand(table, k, q));
+        }
+    }
+    free(table);
+    free(pred);
+    return rc;
+}
+
+const char *ch_cl_output_name(const void *model, size_t k)
+{
+    (void)model;
+    return k == 0 ? "cluster" : NULL;
+}

@@ -14,6 +14,7 @@
 
 #include "common/buf.h"
 #include "common/err.h"
+#include "algorithms/algo.h"
 #include "common/table.h"
 
 #include <stdbool.h>
@@ -57,6 +58,24 @@ bool ch_cl_row_missing(const ch_table *t, size_t i);
  * the number m of rows kept. Can't fail. */
 size_t ch_cl_gather(const ch_table *t, const size_t *rows, size_t n, const double *mean,
                     const double *scale, double *x, size_t *kept, double *w);
+
+/* predict for a centroid model: out[i] is the index of the centroid (k x d,
+ * standardised space) nearest to row i of t (Euclidean, the first on ties),
+ * NaN for a row with a missing value. `algo` names the model in errors. */
+int ch_cl_predict_nearest(const ch_table *t, const char *algo, const double *centroids, size_t k,
+                          size_t d, const double *mean, const double *scale, double *out,
+                          ch_err *err);
+
+/* evaluate for a centroid model (`cohort predict` with a target column, a
+ * held-out split): the rows assigned, and the adjusted Rand index of the
+ * clusters against a categorical target or one of small non-negative
+ * integer codes. */
+int ch_cl_evaluate_nearest(const ch_table *t, const char *algo, const double *centroids, size_t k,
+                           size_t d, const double *mean, const double *scale,
+                           ch_round_metrics *out, ch_err *err);
+
+/* output_name for a clustering model: predict's column is "cluster". */
+const char *ch_cl_output_name(const void *model, size_t k);
 
 /* Squared Euclidean norms of the m rows of x (m x d). */
 void ch_cl_row_norms(const double *x, size_t m, size_t d, double *norms);

@@ -613,39 +613,15 @@ static size_t s_n_outputs(const void *model)
 static int s_predict(const void *vm, const ch_table *t, double *out, ch_err *err)
 {
     const Cohort__Hierarchical__Model *m = ((const s_model *)vm)->pb;
-    size_t d = m->d, k = m->n_clusters;
-    if (t->n_cols != d) {
-        return ch_err_set(err, CH_EINVAL, "hierarchical model has %zu features, the data %zu", d,
-                          t->n_cols);
-    }
-    double *x = malloc(d * sizeof *x);
-    if (!x) {
-        return ch_err_set(err, CH_ENOMEM, "out of memory");
-    }
-    for (size_t i = 0; i < t->n_rows; i++) {
-        size_t row = i;
-        if (ch_cl_gather(t, &row, 1, m->standardize ? m->mean : NULL, m->scale, x, NULL, NULL) ==
-            0) {
-            out[i] = NAN;
-            continue;
-        }
-        double best = INFINITY;
-        size_t bj = 0;
-        for (size_t j = 0; j < k; j++) {
-            double s = 0;
-            for (size_t f = 0; f < d; f++) {
-                double v = x[f] - m->centroids[j * d + f];
-                s += v * v;
-            }
-            if (s < best) {
-                best = s;
-                bj = j;
-            }
-        }
-        out[i] = (double)bj;
-    }
-    free(x);
-    return 0;
+    return ch_cl_predict_nearest(t, "hierarchical", m->centroids, m->n_clusters, m->d,
+                                 m->standardize ? m->mean : NULL, m->scale, out, err);
+}
+
+static int s_evaluate(const void *vm, const ch_table *t, ch_round_metrics *out, ch_err *err)
+{
+    const Cohort__Hierarchical__Model *m = ((const s_model *)vm)->pb;
+    return ch_cl_evaluate_nearest(t, "hierarchical", m->centroids, m->n_clusters, m->d,
+                                  m->standardize ? m->mean : NULL, m->scale, out, err);
 }
 
 static int s_pack(const void *vm, ch_buf *out, ch_err *err)
@@ -823,6 +799,8 @@ const ch_algo ch_algo_hierarchical = {
     .output_kind = s_output_kind,
     .n_outputs = s_n_outputs,
     .predict = s_predict,
+    .evaluate = s_evaluate,
+    .output_name = ch_cl_output_name,
     .pack = s_pack,
     .unpack = s_unpack,
     .summary_json = s_summary_json,

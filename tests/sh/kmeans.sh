@@ -109,6 +109,22 @@ expect_error "a distance_threshold with no merges" "below the smallest merge dis
 expect_error "too many rows for the distance matrix" "model.max_rows is 100" \
     "$COHORT" run examples/hierarchical.yaml --workers 1 --set model.max_rows=100
 
+# cohort predict: the nearest centroid of each row; on the training rows it
+# reproduces the run's clusters, so the adjusted Rand index against the
+# wine classes equals the one in summary.json
+timeout 60 "$COHORT" predict --model "$T/kmeanspp-2/model.pb" --data data/wine.csv \
+    --out "$T/kpred.csv" 2>"$T/kpred.err"
+check "kmeans predict writes a cluster column, one row per input row" \
+    awk -F, 'NR == 1 { bad = $0 != "cluster" } NR > 1 && !($1 ~ /^[012]$/) { bad = 1 } END { exit bad || NR != 179 }' "$T/kpred.csv"
+ari=$(grep -o '"adjusted_rand": [0-9.e-]*' "$T/kmeanspp-2/summary.json" | head -n 1 | sed 's/.*: //')
+check "kmeans predict's adjusted Rand index equals the run's ($ari)" \
+    grep -q "\"adjusted_rand\": $ari}" "$T/kpred.err"
+timeout 60 "$COHORT" predict --model "$T/ward-2/model.pb" --data data/wine.csv \
+    --out "$T/hpred.csv" 2>"$T/hpred.err"
+check "hierarchical predict assigns every row to one of its 3 clusters" \
+    awk -F, 'NR == 1 { bad = $0 != "cluster" } NR > 1 && !($1 ~ /^[012]$/) { bad = 1 } END { exit bad || NR != 179 }' "$T/hpred.csv"
+check "hierarchical predict reports its agreement with the classes" grep -q '"adjusted_rand": 0\.[0-9]' "$T/hpred.err"
+
 # rows with a missing value are skipped and counted
 (head -n 20 data/iris.csv; echo "5.0,,1.4,0.2,setosa"; sed -n '21,151p' data/iris.csv) >"$T/nan.csv"
 cat >"$T/nan.yaml" <<YAML
