@@ -12,6 +12,7 @@
 #include "algorithms/linear/design.h"
 #include "algorithms/linear/glm.h"
 #include "algorithms/linear/predict.h"
+#include "algorithms/linear/quantile.h"
 #include "algorithms/linear/stats.h"
 #include "common/log.h"
 #include "common/reduce.h"
@@ -22,7 +23,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { OP_EVAL = 1 };
+/* IRLS evaluations, then (model.residual_quantiles) the range and the
+ * counting rounds of the deviance residual quantiles (quantile.h). */
+enum { OP_EVAL = 1, OP_RESID = 2, OP_SELECT = 3 };
+enum { PH_IRLS = 0, PH_RESID, PH_SELECT, PH_DONE };
 
 typedef struct s_model {
     ch_glm_family fam;
@@ -41,6 +45,8 @@ typedef struct s_model {
     ch_lp_scale predict_type;   /* model.predict_type */
     bool predict_se;            /* model.predict_se */
     const ch_schema *schema;    /* borrowed from the model file (unpack), else NULL */
+    bool has_quantiles;
+    double resid_q[CH_QSEL_PROBS]; /* deviance residuals: Min, 1Q, Median, 3Q, Max */
 } s_model;
 
 typedef struct s_coord {
@@ -52,6 +58,10 @@ typedef struct s_coord {
     double *root, *last_root; /* the last round's root; the root of the last solve */
     ch_lp_scale predict_type;
     bool predict_se;
+    int phase;
+    bool quantiles; /* model.residual_quantiles */
+    ch_qsel *qs;
+    ch_qsel_task_t qtask; /* the current counting round, for the combine */
 } s_coord;
 
 typedef struct s_worker {
@@ -61,6 +71,9 @@ typedef struct s_worker {
     const ch_worker_env *env;
     const double *beta; /* during run_task: NULL for the starting values */
     ch_glm_ws ws;
+    const ch_qsel_task_t *qtask; /* during OP_SELECT */
+    double *e, *x;               /* residual scratch (e_len rows) and one design row */
+    size_t e_len;
 } s_worker;
 
 /* --- configuration -------------------------------------------------------- */
@@ -80,7 +93,7 @@ static int s_read_predict(ch_config *cfg, ch_lp_scale *type, bool *se, ch_err *e
 
 static int s_configure_common(ch_config *cfg, ch_err *err)
 {
-    bool intercept, se;
+    bool intercept, se, quantiles;
     ch_lp_scale type;
     long max_iter;
     double tol;
@@ -93,6 +106,9 @@ static int s_configure_common(ch_config *cfg, ch_err *err)
     }
     if (rc == 0) {
         rc = s_read_predict(cfg, &type, &se, err);
+    }
+    if (rc == 0) {
+        rc = ch_cfg_bool(cfg, "model.residual_quantiles", true, &quantiles, err);
     }
     return rc;
 }
@@ -172,6 +188,8 @@ static void s_coord_destroy(void **pst)
     ch_design_destroy(&st->design);
     ch_reduce_destroy(&st->reduce);
     ch_glm_iter_free(&st->it);
+    ch_qsel_destroy(&st->qs);
+    ch_qsel_task_free(&st->qtask);
     free(st->root);
     free(st->last_root);
     free(st);
@@ -192,6 +210,8 @@ static void *s_coord_new_fam(const ch_coord_env *env, ch_glm_family fam, ch_err 
     ch_cfg_int(env->cfg, "model.max_iter", 25, 1, 1000, &max_iter, NULL);
     ch_cfg_num(env->cfg, "model.tol", 1e-8, 1e-15, 0.1, &tol, NULL);
     s_read_predict(env->cfg, &st->predict_type, &st->predict_se, NULL);
+    st->quantiles = true;
+    ch_cfg_bool(env->cfg, "model.residual_quantiles", true, &st->quantiles, NULL);
     if (st->design) {
         size_t len = ch_glm_node_len(st->design->p);
         st->m = st->design->p + 1;
@@ -220,12 +240,50 @@ static void *s_coord_new_poisson(const ch_coord_env *env, ch_err *err)
     return s_coord_new_fam(env, CH_GLM_POISSON, err);
 }
 
+/* A residual round's task: the final coefficients (aliased 0), then the
+ * counting task for OP_SELECT. */
+static int s_next_resid(s_coord *st, uint32_t *op, ch_buf *payload, ch_err *err)
+{
+    size_t p = st->design->p;
+    double *beta = malloc((p ? p : 1) * sizeof *beta);
+    if (!beta) {
+        return ch_err_set(err, CH_ENOMEM, "out of memory");
+    }
+    for (size_t j = 0; j < p; j++) {
+        beta[j] = st->it.fit.aliased[j] ? 0.0 : st->it.beta[j];
+    }
+    ch_buf_append(payload, beta, p * sizeof *beta);
+    free(beta);
+    ch_reduce_destroy(&st->reduce);
+    if (st->phase == PH_RESID) {
+        st->reduce = ch_reduce_new(st->n_blocks, 3, ch_qsel_range_combine, NULL);
+        *op = OP_RESID;
+    } else {
+        size_t at = payload->len;
+        ch_qsel_task(st->qs, payload);
+        ch_qsel_task_free(&st->qtask);
+        if (!payload->failed &&
+            ch_qsel_parse(payload->data + at, payload->len - at, &st->qtask, err) != 0) {
+            return ch_err_prefix(err, "glm");
+        }
+        st->reduce = ch_reduce_new(st->n_blocks, st->qtask.node_len, ch_qsel_combine, &st->qtask);
+        *op = OP_SELECT;
+    }
+    return !st->reduce || payload->failed ? ch_err_set(err, CH_ENOMEM, "out of memory") : 0;
+}
+
 static int s_next_task(void *vst, uint32_t round, uint32_t *op, ch_buf *payload, ch_err *err)
 {
     s_coord *st = vst;
     (void)round;
-    if (st->it.done) {
+    if (st->it.done && st->phase == PH_IRLS) {
+        st->phase = st->quantiles && st->it.fit.coef ? PH_RESID : PH_DONE;
+    }
+    if (st->phase == PH_DONE) {
         return 1;
+    }
+    if (st->phase != PH_IRLS) {
+        return s_next_resid(st, op, payload, err);
     }
     size_t p = st->design->p;
     double *msg = malloc((p + 1) * sizeof *msg);
@@ -244,11 +302,56 @@ static int s_next_task(void *vst, uint32_t round, uint32_t *op, ch_buf *payload,
     return 0;
 }
 
+/* A range or counting round of the deviance residuals. */
+static int s_aggregate_resid(s_coord *st, uint32_t op, const ch_update *ups, size_t n,
+                             ch_round_metrics *m, ch_err *err)
+{
+    bool resid = op == OP_RESID;
+    if ((resid && st->phase != PH_RESID) || (!resid && st->phase != PH_SELECT) || !st->reduce) {
+        return ch_err_set(err, CH_EPROTO, "glm: unexpected op %u", op);
+    }
+    for (size_t i = 0; i < n; i++) {
+        int rc = ch_reduce_add(st->reduce, ups[i].state, ups[i].state_len, err);
+        if (rc != 0) {
+            return ch_err_prefix(err, "update for shard %u", ups[i].shard);
+        }
+    }
+    size_t len = resid ? 3 : st->qtask.node_len;
+    double *node = malloc(len * sizeof *node);
+    if (!node) {
+        return ch_err_set(err, CH_ENOMEM, "out of memory");
+    }
+    int rc = ch_reduce_finish(st->reduce, node, err);
+    ch_reduce_destroy(&st->reduce);
+    if (rc == 0 && resid) {
+        ch_round_metric(m, "deviance_residual_min", node[1]);
+        ch_round_metric(m, "deviance_residual_max", node[2]);
+        if (node[0] != st->it.stats[CH_GLM_NROWS]) {
+            rc = ch_err_set(err, CH_EPROTO,
+                            "glm: the residual round counted %.0f rows, the fit %.0f", node[0],
+                            st->it.stats[CH_GLM_NROWS]);
+        } else if (!(st->qs = ch_qsel_new(node[0], node[1], node[2]))) {
+            rc = ch_err_set(err, CH_EINVAL, "glm: deviance residuals out of range (%g to %g)",
+                            node[1], node[2]);
+        }
+    } else if (rc == 0) {
+        rc = ch_qsel_consume(st->qs, node, err);
+    }
+    free(node);
+    if (rc == 0) {
+        st->phase = ch_qsel_done(st->qs) ? PH_DONE : PH_SELECT;
+    }
+    return rc;
+}
+
 static int s_aggregate(void *vst, uint32_t round, uint32_t op, const ch_update *ups, size_t n,
                        ch_round_metrics *m, ch_err *err)
 {
     s_coord *st = vst;
     (void)round;
+    if (op == OP_RESID || op == OP_SELECT) {
+        return s_aggregate_resid(st, op, ups, n, m, err);
+    }
     if (op != OP_EVAL || !st->reduce) {
         return ch_err_set(err, CH_EPROTO, "glm: unexpected op %u", op);
     }
@@ -355,6 +458,10 @@ static void *s_finalize(void *vst, ch_err *err)
     md->n_dropped = (double)st->n_train - md->n;
     md->predict_type = st->predict_type;
     md->predict_se = st->predict_se;
+    if (st->qs && ch_qsel_done(st->qs)) {
+        md->has_quantiles = true;
+        ch_qsel_result(st->qs, md->resid_q);
+    }
     /* collinearity of the final weighted fit (car::vif and kappa of a glm) */
     md->vif = malloc((p ? p : 1) * sizeof *md->vif);
     if (!md->vif) {
@@ -438,6 +545,9 @@ static int s_load(void *vst, const uint8_t *data, size_t len, ch_err *err)
         ch_ols_free(&it->fit);
         it->fit = fit;
     }
+    /* the residual rounds are not saved: they run again after a resume */
+    st->phase = PH_IRLS;
+    ch_qsel_destroy(&st->qs);
     it->start = h.start;
     it->done = h.done;
     it->converged = h.converged;
@@ -463,6 +573,8 @@ static void s_worker_destroy(void **pw)
     s_worker *w = *pw;
     ch_design_destroy(&w->design);
     ch_glm_ws_free(&w->ws);
+    free(w->e);
+    free(w->x);
     free(w);
     *pw = NULL;
 }
@@ -506,12 +618,98 @@ static int s_leaf(void *ctx, size_t block, double *out, ch_err *err)
                        out, err);
 }
 
+/* Leaf of a residual round: [rows, min, max] or the counting node. */
+static int s_leaf_resid(void *ctx, size_t block, double *out, ch_err *err)
+{
+    s_worker *w = ctx;
+    const ch_plan *plan = w->env->plan;
+    size_t lb = block - w->env->block_offset;
+    size_t lo = plan->block_begin[lb], hi = plan->block_begin[lb + 1];
+    if (hi - lo > w->e_len || !w->x) {
+        free(w->e);
+        free(w->x);
+        w->e = ch_alloc_array(hi - lo ? hi - lo : 1, sizeof(double));
+        w->x = ch_alloc_array(w->design->p ? w->design->p : 1, sizeof(double));
+        w->e_len = w->e && w->x ? hi - lo : 0;
+        if (!w->e || !w->x) {
+            return ch_err_set(err, CH_ENOMEM, "out of memory for %zu residuals", hi - lo);
+        }
+    }
+    size_t used = ch_glm_devres(w->fam, w->design, w->env->train, plan->rows + lo, hi - lo, w->beta,
+                                w->x, w->e);
+    if (w->qtask) {
+        ch_qsel_leaf(w->qtask, w->e, used, out);
+        return 0;
+    }
+    double mn = INFINITY, mx = -INFINITY;
+    for (size_t k = 0; k < used; k++) {
+        mn = w->e[k] < mn ? w->e[k] : mn;
+        mx = w->e[k] > mx ? w->e[k] : mx;
+    }
+    out[0] = (double)used;
+    out[1] = mn;
+    out[2] = mx;
+    return 0;
+}
+
+/* OP_RESID and OP_SELECT: the payload is the final coefficients, then the
+ * counting task for OP_SELECT. */
+static int s_run_resid(s_worker *w, uint32_t op, const uint8_t *payload, size_t len, size_t b0,
+                       size_t b1, ch_buf *out, ch_err *err)
+{
+    size_t p = w->design->p, head = p * sizeof(double);
+    if (len < head || (op == OP_RESID && len != head)) {
+        return ch_err_set(err, CH_EPROTO, "glm: residual task of %zu bytes for %zu columns", len,
+                          p);
+    }
+    double *beta = malloc(head + sizeof(double));
+    if (!beta) {
+        return ch_err_set(err, CH_ENOMEM, "out of memory");
+    }
+    memcpy(beta, payload, head);
+    for (size_t j = 0; j < p; j++) {
+        if (!isfinite(beta[j])) {
+            free(beta);
+            return ch_err_set(err, CH_EPROTO, "glm: payload has a non-finite coefficient");
+        }
+    }
+    w->beta = beta;
+    int rc;
+    if (op == OP_RESID) {
+        rc = ch_reduce_range(w->env->n_blocks_total, b0, b1, 3, s_leaf_resid, w,
+                             ch_qsel_range_combine, NULL, out, err);
+    } else {
+        ch_qsel_task_t task;
+        rc = ch_qsel_parse(payload + head, len - head, &task, err);
+        if (rc == 0) {
+            w->qtask = &task;
+            rc = ch_reduce_range(w->env->n_blocks_total, b0, b1, task.node_len, s_leaf_resid, w,
+                                 ch_qsel_combine, &task, out, err);
+            ch_qsel_task_free(&task);
+            w->qtask = NULL;
+        }
+    }
+    w->beta = NULL;
+    free(beta);
+    return rc;
+}
+
 static int s_run_task(void *vw, uint32_t round, uint32_t op, const uint8_t *payload, size_t len,
                       uint32_t shard, ch_buf *out, uint64_t *samples, ch_err *err)
 {
     s_worker *w = vw;
     (void)round;
     size_t p = w->design->p;
+    if (op == OP_RESID || op == OP_SELECT) {
+        const ch_plan *plan = w->env->plan;
+        if (shard >= plan->n_shards) {
+            return ch_err_set(err, CH_EPROTO, "glm: shard %u out of range (%zu shards)", shard,
+                              plan->n_shards);
+        }
+        *samples = ch_plan_shard_end(plan, shard) - ch_plan_shard_begin(plan, shard);
+        return s_run_resid(w, op, payload, len, w->env->block_offset + plan->shard_block[shard],
+                           w->env->block_offset + plan->shard_block[shard + 1], out, err);
+    }
     if (op != OP_EVAL) {
         return ch_err_set(err, CH_EPROTO, "glm: unknown op %u", op);
     }
@@ -631,6 +829,10 @@ static int s_pack(const void *vm, ch_buf *out, ch_err *err)
     g.n_boundary = (uint64_t)md->n_boundary;
     g.n_deviance_path = md->n_path;
     g.deviance_path = md->path;
+    if (md->has_quantiles) {
+        g.n_residual_quantiles = CH_QSEL_PROBS;
+        g.residual_quantiles = (double *)md->resid_q;
+    }
     g.predict_type = md->predict_type == CH_LP_LINK ? "link" : "";
     g.predict_se = md->predict_se;
     if (md->vif) {
@@ -669,6 +871,7 @@ static void *s_unpack(const uint8_t *data, size_t len, const ch_schema *schema, 
     } else if (strcmp(g->family, "binomial") != 0 && strcmp(g->family, "poisson") != 0) {
         rc = ch_err_set(err, CH_EINVAL, "the glm model has an unknown family '%s'", g->family);
     } else if ((g->n_vif && g->n_vif != d->p) ||
+               (g->n_residual_quantiles && g->n_residual_quantiles != CH_QSEL_PROBS) ||
                (g->predict_type[0] && strcmp(g->predict_type, "link") != 0)) {
         rc =
             ch_err_set(err, CH_EINVAL, "the glm model's diagnostics or predict type are malformed");
@@ -706,6 +909,10 @@ static void *s_unpack(const uint8_t *data, size_t len, const ch_schema *schema, 
             memcpy(md->vif, g->vif, p * sizeof *md->vif);
             md->kappa = g->condition_number;
             md->kappa_scaled = g->condition_number_scaled;
+        }
+        if (g->n_residual_quantiles) {
+            md->has_quantiles = true;
+            memcpy(md->resid_q, g->residual_quantiles, sizeof md->resid_q);
         }
         md->schema = schema;
         md->design = d;
@@ -809,6 +1016,15 @@ static int s_summary_json(const void *vm, ch_buf *j)
     ch_buf_printf(j, ", \"fisher_iterations\": %u, \"converged\": %s, \"n_boundary\": ", md->iter,
                   md->converged ? "true" : "false");
     ch_buf_json_num(j, md->n_boundary);
+    if (md->has_quantiles) {
+        static const char *const qn[CH_QSEL_PROBS] = {"min", "q1", "median", "q3", "max"};
+        ch_buf_puts(j, ", \"residual_quantiles\": {");
+        for (size_t k = 0; k < CH_QSEL_PROBS; k++) {
+            ch_buf_printf(j, "%s\"%s\": ", k ? ", " : "", qn[k]);
+            ch_buf_json_num(j, md->resid_q[k]);
+        }
+        ch_buf_puts(j, ", \"type\": \"deviance\"}");
+    }
     if (md->vif) {
         ch_buf_puts(j, ", \"condition_number\": ");
         ch_buf_json_num(j, md->kappa);
@@ -834,11 +1050,21 @@ static void s_fmt_p(double p, char *buf, size_t n)
 static int s_describe(const void *vm, ch_buf *text)
 {
     const s_model *md = vm;
-    ch_buf_printf(text, "Family: %s (link: %s), fitted by distributed IRLS\n\nCoefficients:\n",
+    ch_buf_printf(text, "Family: %s (link: %s), fitted by distributed IRLS\n\n",
                   md->fam == CH_GLM_BINOMIAL ? "binomial" : "poisson",
                   md->fam == CH_GLM_BINOMIAL ? "logit" : "log");
-    ch_buf_printf(text, "%-32s %12s %11s %8s %9s\n", "", "Estimate", "Std. Error", "z value",
-                  "Pr(>|z|)");
+    if (md->has_quantiles) {
+        /* R 4.2's summary.glm prints them above the table */
+        ch_buf_printf(text,
+                      "Deviance Residuals (exact quantiles, type 7):\n%12s %12s %12s %12s %12s\n",
+                      "Min", "1Q", "Median", "3Q", "Max");
+        for (size_t k = 0; k < CH_QSEL_PROBS; k++) {
+            ch_buf_printf(text, "%s%12.6g", k ? " " : "", md->resid_q[k]);
+        }
+        ch_buf_puts(text, "\n\n");
+    }
+    ch_buf_printf(text, "Coefficients:\n%-32s %12s %11s %8s %9s\n", "", "Estimate", "Std. Error",
+                  "z value", "Pr(>|z|)");
     for (size_t k = 0; k < md->p; k++) {
         if (md->aliased[k]) {
             ch_buf_printf(text, "%-32.32s %12s %11s %8s %9s\n", md->design->names[k], "NA", "NA",
@@ -1008,6 +1234,21 @@ static int s_report(const void *vm, ch_report *r, ch_err *err)
                                                          : "rows with fitted rate 0"};
         const char *vals[] = {v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8]};
         rc = ch_report_kv(r, keys, vals, 9);
+    }
+    if (rc == 0 && md->has_quantiles) {
+        char v[CH_QSEL_PROBS][48];
+        const char *vals[CH_QSEL_PROBS];
+        for (size_t k = 0; k < CH_QSEL_PROBS; k++) {
+            snprintf(v[k], sizeof v[k], "%.6g", md->resid_q[k]);
+            vals[k] = v[k];
+        }
+        static const char *const qhead[] = {"Min", "1Q", "Median", "3Q", "Max"};
+        ch_report_section(r, "Deviance residuals");
+        rc = ch_report_table(r, qhead, CH_QSEL_PROBS, vals, 1, -1);
+        if (rc == 0) {
+            rc = ch_report_paragraph(r, "Exact quantiles (R's type 7) of sign(y - mu) sqrt(d_i), "
+                                        "found by counting rounds over the workers.");
+        }
     }
     if (rc == 0 && md->vif) {
         rc = s_report_collin(md, r, err);

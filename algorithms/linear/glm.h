@@ -60,6 +60,13 @@ void ch_glm_ws_free(ch_glm_ws *ws);
 int ch_glm_leaf(ch_glm_family fam, const ch_design *d, const ch_table *t, const size_t *rows,
                 size_t n, const double *beta, ch_glm_ws *ws, double *node, ch_err *err);
 
+/* The deviance residuals sign(y - mu) sqrt(d_i) (R's residuals.glm) of
+ * rows[0..n) of t at the coefficients beta (p, aliased ones 0) into e, for
+ * the rows ch_glm_leaf uses; x is p doubles of scratch. Returns the number
+ * written. This function can't fail. */
+size_t ch_glm_devres(ch_glm_family fam, const ch_design *d, const ch_table *t, const size_t *rows,
+                     size_t n, const double *beta, double *x, double *e);
+
 /* The coordinator's iteration state. */
 typedef struct ch_glm_iter {
     ch_glm_family fam;

@@ -169,6 +169,29 @@ int ch_glm_leaf(ch_glm_family fam, const ch_design *d, const ch_table *t, const 
     return rc == 0 ? 0 : ch_err_set(err, rc, "QR factorisation of a block failed");
 }
 
+size_t ch_glm_devres(ch_glm_family fam, const ch_design *d, const ch_table *t, const size_t *rows,
+                     size_t n, const double *beta, double *x, double *e)
+{
+    size_t p = d->p, used = 0;
+    for (size_t r = 0; r < n; r++) {
+        size_t i = rows[r];
+        double y = t->target.values[i];
+        double w = t->weights ? t->weights[i] : 1.0;
+        if (isnan(y) || !(w > 0) || !ch_design_row(d, t, i, x, 1)) {
+            continue;
+        }
+        double eta = 0;
+        for (size_t j = 0; j < p; j++) {
+            eta += x[j] * beta[j];
+        }
+        double mu = s_linkinv(fam, eta);
+        double dr = s_dev(fam, y, mu, w);
+        dr = sqrt(dr > 0 ? dr : 0);
+        e[used++] = y > mu ? dr : -dr;
+    }
+    return used;
+}
+
 int ch_glm_iter_init(ch_glm_iter *it, ch_glm_family fam, size_t p, bool intercept, double tol,
                      uint32_t max_iter)
 {

@@ -280,19 +280,6 @@ static void s_beta0(const ch_ols *o, double *out)
     }
 }
 
-/* Combine of the residual round's nodes [n, min, max, meat...]. */
-static void s_resid_combine(void *ctx, size_t len, const double *left, const double *right,
-                            double *out)
-{
-    (void)ctx;
-    out[0] = left[0] + right[0];
-    out[1] = left[1] < right[1] ? left[1] : right[1];
-    out[2] = left[2] > right[2] ? left[2] : right[2];
-    for (size_t i = 3; i < len; i++) {
-        out[i] = left[i] + right[i];
-    }
-}
-
 static size_t s_resid_len(size_t p, ch_hc_type robust)
 {
     return 3 + (robust != CH_HC_NONE ? p * p : 0);
@@ -329,7 +316,7 @@ static int s_next_task(void *vst, uint32_t round, uint32_t *op, ch_buf *payload,
             free(cov);
         }
         st->reduce2 =
-            ch_reduce_new(st->n_blocks, s_resid_len(p, st->robust), s_resid_combine, NULL);
+            ch_reduce_new(st->n_blocks, s_resid_len(p, st->robust), ch_qsel_range_combine, NULL);
         *op = OP_RESID;
     } else {
         size_t at = payload->len;
@@ -805,7 +792,7 @@ static int s_run_resid(s_worker *w, uint32_t op, const uint8_t *payload, size_t 
     int rc;
     if (op == OP_RESID) {
         rc = ch_reduce_range(w->env->n_blocks_total, b0, b1, s_resid_len(p, w->robust),
-                             s_leaf_resid, w, s_resid_combine, NULL, out, err);
+                             s_leaf_resid, w, ch_qsel_range_combine, NULL, out, err);
     } else {
         ch_qsel_task_t task;
         rc = ch_qsel_parse(payload + head, len - head, &task, err);

@@ -389,3 +389,15 @@ void ch_qsel_combine(void *ctx, size_t len, const double *left, const double *ri
         off += s_len(t->values[b]);
     }
 }
+
+void ch_qsel_range_combine(void *ctx, size_t len, const double *left, const double *right,
+                           double *out)
+{
+    (void)ctx;
+    out[0] = left[0] + right[0];
+    out[1] = left[1] < right[1] ? left[1] : right[1];
+    out[2] = left[2] > right[2] ? left[2] : right[2];
+    for (size_t i = 3; i < len; i++) {
+        out[i] = left[i] + right[i];
+    }
+}

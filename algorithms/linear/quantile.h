@@ -72,6 +72,11 @@ void ch_qsel_leaf(const ch_qsel_task_t *t, const double *v, size_t n, double *no
 /* combine function for reduce.h: ctx is the const ch_qsel_task_t *. */
 void ch_qsel_combine(void *ctx, size_t len, const double *left, const double *right, double *out);
 
+/* combine function for reduce.h over the nodes that start a search:
+ * [count, min, max, then len - 3 values summed] (ctx unused). */
+void ch_qsel_range_combine(void *ctx, size_t len, const double *left, const double *right,
+                           double *out);
+
 /* The monotone key of a double and back (exposed for the tests). */
 uint64_t ch_qsel_key(double x);
 double ch_qsel_unkey(uint64_t k);

@@ -46,6 +46,18 @@ check "p-value and interval in summary.json" grep -q '"p_value": .*"ci_low": .*"
 check "model.txt has R's table" grep -q "Number of Fisher Scoring iterations: 6" "$T/l2/model.txt"
 check "report has the coefficient table" grep -q "Logistic regression coefficients" "$T/l2/report.html"
 check "deviance curve (one round metric per IRLS round)" grep -q '"deviance"' "$T/l2/events.jsonl"
+# deviance residual quantiles (R 4.2: quantile(residuals(f, "deviance")));
+# 1e-9 relative; identical for 1, 2 and 4 workers
+dq() { grep -o '"residual_quantiles": {[^}]*}' "$1"; }
+dqv() { dq "$1" | grep -o "\"$2\": [^,}]*" | sed 's/.*: //'; }
+for w in 2 4; do
+    check "logistic deviance residual quantiles, $w workers: identical" \
+        cmp -s <(dq "$T/l1/summary.json") <(dq "$T/l$w/summary.json")
+done
+check "logistic deviance residual min is R's (1e-9)" near "$(dqv "$s" min)" -2.2129441050329501 1e-9
+check "logistic deviance residual median is R's (1e-9)" near "$(dqv "$s" median)" -0.30779186997622388 1e-9
+check "logistic deviance residual 3Q is R's (1e-9)" near "$(dqv "$s" q3)" -0.16743418353167966 1e-9
+check "model.txt prints the deviance residuals" grep -q "^Deviance Residuals" "$T/l2/model.txt"
 
 # Poisson: customer service calls, identical for 1 and 4 workers; R's fit
 printf 'name: calls\nseed: 1\ndata:\n  train: %s/data/churn.csv\n  target: number_customer_service_calls\n  test_fraction: 0\nmodel:\n  algorithm: poisson\n' "$SRC" >"$T/calls.yaml"
@@ -57,6 +69,10 @@ check "poisson: 70 coefficients" [ "$(wc -l <"$T/pref")" -eq 70 ]
 check "poisson, 1 and 4 workers: identical" cmp -s "$T/pref" <(coefs "$T/p4/summary.json")
 check "poisson deviance is R's (1e-10)" near "$(num "$T/p4/summary.json" deviance)" 5668.8298918671226 1e-10
 check "poisson: 5 iterations" grep -q '"fisher_iterations": 5' "$T/p4/summary.json"
+check "poisson deviance residual quantiles, 1 and 4 workers: identical" \
+    cmp -s <(dq "$T/p1/summary.json") <(dq "$T/p4/summary.json")
+check "poisson deviance residual 1Q is R's (1e-9)" near "$(dqv "$T/p4/summary.json" q1)" -0.61556873673075807 1e-9
+check "poisson deviance residual max is R's (1e-9)" near "$(dqv "$T/p4/summary.json" max)" 4.0265124517338196 1e-9
 
 # predict with the saved model: probabilities, one row per input row
 timeout 60 "$COHORT" run $exp --workers 2 --out "$T/pr" >/dev/null 2>&1
