@@ -219,10 +219,10 @@ static int s_estimate(ch_config *cfg, const ch_schema *schema, size_t n_rows, si
     ch_pen_opts o;
     s_read_pen(cfg, &o, NULL);
     s_read_report(cfg, &quantiles, &robust, NULL);
-    /* the residual round, then at most 8 counting rounds (64 key bits, 9
-     * per histogram) */
+    /* the residual round, then at most 9 counting rounds (64 key bits, 9
+     * per histogram, then the values) */
     out->rounds =
-        o.kind != CH_PEN_NONE ? 1 : 1 + (quantiles || robust ? 1 : 0) + (quantiles ? 8 : 0);
+        o.kind != CH_PEN_NONE ? 1 : 1 + (quantiles || robust ? 1 : 0) + (quantiles ? 9 : 0);
     return 0;
 }
 
