@@ -52,6 +52,21 @@ check "epsilon 1000: the tree joins churn and the international plan" \
 levels=$(cut -d, -f3 "$T/big/data.csv" | tail -n +2 | sort -u | tr '\n' ' ')
 check "area codes preserved ($levels)" [ "$levels" = "area_code_408 area_code_415 area_code_510 " ]
 
+# given bounds: used as they are, and that column leaves the private-range
+# measurement (14 columns instead of 15)
+timeout 60 "$COHORT" run $EX --workers 2 --out "$T/given" \
+    --set "model.bounds.account_length=[0, 250]" >/dev/null 2>&1
+check "given bounds are kept and stated" grep -q \
+    '"name": "account_length", "kind": "numeric", "cells": 8, "low": 0, "high": 250, "bounds": "given"' \
+    "$T/given/summary.json"
+check "given bounds: 14 private ranges" \
+    grep -q '"measurement": "bounds", "rho": [0-9.e-]*, "count": 14,' "$T/given/summary.json"
+out=$(awk -F, 'NR > 1 && ($2 < 0 || $2 > 250 || $2 != int($2))' "$T/given/data.csv" | wc -l)
+check "given bounds: every account_length is an integer in [0, 250] ($out outside)" [ "$out" -eq 0 ]
+ks=$(grep -o '"name": "account_length"[^}]*"ks": [0-9.e-]*' "$T/given/summary.json" | sed 's/.*"ks": //')
+check "given bounds: account_length's KS distance to held-out rows is below 0.1 ($ks)" \
+    awk -v a="$ks" 'BEGIN { exit !(a != "" && a < 0.1) }'
+
 # federated silos: each adds its own noise; the statement is per silo
 head -n 1 data/churn.csv >"$T/silo0.csv"
 head -n 1 data/churn.csv >"$T/silo1.csv"
