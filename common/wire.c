@@ -2,10 +2,12 @@
 #include "common/wire.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 #include <zmq.h>
 
 int64_t ch_now_ms(void)
@@ -49,6 +51,22 @@ static void s_free_buf(void *data, void *hint)
     free(data);
 }
 
+/* COHORT_TEST_CAPTURE=FILE appends every message this process sends to
+ * FILE, so a test can search what left a silo (tests/sh/silo_privacy.sh). */
+static void s_capture(const uint8_t *buf, size_t size)
+{
+    const char *path = getenv("COHORT_TEST_CAPTURE");
+    if (!path || !*path) {
+        return;
+    }
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0600);
+    if (fd >= 0) {
+        ssize_t w = write(fd, buf, size);
+        (void)w;
+        close(fd);
+    }
+}
+
 int ch_wire_send(void *sock, const uint8_t *routing, size_t routing_len, const char *experiment,
                  uint32_t round, int32_t sender, Cohort__Kind kind, const uint8_t *payload,
                  size_t payload_len, ch_err *err)
@@ -67,6 +85,7 @@ int ch_wire_send(void *sock, const uint8_t *routing, size_t routing_len, const c
         return ch_err_set(err, CH_ENOMEM, "out of memory packing a %zu-byte message", size);
     }
     cohort__envelope__pack(&env, buf);
+    s_capture(buf, size);
     if (routing) {
         if (zmq_send(sock, routing, routing_len, ZMQ_SNDMORE) < 0) {
             free(buf);

@@ -79,6 +79,22 @@ static int s_params(ch_config *cfg, const ch_schema *schema, ch_gbt_params *p, c
         return rc;
     }
     p->eval_metric = (ch_gbt_metric)met;
+    /* The sketch round sends each shard's distinct feature values with
+     * their counts: not rows, but individual values. Silos keep them home
+     * unless the config accepts that they leave. */
+    bool share_sketch = false;
+    const char *scheme = ch_config_peek(cfg, "partition.scheme");
+    if ((rc = ch_cfg_bool(cfg, "model.share_sketch", false, &share_sketch, err))) {
+        return rc;
+    }
+    if (scheme && strcmp(scheme, "by-file") == 0 && !share_sketch) {
+        return ch_err_set(err, CH_EINVAL,
+                          "%s: gbt with partition.scheme by-file would send every silo's "
+                          "distinct feature values (not rows, but individual values) to the "
+                          "coordinator for the quantile cuts; set model.share_sketch: true to "
+                          "accept that, or use random_forest, whose silos send only trees",
+                          ch_config_where(cfg, "partition.scheme"));
+    }
     if (!(p->eta > 0)) {
         return ch_err_set(err, CH_EINVAL, "%s: model.eta must be in (0, 1], not 0",
                           ch_config_where(cfg, "model.eta"));
