@@ -19,7 +19,10 @@
  *    is (epsilon, delta)-DP for the whole training table.
  *  - federated (partition.scheme: by-file, each worker a silo): each silo
  *    adds the noise to its own counts before they leave it (bounds,
- *    one-way and every candidate pair), so it sends only noisy marginals;
+ *    one-way and every candidate pair), from a seed of its own read from
+ *    the OS (the experiment seed is the coordinator's, which could
+ *    regenerate and subtract the noise), so it sends only noisy marginals
+ *    and by-file releases differ from run to run;
  *    the coordinator sums them and selects the tree from the noisy pair
  *    tables (post-processing, no exponential mechanism). The statement
  *    holds per silo: each silo's rows are (epsilon, delta)-DP in what it
@@ -30,10 +33,12 @@
 #include "common/metrics.h"
 #include "common/reduce.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 enum { OP_BOUNDS = 1, OP_COUNT = 2 };
@@ -74,7 +79,8 @@ typedef struct s_worker {
     uint32_t op;
     size_t shard_first_block;
     double sigma_one, sigma_pairs, sigma_bounds;
-    long *bcol; /* OP_BOUNDS: the columns measured */
+    uint64_t secret; /* by-file: the silo's noise seed, from the OS, never sent */
+    long *bcol;      /* OP_BOUNDS: the columns measured */
     size_t n_bcol;
 } s_worker;
 
@@ -827,6 +833,25 @@ static void s_worker_destroy(void **pw)
     *pw = NULL;
 }
 
+/* 8 random bytes from the OS into *out: 0, or -1 when none could be read. */
+static int s_secret(uint64_t *out)
+{
+    uint8_t b[8];
+    size_t got = 0;
+    while (got < sizeof b) {
+        ssize_t n = getrandom(b + got, sizeof b - got, 0);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return -1;
+        }
+        got += (size_t)n;
+    }
+    memcpy(out, b, sizeof b);
+    return 0;
+}
+
 static void *s_worker_new(const ch_worker_env *env, ch_err *err)
 {
     s_worker *w = calloc(1, sizeof *w);
@@ -836,6 +861,13 @@ static void *s_worker_new(const ch_worker_env *env, ch_err *err)
     }
     w->env = env;
     if (s_read_cfg(env->cfg, env->schema, &w->cfg, err) != 0) {
+        free(w);
+        return NULL;
+    }
+    /* once per worker process: a task sent again gets the same noise, so
+     * asking twice does not average it away */
+    if (s_secret(&w->secret) != 0) {
+        ch_err_set(err, CH_EIO, "synthetic: no random bytes from the OS for the silo's noise");
         free(w);
         return NULL;
     }
@@ -870,15 +902,14 @@ static int s_leaf(void *ctx, size_t block, double *out, ch_err *err)
     }
     if (w->by_file && block == w->shard_first_block) {
         ch_rng r;
-        /* a silo's own stream: (seed, shard) */
-        uint64_t id = (uint64_t)w->env->worker * 4096;
+        /* a silo's noise comes from its own secret seed: noise drawn from
+         * the experiment seed, which the coordinator knows, could be
+         * regenerated and subtracted there */
         if (w->op == OP_BOUNDS) {
-            ch_rng_init(&r, w->env->seed,
-                        ch_rng_stream(CH_STREAM_NOISE, (CH_SYN_NOISE_BOUNDS << 24) + id));
+            ch_rng_init(&r, w->secret, ch_rng_stream(CH_STREAM_NOISE, CH_SYN_NOISE_BOUNDS));
             ch_syn_gauss(out, w->n_bcol * CH_SYN_MAG_CELLS, w->sigma_bounds, &r);
         } else {
-            ch_rng_init(&r, w->env->seed,
-                        ch_rng_stream(CH_STREAM_NOISE, (CH_SYN_NOISE_ONEWAY << 24) + id));
+            ch_rng_init(&r, w->secret, ch_rng_stream(CH_STREAM_NOISE, CH_SYN_NOISE_ONEWAY));
             size_t n_one = w->layout.one_off[w->layout.n_cols];
             ch_syn_gauss(out, n_one, w->sigma_one, &r);
             ch_syn_gauss(out + n_one, w->layout.len - n_one, w->sigma_pairs, &r);

@@ -72,13 +72,34 @@ head -n 1 data/churn.csv >"$T/silo0.csv"
 head -n 1 data/churn.csv >"$T/silo1.csv"
 sed -n '2,2500p' data/churn.csv >>"$T/silo0.csv"
 sed -n '2501,$p' data/churn.csv >>"$T/silo1.csv"
-timeout 60 "$COHORT" coordinator $EX --bind tcp://127.0.0.1:0 --workers 2 \
-    --set partition.scheme=by-file --set data.test_fraction=0 --out "$T/b" >/dev/null 2>"$T/b.err" &
-wait_for "$T/b/endpoints.json" 10
-ep=$(endpoint "$T/b")
-timeout 60 "$COHORT" worker --connect "$ep" --data "$T/silo0.csv" 2>/dev/null &
-timeout 60 "$COHORT" worker --connect "$ep" --data "$T/silo1.csv" 2>/dev/null
-wait
+silos() { # silos DIR: a coordinator and the two silos, same seed every time
+    timeout 60 "$COHORT" coordinator $EX --bind tcp://127.0.0.1:0 --workers 2 \
+        --set partition.scheme=by-file --set data.test_fraction=0 --out "$1" >/dev/null 2>"$1.err" &
+    wait_for "$1/endpoints.json" 10
+    local ep
+    ep=$(endpoint "$1")
+    timeout 60 "$COHORT" worker --connect "$ep" --data "$T/silo0.csv" 2>/dev/null &
+    timeout 60 "$COHORT" worker --connect "$ep" --data "$T/silo1.csv" 2>/dev/null
+    wait
+}
+silos "$T/b"
+one_silo() { # one_silo DIR: a coordinator and silo 0 alone
+    timeout 60 "$COHORT" coordinator $EX --bind tcp://127.0.0.1:0 --workers 1 \
+        --set partition.scheme=by-file --set data.test_fraction=0 --out "$1" >/dev/null 2>"$1.err" &
+    wait_for "$1/endpoints.json" 10
+    local ep
+    ep=$(endpoint "$1")
+    timeout 60 "$COHORT" worker --connect "$ep" --data "$T/silo0.csv" 2>/dev/null
+    wait
+}
+one_silo "$T/s1"
+one_silo "$T/s2"
+# a silo's noise comes from its own OS-random seed, not from the experiment
+# seed the coordinator knows (which could regenerate and subtract it): the
+# same silo and seed twice must not give the same release
+differ() { [ -s "$1" ] && [ -s "$2" ] && ! cmp -s "$1" "$2"; }
+check "by-file: one silo, the same seed twice: different noise (model.pb)" \
+    differ "$T/s1/model.pb" "$T/s2/model.pb"
 check "by-file silos finish" grep -q '"status": "finished"' "$T/b/summary.json"
 check "by-file summary says the guarantee is per silo" grep -q 'guarantee per silo' "$T/b/summary.json"
 check "by-file run writes data.csv" [ "$(wc -l <"$T/b/data.csv" 2>/dev/null || echo 0)" -gt 1000 ]
