@@ -74,6 +74,7 @@ typedef struct s_worker {
     const ch_qsel_task_t *qtask; /* during OP_SELECT */
     double *e, *x;               /* residual scratch (e_len rows) and one design row */
     size_t e_len;
+    ch_qsel_cache cache; /* deviance residuals per block between the counting rounds */
 } s_worker;
 
 /* --- configuration -------------------------------------------------------- */
@@ -575,6 +576,7 @@ static void s_worker_destroy(void **pw)
     ch_glm_ws_free(&w->ws);
     free(w->e);
     free(w->x);
+    ch_qsel_cache_free(&w->cache);
     free(w);
     *pw = NULL;
 }
@@ -635,8 +637,17 @@ static int s_leaf_resid(void *ctx, size_t block, double *out, ch_err *err)
             return ch_err_set(err, CH_ENOMEM, "out of memory for %zu residuals", hi - lo);
         }
     }
-    size_t used = ch_glm_devres(w->fam, w->design, w->env->train, plan->rows + lo, hi - lo, w->beta,
-                                w->x, w->e);
+    size_t used;
+    const double *kept =
+        w->qtask ? ch_qsel_cache_get(&w->cache, w->beta, w->design->p, lb, &used) : NULL;
+    if (kept) {
+        ch_qsel_leaf(w->qtask, kept, used, out);
+        return 0;
+    }
+    used = ch_glm_devres(w->fam, w->design, w->env->train, plan->rows + lo, hi - lo, w->beta, w->x,
+                         w->e);
+    /* kept for the counting rounds; without memory they recompute */
+    ch_qsel_cache_put(&w->cache, w->beta, w->design->p, plan->n_blocks, lb, w->e, used);
     if (w->qtask) {
         ch_qsel_leaf(w->qtask, w->e, used, out);
         return 0;

@@ -80,7 +80,8 @@ typedef struct s_worker {
     const ch_worker_env *env;
     double *a; /* scratch block matrix */
     size_t a_rows;
-    double *e; /* scratch residuals (a_rows) */
+    double *e;           /* scratch residuals (a_rows) */
+    ch_qsel_cache cache; /* residuals per block between the rounds of a search */
     ch_hc_type robust;
     const double *beta;          /* during a residual task: the coefficients (aliased 0) */
     const double *cov;           /* during OP_RESID with model.robust: (X'X)^-1, aliased 0 */
@@ -734,6 +735,9 @@ static int s_leaf_resid(void *ctx, size_t block, double *out, ch_err *err)
         return rc;
     }
     s_residuals(w, used);
+    /* kept for the counting rounds; without memory they recompute */
+    ch_qsel_cache_put(&w->cache, w->beta, w->design->p, w->env->plan->n_blocks,
+                      block - w->env->block_offset, w->e, used);
     double lo = INFINITY, hi = -INFINITY;
     for (size_t k = 0; k < used; k++) {
         lo = w->e[k] < lo ? w->e[k] : lo;
@@ -755,6 +759,12 @@ static int s_leaf_select(void *ctx, size_t block, double *out, ch_err *err)
     s_worker *w = ctx;
     size_t used;
     double sum_w;
+    const double *kept =
+        ch_qsel_cache_get(&w->cache, w->beta, w->design->p, block - w->env->block_offset, &used);
+    if (kept) {
+        ch_qsel_leaf(w->qtask, kept, used, out);
+        return 0;
+    }
     int rc = s_gather(w, block, &used, &sum_w, err);
     if (rc != 0) {
         return rc;
@@ -849,6 +859,7 @@ static void s_worker_destroy(void **pw)
     ch_design_destroy(&w->design);
     free(w->a);
     free(w->e);
+    ch_qsel_cache_free(&w->cache);
     free(w);
     *pw = NULL;
 }

@@ -401,3 +401,58 @@ void ch_qsel_range_combine(void *ctx, size_t len, const double *left, const doub
         out[i] = left[i] + right[i];
     }
 }
+
+const double *ch_qsel_cache_get(const ch_qsel_cache *c, const double *key, size_t key_len, size_t b,
+                                size_t *n)
+{
+    if (!c->key || c->key_len != key_len || b >= c->n_blocks || !c->v[b] ||
+        memcmp(c->key, key, key_len * sizeof *key) != 0) {
+        return NULL;
+    }
+    *n = c->n[b];
+    return c->v[b];
+}
+
+void ch_qsel_cache_free(ch_qsel_cache *c)
+{
+    if (!c) {
+        return;
+    }
+    for (size_t b = 0; c->v && b < c->n_blocks; b++) {
+        free(c->v[b]);
+    }
+    free(c->v);
+    free(c->n);
+    free(c->key);
+    memset(c, 0, sizeof *c);
+}
+
+int ch_qsel_cache_put(ch_qsel_cache *c, const double *key, size_t key_len, size_t n_blocks,
+                      size_t b, const double *v, size_t n)
+{
+    if (!c->key || c->key_len != key_len || c->n_blocks != n_blocks ||
+        memcmp(c->key, key, key_len * sizeof *key) != 0) {
+        ch_qsel_cache_free(c);
+        c->key = malloc((key_len ? key_len : 1) * sizeof *c->key);
+        c->v = calloc(n_blocks ? n_blocks : 1, sizeof *c->v);
+        c->n = calloc(n_blocks ? n_blocks : 1, sizeof *c->n);
+        if (!c->key || !c->v || !c->n) {
+            ch_qsel_cache_free(c);
+            return CH_ENOMEM;
+        }
+        memcpy(c->key, key, key_len * sizeof *key);
+        c->key_len = key_len;
+        c->n_blocks = n_blocks;
+    }
+    if (b >= n_blocks) {
+        return CH_EINVAL;
+    }
+    free(c->v[b]);
+    c->v[b] = malloc((n ? n : 1) * sizeof *v);
+    if (!c->v[b]) {
+        return CH_ENOMEM;
+    }
+    memcpy(c->v[b], v, n * sizeof *v);
+    c->n[b] = n;
+    return 0;
+}

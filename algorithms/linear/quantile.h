@@ -77,6 +77,29 @@ void ch_qsel_combine(void *ctx, size_t len, const double *left, const double *ri
 void ch_qsel_range_combine(void *ctx, size_t len, const double *left, const double *right,
                            double *out);
 
+/* Worker side: the values of each block kept between the rounds of one
+ * search, so a counting round only counts. Entries are valid for one key
+ * (the coefficients the values were computed from, compared bit for bit);
+ * a block with no entry (a shard reassigned after a failure) is computed
+ * again by the caller. Zero-initialise; ch_qsel_cache_free releases. */
+typedef struct ch_qsel_cache {
+    size_t n_blocks;
+    double **v;
+    size_t *n;
+    double *key;
+    size_t key_len;
+} ch_qsel_cache;
+
+/* Block b's values under key (n into *n), or NULL when not cached. */
+const double *ch_qsel_cache_get(const ch_qsel_cache *c, const double *key, size_t key_len, size_t b,
+                                size_t *n);
+/* Keeps a copy of v[0..n) as block b's values under key (another key
+ * empties the cache first); n_blocks bounds b. Returns 0 or CH_ENOMEM (then
+ * nothing is kept for b). */
+int ch_qsel_cache_put(ch_qsel_cache *c, const double *key, size_t key_len, size_t n_blocks,
+                      size_t b, const double *v, size_t n);
+void ch_qsel_cache_free(ch_qsel_cache *c);
+
 /* The monotone key of a double and back (exposed for the tests). */
 uint64_t ch_qsel_key(double x);
 double ch_qsel_unkey(uint64_t k);
