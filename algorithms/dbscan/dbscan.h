@@ -120,7 +120,8 @@ int ch_db_slabs_make(const ch_table *t, const ch_db_params *p, size_t n, ch_db_s
                      ch_err *err);
 void ch_db_slabs_free(ch_db_slabs *s);
 
-/* A cell: slab s's own points first, then its halo points. */
+/* A cell: slab s's own points first, then its halo points, each part in
+ * Morton order (partition.c; the order changes no result). */
 typedef struct ch_db_cell {
     size_t m, m_own, d;
     double *pts;     /* m x d, row-major (normalised for cosine) */

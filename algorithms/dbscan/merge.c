@@ -27,7 +27,7 @@ static int s_hit(void *ctx, size_t q, size_t j, double value)
 }
 
 /* Local union of a cell (see dbscan.h). Local indices: own points come
- * first in global order, then halo points in global order, so the smallest
+ * first, then halo points (partition.c orders each part), so the smallest
  * local index of a set is not its smallest global index; the pairs carry
  * the smallest global index, computed in a second pass. */
 int ch_db_local_union(const ch_db_cell *c, const uint8_t *core_cell, uint32_t **pairs,

@@ -115,8 +115,125 @@ void ch_db_slabs_free(ch_db_slabs *s)
     }
 }
 
+typedef struct s_key {
+    uint64_t key;
+    uint32_t idx;
+} s_key;
+
+static int s_cmp_key(const void *a, const void *b)
+{
+    const s_key *x = a, *y = b;
+    if (x->key != y->key) {
+        return x->key < y->key ? -1 : 1;
+    }
+    return x->idx < y->idx ? -1 : (x->idx > y->idx ? 1 : 0);
+}
+
+/* Bit j of v (21 bits) to bit j * w + o of a Morton code. */
+static uint64_t s_spread(uint64_t v, size_t w, size_t o)
+{
+    uint64_t r = 0;
+    for (size_t j = 0; j < 21 && j * w + o < 64; j++) {
+        r |= ((v >> j) & 1u) << (j * w + o);
+    }
+    return r;
+}
+
+/* Puts the points [a, b) of the cell in Morton order over its (up to)
+ * three widest dimensions, in place. Why: the union round calls union-find
+ * on every pair of neighbours, and with the rows in file order those are
+ * cache misses on the parent array (21% of the time at 300,000 points);
+ * spatially near points get near local indices. The order changes no
+ * result: decisions are per pair and results travel as global rows.
+ * Returns 0 or CH_ENOMEM. */
+static int s_morton_order(ch_db_cell *c, size_t a, size_t b)
+{
+    size_t m = b - a, d = c->d;
+    if (m < 2) {
+        return 0;
+    }
+    size_t dims[3] = {0, 0, 0}, nd = d < 3 ? d : 3;
+    double mn[3], span[3];
+    double *lo = malloc(d * sizeof *lo), *hi = malloc(d * sizeof *hi);
+    s_key *k = ch_alloc_array(m, sizeof *k);
+    uint8_t *done = calloc(m, 1);
+    double *tmp = malloc(d * sizeof *tmp);
+    int rc = (!lo || !hi || !k || !done || !tmp) ? CH_ENOMEM : 0;
+    if (rc == 0) {
+        for (size_t j = 0; j < d; j++) {
+            lo[j] = INFINITY;
+            hi[j] = -INFINITY;
+        }
+        for (size_t i = a; i < b; i++) {
+            for (size_t j = 0; j < d; j++) {
+                double v = c->pts[i * d + j];
+                lo[j] = v < lo[j] ? v : lo[j];
+                hi[j] = v > hi[j] ? v : hi[j];
+            }
+        }
+        /* the nd widest dimensions, widest first */
+        for (size_t q = 0; q < nd; q++) {
+            size_t best = SIZE_MAX;
+            for (size_t j = 0; j < d; j++) {
+                bool used = false;
+                for (size_t r = 0; r < q; r++) {
+                    used = used || dims[r] == j;
+                }
+                if (!used && (best == SIZE_MAX || hi[j] - lo[j] > hi[best] - lo[best])) {
+                    best = j;
+                }
+            }
+            dims[q] = best;
+            mn[q] = lo[best];
+            span[q] = hi[best] - lo[best];
+        }
+        for (size_t i = 0; i < m; i++) {
+            uint64_t key = 0;
+            for (size_t q = 0; q < nd; q++) {
+                double f = span[q] > 0 ? (c->pts[(a + i) * d + dims[q]] - mn[q]) / span[q] : 0;
+                uint64_t v = (uint64_t)(f * 2097151.0);
+                key |= s_spread(v > 2097151 ? 2097151 : v, nd, nd - 1 - q);
+            }
+            k[i].key = key;
+            k[i].idx = (uint32_t)i;
+        }
+        qsort(k, m, sizeof *k, s_cmp_key);
+        /* new position i takes old position k[i].idx: follow the cycles */
+        for (size_t st = 0; st < m; st++) {
+            if (done[st]) {
+                continue;
+            }
+            memcpy(tmp, c->pts + (a + st) * d, d * sizeof *tmp);
+            uint32_t g = c->gidx[a + st];
+            int64_t w = c->wfix[a + st];
+            size_t i = st;
+            for (;;) {
+                size_t src = k[i].idx;
+                done[i] = 1;
+                if (src == st) {
+                    memcpy(c->pts + (a + i) * d, tmp, d * sizeof *tmp);
+                    c->gidx[a + i] = g;
+                    c->wfix[a + i] = w;
+                    break;
+                }
+                memcpy(c->pts + (a + i) * d, c->pts + (a + src) * d, d * sizeof *tmp);
+                c->gidx[a + i] = c->gidx[a + src];
+                c->wfix[a + i] = c->wfix[a + src];
+                i = src;
+            }
+        }
+    }
+    free(lo);
+    free(hi);
+    free(k);
+    free(done);
+    free(tmp);
+    return rc;
+}
+
 /* Gathers and indexes a cell (see dbscan.h): two passes over the rows, the
- * first to count, the second to copy owned points then halo points. */
+ * first to count, the second to copy owned points then halo points; each
+ * part is then put in Morton order. */
 int ch_db_cell_make(const ch_table *t, const ch_db_params *p, const ch_db_slabs *sl, size_t s,
                     ch_db_cell *out, ch_err *err)
 {
@@ -174,6 +291,11 @@ int ch_db_cell_make(const ch_table *t, const ch_db_params *p, const ch_db_slabs 
         out->m = m;
         out->m_own = m_own;
         out->d = d;
+        if (s_morton_order(out, 0, m_own) != 0 || s_morton_order(out, m_own, m) != 0) {
+            rc = ch_err_set(err, CH_ENOMEM, "out of memory ordering a cell of %zu points", m);
+        }
+    }
+    if (rc == 0) {
         out->ix = ch_db_index_new(out->pts, m, d, p, err);
         if (!out->ix) {
             rc = err ? err->code : CH_ENOMEM;

@@ -11,8 +11,8 @@
 # usage: bench/dbscan/run.sh [BUILD_DIR] [SETS...]   (from the repo root)
 # Every file goes to bench/out/dbscan (data, logs, labels, per-run figures).
 #   SETS: moons digits blobs2 blobs10 (default: all); RUNS=3 WORKERS=1
-#   SK_RUNS=k runs scikit-learn only in the first k of the RUNS rounds
-#   (default RUNS); SKIP_SK=1 leaves it out (when it cannot finish)
+#   SK_RUNS=k (R_RUNS=k) runs scikit-learn (R) only in the first k of the
+#   RUNS rounds (default RUNS); SKIP_SK=1 leaves it out (when it cannot finish)
 set -u
 BUILD=${1:-build}
 shift || true
@@ -57,8 +57,10 @@ for s in $SETS; do
             $PY bench/dbscan/peak.py "$OUT/s_$s.log" $PY bench/dbscan/sk.py "$data" "$eps" "$ms" "$OUT/sk_$s.csv" "${tgt[@]}" >>"$OUT/s_$s" || exit 1
             awk '{print $2}' "$OUT/s_$s.log" >>"$OUT/sf_$s"
         fi
-        $PY bench/dbscan/peak.py "$OUT/r_$s.log" Rscript bench/dbscan/r.R "$data" "$eps" "$ms" "$OUT/r_$s.csv" "${tgt[@]}" >>"$OUT/r_$s" || exit 1
-        awk '{print $2}' "$OUT/r_$s.log" >>"$OUT/rf_$s"
+        if [ "$r" -le "${R_RUNS:-$RUNS}" ]; then
+            $PY bench/dbscan/peak.py "$OUT/r_$s.log" Rscript bench/dbscan/r.R "$data" "$eps" "$ms" "$OUT/r_$s.csv" "${tgt[@]}" >>"$OUT/r_$s" || exit 1
+            awk '{print $2}' "$OUT/r_$s.log" >>"$OUT/rf_$s"
+        fi
     done
     ct=$(awk '{print $1}' "$OUT/c_$s" | median)
     cm=$(awk '{print $2 / 1024}' "$OUT/c_$s" | median)
