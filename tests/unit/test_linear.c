@@ -913,6 +913,23 @@ static void test_quantile_rounds(void)
     CHECK(got[1] == 0.1 && got[3] == 0.1 && rounds == 0);
     free(v);
 
+    /* the workers' cache: values under one key, emptied by another */
+    ch_qsel_cache cache = {0};
+    double k1[2] = {1, 2}, k2[2] = {1, 2.5}, vals[3] = {3, -1, 2};
+    size_t got_n = 0;
+    CHECK(ch_qsel_cache_get(&cache, k1, 2, 0, &got_n) == NULL);
+    CHECK(ch_qsel_cache_put(&cache, k1, 2, 4, 1, vals, 3) == 0);
+    const double *kept = ch_qsel_cache_get(&cache, k1, 2, 1, &got_n);
+    CHECK(kept && got_n == 3 && kept[1] == -1 && kept != vals);
+    CHECK(ch_qsel_cache_get(&cache, k1, 2, 0, &got_n) == NULL);
+    CHECK(ch_qsel_cache_get(&cache, k2, 2, 1, &got_n) == NULL);
+    CHECK(ch_qsel_cache_put(&cache, k2, 2, 4, 2, vals, 2) == 0);
+    CHECK(ch_qsel_cache_get(&cache, k2, 2, 1, &got_n) == NULL); /* k1's entry is gone */
+    CHECK(ch_qsel_cache_get(&cache, k2, 2, 2, &got_n) != NULL && got_n == 2);
+    CHECK(ch_qsel_cache_put(&cache, k2, 2, 4, 9, vals, 2) == CH_EINVAL);
+    ch_qsel_cache_free(&cache);
+    ch_qsel_cache_free(&cache);
+
     /* keys are monotone and invertible */
     const double ks[] = {-INFINITY, -1e300, -1, -1e-300, -0.0, 0.0, 1e-310, 1, 1e300, INFINITY};
     for (size_t i = 0; i + 1 < sizeof ks / sizeof ks[0]; i++) {
@@ -1080,6 +1097,16 @@ static void test_diagnostics_match_r(void)
         }
         CHECK(ch_collin_cond(root, &o, &kappa, &scaled) == 0);
         CHECK_REL(kappa, r_kappa, 1e-9, 0.0);
+        /* the sandwich leaves the aliased column out: R's HC3 without it */
+        double meat[(P + 1) * (P + 1)], se[P + 1];
+        size_t n;
+        double *e = s_residuals(t, d, &o, CH_HC3, meat, &n);
+        CHECK(ch_robust_se(CH_HC3, meat, &o, se) == 0);
+        CHECK(isnan(se[P]));
+        for (size_t j = 0; j < P; j++) {
+            CHECK_REL(se[j], r_hc[3][j], 1e-9, 0.0);
+        }
+        free(e);
         ch_ols_free(&o);
         free(root);
     } else {
