@@ -157,6 +157,18 @@ check "OLS diagnostics: 15 VIF and 45 robust entries, quantiles, 2 condition num
 for w in 2 4; do
     check "OLS diagnostics, $w workers: identical" cmp -s "$T/dref" <(diag_of "$T/d$w/summary.json")
 done
+# a worker killed during the residual or counting rounds: its shard goes to
+# a survivor (which has no residuals cached for it) and nothing changes
+COHORT_TEST_TASK_DELAY_MS=900 timeout 90 "$COHORT" run examples/ols.yaml --workers 3 $set0 \
+    --set model.robust=hc3 --set model.residual_quantiles=true --set runtime.heartbeat_timeout=2 \
+    --out "$T/dk" >/dev/null 2>"$T/dk.err" &
+dpid=$!
+sleep 2.4
+kill -9 "$(child "$(child $dpid)")" 2>/dev/null
+wait $dpid
+check "OLS diagnostics after a worker killed mid-search: finished" grep -q '"status": "finished"' "$T/dk/summary.json"
+check "OLS diagnostics after a worker killed mid-search: identical" \
+    cmp -s "$T/dref" <(diag_of "$T/dk/summary.json")
 s="$T/d4/summary.json"
 rq() { grep -o '"residual_quantiles": {[^}]*}' "$s" | grep -o "\"$1\": [^,}]*" | sed 's/.*: //'; }
 check "residual median is R's (1e-8 relative)" near "$(rq median)" -0.019684375291580819 1e-8
