@@ -45,6 +45,7 @@ check "report: silhouette and Davies-Bouldin" grep -q "Davies-Bouldin" "$T/m2/re
 check "model.txt: silhouette" grep -q "silhouette 0.608302" "$T/m2/model.txt"
 check "report: cluster section" grep -q "DBSCAN clusters" "$T/m2/report.html"
 check "report: k-distance chart with the knee marked" grep -q 'data-name="knee"' "$T/m2/report.html"
+check "report: scatter coloured by cluster (7 clusters and noise)" [ "$(grep -o 'data-name="cluster [0-9]*"\|data-name="noise"' "$T/m2/report.html" | sort -u | wc -l)" -eq 8 ]
 check "model.txt: cluster table" grep -q "7 clusters, 59 core" "$T/m2/model.txt"
 
 # predict: core points get their own cluster back
