@@ -66,6 +66,7 @@ typedef struct ch_round_stats {
     size_t received;       /* updates accepted */
     size_t rejected;       /* updates refused (bad payload, or by accumulate) */
     size_t late;           /* updates for an earlier round, discarded */
+    size_t speculative;    /* backup copies of slow shards sent (runtime.speculate) */
     double bytes_out;      /* task bytes sent */
     double bytes_in;       /* update bytes received */
     double compute_seconds; /* the slowest worker's computing time */

@@ -10,7 +10,7 @@ static const char *const s_known[] = {
     "data.weights", "data.format", "data.test_fraction", "partition.scheme", "partition.alpha",
     "model.algorithm", "runtime.heartbeat_timeout", "runtime.round_timeout",
     "runtime.join_timeout", "runtime.coordinator_timeout", "runtime.max_message_mb",
-    "runtime.checkpoint_every", "runtime.tracking", NULL};
+    "runtime.checkpoint_every", "runtime.tracking", "runtime.speculate", NULL};
 
 static const char *const s_formats[] = {"auto", "csv", "libsvm", "idx", NULL};
 
@@ -107,7 +107,8 @@ int ch_experiment_configure(ch_experiment *x, ch_config *cfg, ch_err *err)
         (rc = ch_cfg_num(cfg, "runtime.coordinator_timeout", 30, 0.5, 86400, &ct, err)) ||
         (rc = ch_cfg_num(cfg, "runtime.max_message_mb", 256, 1, 4096, &mm, err)) ||
         (rc = ch_cfg_int(cfg, "runtime.checkpoint_every", 1, 1, 1000000, &ckpt, err)) ||
-        (rc = ch_cfg_bool(cfg, "runtime.tracking", true, &x->rt.tracking, err))) {
+        (rc = ch_cfg_bool(cfg, "runtime.tracking", true, &x->rt.tracking, err)) ||
+        (rc = ch_cfg_bool(cfg, "runtime.speculate", false, &x->rt.speculate, err))) {
         return rc;
     }
     x->seed = (uint64_t)seed;

@@ -20,6 +20,7 @@ typedef struct ch_runtime_opts {
     long long max_message; /* bytes */
     long checkpoint_every; /* rounds */
     bool tracking;         /* record the run in the tracking store */
+    bool speculate;        /* idle workers also run the shards of slow ones */
 } ch_runtime_opts;
 
 typedef struct ch_experiment {

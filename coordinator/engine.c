@@ -616,6 +616,7 @@ typedef struct s_round {
     size_t n_shards;
     bool *chosen;    /* shard takes part */
     int *owner;      /* shard -> worker slot computing it; -1 when done or skipped */
+    int *backup;     /* shard -> worker slot running a backup copy (speculate), or -1 */
     bool *got;       /* shard's update accepted */
     uint8_t **state; /* shard -> update bytes (not kept with accumulate) */
     size_t *state_len;
@@ -632,6 +633,7 @@ static void s_round_free(s_round *r)
     }
     free(r->chosen);
     free(r->owner);
+    free(r->backup);
     free(r->got);
     free(r->state);
     free(r->state_len);
@@ -678,6 +680,13 @@ static int s_reassign(s_engine *e, s_round *r, ch_err *err)
         if (w && w->state == CH_W_READY) {
             continue;
         }
+        ch_wslot *b = r->backup[s] >= 0 ? ch_registry_get(&e->reg, r->backup[s]) : NULL;
+        if (b && b->state == CH_W_READY) {
+            r->owner[s] = b->index; /* its backup copy carries on */
+            r->backup[s] = -1;
+            continue;
+        }
+        r->backup[s] = -1;
         char name[256];
         if (r->plan.policy == CH_TASK_QUORUM) {
             r->owner[s] = -1; /* this round goes on without it */
@@ -795,10 +804,19 @@ static int s_take_update(s_engine *e, s_round *r, ch_wslot *w, const ch_wire_msg
                 ch_wslot_name(w, name, sizeof name));
         r->stats.rejected++;
     } else if (u->round != r->round || m->env->round != r->round) {
-        ch_warn("discarded a late UPDATE for round %u from %s (round %u is running)", u->round,
-                ch_wslot_name(w, name, sizeof name), r->round);
+        if (e->x.rt.speculate && u->round < r->round) {
+            /* the slower copy of a shard a backup already delivered */
+            ch_debug("discarded a late UPDATE for round %u from %s (round %u is running)",
+                     u->round, ch_wslot_name(w, name, sizeof name), r->round);
+        } else {
+            ch_warn("discarded a late UPDATE for round %u from %s (round %u is running)",
+                    u->round, ch_wslot_name(w, name, sizeof name), r->round);
+        }
         r->stats.late++;
-    } else if (u->shard >= r->n_shards || r->owner[u->shard] != w->index) {
+    } else if (e->x.rt.speculate && u->shard < r->n_shards && r->got[u->shard]) {
+        r->stats.late++; /* the slower copy of a shard already delivered */
+    } else if (u->shard >= r->n_shards ||
+               (r->owner[u->shard] != w->index && r->backup[u->shard] != w->index)) {
         ch_warn("rejected an UPDATE for shard %u from %s: not its shard", u->shard,
                 ch_wslot_name(w, name, sizeof name));
         r->stats.rejected++;
@@ -839,6 +857,7 @@ static int s_take_update(s_engine *e, s_round *r, ch_wslot *w, const ch_wire_msg
         if (rc == 0) {
             r->samples[u->shard] = u->samples;
             r->owner[u->shard] = -1;
+            r->backup[u->shard] = -1;
             r->pending--;
             r->stats.received += r->got[u->shard];
         }
@@ -847,6 +866,44 @@ static int s_take_update(s_engine *e, s_round *r, ch_wslot *w, const ch_wire_msg
         cohort__update__free_unpacked(u, NULL);
     }
     return rc;
+}
+
+/* runtime.speculate: a worker left with nothing to do in this round, once
+ * half of the round's shards have arrived, also runs the oldest pending
+ * shard that has no backup yet; whichever copy arrives first is taken (the
+ * same bytes: a shard's result does not depend on the worker), the other is
+ * dropped. Only where any worker can compute any shard (not by-file) and
+ * every shard must answer. */
+static int s_speculate(s_engine *e, s_round *r, ch_wslot *w, ch_err *err)
+{
+    if (!e->x.rt.speculate || e->by_file || r->plan.policy != CH_TASK_ALL_SHARDS ||
+        r->pending == 0 || 2 * r->pending > r->stats.chosen || w->state != CH_W_READY) {
+        return 0;
+    }
+    for (size_t s = 0; s < r->n_shards; s++) {
+        if (r->owner[s] == w->index || r->backup[s] == w->index) {
+            return 0; /* still busy in this round */
+        }
+    }
+    for (size_t s = 0; s < r->n_shards; s++) {
+        if (r->owner[s] < 0 || r->owner[s] == INT32_MAX || r->backup[s] >= 0) {
+            continue;
+        }
+        uint32_t shard = (uint32_t)s;
+        int rc = s_send_task(e, r, w, &shard, 1, err);
+        if (rc == CH_ELOST) {
+            s_lose(e, w, "disconnected");
+            return 0;
+        }
+        if (rc) {
+            return rc;
+        }
+        r->backup[s] = w->index;
+        r->stats.speculative++;
+        ch_debug("round %u: worker %d also runs shard %zu (speculative)", r->round, w->index, s);
+        return 0;
+    }
+    return 0;
 }
 
 static int s_round_run(s_engine *e, uint32_t round, uint32_t op, const ch_buf *payload, s_round *r,
@@ -861,12 +918,13 @@ static int s_round_run(s_engine *e, uint32_t round, uint32_t op, const ch_buf *p
     size_t n = r->n_shards;
     r->chosen = calloc(n, sizeof *r->chosen);
     r->owner = calloc(n, sizeof *r->owner);
+    r->backup = calloc(n, sizeof *r->backup);
     r->got = calloc(n, sizeof *r->got);
     r->state = calloc(n, sizeof *r->state);
     r->state_len = calloc(n, sizeof *r->state_len);
     r->samples = calloc(n, sizeof *r->samples);
     bool *live = calloc(n, sizeof *live);
-    if (!r->chosen || !r->owner || !r->got || !r->state || !r->state_len || !r->samples || !live) {
+    if (!r->chosen || !r->owner || !r->backup || !r->got || !r->state || !r->state_len || !r->samples || !live) {
         free(live);
         return ch_err_set(err, CH_ENOMEM, "out of memory");
     }
@@ -887,6 +945,7 @@ static int s_round_run(s_engine *e, uint32_t round, uint32_t op, const ch_buf *p
     int64_t t0 = ch_now_ms();
     for (size_t s = 0; s < n && rc == 0; s++) {
         r->owner[s] = -1;
+        r->backup[s] = -1;
         if (!r->chosen[s]) {
             continue;
         }
@@ -956,6 +1015,9 @@ static int s_round_run(s_engine *e, uint32_t round, uint32_t op, const ch_buf *p
                 }
             } else if (m.env->kind == COHORT__KIND__UPDATE && w && w->state == CH_W_READY) {
                 rc = s_take_update(e, r, w, &m, err);
+                if (rc == 0) {
+                    rc = s_speculate(e, r, w, err);
+                }
             } else if (m.env->kind == COHORT__KIND__UPDATE) {
                 r->stats.late++; /* from a worker already given up on */
             }
@@ -998,10 +1060,11 @@ static void s_round_record(s_engine *e, uint32_t round, const ch_round_metrics *
     }
     ch_buf_printf(&body,
                   "}, \"engine\": {\"chosen\": %zu, \"received\": %zu, \"rejected\": %zu, "
-                  "\"late\": %zu, \"bytes_out\": %.0f, \"bytes_in\": %.0f, "
+                  "\"late\": %zu, \"speculative\": %zu, \"bytes_out\": %.0f, \"bytes_in\": %.0f, "
                   "\"compute_seconds\": %.4f, \"gather_seconds\": %.4f, "
                   "\"aggregate_seconds\": %.4f}}",
-                  st->chosen, st->received, st->rejected, st->late, st->bytes_out, st->bytes_in,
+                  st->chosen, st->received, st->rejected, st->late, st->speculative, st->bytes_out,
+                  st->bytes_in,
                   st->compute_seconds, st->round_seconds, agg_seconds);
     ch_events_emit(e->ev, "round.end", ch_buf_str(&body));
     ch_progress_round(&e->progress, round, st->round_seconds + agg_seconds, met->key, met->value,

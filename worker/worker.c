@@ -239,6 +239,16 @@ static int s_task(s_worker *w, const Cohort__Envelope *env, ch_err *err)
     return rc;
 }
 
+/* The next message if one is already waiting (no wait); false otherwise or
+ * when it is not a well-formed message (it is then dropped, as the main
+ * loop would drop it). */
+static bool s_read_ahead(s_worker *w, ch_wire_msg *next)
+{
+    ch_err e;
+    ch_err_clear(&e);
+    return ch_wire_recv(w->sock, false, w->experiment[0] ? w->experiment : NULL, 0, next, &e) == 0;
+}
+
 static int s_loop(s_worker *w, ch_err *err)
 {
     int rc = s_hello(w, err);
@@ -247,13 +257,21 @@ static int s_loop(s_worker *w, ch_err *err)
     }
     /* until assigned, the coordinator's silence is timed here */
     int64_t deadline = ch_now_ms() + w->o->timeout_ms;
+    ch_wire_msg next; /* a message read ahead by s_skip_stale */
+    bool have_next = false;
     for (;;) {
         ch_wire_msg m;
         ch_err lerr;
         ch_err_clear(&lerr);
         long wait = w->hb ? 1000 : 200;
-        rc = ch_wire_recv(w->sock, false, w->experiment[0] ? w->experiment : NULL, (int)wait, &m,
-                          &lerr);
+        if (have_next) {
+            m = next;
+            have_next = false;
+            rc = 0;
+        } else {
+            rc = ch_wire_recv(w->sock, false, w->experiment[0] ? w->experiment : NULL, (int)wait,
+                              &m, &lerr);
+        }
         if (rc == CH_ETIMEOUT || rc == CH_EINTR) {
             if (!w->hb && ch_now_ms() > deadline) {
                 return ch_err_set(err, CH_ETIMEOUT, "no coordinator answered at %s within %.0f s",
@@ -291,9 +309,20 @@ static int s_loop(s_worker *w, ch_err *err)
         case COHORT__KIND__TASK:
             if (!w->st) {
                 rc = ch_err_set(err, CH_EPROTO, "a TASK before any assignment");
-            } else {
-                rc = s_task(w, env, err);
+                break;
             }
+            have_next = s_read_ahead(w, &next);
+            if (have_next && next.env->round > env->round &&
+                (next.env->kind == COHORT__KIND__TASK || next.env->kind == COHORT__KIND__BYE)) {
+                /* a later round is already here, so the coordinator has this
+                 * round's result from another worker (runtime.speculate) */
+                ch_debug("skipping the stale task of round %u", env->round);
+                break;
+            }
+            if (have_next && next.env->kind == COHORT__KIND__BYE) {
+                break; /* the run is over */
+            }
+            rc = s_task(w, env, err);
             break;
         case COHORT__KIND__BYE:
             ch_wire_msg_free(&m);
@@ -312,6 +341,9 @@ static int s_loop(s_worker *w, ch_err *err)
         }
         ch_wire_msg_free(&m);
         if (rc) {
+            if (have_next) {
+                ch_wire_msg_free(&next);
+            }
             if (rc != CH_EPROTO || w->st) {
                 s_send_error(w, err->msg);
             }

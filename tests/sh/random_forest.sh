@@ -55,8 +55,13 @@ check "report: confusion matrix" grep -q 'Confusion matrix' "$r"
 check "round metric oob_error recorded per round" grep -q '"oob_error"' "$T/full/events.jsonl"
 
 # 3. regression (wine alcohol): R^2 on test and OOB
-timeout 60 "$COHORT" run examples/ols.yaml --set model.algorithm=random_forest \
-    --set model.n_trees=50 --out "$T/reg" >/dev/null 2>"$T/reg.err"
+cat >"$T/reg.yaml" <<YAML
+name: wine-rf-regression
+seed: 42
+data: {train: $PWD/data/wine.csv, target: alcohol, test_fraction: 0.2}
+model: {algorithm: random_forest, n_trees: 50}
+YAML
+timeout 60 "$COHORT" run "$T/reg.yaml" --workers 2 --out "$T/reg" >/dev/null 2>"$T/reg.err"
 check "regression: finishes with test_r2 and OOB R^2 > 0.3" \
     ge "$(num "$T/reg/summary.json" oob_score)" 0.3
 check "regression: test_rmse present" grep -q '"test_rmse"' "$T/reg/summary.json"
