@@ -17,6 +17,10 @@ void ch_design_destroy(ch_design **pd)
         free(d->names[j]);
     }
     free(d->names);
+    for (size_t f = 0; f < d->n_terms && d->terms; f++) {
+        free(d->terms[f]);
+    }
+    free(d->terms);
     free(d->source);
     free(d->level);
     free(d);
@@ -75,6 +79,19 @@ ch_design *ch_design_new(const ch_schema *s, bool intercept)
     }
     for (size_t k = 0; k < d->p; k++) {
         if (!d->names[k]) {
+            ch_design_destroy(&d);
+            return NULL;
+        }
+    }
+    d->terms = calloc(s->n_features ? s->n_features : 1, sizeof *d->terms);
+    if (!d->terms) {
+        ch_design_destroy(&d);
+        return NULL;
+    }
+    d->n_terms = s->n_features;
+    for (size_t c = 0; c < s->n_features; c++) {
+        d->terms[c] = strdup(s->features[c].name);
+        if (!d->terms[c]) {
             ch_design_destroy(&d);
             return NULL;
         }

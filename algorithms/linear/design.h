@@ -17,6 +17,8 @@ typedef struct ch_design {
     char **names;   /* p names */
     size_t *source; /* p: feature column of each design column (SIZE_MAX: intercept) */
     size_t *level;  /* p: the level a dummy stands for (0 for numeric columns) */
+    size_t n_terms; /* the schema's features, one term each */
+    char **terms;   /* n_terms feature names (R's term labels) */
 } ch_design;
 
 /* Builds the column layout from a schema. NULL on allocation failure. */

@@ -1041,6 +1041,7 @@ static int s_summary_json(const void *vm, ch_buf *j)
         ch_buf_json_num(j, md->kappa);
         ch_buf_puts(j, ", \"condition_number_scaled\": ");
         ch_buf_json_num(j, md->kappa_scaled);
+        ch_collin_gvif_json(md->design, md->cov, md->aliased, j);
     }
     ch_buf_puts(j, "}");
     return j->failed ? CH_ENOMEM : 0;
@@ -1123,6 +1124,7 @@ static int s_describe(const void *vm, ch_buf *text)
                       "Condition number: %.6g (kappa of sqrt(W) X); %.6g with columns scaled to "
                       "unit length\n",
                       md->kappa, md->kappa_scaled);
+        ch_collin_gvif_text(md->design, md->cov, md->aliased, text);
     }
     return text->failed ? CH_ENOMEM : 0;
 }
@@ -1165,6 +1167,9 @@ static int s_report_collin(const s_model *md, ch_report *r, ch_err *err)
             r, "VIF = 1 / (1 - R_j^2) in the final IRLS weights, as car::vif computes it from "
                "vcov(fit) for one-column terms; the condition number is R's kappa(fit, exact = "
                "TRUE).");
+    }
+    if (rc == 0) {
+        rc = ch_collin_gvif_report(md->design, md->cov, md->aliased, r, err);
     }
     free(cells);
     free(ptr);

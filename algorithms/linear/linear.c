@@ -1343,6 +1343,9 @@ static int s_summary_json(const void *vm, ch_buf *j)
         ch_buf_json_num(j, md->kappa);
         ch_buf_puts(j, ", \"condition_number_scaled\": ");
         ch_buf_json_num(j, md->kappa_scaled);
+        if (o->cov_unscaled) {
+            ch_collin_gvif_json(md->design, o->cov_unscaled, o->aliased, j);
+        }
     }
     if (md->has_quantiles) {
         static const char *const qn[CH_QSEL_PROBS] = {"min", "q1", "median", "q3", "max"};
@@ -1408,6 +1411,9 @@ static void s_describe_extras(const s_model *md, ch_buf *text)
                       "Condition number: %.6g (kappa of the design); %.6g with columns scaled to "
                       "unit length\n",
                       md->kappa, md->kappa_scaled);
+        if (o->cov_unscaled) {
+            ch_collin_gvif_text(md->design, o->cov_unscaled, o->aliased, text);
+        }
     }
     if (md->robust_se) {
         ch_buf_printf(text,
@@ -1602,6 +1608,9 @@ static int s_report_extras(const s_model *md, ch_report *r, ch_err *err)
                    "the smallest singular value of the design (R's kappa(fit, exact = TRUE), "
                    "statsmodels' Cond. No.); with columns scaled to unit length, above 30 "
                    "suggests harmful collinearity (Belsley, Kuh and Welsch).");
+        }
+        if (rc == 0 && o->cov_unscaled) {
+            rc = ch_collin_gvif_report(md->design, o->cov_unscaled, o->aliased, r, err);
         }
     }
     if (rc == 0 && md->robust_se) {

@@ -124,6 +124,10 @@ done
 v() { sed -n "$1p" "$T/vref" | sed 's/.*: //'; }
 check "international_planyes VIF is R's (1e-9)" near "$(v 55)" 1.1288627395295534 1e-9
 check "total_day_minutes VIF is R's (1e-7)" near "$(v 58)" 9511413.9866056331 1e-7
+gv() { grep -o "{\"term\": \"$2\"[^}]*}" "$1" | grep -o '"gvif": [^,]*' | sed 's/.*: //'; }
+check "state GVIF (50 df) is car::vif's (1e-8)" near "$(gv "$T/l1/summary.json" state)" 1.400891647635202 1e-8
+check "area_code GVIF (2 df) is car::vif's (1e-8)" near "$(gv "$T/l4/summary.json" area_code)" 1.0462374147291655 1e-8
+check "model.txt has the GVIF table" grep -q "^Generalized VIF" "$T/l2/model.txt"
 check "logistic condition number is R's kappa (1e-9)" near "$(num "$T/l1/summary.json" condition_number)" 152171.67606255744 1e-9
 
 # bad configurations
@@ -175,6 +179,7 @@ check "residual median is R's (1e-8 relative)" near "$(rq median)" -0.0196843752
 check "residual 1Q is R's (1e-9 relative)" near "$(rq q1)" -0.32081736837151642 1e-9
 check "residual max is R's (1e-9 relative)" near "$(rq max)" 1.5579822910725947 1e-9
 check "malic_acid VIF is R's (1e-9)" near "$(grep -o '"vif": [0-9][^,]*' "$s" | head -n 1 | sed 's/.*: //')" 1.7512676917846175 1e-9
+check "target GVIF (2 df) is car::vif's (1e-9)" near "$(gv "$s" target)" 42.890719676277165 1e-9
 check "condition number is R's kappa(fit, exact = TRUE) (1e-9)" near "$(num "$s" condition_number)" 15381.82311679861 1e-9
 check "intercept HC3 std. error is sandwich's (1e-9)" near "$(num "$s" robust_std_error)" 0.81339768463737638 1e-9
 check "model.txt has the residual quantiles" grep -q "Residuals (exact quantiles" "$T/d4/model.txt"

@@ -701,6 +701,13 @@ static const double r_vif[P - 1] = {1.7512676917846175, 2.5043540683209065, 2.67
                                     2.6518590985624284, 4.3998042390252854, 4.1220911944076297,
                                     6.9202551464259798, 12.882226684085385};
 static const double r_kappa = 15381.82311679861, r_kappa_scaled = 68.629213769535411;
+/* car::vif(fit): GVIF per term (the 12 numeric columns, then the factor
+ * target with 2 df); 1e-9 relative */
+static const double r_gvif[13] = {1.7512676917846162, 2.5043540683208971, 2.6758292519516309,
+                                  1.4187509889589962, 4.4539761748202267, 9.7230514575298219,
+                                  1.861402979699694,  1.9995627111239194, 3.5505207589271799,
+                                  2.651859098562424,  4.3998042390252747, 4.1220911944076173,
+                                  42.890719676277165};
 static const double r_resid_q[5] = {-1.2864401927458369, -0.32081736837151642,
                                     -0.019684375291580819, 0.3213000806034228, 1.5579822910725947};
 static const double r_hc[4][P] = {
@@ -1044,6 +1051,17 @@ static void test_diagnostics_match_r(void)
         }
         CHECK(ch_collin_cond(root, &o, &kappa, &scaled) == 0);
         CHECK_REL(kappa, weighted ? rw_kappa : r_kappa, 1e-9, 0.0);
+        if (!weighted) {
+            double gv[13];
+            size_t gdf[13];
+            CHECK(d->n_terms == 13);
+            CHECK(ch_collin_gvif(d, o.cov_unscaled, o.aliased, gv, gdf) == 0);
+            for (size_t f = 0; f < 13; f++) {
+                CHECK_REL(gv[f], r_gvif[f], 1e-9, 0.0);
+                CHECK(gdf[f] == (f == 12 ? 2 : 1));
+            }
+            CHECK_STR(d->terms[12], "target");
+        }
         if (!weighted) {
             CHECK_REL(scaled, r_kappa_scaled, 1e-9, 0.0);
         }
