@@ -41,6 +41,8 @@ typedef struct s_model {
     size_t n_classes;
     float *w;
     long steps, epochs;
+    long best_epoch;    /* early stopping: 1-based epoch of the weights; 0 = last */
+    bool stopped_early; /* before model.epochs */
     ch_opt_kind opt;
     s_curves curves;
 } s_model;
@@ -61,6 +63,8 @@ typedef struct s_coord {
     size_t n_rows;
     long steps_per_epoch, total_steps, step;
     float *w, *g, *opt_state;
+    float *best_w; /* early stopping: the weights of the best validation epoch */
+    bool stopped;  /* early stopping: patience ran out */
     double *gsum;
     ch_segment *seg;
     double epoch_loss, epoch_rows, epoch_correct;
@@ -250,6 +254,7 @@ static void s_coord_destroy(void **pst)
     free(st->w);
     free(st->g);
     free(st->opt_state);
+    free(st->best_w);
     free(st->gsum);
     free(st->seg);
     s_curves_free(&st->curves);
@@ -302,16 +307,24 @@ static void *s_coord_new(const ch_coord_env *env, ch_err *err)
     st->g = ch_alloc_array(np, sizeof *st->g);
     st->gsum = ch_alloc_array(np, sizeof *st->gsum);
     st->opt_state = ch_calloc_array(ns * np + 1, sizeof *st->opt_state);
+    st->best_w = st->p.early_stopping ? ch_alloc_array(np, sizeof *st->best_w) : NULL;
     st->ws = ch_net_ws_new(st->net, S_EVAL_CHUNK);
     st->dout = ch_alloc_array(S_EVAL_CHUNK, st->net->spec.d_out * sizeof *st->dout);
     if (!st->reduce || !st->stats || !st->block_rows || !st->seg || !st->w || !st->g || !st->gsum ||
-        !st->opt_state || !st->ws || !st->dout) {
+        !st->opt_state || !st->ws || !st->dout || (st->p.early_stopping && !st->best_w)) {
         ch_err_set(err, CH_ENOMEM, "out of memory for a network of %zu parameters", np);
         s_coord_destroy(&vst);
         return NULL;
     }
     ch_net_init(st->net, st->p.init, st->seed, st->w);
     st->test = env->test;
+    if (st->p.early_stopping && (!env->test || env->test->n_rows == 0)) {
+        ch_err_set(err, CH_EINVAL,
+                   "model.early_stopping watches the validation loss, and this run holds out "
+                   "no rows: set data.test_fraction above 0 or give data.test");
+        s_coord_destroy(&vst);
+        return NULL;
+    }
     return st;
 }
 
@@ -323,7 +336,7 @@ static int s_next_task(void *vst, uint32_t round, uint32_t *op, ch_buf *payload,
         *op = OP_STATS;
         return 0;
     }
-    if (st->step >= st->total_steps) {
+    if (st->step >= st->total_steps || st->stopped) {
         return 1;
     }
     *op = OP_STEP;
@@ -431,6 +444,34 @@ static int s_aggregate_stats(s_coord *st, const ch_update *ups, size_t n, ch_rou
     st->stats_done = true;
     ch_round_metric(m, "rows", (double)st->n_rows);
     return s_encode_test(st, err);
+}
+
+/* Early stopping: the 0-based epoch of the lowest validation loss so far
+ * (the first of equals), or -1 without any. */
+static long s_best_epoch(const s_curves *c)
+{
+    long best = -1;
+    for (size_t e = 0; e < c->n; e++) {
+        if (isfinite(c->valid_loss[e]) && (best < 0 || c->valid_loss[e] < c->valid_loss[best])) {
+            best = (long)e;
+        }
+    }
+    return best;
+}
+
+/* After an epoch's validation: keeps the weights of a new best epoch and
+ * stops when model.early_stopping epochs passed without one. */
+static void s_early_stop(s_coord *st)
+{
+    if (!st->p.early_stopping || !st->best_w) {
+        return;
+    }
+    long best = s_best_epoch(&st->curves), last = (long)st->curves.n - 1;
+    if (best == last) {
+        memcpy(st->best_w, st->w, st->net->n_params * sizeof *st->w);
+    } else if (best >= 0 && last - best >= st->p.early_stopping) {
+        st->stopped = true;
+    }
 }
 
 /* Validation metrics of the current weights (NaN without held-out rows). */
@@ -563,6 +604,7 @@ static int s_aggregate_step(s_coord *st, const ch_update *ups, size_t n, ch_roun
         if (s_curves_push(&st->curves, tl, vl, va, lr, ta) != 0) {
             return ch_err_set(err, CH_ENOMEM, "out of memory");
         }
+        s_early_stop(st);
         ch_round_metric(m, "epoch", (double)(st->step / st->steps_per_epoch));
         ch_round_metric(m, "train_loss", tl);
         if (st->head != CH_HEAD_MSE) {
@@ -611,9 +653,13 @@ static void s_model_destroy(void **pm)
 static void *s_finalize(void *vst, ch_err *err)
 {
     s_coord *st = vst;
-    if (!st->stats_done || st->step < st->total_steps) {
+    if (!st->stats_done || (st->step < st->total_steps && !st->stopped)) {
         ch_err_set(err, CH_EINTERNAL, "mlp: finalize before training finished");
         return NULL;
+    }
+    long best = st->best_w && st->p.restore_best ? s_best_epoch(&st->curves) : -1;
+    if (best >= 0) {
+        memcpy(st->w, st->best_w, st->net->n_params * sizeof *st->w);
     }
     s_model *md = calloc(1, sizeof *md);
     if (!md) {
@@ -631,7 +677,9 @@ static void *s_finalize(void *vst, ch_err *err)
     md->head = st->head;
     md->n_classes = st->n_classes;
     md->steps = st->step;
-    md->epochs = st->p.epochs;
+    md->epochs = st->step / st->steps_per_epoch;
+    md->best_epoch = best + 1;
+    md->stopped_early = st->stopped;
     md->opt = st->p.opt.kind;
     return md;
 }
@@ -664,6 +712,10 @@ static int s_save(void *vst, ch_buf *out, ch_err *err)
     ck.epoch_correct = st->epoch_correct;
     s_curves_to_pb(&st->curves, &cv);
     ck.curves = &cv;
+    if (st->best_w) {
+        ck.best_weights.data = (uint8_t *)st->best_w;
+        ck.best_weights.len = np * sizeof(float);
+    }
     int rc = s_pack_msg(&ck.base, out, err);
     free(br);
     return rc;
@@ -680,7 +732,8 @@ static int s_load(void *vst, const uint8_t *data, size_t len, ch_err *err)
     size_t nos = ch_opt_state_per_param(st->p.opt.kind) * np * sizeof(float);
     int rc = 0;
     if (ck->n_stats != ch_features_stats_len(st->feat) || ck->n_block_rows != st->n_blocks ||
-        ck->weights.len != np * sizeof(float) || ck->opt_state.len != nos) {
+        ck->weights.len != np * sizeof(float) || ck->opt_state.len != nos ||
+        ck->best_weights.len != (st->best_w ? np * sizeof(float) : 0)) {
         rc = ch_err_set(err, CH_EINVAL,
                         "the mlp checkpoint does not match this network and data (%zu "
                         "parameters expected)",
@@ -702,6 +755,10 @@ static int s_load(void *vst, const uint8_t *data, size_t len, ch_err *err)
         rc = s_curves_from_pb(&st->curves, ck->curves);
         if (rc != 0) {
             rc = ch_err_set(err, CH_EINVAL, "the mlp checkpoint's curves are malformed");
+        } else if (st->best_w) {
+            memcpy(st->best_w, ck->best_weights.data, ck->best_weights.len);
+            long best = s_best_epoch(&st->curves), last = (long)st->curves.n - 1;
+            st->stopped = best >= 0 && last - best >= st->p.early_stopping;
         }
     }
     if (rc == 0 && ck->stats_done) {
@@ -1039,6 +1096,8 @@ static int s_pack(const void *vm, ch_buf *out, ch_err *err)
     pm.weights.len = md->net->n_params * sizeof(float);
     pm.steps = (uint64_t)md->steps;
     pm.epochs = (uint32_t)md->epochs;
+    pm.best_epoch = (uint32_t)md->best_epoch;
+    pm.stopped_early = md->stopped_early;
     pm.optimizer = (char *)ch_opt_names[md->opt];
     s_curves_to_pb(&md->curves, &cv);
     pm.curves = &cv;
@@ -1116,6 +1175,8 @@ static void *s_unpack(const uint8_t *data, size_t len, const ch_schema *schema, 
         md->n_classes = n_classes;
         md->steps = (long)pm->steps;
         md->epochs = pm->epochs;
+        md->best_epoch = pm->best_epoch;
+        md->stopped_early = pm->stopped_early;
         md->opt = CH_OPT_ADAM;
         for (int i = 0; ch_opt_names[i] && pm->optimizer; i++) {
             if (strcmp(ch_opt_names[i], pm->optimizer) == 0) {
@@ -1158,6 +1219,10 @@ static int s_summary_json(const void *vm, ch_buf *j)
                   "\"epochs\": %ld, \"optimizer\": \"%s\"",
                   md->net->n_params, ch_act_names[md->net->spec.act], md->steps, md->epochs,
                   ch_opt_names[md->opt]);
+    if (md->best_epoch > 0) {
+        ch_buf_printf(j, ", \"best_epoch\": %ld, \"stopped_early\": %s", md->best_epoch,
+                      md->stopped_early ? "true" : "false");
+    }
     /* FNV-1a of the weight bytes: equal runs have equal fingerprints */
     uint64_t h = 1469598103934665603ULL;
     const uint8_t *wb = (const uint8_t *)md->w;
@@ -1184,6 +1249,11 @@ static int s_describe(const void *vm, ch_buf *text)
     ch_buf_printf(text, " (%s%s, %zu parameters), %s, %ld epochs, %ld steps\n",
                   ch_act_names[md->net->spec.act], md->net->spec.layer_norm ? ", layer norm" : "",
                   md->net->n_params, ch_opt_names[md->opt], md->epochs, md->steps);
+    if (md->best_epoch > 0) {
+        ch_buf_printf(text, "early stopping: %s; weights of epoch %ld (lowest validation loss)\n",
+                      md->stopped_early ? "stopped before model.epochs" : "ran every epoch",
+                      md->best_epoch);
+    }
     const s_curves *c = &md->curves;
     ch_buf_printf(text, "%6s %12s %12s %12s %12s\n", "epoch", "train_loss", "valid_loss",
                   "valid_acc", "lr");

@@ -62,7 +62,9 @@ int ch_mlp_params_read(ch_config *cfg, ch_mlp_params *p, ch_err *err)
         (rc = ch_cfg_int(cfg, "model.step_epochs", 10, 1, 100000, &p->step_epochs, err)) ||
         (rc = ch_cfg_num(cfg, "model.gamma", 0.1, 1e-12, 1, &p->gamma, err)) ||
         (rc = ch_cfg_num(cfg, "model.clip_norm", 0, 0, 1e12, &p->clip_norm, err)) ||
-        (rc = ch_cfg_int(cfg, "model.classes", 0, 0, CH_MLP_MAX_WIDTH, &p->classes, err))) {
+        (rc = ch_cfg_int(cfg, "model.classes", 0, 0, CH_MLP_MAX_WIDTH, &p->classes, err)) ||
+        (rc = ch_cfg_int(cfg, "model.early_stopping", 0, 0, 100000, &p->early_stopping, err)) ||
+        (rc = ch_cfg_bool(cfg, "model.restore_best", true, &p->restore_best, err))) {
         return rc;
     }
     p->act = (ch_act)act;
