@@ -30,7 +30,7 @@ params() {
     moons) echo "$PWD/data/moons.csv 0.3 5 -" ;;
     digits) echo "$PWD/data/digits.csv 21 5 target" ;;
     blobs2) echo "$PWD/$OUT/blobs2_$N.csv 0.05 10 -" ;;
-    blobs10) echo "$PWD/$OUT/blobs10_$N.csv 0.8 10 -" ;;
+    blobs10) echo "$PWD/$OUT/blobs10_$N.csv 0.05 10 -" ;;
     esac
 }
 printf '| set | n x d | eps, min_samples | cohort s | sklearn s (fit) | R dbscan s (fit) | cohort run s | R/cohort time | cohort peak MB | sklearn peak MB | R peak MB | sklearn/cohort memory | cohort vs sklearn | R vs sklearn |\n'
