@@ -93,8 +93,11 @@ int ch_cf_predict_csv(const void *model, const ch_table *t, ch_buf *csv, ch_err 
     double *tops = ch_alloc_array(n + 1, sizeof *tops);
     double *score = users ? ch_alloc_array(ni + 1, sizeof *score) : NULL;
     uint8_t *cand = users ? ch_calloc_array(ni + 1, 1) : NULL;
+    /* als: the unit item rows once for every item asked about */
+    double *unit = !users && m->kind == CH_CF_ALS ? ch_cf_unit_factors(m) : NULL;
     int rc = 0;
-    if (!index || !top || !tops || (users && (!score || !cand))) {
+    if (!index || !top || !tops || (users && (!score || !cand)) ||
+        (!users && m->kind == CH_CF_ALS && !unit)) {
         rc = ch_err_set(err, CH_ENOMEM, "out of memory");
         goto done;
     }
@@ -113,7 +116,7 @@ int ch_cf_predict_csv(const void *model, const ch_table *t, ch_buf *csv, ch_err 
         if (users) {
             got = ch_cf_topn(m, id, n, top, tops, score, cand);
         } else {
-            long g = id < 0 ? 0 : ch_cf_similar(m, (size_t)id, n, top, tops);
+            long g = id < 0 ? 0 : ch_cf_similar(m, unit, (size_t)id, n, top, tops);
             if (g < 0) {
                 rc = ch_err_set(err, CH_ENOMEM, "out of memory");
                 goto done;
@@ -136,5 +139,6 @@ done:
     free(tops);
     free(score);
     free(cand);
+    free(unit);
     return rc;
 }

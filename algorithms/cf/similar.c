@@ -14,10 +14,11 @@ bool ch_cf_has_similar(const ch_cf_model *m)
            (m->kind == CH_CF_ALS && m->Y && m->f > 0 && m->items.n <= INT_MAX);
 }
 
-/* Unit-length copies of the ni x f item factor rows; a zero row stays zero
- * (so it is similar to nothing). NULL when out of memory. */
-static double *s_unit_rows(const ch_cf_model *m)
+double *ch_cf_unit_factors(const ch_cf_model *m)
 {
+    if (m->kind != CH_CF_ALS || !ch_cf_has_similar(m)) {
+        return NULL;
+    }
     size_t ni = m->items.n, f = m->f;
     double *u = ch_alloc_array(ni * f + 1, sizeof *u);
     if (!u) {
@@ -59,7 +60,8 @@ static void s_cosines(const double *unit, size_t ni, size_t f, size_t first, siz
                 unit + first * f, (int)f, unit, (int)f, 0.0, out, (int)ni);
 }
 
-long ch_cf_similar(const ch_cf_model *m, size_t i, size_t n, uint32_t *items, double *sims)
+long ch_cf_similar(const ch_cf_model *m, const double *unit, size_t i, size_t n, uint32_t *items,
+                   double *sims)
 {
     if (n == 0 || i >= m->items.n || !ch_cf_has_similar(m)) {
         return 0;
@@ -73,14 +75,14 @@ long ch_cf_similar(const ch_cf_model *m, size_t i, size_t n, uint32_t *items, do
         return (long)cnt;
     }
     size_t ni = m->items.n;
-    double *unit = s_unit_rows(m);
+    double *own = unit ? NULL : ch_cf_unit_factors(m);
     double *row = ch_alloc_array(ni + 1, sizeof *row);
     long cnt = CH_ENOMEM;
-    if (unit && row) {
-        s_cosines(unit, ni, m->f, i, 1, row);
+    if ((unit || own) && row) {
+        s_cosines(unit ? unit : own, ni, m->f, i, 1, row);
         cnt = (long)s_best(row, ni, i, n, items, sims);
     }
-    free(unit);
+    free(own);
     free(row);
     return cnt;
 }
@@ -105,7 +107,7 @@ int ch_cf_write_similar(const ch_cf_model *m, const char *path, ch_err *err)
     bool als = m->kind == CH_CF_ALS;
     uint32_t *items = ch_alloc_array(n + 1, sizeof *items);
     double *sims = ch_alloc_array(n + 1, sizeof *sims);
-    double *unit = als ? s_unit_rows(m) : NULL;
+    double *unit = als ? ch_cf_unit_factors(m) : NULL;
     double *cos = als ? ch_alloc_array(block * ni + 1, sizeof *cos) : NULL;
     ch_buf b;
     ch_buf_init(&b);
@@ -123,7 +125,7 @@ int ch_cf_write_similar(const ch_cf_model *m, const char *path, ch_err *err)
         for (size_t r = 0; r < rows; r++) {
             size_t i = first + r;
             size_t cnt = als ? s_best(cos + r * ni, ni, i, n, items, sims)
-                             : (size_t)ch_cf_similar(m, i, n, items, sims);
+                             : (size_t)ch_cf_similar(m, NULL, i, n, items, sims);
             s_rows_out(&b, m, i, items, sims, cnt);
         }
     }

@@ -577,12 +577,16 @@ static void test_similar_query(void)
     uint32_t top[5];
     double sim[5];
     /* v: w then x; y (negative cosine) and z (zero vector) are not similar */
-    CHECK(ch_cf_similar(m, 0, 5, top, sim) == 2);
+    CHECK(ch_cf_similar(m, NULL, 0, 5, top, sim) == 2);
     CHECK(top[0] == 1 && top[1] == 2);
     CHECK_NEAR(sim[0], 2 / sqrt(4.01), 1e-15);
     CHECK_NEAR(sim[1], 1 / sqrt(2), 1e-15);
-    CHECK(ch_cf_similar(m, 0, 1, top, sim) == 1 && top[0] == 1); /* n caps */
-    CHECK(ch_cf_similar(m, 4, 5, top, sim) == 0);                /* z: none */
+    CHECK(ch_cf_similar(m, NULL, 0, 1, top, sim) == 1 && top[0] == 1); /* n caps */
+    CHECK(ch_cf_similar(m, NULL, 4, 5, top, sim) == 0);                /* z: none */
+    double *unit = ch_cf_unit_factors(m);
+    CHECK(unit != NULL && ch_cf_similar(m, unit, 0, 5, top, sim) == 2 && top[0] == 1);
+    CHECK_NEAR(sim[0], 2 / sqrt(4.01), 1e-15);
+    free(unit);
     /* similar_items.csv: the same lists, blockwise */
     char path[] = "/tmp/test_cf_simXXXXXX";
     int fd = mkstemp(path);
@@ -626,7 +630,7 @@ static void test_similar_query(void)
     m->user_col = strdup("user");
     m->item_col = strdup("item");
     m->top_n = 2;
-    long c = ch_cf_similar(m, 0, 10, top, sim);
+    long c = ch_cf_similar(m, NULL, 0, 10, top, sim);
     CHECK(c > 0 && (size_t)c == m->nb_ptr[1] - m->nb_ptr[0]);
     for (long e = 0; e < c; e++) {
         CHECK(top[e] == m->nb[e] && sim[e] == m->nb_sim[e]);
@@ -647,7 +651,7 @@ static void test_similar_query(void)
     m = s_knn_model(CH_CF_USER_KNN, CH_KNN_COSINE, CH_KNN_MEANS, 40);
     m->user_col = strdup("user");
     m->item_col = strdup("item");
-    CHECK(!ch_cf_has_similar(m) && ch_cf_similar(m, 0, 3, top, sim) == 0);
+    CHECK(!ch_cf_has_similar(m) && ch_cf_similar(m, NULL, 0, 3, top, sim) == 0);
     CHECK(s_ask(m, "item\n1\n", &out, &err) == CH_EINVAL &&
           strstr(err.msg, "user_knn keeps neighbours of users only"));
     free(out);
