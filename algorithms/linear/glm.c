@@ -13,6 +13,7 @@
 #include "algorithms/linear/glm.h"
 #include "algorithms/linear/predict.h"
 #include "algorithms/linear/quantile.h"
+#include "algorithms/linear/robust.h"
 #include "algorithms/linear/stats.h"
 #include "common/log.h"
 #include "common/reduce.h"
@@ -47,6 +48,8 @@ typedef struct s_model {
     const ch_schema *schema;    /* borrowed from the model file (unpack), else NULL */
     bool has_quantiles;
     double resid_q[CH_QSEL_PROBS]; /* deviance residuals: Min, 1Q, Median, 3Q, Max */
+    ch_hc_type robust;
+    double *robust_se; /* p when robust != CH_HC_NONE */
 } s_model;
 
 typedef struct s_coord {
@@ -59,7 +62,9 @@ typedef struct s_coord {
     ch_lp_scale predict_type;
     bool predict_se;
     int phase;
-    bool quantiles; /* model.residual_quantiles */
+    bool quantiles;    /* model.residual_quantiles */
+    ch_hc_type robust; /* model.robust */
+    double *meat;      /* p x p, after the range round with model.robust */
     ch_qsel *qs;
     ch_qsel_task_t qtask; /* the current counting round, for the combine */
 } s_coord;
@@ -74,7 +79,12 @@ typedef struct s_worker {
     const ch_qsel_task_t *qtask; /* during OP_SELECT */
     double *e, *x;               /* residual scratch (e_len rows) and one design row */
     size_t e_len;
-    ch_qsel_cache cache; /* deviance residuals per block between the counting rounds */
+    ch_qsel_cache cache;           /* deviance residuals per block between the counting rounds */
+    ch_hc_type robust;             /* model.robust */
+    const double *beta_prev, *cov; /* during OP_RESID with model.robust (beta_prev NULL:
+                                      the starting values) */
+    double *a;                     /* rows x p scratch for the sandwich */
+    size_t a_rows;
 } s_worker;
 
 /* --- configuration -------------------------------------------------------- */
@@ -110,6 +120,10 @@ static int s_configure_common(ch_config *cfg, ch_err *err)
     }
     if (rc == 0) {
         rc = ch_cfg_bool(cfg, "model.residual_quantiles", true, &quantiles, err);
+    }
+    if (rc == 0) {
+        int robust = 0;
+        rc = ch_cfg_enum(cfg, "model.robust", "none", ch_hc_names, &robust, err);
     }
     return rc;
 }
@@ -191,6 +205,7 @@ static void s_coord_destroy(void **pst)
     ch_glm_iter_free(&st->it);
     ch_qsel_destroy(&st->qs);
     ch_qsel_task_free(&st->qtask);
+    free(st->meat);
     free(st->root);
     free(st->last_root);
     free(st);
@@ -213,6 +228,9 @@ static void *s_coord_new_fam(const ch_coord_env *env, ch_glm_family fam, ch_err 
     s_read_predict(env->cfg, &st->predict_type, &st->predict_se, NULL);
     st->quantiles = true;
     ch_cfg_bool(env->cfg, "model.residual_quantiles", true, &st->quantiles, NULL);
+    int robust = 0;
+    ch_cfg_enum(env->cfg, "model.robust", "none", ch_hc_names, &robust, NULL);
+    st->robust = (ch_hc_type)robust;
     if (st->design) {
         size_t len = ch_glm_node_len(st->design->p);
         st->m = st->design->p + 1;
@@ -241,8 +259,16 @@ static void *s_coord_new_poisson(const ch_coord_env *env, ch_err *err)
     return s_coord_new_fam(env, CH_GLM_POISSON, err);
 }
 
-/* A residual round's task: the final coefficients (aliased 0), then the
- * counting task for OP_SELECT. */
+/* Doubles of the range round's node: [rows, min, max], then the sandwich
+ * meat with model.robust. */
+static size_t s_resid_len(size_t p, ch_hc_type robust)
+{
+    return 3 + (robust != CH_HC_NONE ? p * p : 0);
+}
+
+/* A residual round's task: the final coefficients (aliased 0), then for
+ * OP_RESID with model.robust a flag, the previous coefficients and
+ * (X'WX)^-1, for OP_SELECT the counting task. */
 static int s_next_resid(s_coord *st, uint32_t *op, ch_buf *payload, ch_err *err)
 {
     size_t p = st->design->p;
@@ -257,7 +283,22 @@ static int s_next_resid(s_coord *st, uint32_t *op, ch_buf *payload, ch_err *err)
     free(beta);
     ch_reduce_destroy(&st->reduce);
     if (st->phase == PH_RESID) {
-        st->reduce = ch_reduce_new(st->n_blocks, 3, ch_qsel_range_combine, NULL);
+        if (st->robust != CH_HC_NONE) {
+            /* the sandwich: the weights of the last solve (at beta_prev, or
+             * the starting values after one iteration) and its (X'WX)^-1 */
+            double flag = st->it.iter > 1 ? 1.0 : 0.0;
+            ch_buf_append(payload, &flag, sizeof flag);
+            ch_buf_append(payload, st->it.beta_prev, p * sizeof(double));
+            double *cov = malloc((p ? p * p : 1) * sizeof *cov);
+            if (!cov) {
+                return ch_err_set(err, CH_ENOMEM, "out of memory");
+            }
+            ch_robust_cov0(&st->it.fit, cov);
+            ch_buf_append(payload, cov, p * p * sizeof *cov);
+            free(cov);
+        }
+        st->reduce =
+            ch_reduce_new(st->n_blocks, s_resid_len(p, st->robust), ch_qsel_range_combine, NULL);
         *op = OP_RESID;
     } else {
         size_t at = payload->len;
@@ -278,7 +319,8 @@ static int s_next_task(void *vst, uint32_t round, uint32_t *op, ch_buf *payload,
     s_coord *st = vst;
     (void)round;
     if (st->it.done && st->phase == PH_IRLS) {
-        st->phase = st->quantiles && st->it.fit.coef ? PH_RESID : PH_DONE;
+        st->phase =
+            (st->quantiles || st->robust != CH_HC_NONE) && st->it.fit.coef ? PH_RESID : PH_DONE;
     }
     if (st->phase == PH_DONE) {
         return 1;
@@ -317,7 +359,8 @@ static int s_aggregate_resid(s_coord *st, uint32_t op, const ch_update *ups, siz
             return ch_err_prefix(err, "update for shard %u", ups[i].shard);
         }
     }
-    size_t len = resid ? 3 : st->qtask.node_len;
+    size_t p = st->design->p;
+    size_t len = resid ? s_resid_len(p, st->robust) : st->qtask.node_len;
     double *node = malloc(len * sizeof *node);
     if (!node) {
         return ch_err_set(err, CH_ENOMEM, "out of memory");
@@ -331,16 +374,25 @@ static int s_aggregate_resid(s_coord *st, uint32_t op, const ch_update *ups, siz
             rc = ch_err_set(err, CH_EPROTO,
                             "glm: the residual round counted %.0f rows, the fit %.0f", node[0],
                             st->it.stats[CH_GLM_NROWS]);
-        } else if (!(st->qs = ch_qsel_new(node[0], node[1], node[2]))) {
+        } else if (st->quantiles && !(st->qs = ch_qsel_new(node[0], node[1], node[2]))) {
             rc = ch_err_set(err, CH_EINVAL, "glm: deviance residuals out of range (%g to %g)",
                             node[1], node[2]);
+        }
+        if (rc == 0 && st->robust != CH_HC_NONE) {
+            free(st->meat);
+            st->meat = malloc((p ? p * p : 1) * sizeof *st->meat);
+            if (!st->meat) {
+                rc = ch_err_set(err, CH_ENOMEM, "out of memory");
+            } else {
+                memcpy(st->meat, node + 3, p * p * sizeof *st->meat);
+            }
         }
     } else if (rc == 0) {
         rc = ch_qsel_consume(st->qs, node, err);
     }
     free(node);
     if (rc == 0) {
-        st->phase = ch_qsel_done(st->qs) ? PH_DONE : PH_SELECT;
+        st->phase = !st->qs || ch_qsel_done(st->qs) ? PH_DONE : PH_SELECT;
     }
     return rc;
 }
@@ -394,6 +446,7 @@ static void s_model_destroy(void **pm)
     free(md->aliased);
     free(md->path);
     free(md->vif);
+    free(md->robust_se);
     free(md);
     *pm = NULL;
 }
@@ -462,6 +515,18 @@ static void *s_finalize(void *vst, ch_err *err)
     if (st->qs && ch_qsel_done(st->qs)) {
         md->has_quantiles = true;
         ch_qsel_result(st->qs, md->resid_q);
+    }
+    if (st->robust != CH_HC_NONE && st->meat) {
+        ch_ols view = it->fit; /* p, aliased, (X'WX)^-1; n and df of the glm */
+        view.n = md->n;
+        view.df_residual = md->df_residual;
+        md->robust = st->robust;
+        md->robust_se = malloc((p ? p : 1) * sizeof *md->robust_se);
+        if (!md->robust_se || ch_robust_se(st->robust, st->meat, &view, md->robust_se) != 0) {
+            s_model_destroy((void **)&md);
+            ch_err_set(err, CH_ENOMEM, "out of memory");
+            return NULL;
+        }
     }
     /* collinearity of the final weighted fit (car::vif and kappa of a glm) */
     md->vif = malloc((p ? p : 1) * sizeof *md->vif);
@@ -549,6 +614,8 @@ static int s_load(void *vst, const uint8_t *data, size_t len, ch_err *err)
     /* the residual rounds are not saved: they run again after a resume */
     st->phase = PH_IRLS;
     ch_qsel_destroy(&st->qs);
+    free(st->meat);
+    st->meat = NULL;
     it->start = h.start;
     it->done = h.done;
     it->converged = h.converged;
@@ -576,6 +643,7 @@ static void s_worker_destroy(void **pw)
     ch_glm_ws_free(&w->ws);
     free(w->e);
     free(w->x);
+    free(w->a);
     ch_qsel_cache_free(&w->cache);
     free(w);
     *pw = NULL;
@@ -597,6 +665,9 @@ static void *s_worker_new_fam(const ch_worker_env *env, ch_glm_family fam, ch_er
         return NULL;
     }
     w->m = w->design->p + 1;
+    int robust = 0;
+    ch_cfg_enum(env->cfg, "model.robust", "none", ch_hc_names, &robust, NULL);
+    w->robust = (ch_hc_type)robust;
     return w;
 }
 
@@ -660,6 +731,24 @@ static int s_leaf_resid(void *ctx, size_t block, double *out, ch_err *err)
     out[0] = (double)used;
     out[1] = mn;
     out[2] = mx;
+    if (w->robust == CH_HC_NONE) {
+        return 0;
+    }
+    size_t p = w->design->p, cells;
+    if (hi - lo > w->a_rows) {
+        free(w->a);
+        w->a = ch_mul_size(hi - lo, p ? p : 1, &cells) == 0 ? ch_alloc_array(cells, sizeof(double))
+                                                            : NULL;
+        w->a_rows = w->a ? hi - lo : 0;
+        if (!w->a) {
+            return ch_err_set(err, CH_ENOMEM, "out of memory for the sandwich of block %zu", block);
+        }
+    }
+    used = ch_glm_hc_rows(w->fam, w->design, w->env->train, plan->rows + lo, hi - lo, w->beta,
+                          w->beta_prev, w->a, w->e);
+    if (ch_robust_meat(w->robust, w->a, used, p, w->e, w->cov, out + 3) != 0) {
+        return ch_err_set(err, CH_ENOMEM, "out of memory for the sandwich of block %zu", block);
+    }
     return 0;
 }
 
@@ -669,26 +758,31 @@ static int s_run_resid(s_worker *w, uint32_t op, const uint8_t *payload, size_t 
                        size_t b1, ch_buf *out, ch_err *err)
 {
     size_t p = w->design->p, head = p * sizeof(double);
-    if (len < head || (op == OP_RESID && len != head)) {
+    size_t extra = op == OP_RESID && w->robust != CH_HC_NONE ? (1 + p + p * p) * sizeof(double) : 0;
+    if (len < head || (op == OP_RESID && len != head + extra)) {
         return ch_err_set(err, CH_EPROTO, "glm: residual task of %zu bytes for %zu columns", len,
                           p);
     }
-    double *beta = malloc(head + sizeof(double));
+    double *beta = malloc(head + extra + sizeof(double));
     if (!beta) {
         return ch_err_set(err, CH_ENOMEM, "out of memory");
     }
-    memcpy(beta, payload, head);
-    for (size_t j = 0; j < p; j++) {
+    memcpy(beta, payload, head + extra);
+    for (size_t j = 0; j < p + extra / sizeof(double); j++) {
         if (!isfinite(beta[j])) {
             free(beta);
             return ch_err_set(err, CH_EPROTO, "glm: payload has a non-finite coefficient");
         }
     }
     w->beta = beta;
+    if (extra) {
+        w->beta_prev = beta[p] != 0 ? beta + p + 1 : NULL;
+        w->cov = beta + 2 * p + 1;
+    }
     int rc;
     if (op == OP_RESID) {
-        rc = ch_reduce_range(w->env->n_blocks_total, b0, b1, 3, s_leaf_resid, w,
-                             ch_qsel_range_combine, NULL, out, err);
+        rc = ch_reduce_range(w->env->n_blocks_total, b0, b1, s_resid_len(p, w->robust),
+                             s_leaf_resid, w, ch_qsel_range_combine, NULL, out, err);
     } else {
         ch_qsel_task_t task;
         rc = ch_qsel_parse(payload + head, len - head, &task, err);
@@ -700,7 +794,7 @@ static int s_run_resid(s_worker *w, uint32_t op, const uint8_t *payload, size_t 
             w->qtask = NULL;
         }
     }
-    w->beta = NULL;
+    w->beta = w->beta_prev = w->cov = NULL;
     free(beta);
     return rc;
 }
@@ -844,6 +938,11 @@ static int s_pack(const void *vm, ch_buf *out, ch_err *err)
         g.n_residual_quantiles = CH_QSEL_PROBS;
         g.residual_quantiles = (double *)md->resid_q;
     }
+    if (md->robust != CH_HC_NONE) {
+        g.robust = (char *)ch_hc_names[md->robust];
+        g.n_robust_std_error = p;
+        g.robust_std_error = md->robust_se;
+    }
     g.predict_type = md->predict_type == CH_LP_LINK ? "link" : "";
     g.predict_se = md->predict_se;
     if (md->vif) {
@@ -883,6 +982,7 @@ static void *s_unpack(const uint8_t *data, size_t len, const ch_schema *schema, 
         rc = ch_err_set(err, CH_EINVAL, "the glm model has an unknown family '%s'", g->family);
     } else if ((g->n_vif && g->n_vif != d->p) ||
                (g->n_residual_quantiles && g->n_residual_quantiles != CH_QSEL_PROBS) ||
+               (g->n_robust_std_error && g->n_robust_std_error != d->p) ||
                (g->predict_type[0] && strcmp(g->predict_type, "link") != 0)) {
         rc =
             ch_err_set(err, CH_EINVAL, "the glm model's diagnostics or predict type are malformed");
@@ -924,6 +1024,19 @@ static void *s_unpack(const uint8_t *data, size_t len, const ch_schema *schema, 
         if (g->n_residual_quantiles) {
             md->has_quantiles = true;
             memcpy(md->resid_q, g->residual_quantiles, sizeof md->resid_q);
+        }
+        for (int k = 1; g->n_robust_std_error && ch_hc_names[k]; k++) {
+            if (strcmp(g->robust, ch_hc_names[k]) == 0) {
+                md->robust = (ch_hc_type)k;
+            }
+        }
+        if (md->robust != CH_HC_NONE) {
+            md->robust_se = malloc(p * sizeof *md->robust_se);
+            if (!md->robust_se) {
+                rc = ch_err_set(err, CH_ENOMEM, "out of memory");
+            } else {
+                memcpy(md->robust_se, g->robust_std_error, p * sizeof *md->robust_se);
+            }
         }
         md->schema = schema;
         md->design = d;
@@ -1002,6 +1115,15 @@ static int s_summary_json(const void *vm, ch_buf *j)
             ch_buf_puts(j, ", \"vif\": ");
             ch_buf_json_num(j, md->vif[k]);
         }
+        if (md->robust_se) {
+            double rz = md->coef[k] / md->robust_se[k];
+            ch_buf_puts(j, ", \"robust_std_error\": ");
+            ch_buf_json_num(j, md->robust_se[k]);
+            ch_buf_puts(j, ", \"robust_statistic\": ");
+            ch_buf_json_num(j, rz);
+            ch_buf_puts(j, ", \"robust_p_value\": ");
+            ch_buf_json_num(j, ch_stat_norm_two_sided(rz));
+        }
         ch_buf_printf(j, ", \"aliased\": %s}", md->aliased[k] ? "true" : "false");
     }
     ch_buf_printf(j, "\n  ],\n  \"fit\": {\"family\": \"%s\", \"link\": \"%s\", \"n\": ",
@@ -1027,6 +1149,9 @@ static int s_summary_json(const void *vm, ch_buf *j)
     ch_buf_printf(j, ", \"fisher_iterations\": %u, \"converged\": %s, \"n_boundary\": ", md->iter,
                   md->converged ? "true" : "false");
     ch_buf_json_num(j, md->n_boundary);
+    if (md->robust != CH_HC_NONE) {
+        ch_buf_printf(j, ", \"robust\": \"%s\"", ch_hc_names[md->robust]);
+    }
     if (md->has_quantiles) {
         static const char *const qn[CH_QSEL_PROBS] = {"min", "q1", "median", "q3", "max"};
         ch_buf_puts(j, ", \"residual_quantiles\": {");
@@ -1126,7 +1251,63 @@ static int s_describe(const void *vm, ch_buf *text)
                       md->kappa, md->kappa_scaled);
         ch_collin_gvif_text(md->design, md->cov, md->aliased, text);
     }
+    if (md->robust_se) {
+        ch_buf_printf(text,
+                      "\nCoefficients with %s robust (sandwich) standard errors:\n%-32s %12s %11s "
+                      "%8s %9s\n",
+                      md->robust == CH_HC0   ? "HC0"
+                      : md->robust == CH_HC1 ? "HC1"
+                      : md->robust == CH_HC2 ? "HC2"
+                                             : "HC3",
+                      "", "Estimate", "Std. Error", "z value", "Pr(>|z|)");
+        for (size_t k = 0; k < md->p; k++) {
+            if (md->aliased[k]) {
+                continue;
+            }
+            double rz = md->coef[k] / md->robust_se[k], pv = ch_stat_norm_two_sided(rz);
+            char pb[32];
+            s_fmt_p(pv, pb, sizeof pb);
+            ch_buf_printf(text, "%-32.32s %12.6g %11.6g %8.3f %9s %s\n", md->design->names[k],
+                          md->coef[k], md->robust_se[k], rz, pb, ch_stat_stars(pv));
+        }
+    }
     return text->failed ? CH_ENOMEM : 0;
+}
+
+/* The robust coefficient table (lmtest::coeftest(fit, vcovHC(fit, type))
+ * for a glm: z tests). */
+static int s_report_robust(const s_model *md, ch_report *r, ch_err *err)
+{
+    size_t p = md->p, rows = 0;
+    char(*cells)[48] = calloc(5 * p + 1, sizeof *cells);
+    const char **ptr = calloc(5 * p + 1, sizeof *ptr);
+    int rc = cells && ptr ? 0 : ch_err_set(err, CH_ENOMEM, "out of memory");
+    for (size_t k = 0; k < p && rc == 0; k++) {
+        if (md->aliased[k]) {
+            continue;
+        }
+        double rz = md->coef[k] / md->robust_se[k];
+        snprintf(cells[5 * rows], 48, "%.47s", md->design->names[k]);
+        snprintf(cells[5 * rows + 1], 48, "%.6g", md->coef[k]);
+        snprintf(cells[5 * rows + 2], 48, "%.6g", md->robust_se[k]);
+        snprintf(cells[5 * rows + 3], 48, "%.3f", rz);
+        s_fmt_p(ch_stat_norm_two_sided(rz), cells[5 * rows + 4], 48);
+        for (size_t c = 0; c < 5; c++) {
+            ptr[5 * rows + c] = cells[5 * rows + c];
+        }
+        rows++;
+    }
+    static const char *const header[] = {"term", "estimate", "robust std. error", "z value",
+                                         "Pr(>|z|)"};
+    if (rc == 0) {
+        char title[64];
+        snprintf(title, sizeof title, "Robust standard errors (%s)", ch_hc_names[md->robust]);
+        ch_report_section(r, title);
+        rc = ch_report_table(r, header, 5, ptr, rows, -1);
+    }
+    free(cells);
+    free(ptr);
+    return rc;
 }
 
 /* The collinearity section: VIF per column, the condition numbers. */
@@ -1268,6 +1449,9 @@ static int s_report(const void *vm, ch_report *r, ch_err *err)
     }
     if (rc == 0 && md->vif) {
         rc = s_report_collin(md, r, err);
+    }
+    if (rc == 0 && md->robust_se) {
+        rc = s_report_robust(md, r, err);
     }
     if (rc == 0 && md->n_path > 0) {
         double *x = malloc(md->n_path * sizeof *x);

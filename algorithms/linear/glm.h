@@ -67,6 +67,18 @@ int ch_glm_leaf(ch_glm_family fam, const ch_design *d, const ch_table *t, const 
 size_t ch_glm_devres(ch_glm_family fam, const ch_design *d, const ch_table *t, const size_t *rows,
                      size_t n, const double *beta, double *x, double *e);
 
+/* The rows of one block for the sandwich (robust.h) of a converged fit, as
+ * sandwich::vcovHC sees a glm: the working weights W and the triangular
+ * factor are those of the last IRLS solve, taken at beta_prev (NULL: at
+ * R's starting values), the working residuals those of the final beta.
+ * Writes sqrt(W) x of each used row into a (n x p of room; on return the
+ * leading dimension is the number of rows written) and
+ * sqrt(W) (y - mu) / mu_eta into e, so that e^2 a a' is the row's term of
+ * the meat and a' C a its leverage. Returns the rows written. This
+ * function can't fail. */
+size_t ch_glm_hc_rows(ch_glm_family fam, const ch_design *d, const ch_table *t, const size_t *rows,
+                      size_t n, const double *beta, const double *beta_prev, double *a, double *e);
+
 /* The coordinator's iteration state. */
 typedef struct ch_glm_iter {
     ch_glm_family fam;

@@ -192,6 +192,42 @@ size_t ch_glm_devres(ch_glm_family fam, const ch_design *d, const ch_table *t, c
     return used;
 }
 
+size_t ch_glm_hc_rows(ch_glm_family fam, const ch_design *d, const ch_table *t, const size_t *rows,
+                      size_t n, const double *beta, const double *beta_prev, double *a, double *e)
+{
+    size_t p = d->p, used = 0, lda = n ? n : 1;
+    for (size_t r = 0; r < n; r++) {
+        size_t i = rows[r];
+        double y = t->target.values[i];
+        double w = t->weights ? t->weights[i] : 1.0;
+        if (isnan(y) || !(w > 0) || !ch_design_row(d, t, i, a + used, lda)) {
+            continue;
+        }
+        size_t k = used++;
+        double eta = 0, eta0 = 0;
+        for (size_t j = 0; j < p; j++) {
+            eta += a[j * lda + k] * beta[j];
+            eta0 += beta_prev ? a[j * lda + k] * beta_prev[j] : 0;
+        }
+        if (!beta_prev) {
+            double mustart = fam == CH_GLM_POISSON ? y + 0.1 : (w * y + 0.5) / (w + 1);
+            eta0 = fam == CH_GLM_POISSON ? log(mustart) : log(mustart / (1 - mustart));
+        }
+        double mu0 = s_linkinv(fam, eta0), me0 = s_mu_eta(fam, eta0);
+        double var0 = fam == CH_GLM_POISSON ? mu0 : mu0 * (1 - mu0);
+        double sw = sqrt((w * me0 * me0) / var0);
+        for (size_t j = 0; j < p; j++) {
+            a[j * lda + k] *= sw;
+        }
+        e[k] = sw * (y - s_linkinv(fam, eta)) / s_mu_eta(fam, eta);
+    }
+    /* compact to leading dimension `used` (each column moves down) */
+    for (size_t j = 1; j < p && used < lda; j++) {
+        memmove(a + j * used, a + j * lda, used * sizeof *a);
+    }
+    return used;
+}
+
 int ch_glm_iter_init(ch_glm_iter *it, ch_glm_family fam, size_t p, bool intercept, double tol,
                      uint32_t max_iter)
 {

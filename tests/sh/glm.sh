@@ -128,6 +128,23 @@ gv() { grep -o "{\"term\": \"$2\"[^}]*}" "$1" | grep -o '"gvif": [^,]*' | sed 's
 check "state GVIF (50 df) is car::vif's (1e-8)" near "$(gv "$T/l1/summary.json" state)" 1.400891647635202 1e-8
 check "area_code GVIF (2 df) is car::vif's (1e-8)" near "$(gv "$T/l4/summary.json" area_code)" 1.0462374147291655 1e-8
 check "model.txt has the GVIF table" grep -q "^Generalized VIF" "$T/l2/model.txt"
+# sandwich standard errors of the GLMs (R: sqrt(diag(sandwich::vcovHC(f,
+# type)))): the meat is a round after IRLS; 1e-8 relative; identical for 1
+# and 3 workers
+rse() { grep -o '"robust_std_error": [^,]*' "$1" | sed -n "${2}p" | sed 's/.*: //'; }
+for w in 1 3; do
+    timeout 60 "$COHORT" run $exp --workers $w $set0 --set model.robust=hc3 --out "$T/h$w" >/dev/null 2>&1
+done
+check "logistic HC3, 1 and 3 workers: identical" \
+    cmp -s <(grep -o '"robust_[a-z_]*": [^,]*' "$T/h1/summary.json") <(grep -o '"robust_[a-z_]*": [^,]*' "$T/h3/summary.json")
+check "logistic HC3 intercept is sandwich's (1e-8)" near "$(rse "$T/h3/summary.json" 1)" 0.85777317375272855 1e-8
+check "logistic HC3 international_planyes is sandwich's (1e-8)" near "$(rse "$T/h3/summary.json" 55)" 0.13786784661136392 1e-8
+check "logistic HC3 customer service calls is sandwich's (1e-8)" near "$(rse "$T/h3/summary.json" 70)" 0.040162119347673428 1e-8
+timeout 60 "$COHORT" run "$T/calls.yaml" --workers 2 --set model.robust=hc0 --set model.residual_quantiles=false \
+    --out "$T/ph0" >/dev/null 2>&1
+check "poisson HC0 intercept is sandwich's (1e-8)" near "$(rse "$T/ph0/summary.json" 1)" 0.15989966202181904 1e-8
+check "poisson HC0 churnyes is sandwich's (1e-8)" near "$(rse "$T/ph0/summary.json" 70)" 0.035397579647195442 1e-8
+check "poisson with model.residual_quantiles false: no quantiles" sh -c "! grep -q residual_quantiles '$T/ph0/summary.json'"
 check "logistic condition number is R's kappa (1e-9)" near "$(num "$T/l1/summary.json" condition_number)" 152171.67606255744 1e-9
 
 # bad configurations
