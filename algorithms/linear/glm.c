@@ -188,7 +188,14 @@ static int s_estimate(ch_config *cfg, const ch_schema *schema, size_t n_rows, si
     out->worker_bytes = block_rows * m * 8 + (depth + 3) * m * m * 8;
     out->message_bytes = (depth + 1) * (2 + CH_GLM_NSTATS + m * m) * 8;
     out->flops = 2 * (double)n_rows * m * m + (double)n_blocks * 4 * m * m * m / 3;
-    out->rounds = (double)max_iter + 1;
+    bool quantiles = true;
+    int robust = 0;
+    ch_cfg_bool(cfg, "model.residual_quantiles", true, &quantiles, NULL);
+    ch_cfg_enum(cfg, "model.robust", "none", ch_hc_names, &robust, NULL);
+    /* IRLS, then the range round and at most 9 counting rounds (quantile.h) */
+    out->rounds = (double)max_iter + 1 + (quantiles || robust ? 1 : 0) + (quantiles ? 9 : 0);
+    /* the worker keeps one residual per row between the counting rounds */
+    out->worker_bytes += quantiles ? (double)n_rows / (double)(n_workers ? n_workers : 1) * 8 : 0;
     return 0;
 }
 

@@ -224,6 +224,10 @@ static int s_estimate(ch_config *cfg, const ch_schema *schema, size_t n_rows, si
      * per histogram, then the values) */
     out->rounds =
         o.kind != CH_PEN_NONE ? 1 : 1 + (quantiles || robust ? 1 : 0) + (quantiles ? 9 : 0);
+    /* the worker keeps one residual per row between the counting rounds */
+    out->worker_bytes += o.kind == CH_PEN_NONE && quantiles
+                             ? (double)n_rows / (double)(n_workers ? n_workers : 1) * 8
+                             : 0;
     return 0;
 }
 
