@@ -178,6 +178,12 @@ typedef struct ch_algo {
      * the whole output, header included, appended to csv, or a negative
      * error. */
     int (*predict_csv)(const void *model, const ch_table *t, ch_buf *csv, ch_err *err);
+    /* Optional: feature contributions (`cohort predict --contribs`): per
+     * row, contrib_groups(model) blocks of n_features + 1 values, the last
+     * the bias; each block sums to the row's raw output for that group
+     * (gbt: the margin of that class, TreeSHAP). */
+    size_t (*contrib_groups)(const void *model);
+    int (*contribs)(const void *model, const ch_table *t, double *out, ch_err *err);
     /* Appends ",\"key\": value" pairs for summary.json (may be NULL). */
     int (*summary_json)(const void *model, ch_buf *json);
     /* Appends lines of a plain-text description (may be NULL). */

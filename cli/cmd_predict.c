@@ -20,7 +20,12 @@ static const char s_help[] =
     "When FILE holds the target column, the metrics are printed on stderr.\n"
     "A recommender (als, user_knn, item_knn) given FILE with only the user\n"
     "column writes each user's top-N (user,rank,item,score); with only the\n"
-    "item column, each item's similar items (item,rank,neighbour,similarity).\n";
+    "item column, each item's similar items (item,rank,neighbour,similarity).\n"
+    "\n"
+    "  --contribs   write each row's feature contributions instead (gbt: exact\n"
+    "               TreeSHAP in margin space): one column per feature and a\n"
+    "               bias column, per class for multi-class models; a row's\n"
+    "               values sum to its raw margin\n";
 
 /* Writes csv to path out, or to standard output when out is NULL.
  * Returns 0 or 1 with the reason in err. */
@@ -41,14 +46,68 @@ static int s_emit(const char *out, const ch_buf *csv, ch_err *err)
     return 0;
 }
 
+/* --contribs: the header (per group: "<class>:<feature>" or the feature
+ * name, then "bias"), then one row per input row. 0, or 1 with err. */
+static int s_contribs(const ch_model_file *mf, ch_table *t, ch_buf *csv, ch_err *err)
+{
+    if (!mf->algo->contribs) {
+        ch_err_set(err, CH_EINVAL, "%s models have no feature contributions (gbt has)",
+                   mf->algo->name);
+        return 1;
+    }
+    if (ch_table_conform(t, mf->schema, err) != 0) {
+        return 1;
+    }
+    size_t G = mf->algo->contrib_groups(mf->model), F = mf->schema->n_features;
+    double *v = ch_alloc_array(t->n_rows ? t->n_rows : 1, G * (F + 1) * sizeof *v);
+    if (!v) {
+        ch_err_set(err, CH_ENOMEM, "out of memory for %zu rows", t->n_rows);
+        return 1;
+    }
+    if (mf->algo->contribs(mf->model, t, v, err) != 0) {
+        free(v);
+        return 1;
+    }
+    const ch_column *y = &mf->schema->target;
+    for (size_t g = 0; g < G; g++) {
+        for (size_t j = 0; j <= F; j++) {
+            if (g || j) {
+                ch_buf_puts(csv, ",");
+            }
+            if (G > 1) {
+                if (g < y->n_levels) {
+                    ch_buf_printf(csv, "%s:", y->levels[g]);
+                } else {
+                    ch_buf_printf(csv, "%zu:", g);
+                }
+            }
+            ch_buf_puts(csv, j < F ? mf->schema->features[j].name : "bias");
+        }
+    }
+    ch_buf_puts(csv, "\n");
+    for (size_t i = 0; i < t->n_rows; i++) {
+        for (size_t c = 0; c < G * (F + 1); c++) {
+            ch_buf_printf(csv, c ? ",%.17g" : "%.17g", v[i * G * (F + 1) + c]);
+        }
+        ch_buf_puts(csv, "\n");
+    }
+    free(v);
+    return 0;
+}
+
 int ch_cmd_predict(int argc, char **argv)
 {
     const char *model_path = NULL, *data = NULL, *out = NULL;
+    bool contribs = false;
     for (int i = 1; i < argc; i++) {
         bool bad = false;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             fputs(s_help, stdout);
             return 0;
+        }
+        if (!strcmp(argv[i], "--contribs")) {
+            contribs = true;
+            continue;
         }
         if (ch_arg_value(argc, argv, &i, "--model", &model_path, &bad) ||
             ch_arg_value(argc, argv, &i, "--data", &data, &bad) ||
@@ -78,6 +137,16 @@ int ch_cmd_predict(int argc, char **argv)
     ch_buf csv;
     ch_buf_init(&csv);
     ch_table *t = ch_table_read(data, CH_FORMAT_AUTO, &err);
+    if (contribs) {
+        status = t ? s_contribs(&mf, t, &csv, &err) : 1;
+        if (status == 0) {
+            status = s_emit(out, &csv, &err);
+        }
+        if (status != 0) {
+            fprintf(stderr, "cohort predict --contribs: %s\n", err.msg);
+        }
+        goto done;
+    }
     int own = t && mf.algo->predict_csv ? mf.algo->predict_csv(mf.model, t, &csv, &err) : 1;
     if (own <= 0) { /* the algorithm's own answer (predict_csv), or its error */
         status = own == 0 ? s_emit(out, &csv, &err) : 1;

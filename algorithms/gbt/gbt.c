@@ -1737,6 +1737,28 @@ static int s_predict(const void *vm, const ch_table *t, double *out, ch_err *err
     return 0;
 }
 
+static size_t s_contrib_groups(const void *vm)
+{
+    return ((const s_model *)vm)->m.p.n_groups;
+}
+
+/* TreeSHAP contributions in margin space (shap.c). */
+static int s_contribs(const void *vm, const ch_table *t, double *out, ch_err *err)
+{
+    const ch_gbt_model *m = &((const s_model *)vm)->m;
+    if (t->n_cols != m->n_features) {
+        return ch_err_set(err, CH_EINVAL, "gbt: the table has %zu features, the model %zu",
+                          t->n_cols, m->n_features);
+    }
+    size_t width = m->p.n_groups * (m->n_features + 1);
+    for (size_t i = 0; i < t->n_rows; i++) {
+        if (ch_gbt_model_contribs(m, t, i, out + i * width) != 0) {
+            return ch_err_set(err, CH_ENOMEM, "out of memory");
+        }
+    }
+    return 0;
+}
+
 static int s_pack(const void *vm, ch_buf *out, ch_err *err)
 {
     const s_model *md = vm;
@@ -1948,6 +1970,8 @@ const ch_algo ch_algo_gbt = {
     .output_kind = s_output_kind,
     .n_outputs = s_n_outputs,
     .predict = s_predict,
+    .contrib_groups = s_contrib_groups,
+    .contribs = s_contribs,
     .pack = s_pack,
     .unpack = s_unpack,
     .summary_json = s_summary_json,

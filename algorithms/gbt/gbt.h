@@ -229,6 +229,16 @@ void ch_gbt_model_free(ch_gbt_model *m);
 void ch_gbt_model_margins(const ch_gbt_model *m, const ch_table *t, size_t i, size_t rounds,
                           double *out);
 
+/* TreeSHAP (shap.c): adds tree tr's contributions for row `row` of t to
+ * phi[0..n_features) and its expected value to phi[n_features]. 0 or
+ * CH_ENOMEM. */
+int ch_gbt_tree_contribs(const ch_gbt_tree *tr, const ch_table *t, size_t row, double *phi,
+                         size_t n_features);
+/* The model's contributions for one row: n_groups blocks of n_features + 1
+ * values (the last: bias = base margin + the trees' expected values); each
+ * block sums to the row's margin for that group. */
+int ch_gbt_model_contribs(const ch_gbt_model *m, const ch_table *t, size_t row, double *out);
+
 struct Cohort__Gbt__Tree;
 struct Cohort__Gbt__Cuts;
 struct Cohort__Gbt__Model;

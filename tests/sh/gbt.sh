@@ -65,6 +65,25 @@ timeout 60 "$COHORT" run "$T/iris.yaml" --workers 3 --out "$T/iris" >/dev/null 2
 acc=$(grep -o '"test_accuracy": [0-9.]*' "$T/iris/summary.json" | awk '{print $2}')
 check "iris multi:softprob accuracy $acc >= 0.85" awk -v a="${acc:-0}" 'BEGIN { exit !(a >= 0.85) }'
 
+# TreeSHAP contributions (cohort predict --contribs): every row's values sum
+# to its margin, logit(p_yes) for churn (to 1e-9), per class for iris;
+# tests/unit/test_gbt_shap.c checks the values against Shapley's definition
+timeout 60 "$COHORT" predict --model "$T/l2/model.pb" --data data/churn.csv --contribs \
+    --out "$T/contribs.csv" 2>/dev/null
+check "contribs: a column per feature and a bias column" \
+    awk -F, 'NR == 1 { exit !($1 == "state" && $NF == "bias" && NF == 20) }' "$T/contribs.csv"
+check "contribs: each churn row sums to logit(p_yes) of cohort predict" sh -c "paste -d, '$T/contribs.csv' '$T/preds.csv' | awk -F, 'NR > 1 { s = 0; for (i = 1; i <= NF - 3; i++) s += \$i; p = \$NF; d = s - log(p / (1 - p)); if (d < 0) d = -d; if (d > 1e-9) bad = 1; n++ } END { exit bad || n != 5000 }'"
+timeout 60 "$COHORT" predict --model "$T/iris/model.pb" --data data/iris.csv --contribs \
+    --out "$T/icontribs.csv" 2>/dev/null
+timeout 60 "$COHORT" predict --model "$T/iris/model.pb" --data data/iris.csv --out "$T/ipreds.csv" 2>/dev/null
+check "contribs: per class for multi:softprob (3 x (4 + 1) columns, setosa first)" \
+    awk -F, 'NR == 1 { exit !(NF == 15 && $1 ~ /^setosa:/ && $5 == "setosa:bias") }' "$T/icontribs.csv"
+# softmax of the three class sums gives predict's probabilities
+check "contribs: softmax of the per-class sums is predict's probabilities" sh -c "paste -d, '$T/icontribs.csv' '$T/ipreds.csv' | awk -F, 'NR > 1 { m = -1e300; for (k = 0; k < 3; k++) { z[k] = 0; for (j = 1; j <= 5; j++) z[k] += \$(k * 5 + j); if (z[k] > m) m = z[k] } t = 0; for (k = 0; k < 3; k++) t += exp(z[k] - m); for (k = 0; k < 3; k++) { d = exp(z[k] - m) / t - \$(17 + k); if (d < 0) d = -d; if (d > 1e-9) bad = 1 } } END { exit bad }'"
+timeout 60 "$COHORT" run examples/ols.yaml --workers 1 --out "$T/ols" >/dev/null 2>&1
+timeout 60 "$COHORT" predict --model "$T/ols/model.pb" --data data/wine.csv --contribs >/dev/null 2>"$T/nc.err"
+check "contribs on a model without them: a clear error" grep -q "linear models have no feature contributions" "$T/nc.err"
+
 # bad parameters: clear errors naming the key
 bad_run() { # bad_run NEEDLE ARGS...
     local n=$1
