@@ -10,6 +10,7 @@
  *   summary(lm(alcohol ~ ., data = d))
  * printed with sprintf("%.20g"). Tolerance: 1e-9 relative (QR by a
  * different route than R's LINPACK dqrdc2, same problem conditioning). */
+#include "algorithms/algo.h"
 #include "algorithms/linear/collin.h"
 #include "algorithms/linear/design.h"
 #include "algorithms/linear/penalized.h"
@@ -18,6 +19,7 @@
 #include "algorithms/linear/robust.h"
 #include "algorithms/linear/stats.h"
 #include "common/reduce.h"
+#include "proto/linear.pb-c.h"
 #include "tests/check.h"
 
 #include <stdint.h>
@@ -1134,8 +1136,85 @@ static void test_diagnostics_match_r(void)
     ch_table_destroy(&t);
 }
 
+/* A model.pb written before the diagnostics existed (no VIF, quantiles,
+ * covariance or predict keys) still loads, describes and predicts as
+ * before; a malformed diagnostics field is refused. */
+static void test_old_model_payload(void)
+{
+    ch_table *t = s_wine();
+    if (!t) {
+        return;
+    }
+    ch_err err = {0};
+    ch_schema *schema = ch_schema_from_table(t, NULL);
+    ch_design *d = ch_design_new(schema, true);
+    protobuf_c_boolean al[P] = {0};
+    double tv[P];
+    for (size_t j = 0; j < P; j++) {
+        tv[j] = r_coef[j] / r_se[j];
+    }
+    Cohort__Linear__LinearModel lm = COHORT__LINEAR__LINEAR_MODEL__INIT;
+    lm.n_names = P;
+    lm.names = d->names;
+    lm.n_coef = lm.n_std_error = lm.n_t_value = lm.n_aliased = P;
+    lm.coef = (double *)r_coef;
+    lm.std_error = (double *)r_se;
+    lm.t_value = tv;
+    lm.aliased = al;
+    lm.sigma = r_sigma;
+    lm.n = 178;
+    lm.df_residual = r_df;
+    lm.r_squared = r_r2;
+    lm.adj_r_squared = r_adj_r2;
+    lm.intercept = true;
+    lm.rank = P;
+    lm.sum_w = 178;
+    size_t len = cohort__linear__linear_model__get_packed_size(&lm);
+    uint8_t *buf = malloc(len);
+    cohort__linear__linear_model__pack(&lm, buf);
+    const ch_algo *algo = ch_algo_find("linear");
+    CHECK(algo != NULL);
+    void *model = algo ? algo->unpack(buf, len, schema, &err) : NULL;
+    CHECK(model != NULL);
+    if (model) {
+        ch_buf text, json, csv;
+        ch_buf_init(&text);
+        ch_buf_init(&json);
+        ch_buf_init(&csv);
+        CHECK(algo->describe(model, &text) == 0);
+        CHECK(strstr(ch_buf_str(&text), "Coefficients:") != NULL);
+        CHECK(strstr(ch_buf_str(&text), "Residuals") == NULL);
+        CHECK(strstr(ch_buf_str(&text), "inflation") == NULL);
+        CHECK(algo->summary_json(model, &json) == 0);
+        CHECK(strstr(ch_buf_str(&json), "\"vif\"") == NULL);
+        CHECK(strstr(ch_buf_str(&json), "\"estimate\": 12.88977427676312") != NULL);
+        CHECK(algo->predict_csv(model, t, &csv, &err) == 1); /* the ordinary path */
+        ch_buf_free(&text);
+        ch_buf_free(&json);
+        ch_buf_free(&csv);
+        algo->model_destroy(&model);
+        CHECK(model == NULL);
+    }
+    free(buf);
+    /* a VIF vector of the wrong length */
+    double vif[3] = {1, 2, 3};
+    lm.n_vif = 3;
+    lm.vif = vif;
+    len = cohort__linear__linear_model__get_packed_size(&lm);
+    buf = malloc(len);
+    cohort__linear__linear_model__pack(&lm, buf);
+    model = algo ? algo->unpack(buf, len, schema, &err) : NULL;
+    CHECK(model == NULL);
+    CHECK_HAS(err.msg, "diagnostics have the wrong length");
+    free(buf);
+    ch_design_destroy(&d);
+    ch_schema_destroy(&schema);
+    ch_table_destroy(&t);
+}
+
 int main(void)
 {
+    test_old_model_payload();
     test_quantile_rounds();
     test_diagnostics_match_r();
     test_inference_matches_r();
