@@ -12,6 +12,7 @@
  * make the model the same bytes for any number of workers. */
 #include "algorithms/algo.h"
 #include "algorithms/gbt/gbt.h"
+#include "common/fsutil.h"
 #include "common/rng.h"
 #include "proto/gbt.pb-c.h"
 
@@ -251,6 +252,7 @@ typedef struct s_coord {
     uint64_t seed;
     const ch_schema *schema;
     const ch_table *train, *test;
+    const char *run_dir; /* DIR/xgboost.json goes here (NULL: not written) */
     size_t n_train;
     bool sketched, done, stopped;
     ch_gbt_cuts cuts;
@@ -415,6 +417,7 @@ static void *s_coord_new(const ch_coord_env *env, ch_err *err)
     st->K = st->p.n_groups;
     st->seed = env->seed;
     st->schema = env->schema;
+    st->run_dir = env->run_dir;
     st->train = env->train;
     st->test = env->test && env->test->has_target && env->test->n_rows ? env->test : NULL;
     st->n_train = env->n_train;
@@ -941,6 +944,23 @@ static int s_importance(ch_gbt_model *md)
     return 0;
 }
 
+/* DIR/xgboost.json: the model for xgboost.Booster().load_model (export.c). */
+static int s_write_xgboost(const s_model *md, const char *dir, ch_err *err)
+{
+    ch_buf b;
+    ch_buf_init(&b);
+    int rc = ch_gbt_export_xgboost(&md->m, (const char *const *)md->names, &b);
+    char *path = ch_path_join(dir, "xgboost.json");
+    if (rc || !path) {
+        rc = ch_err_set(err, CH_ENOMEM, "out of memory");
+    } else {
+        rc = ch_write_file_atomic(path, b.data, b.len, err);
+    }
+    free(path);
+    ch_buf_free(&b);
+    return rc;
+}
+
 static void *s_finalize(void *vst, ch_err *err)
 {
     s_coord *st = vst;
@@ -978,6 +998,11 @@ static void *s_finalize(void *vst, ch_err *err)
         void *v = md;
         s_model_destroy(&v);
         ch_err_set(err, CH_ENOMEM, "out of memory");
+        return NULL;
+    }
+    if (st->run_dir && s_write_xgboost(md, st->run_dir, err) != 0) {
+        void *v = md;
+        s_model_destroy(&v);
         return NULL;
     }
     return md;

@@ -10,6 +10,7 @@
 #ifndef CH_GBT_H
 #define CH_GBT_H
 
+#include "common/buf.h"
 #include "common/err.h"
 #include "common/table.h"
 
@@ -238,6 +239,10 @@ int ch_gbt_tree_contribs(const ch_gbt_tree *tr, const ch_table *t, size_t row, d
  * values (the last: bias = base margin + the trees' expected values); each
  * block sums to the row's margin for that group. */
 int ch_gbt_model_contribs(const ch_gbt_model *m, const ch_table *t, size_t row, double *out);
+
+/* The model in XGBoost's JSON model format (export.c), names[f] the
+ * feature names; appended to b. 0 or CH_ENOMEM. */
+int ch_gbt_export_xgboost(const ch_gbt_model *m, const char *const *names, ch_buf *b);
 
 struct Cohort__Gbt__Tree;
 struct Cohort__Gbt__Cuts;

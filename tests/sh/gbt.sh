@@ -84,6 +84,27 @@ timeout 60 "$COHORT" run examples/ols.yaml --workers 1 --out "$T/ols" >/dev/null
 timeout 60 "$COHORT" predict --model "$T/ols/model.pb" --data data/wine.csv --contribs >/dev/null 2>"$T/nc.err"
 check "contribs on a model without them: a clear error" grep -q "linear models have no feature contributions" "$T/nc.err"
 
+# XGBoost's JSON model format (DIR/xgboost.json). The churn model of 20
+# rounds was loaded by Debian's python3-xgboost 1.7.4, whose predictions of
+# the first 5 rows are stored here; cohort's must agree to 1e-5. Where
+# python3-xgboost is installed, it also loads this run's file and predicts
+# every row of churn and iris (bench/gbt/xgb_load.py, 1e-5).
+timeout 120 "$COHORT" run $exp --workers 2 --set model.rounds=20 --out "$T/x20" >/dev/null 2>&1
+check "xgboost.json is written beside model.pb" grep -q '"gradient_booster"' "$T/x20/xgboost.json"
+timeout 60 "$COHORT" predict --model "$T/x20/model.pb" --data data/churn.csv --out "$T/x20.csv" 2>/dev/null
+check "the 20-round churn model predicts what XGBoost predicted from its xgboost.json" \
+    awk -F, 'BEGIN { split("0.0798428431 0.092571795 0.0935293436 0.332100332 0.0768231153", w, " ") }
+        NR >= 2 && NR <= 6 { d = $3 - w[NR - 1]; if (d < 0) d = -d; if (d > 1e-5) bad = 1; n++ }
+        END { exit bad || n != 5 }' "$T/x20.csv"
+if /usr/bin/python3 -c 'import xgboost' 2>/dev/null; then
+    check "python3-xgboost loads xgboost.json and predicts every churn row as cohort does" \
+        /usr/bin/python3 bench/gbt/xgb_load.py "$T/x20/xgboost.json" data/churn.csv churn "$T/x20.csv"
+    check "python3-xgboost loads the multi:softprob iris model and agrees" \
+        /usr/bin/python3 bench/gbt/xgb_load.py "$T/iris/xgboost.json" data/iris.csv target "$T/ipreds.csv"
+else
+    echo "skip - python3-xgboost is not installed: xgboost.json checked against stored predictions only"
+fi
+
 # bad parameters: clear errors naming the key
 bad_run() { # bad_run NEEDLE ARGS...
     local n=$1
