@@ -145,6 +145,20 @@ timeout 60 "$COHORT" run "$T/calls.yaml" --workers 2 --set model.robust=hc0 --se
 check "poisson HC0 intercept is sandwich's (1e-8)" near "$(rse "$T/ph0/summary.json" 1)" 0.15989966202181904 1e-8
 check "poisson HC0 churnyes is sandwich's (1e-8)" near "$(rse "$T/ph0/summary.json" 70)" 0.035397579647195442 1e-8
 check "poisson with model.residual_quantiles false: no quantiles" sh -c "! grep -q residual_quantiles '$T/ph0/summary.json'"
+# with prior weights w = 0.5 + ((i * 37) %% 11) / 10 (i the 0-based row):
+# R's glm(..., weights = w), sandwich::vcovHC and quantile(residuals(g,
+# "deviance")); 1e-8 relative
+awk -F, 'NR == 1 { print $0 ",w"; next } { i = NR - 2; printf "%s,%.10g\n", $0, 0.5 + ((i * 37) % 11) / 10 }' \
+    data/churn.csv >"$T/churnw.csv"
+printf 'name: cw\nseed: 1\ndata:\n  train: %s\n  target: number_customer_service_calls\n  weights: w\n  test_fraction: 0\nmodel:\n  algorithm: poisson\n  robust: hc3\n' "$T/churnw.csv" >"$T/cw.yaml"
+timeout 60 "$COHORT" run "$T/cw.yaml" --workers 2 --out "$T/cw" >/dev/null 2>&1
+check "weighted poisson HC3 intercept is sandwich's (1e-8)" near "$(rse "$T/cw/summary.json" 1)" 0.16661684563271151 1e-8
+check "weighted poisson HC3 churnyes is sandwich's (1e-8)" near "$(rse "$T/cw/summary.json" 70)" 0.038252324293669843 1e-8
+check "weighted poisson deviance residual 1Q is R's (1e-8)" near "$(dqv "$T/cw/summary.json" q1)" -0.64740240061073973 1e-8
+sed -e 's/target: number_customer_service_calls/target: churn\n  positive: "yes"/' -e 's/algorithm: poisson/algorithm: logistic/' \
+    -e 's/robust: hc3/robust: hc2/' "$T/cw.yaml" >"$T/cwb.yaml"
+timeout 60 "$COHORT" run "$T/cwb.yaml" --workers 3 --out "$T/cwb" >/dev/null 2>&1
+check "weighted logistic HC2 intercept is sandwich's (1e-8)" near "$(rse "$T/cwb/summary.json" 1)" 0.88084699793065546 1e-8
 check "logistic condition number is R's kappa (1e-9)" near "$(num "$T/l1/summary.json" condition_number)" 152171.67606255744 1e-9
 
 # bad configurations
