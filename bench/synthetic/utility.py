@@ -27,7 +27,7 @@ sees only those rows) for several seeds. On the real 20%:
 
 Distances: numeric columns scaled by the training rows' standard
 deviation, L1; a categorical column adds 1 when the levels differ.
-Usage: /usr/bin/python3 bench/synthetic/utility.py [EPSILON] [SEEDS]"""
+Usage: /usr/bin/python3 bench/synthetic/utility.py [EPSILON] [SEEDS] [KEY=VALUE ...]"""
 import csv, json, os, subprocess, sys, tempfile
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
@@ -38,6 +38,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 COHORT = os.environ.get("COHORT", os.path.join(ROOT, "build", "cohort"))
 EPS = sys.argv[1] if len(sys.argv) > 1 else "1"
 SEEDS = int(sys.argv[2]) if len(sys.argv) > 2 else 5
+SETS = sys.argv[3:]  # more `--set` assignments for cohort run, e.g. model.bins=16
 CAT = ["state", "area_code", "international_plan", "voice_mail_plan"]
 
 
@@ -166,10 +167,10 @@ with open(cfg, "w") as f:
 res = {k: [] for k in ("syn", "aug", "smote", "tv", "priv")}
 for seed in range(1, SEEDS + 1):
     out = os.path.join(tmp, "run%d" % seed)
-    subprocess.run([COHORT, "run", cfg, "--workers", "2", "--out", out, "--set",
-                    "data.test_fraction=0", "--set", "model.epsilon=" + EPS, "--set",
-                    "seed=%d" % seed], check=True, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL)
+    sets = ["data.test_fraction=0", "model.epsilon=" + EPS, "seed=%d" % seed] + SETS
+    subprocess.run([COHORT, "run", cfg, "--workers", "2", "--out", out] +
+                   [a for kv in sets for a in ("--set", kv)], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     with open(os.path.join(out, "summary.json")) as f:
         summary = json.load(f)
     h, srows = read(os.path.join(out, "data.csv"))
@@ -201,7 +202,7 @@ for seed in range(1, SEEDS + 1):
            res["aug"][-1][1], res["aug"][-1][2], res["smote"][-1][1], res["smote"][-1][2]))
 med = {k: np.median(np.array(v), axis=0) for k, v in res.items()}
 s, a, m, tv, pv = med["syn"], med["aug"], med["smote"], med["tv"], med["priv"]
-print("epsilon %s, medians over %d seeds:" % (EPS, SEEDS))
+print("epsilon %s %s, medians over %d seeds:" % (EPS, " ".join(SETS), SEEDS))
 print("train-on-synthetic: AUC %.4f (real %.4f, gap %.4f)" % (s[0], real[0], real[0] - s[0]))
 print("one-way TV over the model's cells: mean %.4f, max %.4f; over 20 quantile bins: mean %.4f; "
       "mean KS (numeric) %.4f" % tuple(tv))
