@@ -698,6 +698,11 @@ static int s_run_task(void *vw, uint32_t round, uint32_t op, const uint8_t *payl
             rc = s_run_union(w, t, &u, out, err);
         } else {
             rc = s_run_border(w, t, &u, out, err);
+            /* the last round: give the cell's memory back while the
+             * coordinator builds the model (a repeated border task, after
+             * a reassignment, rebuilds it) */
+            ch_db_cell_free(&w->cell);
+            w->shard = -1;
         }
     }
     cohort__dbscan__task__free_unpacked(t, NULL);
