@@ -19,6 +19,7 @@
 #include "common/rng.h"
 #include "proto/cf.pb-c.h"
 
+#include <malloc.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -311,6 +312,13 @@ static void s_worker_destroy(void **pw)
 
 static void *s_worker_new(const ch_worker_env *env, ch_err *err)
 {
+    /* The tree nodes of the item statistics are tens of MB each and are
+     * freed and allocated again at every merge of every round; served by
+     * mmap each one costs fresh zeroed pages (about half the worker's time
+     * at 20,000 items, BENCHMARKS.md "## cf"). From the heap they reuse
+     * memory already mapped. A worker process runs this one algorithm. */
+    mallopt(M_MMAP_MAX, 0);
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
     s_worker *w = calloc(1, sizeof *w);
     if (!w) {
         ch_err_set(err, CH_ENOMEM, "out of memory");

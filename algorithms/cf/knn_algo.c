@@ -18,6 +18,7 @@
 #include "algorithms/cf/tree.h"
 #include "proto/cf.pb-c.h"
 
+#include <malloc.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -336,6 +337,9 @@ static void s_worker_destroy(void **pw)
 
 static void *s_worker_new_kind(const ch_worker_env *env, ch_cf_kind kind, ch_err *err)
 {
+    /* large tree nodes from the heap, not fresh mmap pages (see als_algo.c) */
+    mallopt(M_MMAP_MAX, 0);
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
     s_worker *w = calloc(1, sizeof *w);
     if (!w) {
         ch_err_set(err, CH_ENOMEM, "out of memory");

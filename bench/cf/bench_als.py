@@ -214,7 +214,7 @@ for k in range(reps):
 als_planted = planted(os.path.join(tmp, "als0"))
 gf1, gf2 = dgemm_rate(1), dgemm_rate(2)
 
-kw, kmem, krec = [], [], None
+kw, kmem, krec, krounds = [], [], float("nan"), 0
 for k in range(knn_reps):
     summ, secs, mem, wall = run(knn_cfg, os.path.join(tmp, f"knn{k}"))
     kw.append(wall)
@@ -222,7 +222,7 @@ for k in range(knn_reps):
     krec = summ["metrics"].get("test_recall_at_k")
     krounds = summ.get("rounds")
     print(f"item_knn run {k}: rounds {len(secs)} wall {wall:.1f} s", file=sys.stderr)
-knn_planted = planted(os.path.join(tmp, "knn0"))
+knn_planted = planted(os.path.join(tmp, "knn0")) if knn_reps else (float("nan"),) * 3
 
 ntr = int(keep.sum())
 # flops of one iteration: the normal equations take f(f+1) per interaction
@@ -248,13 +248,13 @@ print(f"| ALS iteration | cohort {cm:.2f} s | NumPy {nm:.2f} s | NumPy / cohort 
       f"cohort / 2-thread peak {flops / cm / 1e9 / gf2:.3f} |")
 print(f"| ALS quality | held-out recall@10 {rec:.4f} | top-10 in own group {als_planted[0]:.3f} | "
       f"similar items in own group {als_planted[1]:.3f} ({als_planted[2]:.1f} per item) | random {1 / G:.3f} |")
-print(f"| item_knn | wall {statistics.median(kw):.1f} s, {krounds} rounds | held-out recall@10 {krec:.4f} | "
+print(f"| item_knn | wall {statistics.median(kw or [float('nan')]):.1f} s, {krounds} rounds | held-out recall@10 {krec:.4f} | "
       f"top-10 in own group {knn_planted[0]:.3f} | similar items in own group {knn_planted[1]:.3f} "
       f"({knn_planted[2]:.1f} per item) |")
 c, w = mem_row(mem_als)
 print(f"| memory ALS | coordinator {c * MB:.0f} MB | largest worker {w * MB:.0f} MB | CSR+CSC {sparse * MB:.0f} MB "
       f"+ factors {factors * MB:.0f} MB = {(sparse + factors) * MB:.0f} MB | CSV file {os.path.getsize(csv) * MB:.0f} MB |")
-c, w = mem_row(kmem)
+c, w = mem_row(kmem) if kmem else (float("nan"), float("nan"))
 print(f"| memory item_knn | coordinator {c * MB:.0f} MB | largest worker {w * MB:.0f} MB |")
 print("cohort s/iter:", ["%.3f" % v for v in ch], "numpy s/iter:", ["%.3f" % v for v in npy])
 print("ALS peaks (coordinator, workers) MB:", [[round(x * MB) for x in m] for m in mem_als])
