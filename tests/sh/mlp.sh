@@ -2,33 +2,8 @@
 # identical weights, curves and test metrics for 1, 2 and 4 workers (one
 # synchronous step per round, per-block gradients summed in a fixed order),
 # the loss going down, resume from a checkpoint giving the same model,
-# early stopping: patience 3 on the validation loss, the best epoch's weights
-es="--set model.epochs=40 --set model.early_stopping=3 --set model.schedule=constant --set model.lr=0.01"
-for w in 1 2; do
-    timeout 120 "$COHORT" run $exp --workers $w $es --out "$T/es$w" >/dev/null 2>&1
-done
-best=$(grep -o '"best_epoch": [0-9]*' "$T/es2/summary.json" | sed 's/.*: //')
-ran=$(grep -o '"epochs": [0-9]*' "$T/es2/summary.json" | head -n 1 | sed 's/.*: //')
-check "early stopping: stopped before 40 epochs, 3 after the best ($best, ran $ran)" \
-    awk -v b="$best" -v r="$ran" 'BEGIN { exit !(b > 0 && r < 40 && r - b == 3) }'
-vmin=$(grep -o '"valid_loss": [0-9.e-]*' "$T/es2/events.jsonl" | sed 's/.*: //' | sort -g | head -n 1)
-tl=$(grep -o '"test_logloss": [0-9.e-]*' "$T/es2/summary.json" | sed 's/.*: //')
-# (to 1e-6 relative: the epoch's validation runs the float32 network in
-# batches, the final metrics go through predict)
-check "early stopping: the model is the best epoch's (test logloss $tl = lowest validation loss $vmin)" \
-    awk -v a="$tl" -v b="$vmin" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(b > 0 && d < 1e-6 * b) }'
-check "early stopping: the same model for 1 and 2 workers" \
-    cmp -s <(fingerprint "$T/es1/summary.json") <(fingerprint "$T/es2/summary.json")
-timeout 120 "$COHORT" run $exp --workers 2 $es --set runtime.checkpoint_every=50 --out "$T/esr" >/dev/null 2>&1
-rm -f "$T/esr/summary.json" "$T/esr/model.pb"
-timeout 120 "$COHORT" run $exp --workers 2 $es --set runtime.checkpoint_every=50 --resume "$T/esr" \
-    >/dev/null 2>&1
-check "early stopping: resumed from a checkpoint, the same model" \
-    cmp -s <(fingerprint "$T/es2/summary.json") <(fingerprint "$T/esr/summary.json" 2>/dev/null)
-expect_error "early stopping without held-out rows" "holds out no rows" \
-    "$COHORT" run $exp --workers 1 --set model.early_stopping=2 --set data.test_fraction=0
-
-# predict with the saved model, and bad configurations giving clear errors.
+# predict with the saved model, early stopping, and bad configurations giving
+# clear errors.
 . "$(dirname "$0")/lib.sh"
 exp=examples/mlp.yaml
 fast="--set model.epochs=4"
