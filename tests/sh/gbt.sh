@@ -2,7 +2,9 @@
 # same model bytes with 1, 2 and 4 local workers and under mpirun (the
 # fixed-point histograms make sums independent of the shard layout);
 # predict on model.pb reproduces the run's test metrics; resume after a
-# checkpoint gives the same model; bad parameters fail with clear errors.
+# checkpoint gives the same model; TreeSHAP contributions add up to the
+# margins; xgboost.json predicts as XGBoost does; bad parameters fail with
+# clear errors.
 . "$(dirname "$0")/lib.sh"
 exp=examples/gbt.yaml
 fast="--set model.rounds=25 --set model.early_stopping_rounds=0"

@@ -2,7 +2,8 @@
 # for 1, 2 and 4 workers (summary.json without run id, worker count and wall
 # time, which holds every centroid to 17 digits, inertia, silhouette and
 # sizes), scikit-learn's Lloyd result reproduced through a real run, the
-# linkage file, and the bad inputs of issue 12.
+# linkage file, cohort predict (nearest centroid, adjusted Rand index), and
+# the bad inputs of issue 12.
 . "$(dirname "$0")/lib.sh"
 
 expect_error() { # expect_error DESCRIPTION TEXT CMD...
