@@ -24,7 +24,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* IRLS evaluations, then (model.residual_quantiles) the range and the
+/* IRLS evaluations, then (model.residual_quantiles or model.robust) the
+ * residual round (row count, first histogram, sandwich meat) and the
  * counting rounds of the deviance residual quantiles (quantile.h). */
 enum { OP_EVAL = 1, OP_RESID = 2, OP_SELECT = 3 };
 enum { PH_IRLS = 0, PH_RESID, PH_SELECT, PH_DONE };
@@ -64,7 +65,7 @@ typedef struct s_coord {
     int phase;
     bool quantiles;    /* model.residual_quantiles */
     ch_hc_type robust; /* model.robust */
-    double *meat;      /* p x p, after the range round with model.robust */
+    double *meat;      /* p x p, after the residual round with model.robust */
     ch_qsel *qs;
     ch_qsel_task_t qtask; /* the current counting round, for the combine */
 } s_coord;
@@ -81,6 +82,7 @@ typedef struct s_worker {
     size_t e_len;
     ch_qsel_cache cache;           /* deviance residuals per block between the counting rounds */
     ch_hc_type robust;             /* model.robust */
+    bool quantiles;                /* model.residual_quantiles */
     const double *beta_prev, *cov; /* during OP_RESID with model.robust (beta_prev NULL:
                                       the starting values) */
     double *a;                     /* rows x p scratch for the sandwich */
@@ -192,8 +194,8 @@ static int s_estimate(ch_config *cfg, const ch_schema *schema, size_t n_rows, si
     int robust = 0;
     ch_cfg_bool(cfg, "model.residual_quantiles", true, &quantiles, NULL);
     ch_cfg_enum(cfg, "model.robust", "none", ch_hc_names, &robust, NULL);
-    /* IRLS, then the range round and at most 9 counting rounds (quantile.h) */
-    out->rounds = (double)max_iter + 1 + (quantiles || robust ? 1 : 0) + (quantiles ? 9 : 0);
+    /* IRLS, then the residual round and five counting rounds (quantile.h) */
+    out->rounds = (double)max_iter + 1 + (quantiles || robust ? 1 : 0) + (quantiles ? 5 : 0);
     /* the worker keeps one residual per row between the counting rounds */
     out->worker_bytes += quantiles ? (double)n_rows / (double)(n_workers ? n_workers : 1) * 8 : 0;
     return 0;
@@ -266,11 +268,12 @@ static void *s_coord_new_poisson(const ch_coord_env *env, ch_err *err)
     return s_coord_new_fam(env, CH_GLM_POISSON, err);
 }
 
-/* Doubles of the range round's node: [rows, min, max], then the sandwich
- * meat with model.robust. */
-static size_t s_resid_len(size_t p, ch_hc_type robust)
+/* Doubles of the residual round's node: [rows, the first quantile
+ * histogram (model.residual_quantiles), the sandwich meat (model.robust)];
+ * every entry is a sum. */
+static size_t s_resid_len(size_t p, bool quantiles, ch_hc_type robust)
 {
-    return 3 + (robust != CH_HC_NONE ? p * p : 0);
+    return 1 + (quantiles ? CH_QSEL_BINS : 0) + (robust != CH_HC_NONE ? p * p : 0);
 }
 
 /* A residual round's task: the final coefficients (aliased 0), then for
@@ -304,8 +307,8 @@ static int s_next_resid(s_coord *st, uint32_t *op, ch_buf *payload, ch_err *err)
             ch_buf_append(payload, cov, p * p * sizeof *cov);
             free(cov);
         }
-        st->reduce =
-            ch_reduce_new(st->n_blocks, s_resid_len(p, st->robust), ch_qsel_range_combine, NULL);
+        st->reduce = ch_reduce_new(st->n_blocks, s_resid_len(p, st->quantiles, st->robust),
+                                   ch_combine_sum, NULL);
         *op = OP_RESID;
     } else {
         size_t at = payload->len;
@@ -367,7 +370,7 @@ static int s_aggregate_resid(s_coord *st, uint32_t op, const ch_update *ups, siz
         }
     }
     size_t p = st->design->p;
-    size_t len = resid ? s_resid_len(p, st->robust) : st->qtask.node_len;
+    size_t len = resid ? s_resid_len(p, st->quantiles, st->robust) : st->qtask.node_len;
     double *node = malloc(len * sizeof *node);
     if (!node) {
         return ch_err_set(err, CH_ENOMEM, "out of memory");
@@ -375,15 +378,15 @@ static int s_aggregate_resid(s_coord *st, uint32_t op, const ch_update *ups, siz
     int rc = ch_reduce_finish(st->reduce, node, err);
     ch_reduce_destroy(&st->reduce);
     if (rc == 0 && resid) {
-        ch_round_metric(m, "deviance_residual_min", node[1]);
-        ch_round_metric(m, "deviance_residual_max", node[2]);
+        ch_round_metric(m, "residual_rows", node[0]);
         if (node[0] != st->it.stats[CH_GLM_NROWS]) {
             rc = ch_err_set(err, CH_EPROTO,
                             "glm: the residual round counted %.0f rows, the fit %.0f", node[0],
                             st->it.stats[CH_GLM_NROWS]);
-        } else if (st->quantiles && !(st->qs = ch_qsel_new(node[0], node[1], node[2]))) {
-            rc = ch_err_set(err, CH_EINVAL, "glm: deviance residuals out of range (%g to %g)",
-                            node[1], node[2]);
+        } else if (st->quantiles && !(st->qs = ch_qsel_new(node[0], node + 1))) {
+            rc = ch_err_set(err, CH_EPROTO,
+                            "glm: the deviance residual histogram does not count %.0f rows",
+                            node[0]);
         }
         if (rc == 0 && st->robust != CH_HC_NONE) {
             free(st->meat);
@@ -391,7 +394,8 @@ static int s_aggregate_resid(s_coord *st, uint32_t op, const ch_update *ups, siz
             if (!st->meat) {
                 rc = ch_err_set(err, CH_ENOMEM, "out of memory");
             } else {
-                memcpy(st->meat, node + 3, p * p * sizeof *st->meat);
+                memcpy(st->meat, node + 1 + (st->quantiles ? CH_QSEL_BINS : 0),
+                       p * p * sizeof *st->meat);
             }
         }
     } else if (rc == 0) {
@@ -675,6 +679,8 @@ static void *s_worker_new_fam(const ch_worker_env *env, ch_glm_family fam, ch_er
     int robust = 0;
     ch_cfg_enum(env->cfg, "model.robust", "none", ch_hc_names, &robust, NULL);
     w->robust = (ch_hc_type)robust;
+    w->quantiles = true;
+    ch_cfg_bool(env->cfg, "model.residual_quantiles", true, &w->quantiles, NULL);
     return w;
 }
 
@@ -698,7 +704,7 @@ static int s_leaf(void *ctx, size_t block, double *out, ch_err *err)
                        out, err);
 }
 
-/* Leaf of a residual round: [rows, min, max] or the counting node. */
+/* Leaf of a residual round: [rows, first histogram, meat] or the counting node. */
 static int s_leaf_resid(void *ctx, size_t block, double *out, ch_err *err)
 {
     s_worker *w = ctx;
@@ -730,14 +736,10 @@ static int s_leaf_resid(void *ctx, size_t block, double *out, ch_err *err)
         ch_qsel_leaf(w->qtask, w->e, used, out);
         return 0;
     }
-    double mn = INFINITY, mx = -INFINITY;
-    for (size_t k = 0; k < used; k++) {
-        mn = w->e[k] < mn ? w->e[k] : mn;
-        mx = w->e[k] > mx ? w->e[k] : mx;
-    }
     out[0] = (double)used;
-    out[1] = mn;
-    out[2] = mx;
+    if (w->quantiles) {
+        ch_qsel_first_leaf(w->e, used, out + 1);
+    }
     if (w->robust == CH_HC_NONE) {
         return 0;
     }
@@ -753,7 +755,8 @@ static int s_leaf_resid(void *ctx, size_t block, double *out, ch_err *err)
     }
     used = ch_glm_hc_rows(w->fam, w->design, w->env->train, plan->rows + lo, hi - lo, w->beta,
                           w->beta_prev, w->a, w->e);
-    if (ch_robust_meat(w->robust, w->a, used, p, w->e, w->cov, out + 3) != 0) {
+    if (ch_robust_meat(w->robust, w->a, used, p, w->e, w->cov,
+                       out + 1 + (w->quantiles ? CH_QSEL_BINS : 0)) != 0) {
         return ch_err_set(err, CH_ENOMEM, "out of memory for the sandwich of block %zu", block);
     }
     return 0;
@@ -788,8 +791,9 @@ static int s_run_resid(s_worker *w, uint32_t op, const uint8_t *payload, size_t 
     }
     int rc;
     if (op == OP_RESID) {
-        rc = ch_reduce_range(w->env->n_blocks_total, b0, b1, s_resid_len(p, w->robust),
-                             s_leaf_resid, w, ch_qsel_range_combine, NULL, out, err);
+        rc =
+            ch_reduce_range(w->env->n_blocks_total, b0, b1, s_resid_len(p, w->quantiles, w->robust),
+                            s_leaf_resid, w, ch_combine_sum, NULL, out, err);
     } else {
         ch_qsel_task_t task;
         rc = ch_qsel_parse(payload + head, len - head, &task, err);

@@ -7,13 +7,14 @@
  * numbers come from the same root (collin.h).
  * Round 2 (OP_RESID, unpenalized fits, unless both model.residual_quantiles
  * is false and model.robust is none): with the coefficients (and
- * (X'X)^-1 for model.robust) as payload, each block sends its residual
- * count, minimum and maximum and the sandwich meat (robust.h).
- * Rounds 3.. (OP_SELECT): counting rounds for the exact residual quantiles
- * (quantile.h).
- * Only triangular factors, sums, counts and at most a few hundred residuals
- * per quantile leave a worker, never rows. The result is the same bytes for
- * any number of workers in iid and stratified plans. */
+ * (X'X)^-1 for model.robust) as payload, each block sends its row count,
+ * the first count histogram of its residuals and the sandwich meat
+ * (robust.h).
+ * Rounds 3..7 (OP_SELECT): counting rounds for the exact residual
+ * quantiles (quantile.h).
+ * Only triangular factors, sums and counts leave a worker, never a row or
+ * a residual. The result is the same bytes for any number of workers in iid
+ * and stratified plans. */
 #include "algorithms/algo.h"
 #include "algorithms/linear/collin.h"
 #include "algorithms/linear/design.h"
@@ -82,6 +83,7 @@ typedef struct s_worker {
     size_t a_rows;
     double *e;           /* scratch residuals (a_rows) */
     ch_qsel_cache cache; /* residuals per block between the rounds of a search */
+    bool quantiles;      /* model.residual_quantiles */
     ch_hc_type robust;
     const double *beta;          /* during a residual task: the coefficients (aliased 0) */
     const double *cov;           /* during OP_RESID with model.robust: (X'X)^-1, aliased 0 */
@@ -220,10 +222,10 @@ static int s_estimate(ch_config *cfg, const ch_schema *schema, size_t n_rows, si
     ch_pen_opts o;
     s_read_pen(cfg, &o, NULL);
     s_read_report(cfg, &quantiles, &robust, NULL);
-    /* the residual round, then at most 9 counting rounds (64 key bits, 9
-     * per histogram, then the values) */
+    /* the residual round, then five counting rounds (64 key bits, 12 per
+     * histogram, the first with the residual round) */
     out->rounds =
-        o.kind != CH_PEN_NONE ? 1 : 1 + (quantiles || robust ? 1 : 0) + (quantiles ? 9 : 0);
+        o.kind != CH_PEN_NONE ? 1 : 1 + (quantiles || robust ? 1 : 0) + (quantiles ? 5 : 0);
     /* the worker keeps one residual per row between the counting rounds */
     out->worker_bytes += o.kind == CH_PEN_NONE && quantiles
                              ? (double)n_rows / (double)(n_workers ? n_workers : 1) * 8
@@ -285,9 +287,12 @@ static void s_beta0(const ch_ols *o, double *out)
     }
 }
 
-static size_t s_resid_len(size_t p, ch_hc_type robust)
+/* Doubles of the residual round's node: [rows, the first quantile
+ * histogram (model.residual_quantiles), the sandwich meat (model.robust)];
+ * every entry is a sum. */
+static size_t s_resid_len(size_t p, bool quantiles, ch_hc_type robust)
 {
-    return 3 + (robust != CH_HC_NONE ? p * p : 0);
+    return 1 + (quantiles ? CH_QSEL_BINS : 0) + (robust != CH_HC_NONE ? p * p : 0);
 }
 
 static int s_next_task(void *vst, uint32_t round, uint32_t *op, ch_buf *payload, ch_err *err)
@@ -320,8 +325,8 @@ static int s_next_task(void *vst, uint32_t round, uint32_t *op, ch_buf *payload,
             ch_buf_append(payload, cov, p * p * sizeof *cov);
             free(cov);
         }
-        st->reduce2 =
-            ch_reduce_new(st->n_blocks, s_resid_len(p, st->robust), ch_qsel_range_combine, NULL);
+        st->reduce2 = ch_reduce_new(st->n_blocks, s_resid_len(p, st->quantiles, st->robust),
+                                    ch_combine_sum, NULL);
         *op = OP_RESID;
     } else {
         size_t at = payload->len;
@@ -388,7 +393,7 @@ static int s_aggregate_resid(s_coord *st, uint32_t op, const ch_update *ups, siz
     if ((resid && st->phase != PH_RESID) || (!resid && st->phase != PH_SELECT) || !st->reduce2) {
         return ch_err_set(err, CH_EPROTO, "linear: unexpected op %u", op);
     }
-    size_t len = resid ? s_resid_len(p, st->robust) : st->qtask.node_len;
+    size_t len = resid ? s_resid_len(p, st->quantiles, st->robust) : st->qtask.node_len;
     double *node;
     int rc = s_finish2(st, ups, n, len, &node, err);
     if (rc != 0) {
@@ -404,17 +409,15 @@ static int s_aggregate_resid(s_coord *st, uint32_t op, const ch_update *ups, siz
             if (!st->meat) {
                 rc = ch_err_set(err, CH_ENOMEM, "out of memory");
             } else {
-                memcpy(st->meat, node + 3, p * p * sizeof *st->meat);
+                memcpy(st->meat, node + 1 + (st->quantiles ? CH_QSEL_BINS : 0),
+                       p * p * sizeof *st->meat);
             }
         }
         if (rc == 0 && st->quantiles) {
-            ch_round_metric(m, "residual_min", node[1]);
-            ch_round_metric(m, "residual_max", node[2]);
-            st->qs = ch_qsel_new(node[0], node[1], node[2]);
+            st->qs = ch_qsel_new(node[0], node + 1);
             if (!st->qs) {
-                rc = ch_err_set(err, CH_EINVAL,
-                                "linear: residuals out of range (min %g, max %g over %.0f rows)",
-                                node[1], node[2], node[0]);
+                rc = ch_err_set(err, CH_EPROTO,
+                                "linear: the residual histogram does not count %.0f rows", node[0]);
             }
         }
     } else {
@@ -621,8 +624,7 @@ static void *s_worker_new(const ch_worker_env *env, ch_err *err)
     w->env = env;
     ch_pen_opts o;
     s_read_pen(env->cfg, &o, NULL);
-    bool quantiles;
-    s_read_report(env->cfg, &quantiles, &w->robust, NULL);
+    s_read_report(env->cfg, &w->quantiles, &w->robust, NULL);
     w->pctx.m = w->m;
     w->pctx.k = s_folds(&o);
     return w;
@@ -728,7 +730,7 @@ static void s_residuals(s_worker *w, size_t used)
     }
 }
 
-/* Leaf of the residual round: [rows, min, max, meat]. */
+/* Leaf of the residual round: [rows, first histogram, meat]. */
 static int s_leaf_resid(void *ctx, size_t block, double *out, ch_err *err)
 {
     s_worker *w = ctx;
@@ -742,16 +744,13 @@ static int s_leaf_resid(void *ctx, size_t block, double *out, ch_err *err)
     /* kept for the counting rounds; without memory they recompute */
     ch_qsel_cache_put(&w->cache, w->beta, w->design->p, w->env->plan->n_blocks,
                       block - w->env->block_offset, w->e, used);
-    double lo = INFINITY, hi = -INFINITY;
-    for (size_t k = 0; k < used; k++) {
-        lo = w->e[k] < lo ? w->e[k] : lo;
-        hi = w->e[k] > hi ? w->e[k] : hi;
-    }
     out[0] = (double)used;
-    out[1] = lo;
-    out[2] = hi;
+    if (w->quantiles) {
+        ch_qsel_first_leaf(w->e, used, out + 1);
+    }
     if (w->robust != CH_HC_NONE &&
-        ch_robust_meat(w->robust, w->a, used, w->design->p, w->e, w->cov, out + 3) != 0) {
+        ch_robust_meat(w->robust, w->a, used, w->design->p, w->e, w->cov,
+                       out + 1 + (w->quantiles ? CH_QSEL_BINS : 0)) != 0) {
         return ch_err_set(err, CH_ENOMEM, "out of memory for the sandwich of block %zu", block);
     }
     return 0;
@@ -805,8 +804,9 @@ static int s_run_resid(s_worker *w, uint32_t op, const uint8_t *payload, size_t 
     w->cov = msg + p;
     int rc;
     if (op == OP_RESID) {
-        rc = ch_reduce_range(w->env->n_blocks_total, b0, b1, s_resid_len(p, w->robust),
-                             s_leaf_resid, w, ch_qsel_range_combine, NULL, out, err);
+        rc =
+            ch_reduce_range(w->env->n_blocks_total, b0, b1, s_resid_len(p, w->quantiles, w->robust),
+                            s_leaf_resid, w, ch_combine_sum, NULL, out, err);
     } else {
         ch_qsel_task_t task;
         rc = ch_qsel_parse(payload + head, len - head, &task, err);

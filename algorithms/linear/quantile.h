@@ -1,18 +1,18 @@
 /* quantile.h: exact quantiles of values that stay on their workers, by
- * counting rounds (the residual quantiles of summary(lm)).
+ * counting rounds (the residual quantiles of summary(lm) and summary(glm)).
  *
- * The coordinator knows the count n and the minimum and maximum (one
- * reduction). For each order statistic R's quantile type 7 needs (ranks
- * floor(h) and floor(h) + 1 for h = (n - 1) q) it keeps a bracket of keys,
- * where the key of a double is its bit pattern made monotone (so brackets
- * are exact and every double is reachable). A round asks for a histogram of
- * CH_QSEL_BINS equal bins of each open bracket, with each bin's smallest and
- * largest value; those two of the bin holding the rank become the new
- * bracket (so a tied value is found at once). Once a bracket holds at most CH_QSEL_SLOTS
- * values, the next round fetches them, sorted, and the rank is read off.
- * Counts are integers and the value lists are merged in key order, so the
- * result does not depend on how the values are split among workers; only
- * counts and at most CH_QSEL_SLOTS values per quantile leave a worker. */
+ * Each double has a 64-bit key, its bit pattern made monotone, so a bracket
+ * of keys is exact and holds every double between its ends. For each order
+ * statistic R's quantile type 7 needs (ranks floor(h) and floor(h) + 1 for
+ * h = (n - 1) q, q in 0, 1/4, 1/2, 3/4, 1) the coordinator keeps a bracket,
+ * first all keys. A round asks every worker for a histogram of
+ * CH_QSEL_BINS equal bins of each open bracket; the bin holding the rank
+ * becomes the new bracket, and after at most six rounds (64 key bits, 12
+ * per round) it is a single key: the value. Only counts leave a worker,
+ * never a value; counts are sums of integers, so the result does not depend
+ * on how the values are split among workers. The first histogram (of all
+ * keys) does not depend on n, so it travels with the count in the round
+ * that also gives n. */
 #ifndef CH_LINEAR_QUANTILE_H
 #define CH_LINEAR_QUANTILE_H
 
@@ -23,17 +23,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum { CH_QSEL_BINS = 512, CH_QSEL_SLOTS = 512, CH_QSEL_PROBS = 5 };
+enum { CH_QSEL_BINS = 4096, CH_QSEL_PROBS = 5 };
 
 /* The probabilities reported: R's summary.lm Min, 1Q, Median, 3Q, Max. */
 extern const double ch_qsel_probs[CH_QSEL_PROBS];
 
+/* Worker side, first round: the histogram of all keys of v[0..n) into
+ * hist[CH_QSEL_BINS] (added to what is there; NaN values are ignored). This
+ * function can't fail. */
+void ch_qsel_first_leaf(const double *v, size_t n, double *hist);
+
 typedef struct ch_qsel ch_qsel;
 
-/* Coordinator side: a search for the type 7 quantiles at ch_qsel_probs of
- * n values (n >= 1) with the given minimum and maximum. NULL when out of
- * memory or when n, min or max is not usable (non-finite, min > max). */
-ch_qsel *ch_qsel_new(double n, double min, double max);
+/* Coordinator side: the search for n values (n >= 1) given the summed first
+ * histogram. NULL when out of memory or when n or the histogram is not
+ * usable (counts that are not whole, or do not add up to n). */
+ch_qsel *ch_qsel_new(double n, const double *first);
 void ch_qsel_destroy(ch_qsel **q);
 
 /* True when every quantile is known (no more rounds). */
@@ -43,8 +48,8 @@ bool ch_qsel_done(const ch_qsel *q);
  * doubles of the node a leaf fills (0 when done). */
 size_t ch_qsel_task(const ch_qsel *q, ch_buf *payload);
 
-/* Consumes the reduced node of the round asked by ch_qsel_task. A node
- * whose counts do not add up (a worker that miscounted) is CH_EPROTO. */
+/* Consumes the reduced node of the round asked by ch_qsel_task. Counts
+ * that do not add up (a worker that miscounted) are CH_EPROTO. */
 int ch_qsel_consume(ch_qsel *q, const double *root, ch_err *err);
 
 /* The quantiles at ch_qsel_probs into out[CH_QSEL_PROBS] (NaN until
@@ -56,8 +61,7 @@ typedef struct ch_qsel_task_t {
     size_t n;     /* brackets */
     uint64_t *lo; /* n: inclusive key bounds */
     uint64_t *hi;
-    bool *values;    /* n: fetch the values (else a histogram) */
-    size_t node_len; /* doubles per node */
+    size_t node_len; /* doubles per node: n * CH_QSEL_BINS */
 } ch_qsel_task_t;
 
 /* Parses the task bytes (untrusted: sizes and bounds are checked; CH_EPROTO
@@ -65,17 +69,12 @@ typedef struct ch_qsel_task_t {
 int ch_qsel_parse(const uint8_t *data, size_t len, ch_qsel_task_t *t, ch_err *err);
 void ch_qsel_task_free(ch_qsel_task_t *t);
 
-/* A leaf: node[t->node_len] from the values v[0..n) (NaN values are
- * ignored). This function can't fail. */
+/* A leaf: node[t->node_len], the histograms of v[0..n) over the task's
+ * brackets (NaN values are ignored). This function can't fail. */
 void ch_qsel_leaf(const ch_qsel_task_t *t, const double *v, size_t n, double *node);
 
-/* combine function for reduce.h: ctx is the const ch_qsel_task_t *. */
+/* combine function for reduce.h: counts add (ctx unused). */
 void ch_qsel_combine(void *ctx, size_t len, const double *left, const double *right, double *out);
-
-/* combine function for reduce.h over the nodes that start a search:
- * [count, min, max, then len - 3 values summed] (ctx unused). */
-void ch_qsel_range_combine(void *ctx, size_t len, const double *left, const double *right,
-                           double *out);
 
 /* Worker side: the values of each block kept between the rounds of one
  * search, so a counting round only counts. Entries are valid for one key

@@ -772,22 +772,23 @@ static int s_qsel_leaf(void *vctx, size_t b, double *out, ch_err *err)
 }
 
 /* The five quantiles of v[0..n) by counting rounds over n_blocks even
- * blocks owned by `workers` workers; *rounds gets the counting rounds.
- * Returns 0 or the first error. */
+ * blocks owned by `workers` workers; *rounds gets the counting rounds
+ * after the first (which comes with the count). Returns 0 or the first
+ * error. */
 static int s_qsel_run(const double *v, size_t n, size_t n_blocks, size_t workers, double *out,
                       size_t *rounds)
 {
     ch_err err = {0};
-    double lo = INFINITY, hi = -INFINITY;
-    for (size_t i = 0; i < n; i++) {
-        lo = v[i] < lo ? v[i] : lo;
-        hi = v[i] > hi ? v[i] : hi;
-    }
     size_t *bb = malloc((n_blocks + 1) * sizeof *bb);
+    double *first = calloc(CH_QSEL_BINS, sizeof *first);
     for (size_t b = 0; b <= n_blocks; b++) {
         bb[b] = b * n / n_blocks;
     }
-    ch_qsel *q = ch_qsel_new((double)n, lo, hi);
+    for (size_t b = 0; b < n_blocks; b++) {
+        ch_qsel_first_leaf(v + bb[b], bb[b + 1] - bb[b], first);
+    }
+    ch_qsel *q = ch_qsel_new((double)n, first);
+    free(first);
     int rc = q ? 0 : CH_ENOMEM;
     *rounds = 0;
     while (rc == 0 && !ch_qsel_done(q) && *rounds < 20) {
@@ -888,7 +889,7 @@ static void test_quantile_rounds(void)
     for (size_t q = 0; q < 3; q++) {
         size_t rounds;
         CHECK(s_qsel_run(v, n, 64, workers[q], got, &rounds) == 0);
-        CHECK(rounds >= 2 && rounds <= 9); /* histograms, then values */
+        CHECK(rounds >= 1 && rounds <= 5); /* 12 key bits a round, the first with n */
         for (size_t k = 0; k < 5; k++) {
             CHECK(got[k] == ref[k]);
         }
@@ -912,14 +913,14 @@ static void test_quantile_rounds(void)
     /* one value, two values, all equal */
     double one = -3.5, two[2] = {2, -1};
     CHECK(s_qsel_run(&one, 1, 1, 1, got, &rounds) == 0);
-    CHECK(got[0] == -3.5 && got[2] == -3.5 && got[4] == -3.5 && rounds == 0);
+    CHECK(got[0] == -3.5 && got[2] == -3.5 && got[4] == -3.5 && rounds == 5);
     CHECK(s_qsel_run(two, 2, 2, 2, got, &rounds) == 0);
     CHECK(got[0] == -1 && got[1] == -0.25 && got[2] == 0.5 && got[3] == 1.25 && got[4] == 2);
     for (size_t i = 0; i < 1000; i++) {
         v[i] = 0.1;
     }
     CHECK(s_qsel_run(v, 1000, 4, 2, got, &rounds) == 0);
-    CHECK(got[1] == 0.1 && got[3] == 0.1 && rounds == 0);
+    CHECK(got[1] == 0.1 && got[3] == 0.1 && rounds == 5);
     free(v);
 
     /* the workers' cache: values under one key, emptied by another */
@@ -954,13 +955,23 @@ static void test_quantile_rounds(void)
     CHECK(ch_qsel_parse((const uint8_t *)bad, 7, &t, &err) == CH_EPROTO);
     bad[0] = 99;
     CHECK(ch_qsel_parse((const uint8_t *)bad, sizeof bad, &t, &err) == CH_EPROTO);
-    CHECK(ch_qsel_new(0, 0, 1) == NULL && ch_qsel_new(5, 2, 1) == NULL);
-    CHECK(ch_qsel_new(5, 0, NAN) == NULL);
-    ch_qsel *q = ch_qsel_new(1000, -1, 1);
+    double *hist = calloc(CH_QSEL_BINS, sizeof *hist);
+    double spread[1000];
+    for (size_t i = 0; i < 1000; i++) {
+        spread[i] = 1 + (double)i / 1000; /* all in one first-round bin */
+    }
+    ch_qsel_first_leaf(spread, 1000, hist);
+    CHECK(ch_qsel_new(0, hist) == NULL && ch_qsel_new(999, hist) == NULL); /* counts != n */
+    hist[7] += 0.5;
+    CHECK(ch_qsel_new(1000.5, hist) == NULL); /* not whole */
+    hist[7] -= 0.5;
+    ch_qsel *q = ch_qsel_new(1000, hist);
+    free(hist);
+    CHECK(q != NULL);
     ch_buf task;
     ch_buf_init(&task);
     size_t len = ch_qsel_task(q, &task);
-    CHECK(len == 3 * CH_QSEL_BINS); /* one shared bracket for the inner quantiles */
+    CHECK(len == CH_QSEL_BINS); /* one shared bracket for all ranks */
     double *root = calloc(len, sizeof *root);
     root[3] = 999; /* one value short */
     CHECK(ch_qsel_consume(q, root, &err) == CH_EPROTO);
