@@ -1061,7 +1061,7 @@ static int s_report(const void *vm, ch_report *r, ch_err *err)
 const ch_algo ch_algo_synthetic = {
     .name = "synthetic",
     .summary = "differentially private synthetic tables (MST: noisy one- and two-way marginals "
-               "over a privately chosen tree, zCDP), written to DIR/data.csv",
+               "over a privately chosen tree, zCDP), written to DIR/data.csv (= DIR/synthetic.csv)",
     .needs_target = false,
     .configure = s_configure,
     .coord_new = s_coord_new,
