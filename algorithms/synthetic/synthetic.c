@@ -79,8 +79,9 @@ typedef struct s_worker {
     uint32_t op;
     size_t shard_first_block;
     double sigma_one, sigma_pairs, sigma_bounds;
-    uint64_t secret; /* by-file: the silo's noise seed, from the OS, never sent */
-    long *bcol;      /* OP_BOUNDS: the columns measured */
+    uint64_t secret;   /* by-file: the silo's noise seed, from the OS, never sent */
+    uint64_t asked[3]; /* by-file: per op, a hash of the task answered (0: none) */
+    long *bcol;        /* OP_BOUNDS: the columns measured */
     size_t n_bcol;
 } s_worker;
 
@@ -941,6 +942,23 @@ static int s_run_task(void *vw, uint32_t round, uint32_t op, const uint8_t *payl
     }
     w->op = op;
     w->by_file = payload[0] == 1;
+    if (w->by_file) {
+        /* the same noise answers a task sent again; a different task for
+         * the same op (another domain) would let the coordinator subtract
+         * the noise, so a silo answers each op for one task only */
+        uint64_t h = 1469598103934665603ULL;
+        for (size_t i = 0; i < len; i++) {
+            h = (h ^ payload[i]) * 1099511628211ULL;
+        }
+        h = h ? h : 1;
+        if (w->asked[op] && w->asked[op] != h) {
+            return ch_err_set(err, CH_EPROTO,
+                              "synthetic: this silo already answered a different op %u task; "
+                              "it answers once per privacy budget",
+                              op);
+        }
+        w->asked[op] = h;
+    }
     int rc = 0;
     if (op == OP_BOUNDS) {
         free(w->bcol);
