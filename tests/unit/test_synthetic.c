@@ -1,7 +1,8 @@
 /* test_synthetic.c: the synthetic generator's parts: the zCDP -> (epsilon,
  * delta) conversion against SciPy, the Gaussian noise scale, the simplex
  * projection, IPF, discretisation, the private range, conditional sampling
- * of a rare class, and the model's protobuf round trip. */
+ * of a rare class, the model's protobuf round trip, the candidate layout
+ * and the exponential-mechanism tree selection. */
 #include "algorithms/synthetic/synthetic.h"
 #include "tests/check.h"
 
