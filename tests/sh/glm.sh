@@ -217,8 +217,9 @@ check "model.txt has the residual quantiles" grep -q "Residuals (exact quantiles
 check "model.txt has the HC3 table" grep -q "HC3 robust (sandwich) standard errors" "$T/d4/model.txt"
 check "report has the collinearity and robust sections" \
     grep -q "Robust standard errors (hc3)" "$T/d4/report.html"
-timeout 60 "$COHORT" run examples/ols.yaml --workers 2 $set0 --out "$T/nq" >/dev/null 2>&1
-check "model.residual_quantiles false (the example): no quantiles, VIF still there" \
+timeout 60 "$COHORT" run examples/ols.yaml --workers 2 $set0 --set model.residual_quantiles=false \
+    --out "$T/nq" >/dev/null 2>&1
+check "model.residual_quantiles false: no quantiles, VIF still there" \
     sh -c "! grep -q residual_quantiles '$T/nq/summary.json' && grep -q '\"vif\"' '$T/nq/summary.json'"
 printf 'name: dq\nseed: 1\ndata:\n  train: %s/data/wine.csv\n  target: alcohol\n  test_fraction: 0\nmodel:\n  algorithm: linear\n' "$SRC" >"$T/dq.yaml"
 timeout 60 "$COHORT" run "$T/dq.yaml" --workers 3 --out "$T/dq" >/dev/null 2>&1
