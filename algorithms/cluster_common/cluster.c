@@ -1,5 +1,7 @@
 /* cluster.c: shared pieces of the clustering algorithms (see cluster.h). */
 #include "algorithms/cluster_common/cluster.h"
+#include "common/fsutil.h"
+#include "common/log.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -608,4 +610,31 @@ const char *ch_cl_output_name(const void *model, size_t k)
 {
     (void)model;
     return k == 0 ? "cluster" : NULL;
+}
+
+void ch_cl_write_assignments(const char *dir, const char *algo, const uint64_t *rows,
+                             const int32_t *labels, size_t n)
+{
+    if (!dir) {
+        return;
+    }
+    ch_buf b;
+    ch_buf_init(&b);
+    ch_buf_puts(&b, "row,cluster\n");
+    for (size_t i = 0; i < n && !b.failed; i++) {
+        if (labels[i] < 0) {
+            ch_buf_printf(&b, "%llu,NA\n", (unsigned long long)rows[i]);
+        } else {
+            ch_buf_printf(&b, "%llu,%d\n", (unsigned long long)rows[i], (int)labels[i]);
+        }
+    }
+    char *path = ch_path_join(dir, "assignments.csv");
+    ch_err err;
+    ch_err_clear(&err);
+    if (b.failed || !path || ch_write_file_atomic(path, b.data, b.len, &err) != 0) {
+        ch_warn("%s: assignments.csv not written: %s", algo,
+                b.failed || !path ? "out of memory" : err.msg);
+    }
+    free(path);
+    ch_buf_free(&b);
 }

@@ -74,6 +74,12 @@ int ch_cl_evaluate_nearest(const ch_table *t, const char *algo, const double *ce
                            size_t d, const double *mean, const double *scale,
                            ch_round_metrics *out, ch_err *err);
 
+/* Writes DIR/assignments.csv, "row,cluster": rows[i] (0-based training
+ * row) and labels[i] for i < n (a negative label: "NA", a row skipped for a
+ * missing value). A failure is logged, not fatal: the model is complete. */
+void ch_cl_write_assignments(const char *dir, const char *algo, const uint64_t *rows,
+                             const int32_t *labels, size_t n);
+
 /* output_name for a clustering model: predict's column is "cluster". */
 const char *ch_cl_output_name(const void *model, size_t k);
 

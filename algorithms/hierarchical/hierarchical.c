@@ -15,6 +15,7 @@
 #include "algorithms/hierarchical/dendrogram.h"
 #include "algorithms/hierarchical/linkage.h"
 #include "common/fsutil.h"
+#include "common/log.h"
 #include "proto/hierarchical.pb-c.h"
 
 #include <math.h>
@@ -85,6 +86,7 @@ static size_t s_classes(const ch_schema *s)
 typedef struct s_coord {
     s_params p;
     const ch_schema *schema;
+    const char *run_dir; /* assignments.csv and linkage.csv go here */
     size_t d, q, n_blocks, n_train;
     bool done;
     Cohort__Hierarchical__Model *model; /* built by aggregate */
@@ -133,6 +135,7 @@ static void *s_coord_new(const ch_coord_env *env, ch_err *err)
         return NULL;
     }
     st->schema = env->schema;
+    st->run_dir = env->run_dir;
     st->d = env->schema->n_features;
     st->q = s_classes(env->schema);
     st->n_blocks = env->n_blocks;
@@ -160,7 +163,7 @@ static int s_cmp_id(const void *a, const void *b)
 }
 
 /* Writes the linkage in SciPy's format as CSV (no header: np.loadtxt(path,
- * delimiter=",") reads it). */
+ * delimiter=",") reads it): model.linkage_csv, else DIR/linkage.csv. */
 static int s_write_csv(const char *path, const double *z, size_t n, ch_err *err)
 {
     ch_buf b;
@@ -287,8 +290,11 @@ static int s_cluster(s_coord *st, Cohort__Hierarchical__Model *m, double *x, con
     free(s);
     free(self);
     free(mean);
-    if (rc == 0 && st->p.linkage_csv) {
-        rc = s_write_csv(st->p.linkage_csv, z, n, err);
+    if (rc == 0 && (st->p.linkage_csv || st->run_dir)) {
+        char *def = st->p.linkage_csv ? NULL : ch_path_join(st->run_dir, "linkage.csv");
+        const char *path = st->p.linkage_csv ? st->p.linkage_csv : def;
+        rc = path ? s_write_csv(path, z, n, err) : ch_err_set(err, CH_ENOMEM, "out of memory");
+        free(def);
     }
     return rc;
 }
@@ -430,6 +436,14 @@ static int s_aggregate(void *vst, uint32_t round, uint32_t op, const ch_update *
     return 0;
 }
 
+/* DIR/assignments.csv: row, cluster of the cut (linkage.csv is written
+ * with the merges, s_write_csv). */
+static void s_write_files(const char *dir, const Cohort__Hierarchical__Model *m)
+{
+    ch_cl_write_assignments(dir, "hierarchical", m->rows, m->labels,
+                            m->n_rows < m->n_labels ? m->n_rows : m->n_labels);
+}
+
 static void *s_finalize(void *vst, ch_err *err)
 {
     s_coord *st = vst;
@@ -443,6 +457,7 @@ static void *s_finalize(void *vst, ch_err *err)
         return NULL;
     }
     md->pb = st->model;
+    s_write_files(st->run_dir, st->model);
     md->built = true;
     st->model = NULL;
     return md;

@@ -19,6 +19,7 @@
 #include "algorithms/cluster_common/cluster.h"
 #include "algorithms/kmeans/kmeans_report.h"
 #include "algorithms/kmeans/lloyd.h"
+#include "common/log.h"
 #include "common/reduce.h"
 #include "common/rng.h"
 #include "proto/kmeans.pb-c.h"
@@ -179,6 +180,8 @@ typedef struct s_coord {
     uint64_t seed;
     bool can_silhouette;
     const ch_schema *schema;
+    const ch_table *train; /* the training table in simulation (NULL for silos) */
+    const char *run_dir;   /* assignments.csv goes here */
     int phase;
     uint32_t restart, iter, par_round;
     bool final_estep;
@@ -279,6 +282,8 @@ static void *s_coord_new(const ch_coord_env *env, ch_err *err)
     st->n_blocks = env->n_blocks;
     st->seed = env->seed;
     st->can_silhouette = env->train != NULL;
+    st->train = env->train;
+    st->run_dir = env->run_dir;
     size_t kd;
     if (ch_mul_size(st->k, st->d, &kd) != 0) {
         ch_err_set(err, CH_EINVAL, "k x features is too large");
@@ -943,6 +948,34 @@ static double *s_dup(const double *v, size_t n)
     return o;
 }
 
+/* DIR/assignments.csv: every training row's nearest final centroid (as
+ * scikit-learn's labels_), computed here from the coordinator's copy of the
+ * table; by-file silos keep theirs (no file). */
+static void s_write_assignments(const s_coord *st, const Cohort__Kmeans__Model *m)
+{
+    const ch_table *t = st->train;
+    if (!t || !st->run_dir) {
+        return;
+    }
+    double *lab = ch_alloc_array(t->n_rows ? t->n_rows : 1, sizeof *lab);
+    uint64_t *rows = ch_alloc_array(t->n_rows ? t->n_rows : 1, sizeof *rows);
+    int32_t *ilab = ch_alloc_array(t->n_rows ? t->n_rows : 1, sizeof *ilab);
+    if (lab && rows && ilab &&
+        ch_cl_predict_nearest(t, "kmeans", m->centroids, m->k, m->d,
+                              m->standardize ? m->mean : NULL, m->scale, lab, NULL) == 0) {
+        for (size_t i = 0; i < t->n_rows; i++) {
+            rows[i] = i;
+            ilab[i] = isnan(lab[i]) ? -1 : (int32_t)lab[i];
+        }
+        ch_cl_write_assignments(st->run_dir, "kmeans", rows, ilab, t->n_rows);
+    } else {
+        ch_warn("kmeans: assignments.csv not written: out of memory");
+    }
+    free(lab);
+    free(rows);
+    free(ilab);
+}
+
 static void *s_finalize(void *vst, ch_err *err)
 {
     s_coord *st = vst;
@@ -1028,6 +1061,7 @@ static void *s_finalize(void *vst, ch_err *err)
     m->algorithm = (char *)s_algs[st->p.alg];
     m->init = (char *)s_inits[st->p.init];
     free(mean);
+    s_write_assignments(st, m);
     return md;
 }
 

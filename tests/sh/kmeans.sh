@@ -120,6 +120,12 @@ check "kmeans predict writes a cluster column, one row per input row" \
 ari=$(grep -o '"adjusted_rand": [0-9.e-]*' "$T/kmeanspp-2/summary.json" | head -n 1 | sed 's/.*: //')
 check "kmeans predict's adjusted Rand index equals the run's ($ari)" \
     grep -q "\"adjusted_rand\": $ari}" "$T/kpred.err"
+check "kmeans assignments.csv holds every row's cluster, as predict gives it" \
+    cmp -s <(cut -d, -f2 "$T/kmeanspp-2/assignments.csv" | tail -n +2) <(tail -n +2 "$T/kpred.csv")
+check "hierarchical assignments.csv: 178 rows in the 3 clusters of the cut" \
+    awk -F, 'NR > 1 { n++; if (!($2 ~ /^[012]$/)) bad = 1 } END { exit bad || n != 178 }' "$T/ward-2/assignments.csv"
+check "DIR/linkage.csv: 177 merges in SciPy's format, the last joining all 178 rows" \
+    awk -F, '{ n++; last = $4 } END { exit !(n == 177 && last == 178) }' "$T/ward-2/linkage.csv"
 timeout 60 "$COHORT" predict --model "$T/ward-2/model.pb" --data data/wine.csv \
     --out "$T/hpred.csv" 2>"$T/hpred.err"
 check "hierarchical predict assigns every row to one of its 3 clusters" \
