@@ -25,12 +25,12 @@ static int s_silo_table(const ch_fed_result *r, ch_report *rep)
         header[2] = "rounds";
         header[3] = "refused";
         for (size_t c = 0; c < shown; c++) {
-            names[c] = malloc(24);
+            names[c] = malloc(32);
             if (!names[c]) {
                 rc = CH_ENOMEM;
                 break;
             }
-            snprintf(names[c], 24, "class %zu", c);
+            snprintf(names[c], 32, "class %zu", c);
             header[4 + c] = names[c];
         }
     }
