@@ -30,7 +30,6 @@ struct ch_db_index {
     double thr;
     bool brute;
     /* k-d tree */
-    double *tp;     /* points in tree order */
     uint32_t *perm; /* tree order -> index */
     s_node *nodes;
     double *box; /* node k: min at box[2kd], max at box[2kd + d] */
@@ -167,8 +166,7 @@ ch_db_index *ch_db_index_new(const double *pts, size_t m, size_t d, const ch_db_
         ix->box = ch_mul_size(ix->cap_nodes, 2 * d, &nb) == 0
                       ? ch_alloc_array(nb ? nb : 1, sizeof(double))
                       : NULL;
-        ix->tp = ch_alloc_array(m * d + 1, sizeof(double));
-        if (!ix->perm || !ix->nodes || !ix->box || !ix->tp) {
+        if (!ix->perm || !ix->nodes || !ix->box) {
             rc = CH_ENOMEM;
         } else {
             for (size_t i = 0; i < m; i++) {
@@ -177,9 +175,6 @@ ch_db_index *ch_db_index_new(const double *pts, size_t m, size_t d, const ch_db_
             uint32_t root;
             if (m > 0) {
                 rc = s_build(ix, 0, m, &root);
-            }
-            for (size_t r = 0; r < m && rc == 0; r++) {
-                memcpy(ix->tp + r * d, pts + (size_t)ix->perm[r] * d, d * sizeof(double));
             }
         }
     }
@@ -197,7 +192,6 @@ void ch_db_index_destroy(ch_db_index **pix)
         return;
     }
     ch_db_index *ix = *pix;
-    free(ix->tp);
     free(ix->perm);
     free(ix->nodes);
     free(ix->box);
@@ -239,7 +233,8 @@ static int s_tree_radius(ch_db_index *ix, const double *q, size_t nq, ch_db_hit_
             const s_node *nd = &ix->nodes[k];
             if (nd->left == 0) {
                 for (uint32_t r = nd->lo; r < nd->hi && !stop; r++) {
-                    double v = ch_db_dist_value(ix->metric, qa, ix->tp + (size_t)r * ix->d, ix->d);
+                    double v = ch_db_dist_value(ix->metric, qa,
+                                                ix->pts + (size_t)ix->perm[r] * ix->d, ix->d);
                     if (v <= ix->thr && fn(ctx, a, ix->perm[r], v)) {
                         stop = true;
                     }
@@ -364,8 +359,9 @@ static void s_tree_knn(ch_db_index *ix, const double *qa, size_t k, double *h)
         const s_node *nd = &ix->nodes[nk];
         if (nd->left == 0) {
             for (uint32_t r = nd->lo; r < nd->hi; r++) {
-                s_keep(h, &n, k,
-                       ch_db_dist_value(ix->metric, qa, ix->tp + (size_t)r * ix->d, ix->d));
+                s_keep(
+                    h, &n, k,
+                    ch_db_dist_value(ix->metric, qa, ix->pts + (size_t)ix->perm[r] * ix->d, ix->d));
             }
         } else if (top + 2 <= sizeof stack / sizeof stack[0]) {
             /* nearer child last, so it is searched first */
