@@ -1,10 +1,11 @@
 #!/usr/bin/python3
 """bench_ols.py: cohort's exact OLS (`cohort run`, linear, N workers) against
-numpy.linalg.lstsq on the same CSV, interleaved in one run on one machine.
+numpy.linalg.lstsq and (with --r) R's lm() on the same CSV, interleaved in one
+run on one machine. The number of columns is whatever the CSV has (y first).
 
-Each repetition runs both sides once, alternating which goes first, so the
-noise of a shared machine falls on both. Reports medians over repetitions and
-cohort/numpy ratios, and checks that the coefficients agree.
+Each repetition runs every side once, rotating which goes first, so the
+noise of a shared machine falls on all. Reports medians over repetitions and
+cohort/peer ratios, and checks that the coefficients agree.
 
   cohort end-to-end  wall time of `cohort run` as the parent sees it: the
                      coordinator and every worker each parse the whole CSV
@@ -15,11 +16,14 @@ cohort/numpy ratios, and checks that the coefficients agree.
   numpy end-to-end   `import numpy` + np.loadtxt + design matrix + lstsq,
                      timed inside the child (interpreter start-up excluded)
   numpy load / fit   np.loadtxt alone; lstsq alone on the in-memory array
+  R end-to-end       wall time of the Rscript process (R start-up included)
+  R load / fit       data.table::fread (read.csv if r-cran-data.table is
+                     missing) alone; lm(y ~ .) alone, timed inside Rscript
 
 Must run under Debian's /usr/bin/python3 (python3-numpy).
 
 usage: bench_ols.py --cohort BIN --config YAML --csv CSV [--workers 2]
-                    [--reps 5] [--work DIR] [--json OUT]
+                    [--reps 5] [--work DIR] [--json OUT] [--r]
        bench_ols.py --numpy-child CSV OUT.json      (one numpy side, internal)
 """
 import argparse
@@ -66,6 +70,32 @@ def numpy_child(csv, out):
     }
     with open(out, "w") as f:
         json.dump(res, f)
+
+
+R_CHILD = r"""
+a <- commandArgs(TRUE)
+t0 <- proc.time()[["elapsed"]]
+fr <- suppressWarnings(requireNamespace("data.table", quietly = TRUE))
+t1 <- proc.time()[["elapsed"]]
+d <- if (fr) as.data.frame(data.table::fread(a[1])) else read.csv(a[1])
+t2 <- proc.time()[["elapsed"]]
+f <- lm(y ~ ., data = d)
+t3 <- proc.time()[["elapsed"]]
+cat(sprintf('{"reader": "%s", "pkg_s": %.6f, "load_s": %.6f, "fit_s": %.6f, "rows": %d, "coef": [%s]}',
+            if (fr) "data.table::fread" else "read.csv", t1 - t0, t2 - t1, t3 - t2, nrow(d),
+            paste(sprintf("%.17g", coef(f)), collapse = ", ")), file = a[2])
+"""
+
+
+def r_once(csv, r_src, out):
+    cmd = ["Rscript", r_src, csv, out]
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True)
+    wall = time.perf_counter() - t0
+    with open(out) as f:
+        r = json.load(f)
+    r["e2e_s"] = wall
+    return r
 
 
 def blas_info():
@@ -140,6 +170,7 @@ def main():
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--work", default="bench/out")
     ap.add_argument("--json")
+    ap.add_argument("--r", action="store_true", help="also time R's lm()")
     a = ap.parse_args()
     if a.numpy_child:
         numpy_child(*a.numpy_child)
@@ -150,17 +181,27 @@ def main():
     os.makedirs(a.work, exist_ok=True)
     run_dir = os.path.join(a.work, "ols-run")
     np_out = os.path.join(a.work, "ols-numpy.json")
-    cs, ns = [], []
+    r_src = os.path.join(a.work, "ols_r_child.R")
+    r_out = os.path.join(a.work, "ols-r.json")
+    if a.r:
+        with open(r_src, "w") as f:
+            f.write(R_CHILD)
+    sides = ["cohort", "numpy"] + (["R"] if a.r else [])
+    cs, ns, rs = [], [], []
     for i in range(a.reps):
-        order = ("cohort", "numpy") if i % 2 == 0 else ("numpy", "cohort")
-        for side in order:
+        k = i % len(sides)
+        for side in sides[k:] + sides[:k]:
             if side == "cohort":
                 cs.append(cohort_once(a.cohort, a.config, a.csv, a.workers, run_dir))
-            else:
+            elif side == "numpy":
                 ns.append(numpy_once(a.csv, np_out))
-        print("  rep %d/%d: cohort %.2f s (fit %.2f s), numpy %.2f s (lstsq %.2f s)"
+            else:
+                rs.append(r_once(a.csv, r_src, r_out))
+        print("  rep %d/%d: cohort %.2f s (fit %.2f s), numpy %.2f s (lstsq %.2f s)%s, load %s"
               % (i + 1, a.reps, cs[-1]["e2e_s"], cs[-1]["fit_s"], ns[-1]["e2e_s"],
-                 ns[-1]["fit_s"]), file=sys.stderr)
+                 ns[-1]["fit_s"],
+                 ", R %.2f s (lm %.2f s)" % (rs[-1]["e2e_s"], rs[-1]["fit_s"]) if rs else "",
+                 " ".join("%.2f" % v for v in os.getloadavg())), file=sys.stderr)
 
     expect = ["(Intercept)"] + ["x%d" % (j + 1) for j in range(len(ns[0]["coef"]) - 1)]
     if cs[0]["names"] != expect:
@@ -194,7 +235,17 @@ def main():
                         ("e2e_s", "load_s", "fit_s")},
         "max_rel_diff_cohort_vs_lstsq": rel,
         "max_rel_diff_numpy_qr_vs_lstsq": rel_qr,
+        "loadavg_end": os.getloadavg(),
     }
+    if rs:
+        res["R"] = {k: med(rs, k) for k in ("e2e_s", "pkg_s", "load_s", "fit_s")}
+        res["R_range"] = {k: [min(r[k] for r in rs), max(r[k] for r in rs)] for k in
+                          ("e2e_s", "load_s", "fit_s")}
+        res["R_reader"] = rs[0]["reader"]
+        res["max_rel_diff_cohort_vs_R"] = max(max_rel_diff(c["coef"], r["coef"])
+                                              for c in cs for r in rs)
+        res["max_rel_diff_lstsq_vs_R"] = max(max_rel_diff(n["coef"], r["coef"])
+                                             for n in ns for r in rs)
     c, n = res["cohort"], res["numpy"]
     res["ratio"] = {
         "e2e": c["e2e_s"] / n["e2e_s"],
@@ -202,6 +253,9 @@ def main():
         "fit_vs_numpy_qr": c["fit_s"] / n["qr_fit_s"],
         "coord_load_vs_loadtxt": c["coord_load_s"] / n["load_s"],
     }
+    if rs:
+        res["ratio"]["e2e_vs_R"] = c["e2e_s"] / res["R"]["e2e_s"]
+        res["ratio"]["fit_vs_lm"] = c["fit_s"] / res["R"]["fit_s"]
     text = json.dumps(res, indent=2)
     if a.json:
         with open(a.json, "w") as f:

@@ -8,13 +8,16 @@ interleaved in one run on one machine (each repetition runs every side once).
                the CSV, then the IRLS rounds)
   cohort fit   the sum of round.end "seconds" in events.jsonl (all rounds)
   sklearn      np.loadtxt (load) and .fit (fit), timed inside the child
-  R            read.csv (load) and glm (fit), timed inside Rscript
+  R            data.table::fread (read.csv if r-cran-data.table is missing,
+               or with --r-read-csv) (load) and glm (fit), timed inside Rscript
+
+The number of features is whatever the CSV has (y first).
 
 Reports medians, the cohort/peer ratios, and the largest relative
 coefficient difference to each peer. Must run under /usr/bin/python3.
 
 usage: bench_logistic.py --cohort BIN --config YAML --csv CSV [--workers 2]
-                         [--reps 3] [--work DIR] [--no-r]
+                         [--reps 3] [--work DIR] [--no-r] [--r-read-csv]
 """
 import argparse
 import json
@@ -41,12 +44,14 @@ json.dump({"load_s": t1 - t0, "fit_s": t2 - t1, "iter": int(m.n_iter_[0]),
 
 R_CHILD = r"""
 a <- commandArgs(TRUE)
+fr <- a[3] != "read.csv" && suppressWarnings(requireNamespace("data.table", quietly = TRUE))
 t0 <- proc.time()[["elapsed"]]
-d <- read.csv(a[1])
+d <- if (fr) as.data.frame(data.table::fread(a[1])) else read.csv(a[1])
 t1 <- proc.time()[["elapsed"]]
 f <- glm(y ~ ., data = d, family = binomial)
 t2 <- proc.time()[["elapsed"]]
-cat(sprintf('{"load_s": %.6f, "fit_s": %.6f, "iter": %d, "coef": [%s]}', t1 - t0, t2 - t1,
+cat(sprintf('{"reader": "%s", "load_s": %.6f, "fit_s": %.6f, "iter": %d, "coef": [%s]}',
+            if (fr) "data.table::fread" else "read.csv", t1 - t0, t2 - t1,
             f$iter, paste(sprintf("%.17g", coef(f)), collapse = ", ")), file = a[2])
 """
 
@@ -96,6 +101,8 @@ def main():
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--work", default="bench/out")
     ap.add_argument("--no-r", action="store_true")
+    ap.add_argument("--r-read-csv", action="store_true",
+                    help="R reads with read.csv even if data.table is installed")
     a = ap.parse_args()
     os.makedirs(a.work, exist_ok=True)
     sk_py = os.path.join(a.work, "logit_sk_child.py")
@@ -116,22 +123,32 @@ def main():
                 r = child_once(["/usr/bin/python3", sk_py, a.csv, out], out)
             else:
                 out = os.path.join(a.work, "logit-r.json")
-                r = child_once(["Rscript", r_src, a.csv, out], out)
+                r = child_once(["Rscript", r_src, a.csv, out,
+                                "read.csv" if a.r_read_csv else "auto"], out)
             rows[side].append(r)
-            print("rep %d %-8s e2e %.2f s fit %.2f s" % (rep, side, r["e2e_s"], r["fit_s"]),
-                  file=sys.stderr)
+            print("rep %d %-8s e2e %.2f s fit %.2f s  load average %s"
+                  % (rep, side, r["e2e_s"], r["fit_s"],
+                     " ".join("%.2f" % v for v in os.getloadavg())), file=sys.stderr)
     med = {k: {m: statistics.median(r[m] for r in v) for m in ("e2e_s", "fit_s")}
            for k, v in rows.items() if v}
     c = med["cohort"]
     res = {"workers": a.workers, "reps": a.reps, "cmd": rows["cohort"][0]["cmd"], "median": med,
-           "cohort_iter": rows["cohort"][0]["iter"]}
+           "cohort_iter": rows["cohort"][0]["iter"], "features": len(rows["cohort"][0]["coef"]) - 1,
+           "range": {k: {m: [min(r[m] for r in v), max(r[m] for r in v)] for m in ("e2e_s", "fit_s")}
+                     for k, v in rows.items() if v},
+           "loadavg_end": os.getloadavg()}
+    if rows["R"]:
+        res["R_reader"] = rows["R"][0]["reader"]
+        res["R_load_s_median"] = statistics.median(r["load_s"] for r in rows["R"])
+    res["sklearn_load_s_median"] = statistics.median(r["load_s"] for r in rows["sklearn"])
     for peer in ("sklearn", "R"):
         if peer in med:
             res[peer] = {
                 "ratio_e2e": c["e2e_s"] / med[peer]["e2e_s"],
                 "ratio_fit": c["fit_s"] / med[peer]["fit_s"],
                 "iter": rows[peer][0]["iter"],
-                "max_rel_coef_diff": max_rel(rows["cohort"][0]["coef"], rows[peer][0]["coef"]),
+                "max_rel_coef_diff": max(max_rel(c_["coef"], p_["coef"])
+                                         for c_ in rows["cohort"] for p_ in rows[peer]),
             }
     print(json.dumps(res, indent=1))
 
