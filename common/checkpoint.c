@@ -1,8 +1,11 @@
 /* checkpoint.c: atomic per-round checkpoints (see checkpoint.h). */
 #include "common/checkpoint.h"
 #include "common/fsutil.h"
+#include "common/log.h"
 #include "proto/cohort.pb-c.h"
 
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,6 +42,162 @@ done:
     free(dir);
     free(path);
     return rc;
+}
+
+struct ch_ckpt_writer {
+    char *run_dir, *experiment, *algorithm;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    /* the job: state != NULL while one waits or is being written */
+    uint8_t *state;
+    size_t len;
+    uint32_t round;
+    bool quit;
+    /* the outcome */
+    uint32_t written; /* round of the last checkpoint on disk */
+    int rc;
+    ch_err err;
+};
+
+static void *s_writer_main(void *arg)
+{
+    ch_ckpt_writer *w = arg;
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        while (!w->state && !w->quit) {
+            pthread_cond_wait(&w->cv, &w->mu);
+        }
+        if (!w->state) {
+            break;
+        }
+        uint8_t *state = w->state;
+        size_t len = w->len;
+        uint32_t round = w->round;
+        pthread_mutex_unlock(&w->mu);
+        ch_err err;
+        ch_err_clear(&err);
+        int rc = ch_checkpoint_write(w->run_dir, w->experiment, w->algorithm, round, state, len,
+                                     &err);
+        free(state);
+        pthread_mutex_lock(&w->mu);
+        if (rc) {
+            w->rc = rc;
+            w->err = err;
+        } else {
+            w->written = round;
+        }
+        w->state = NULL;
+        pthread_cond_broadcast(&w->cv);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+ch_ckpt_writer *ch_ckpt_writer_new(const char *run_dir, const char *experiment,
+                                   const char *algorithm, ch_err *err)
+{
+    ch_ckpt_writer *w = calloc(1, sizeof *w);
+    if (w) {
+        w->run_dir = strdup(run_dir);
+        w->experiment = strdup(experiment);
+        w->algorithm = strdup(algorithm);
+    }
+    if (!w || !w->run_dir || !w->experiment || !w->algorithm) {
+        if (w) {
+            free(w->run_dir);
+            free(w->experiment);
+            free(w->algorithm);
+            free(w);
+        }
+        ch_err_set(err, CH_ENOMEM, "out of memory");
+        return NULL;
+    }
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, NULL);
+    if (pthread_create(&w->thread, NULL, s_writer_main, w) != 0) {
+        pthread_mutex_destroy(&w->mu);
+        pthread_cond_destroy(&w->cv);
+        free(w->run_dir);
+        free(w->experiment);
+        free(w->algorithm);
+        free(w);
+        ch_err_set(err, CH_EIO, "cannot start the checkpoint writer thread");
+        return NULL;
+    }
+    return w;
+}
+
+/* Called with w->mu held. */
+static int s_writer_wait(ch_ckpt_writer *w, ch_err *err)
+{
+    while (w->state) {
+        pthread_cond_wait(&w->cv, &w->mu);
+    }
+    int rc = w->rc;
+    if (rc && err) { /* reported once; kept for a caller that passes none */
+        *err = w->err;
+        w->rc = 0;
+    }
+    return rc;
+}
+
+int ch_ckpt_writer_put(ch_ckpt_writer *w, uint32_t round, uint8_t *state, size_t len,
+                       ch_err *err)
+{
+    pthread_mutex_lock(&w->mu);
+    int rc = s_writer_wait(w, err);
+    if (rc == 0) {
+        w->state = state ? state : malloc(1);
+        w->len = state ? len : 0;
+        w->round = round;
+        if (!w->state) {
+            rc = ch_err_set(err, CH_ENOMEM, "out of memory");
+        }
+        pthread_cond_broadcast(&w->cv);
+    } else {
+        free(state);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return rc;
+}
+
+int ch_ckpt_writer_flush(ch_ckpt_writer *w, ch_err *err)
+{
+    pthread_mutex_lock(&w->mu);
+    int rc = s_writer_wait(w, err);
+    pthread_mutex_unlock(&w->mu);
+    return rc;
+}
+
+uint32_t ch_ckpt_writer_round(const ch_ckpt_writer *w)
+{
+    return w->written;
+}
+
+void ch_ckpt_writer_destroy(ch_ckpt_writer **pw)
+{
+    ch_ckpt_writer *w = pw ? *pw : NULL;
+    if (!w) {
+        return;
+    }
+    ch_err err;
+    ch_err_clear(&err);
+    if (ch_ckpt_writer_flush(w, &err) != 0) {
+        ch_warn("checkpoint: %s", err.msg);
+    }
+    pthread_mutex_lock(&w->mu);
+    w->quit = true;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->thread, NULL);
+    pthread_mutex_destroy(&w->mu);
+    pthread_cond_destroy(&w->cv);
+    free(w->run_dir);
+    free(w->experiment);
+    free(w->algorithm);
+    free(w);
+    *pw = NULL;
 }
 
 int ch_checkpoint_read(const char *run_dir, ch_checkpoint *out, ch_err *err)

@@ -59,6 +59,7 @@ typedef struct s_engine {
     size_t n_train;
     void *st; /* algorithm coordinator state */
     uint32_t rounds_done;
+    ch_ckpt_writer *ckw; /* started with the first checkpoint */
     double t0;
     char *config_yaml;
     size_t rejected;
@@ -667,6 +668,17 @@ static ch_wslot *s_holder(s_engine *e, size_t shard)
     return NULL;
 }
 
+/* The round of the last checkpoint on disk, for messages that point to it
+ * (waits for the one being written). */
+static uint32_t s_checkpointed(s_engine *e)
+{
+    if (!e->ckw) {
+        return 0;
+    }
+    ch_ckpt_writer_flush(e->ckw, NULL);
+    return ch_ckpt_writer_round(e->ckw);
+}
+
 /* Pending shards whose worker is gone: reassigned to the live worker with
  * the fewest (all-shards rounds, rows reachable), given up (quorum rounds),
  * or the end of the run (a by-file silo in an all-shards round). */
@@ -698,7 +710,7 @@ static int s_reassign(s_engine *e, s_round *r, ch_err *err)
                               "%s was lost (%s); its silo's data cannot be reached from any other "
                               "worker, so training stops here (checkpoint of round %u in %s)",
                               w ? ch_wslot_name(w, name, sizeof name) : "a worker",
-                              w ? w->lost_reason : "?", e->rounds_done, e->run_dir);
+                              w ? w->lost_reason : "?", s_checkpointed(e), e->run_dir);
         }
         ch_wslot *best = NULL;
         size_t best_load = 0;
@@ -1033,7 +1045,7 @@ static int s_round_run(s_engine *e, uint32_t round, uint32_t op, const ch_buf *p
                         "round %u: only %zu of %zu chosen workers answered, fewer than the %zu "
                         "required (checkpoint of round %u in %s)",
                         round, r->stats.received, r->stats.chosen, r->plan.min_updates,
-                        e->rounds_done, e->run_dir);
+                        s_checkpointed(e), e->run_dir);
     }
     return rc;
 }
@@ -1130,9 +1142,17 @@ static int s_rounds(s_engine *e, uint32_t first_round, ch_err *err)
             ch_buf st;
             ch_buf_init(&st);
             rc = a->save(e->st, &st, err);
-            if (rc == 0) {
-                rc = ch_checkpoint_write(e->run_dir, e->x.name, a->name, e->rounds_done, st.data,
-                                         st.len, err);
+            if (rc == 0 && !e->ckw) {
+                e->ckw = ch_ckpt_writer_new(e->run_dir, e->x.name, a->name, err);
+                rc = e->ckw ? 0 : err->code;
+            }
+            if (rc == 0) { /* written while the next round runs */
+                rc = ch_ckpt_writer_put(e->ckw, e->rounds_done, st.data, st.len, err);
+                ch_buf_init(&st);
+                if (rc) { /* the previous one failed */
+                    return ch_err_prefix(err, "checkpoint (the last on disk is of round %u)",
+                                         ch_ckpt_writer_round(e->ckw));
+                }
             }
             ch_buf_free(&st);
             if (rc) {
@@ -1435,6 +1455,9 @@ static int s_run(s_engine *e, ch_run_result *res, ch_err *err)
     if ((rc = s_rounds(e, first, err))) {
         return rc;
     }
+    if (e->ckw && (rc = ch_ckpt_writer_flush(e->ckw, err))) {
+        return ch_err_prefix(err, "the last checkpoint");
+    }
     ch_progress_end(&e->progress);
     void *model = e->x.algo->finalize(e->st, err);
     if (!model) {
@@ -1487,6 +1510,7 @@ int ch_coordinator_run(const ch_run_opts *o, ch_run_result *res, ch_err *err)
     ch_registry_init(&e.reg);
     ch_log_role("coordinator");
     int rc = s_run(&e, res, err);
+    ch_ckpt_writer_destroy(&e.ckw); /* on disk before the run is reported */
     const char *status = rc == 0 ? "finished" : (rc == CH_EINTR ? "killed" : "failed");
     snprintf(res->status, sizeof res->status, "%s", status);
     if (rc) {

@@ -23,6 +23,27 @@ int ch_children_start(ch_children *c, const char *exe, const char *endpoint, siz
         ch_children_free(c);
         return ch_err_set(err, CH_ENOMEM, "out of memory");
     }
+    /* Workers run BLAS on one thread (worker.c); saying so before OpenBLAS
+     * loads keeps it from starting an idle thread that spins for the first
+     * tenth of a second, on cores the workers share. Built here: after fork
+     * the child only executes. */
+    extern char **environ;
+    size_t n_env = 0;
+    while (environ[n_env]) {
+        n_env++;
+    }
+    char **envp = calloc(n_env + 2, sizeof *envp);
+    if (!envp) {
+        ch_children_free(c);
+        return ch_err_set(err, CH_ENOMEM, "out of memory");
+    }
+    size_t k = 0;
+    for (size_t j = 0; j < n_env; j++) {
+        if (strncmp(environ[j], "OPENBLAS_NUM_THREADS=", 21) != 0) {
+            envp[k++] = environ[j];
+        }
+    }
+    envp[k] = (char *)"OPENBLAS_NUM_THREADS=1";
     pid_t parent = getpid();
     for (size_t i = 0; i < n; i++) {
         fflush(NULL);
@@ -30,6 +51,7 @@ int ch_children_start(ch_children *c, const char *exe, const char *endpoint, siz
         if (pid < 0) {
             int e = errno;
             ch_children_stop(c, 0);
+            free(envp);
             return ch_err_set(err, CH_EIO, "cannot start worker %zu: fork: %s", i, strerror(e));
         }
         if (pid == 0) {
@@ -39,14 +61,16 @@ int ch_children_start(ch_children *c, const char *exe, const char *endpoint, siz
             }
             char idx[32];
             snprintf(idx, sizeof idx, "%zu", i);
-            execl(exe, exe, "worker", "--connect", endpoint, "--local", "--rank", idx,
-                  (char *)NULL);
+            char *argv[] = {(char *)exe, "worker", "--connect", (char *)endpoint, "--local",
+                            "--rank", idx, NULL};
+            execve(exe, argv, envp);
             fprintf(stderr, "worker %zu: cannot execute %s: %s\n", i, exe, strerror(errno));
             _exit(127);
         }
         c->pid[i] = pid;
         c->n = i + 1;
     }
+    free(envp);
     return 0;
 }
 

@@ -154,6 +154,34 @@ int ql_mdp_set_start(ql_mdp *m, const uint32_t *states, const double *p, size_t 
     return 0;
 }
 
+/* The longest path to an end, when every continuing outcome goes to a
+ * lower-numbered state (m->depth stays 0 otherwise). */
+static int s_depth(ql_mdp *m, ch_err *err)
+{
+    size_t *d = ch_alloc_array(m->n_states, sizeof *d), deepest = 0;
+    if (!d) {
+        return ch_err_set(err, CH_ENOMEM, "out of memory checking the environment's order");
+    }
+    m->depth = 0;
+    for (size_t s = 0; s < m->n_states; s++) {
+        d[s] = 1;
+        for (size_t k = m->off[s * m->n_actions]; k < m->off[(s + 1) * m->n_actions]; k++) {
+            if (m->done[k]) {
+                continue;
+            }
+            if (m->next[k] >= s) {
+                free(d);
+                return 0;
+            }
+            d[s] = d[m->next[k]] + 1 > d[s] ? d[m->next[k]] + 1 : d[s];
+        }
+        deepest = d[s] > deepest ? d[s] : deepest;
+    }
+    free(d);
+    m->depth = deepest;
+    return 0;
+}
+
 int ql_mdp_finish(ql_mdp *m, ch_err *err)
 {
     if (m->sa_open != m->n_states * m->n_actions || m->n_start == 0) {
@@ -164,7 +192,7 @@ int ql_mdp_finish(ql_mdp *m, ch_err *err)
             return ch_err_set(err, CH_EINTERNAL, "qlearning: next state out of range");
         }
     }
-    return 0;
+    return s_depth(m, err);
 }
 
 size_t ql_mdp_start(const ql_mdp *m, ch_rng *r)

@@ -35,6 +35,12 @@ typedef struct ql_mdp {
     uint32_t *start; /* start states */
     double *start_p; /* their probabilities */
     double *start_cum;
+    /* Set by ql_mdp_finish: when every outcome that does not end the episode
+     * leads to a lower-numbered state (time is part of the state, as in the
+     * pricing market), the longest number of steps from any state to an end;
+     * 0 otherwise. With 0 < depth <= horizon one sweep over the states in
+     * increasing order solves the process exactly. */
+    size_t depth;
     /* building */
     size_t cap;
     size_t sa_open; /* pairs closed so far */

@@ -4,6 +4,7 @@
 #include "explore.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,6 +15,11 @@ static double s_start_value(const ql_mdp *m, const double *v)
         sum += m->start_p[i] * v[m->start[i]];
     }
     return sum;
+}
+
+static bool s_ordered(const ql_mdp *m)
+{
+    return m->depth > 0 && m->depth <= m->horizon;
 }
 
 static double s_backup(const ql_mdp *m, double gamma, size_t sa, const double *v)
@@ -35,8 +41,12 @@ int ql_optimal(const ql_mdp *m, double gamma, double *value, uint32_t *policy, d
         free(w);
         return ch_err_set(err, CH_ENOMEM, "out of memory in backward induction");
     }
-    for (size_t h = 1; h <= m->horizon; h++) {
-        int last = h == m->horizon;
+    /* With time in the state (m->depth, mdp.h) every state's next states
+     * come before it and are final when it is reached: one sweep in place
+     * gives what `horizon` sweeps would, operation for operation. */
+    size_t sweeps = s_ordered(m) ? 1 : m->horizon;
+    for (size_t h = 1; h <= sweeps; h++) {
+        int last = h == sweeps;
         for (size_t s = 0; s < ns; s++) {
             double best = -INFINITY;
             size_t arg = 0;
@@ -50,10 +60,13 @@ int ql_optimal(const ql_mdp *m, double gamma, double *value, uint32_t *policy, d
                     arg = a;
                 }
             }
-            w[s] = best;
+            (sweeps == 1 ? v : w)[s] = best;
             if (last && policy) {
                 policy[s] = (uint32_t)arg;
             }
+        }
+        if (sweeps == 1) {
+            break;
         }
         double *t = v;
         v = w;
@@ -75,10 +88,14 @@ int ql_policy_value(const ql_mdp *m, double gamma, const uint32_t *policy, doubl
         free(w);
         return ch_err_set(err, CH_ENOMEM, "out of memory evaluating a policy");
     }
-    for (size_t h = 1; h <= m->horizon; h++) {
+    size_t sweeps = s_ordered(m) ? 1 : m->horizon;
+    for (size_t h = 1; h <= sweeps; h++) {
         for (size_t s = 0; s < ns; s++) {
             size_t a = policy[s] < na ? policy[s] : 0;
-            w[s] = s_backup(m, gamma, s * na + a, v);
+            (sweeps == 1 ? v : w)[s] = s_backup(m, gamma, s * na + a, v);
+        }
+        if (sweeps == 1) {
+            break;
         }
         double *t = v;
         v = w;
