@@ -2,6 +2,7 @@
 #include "schedule.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 
 static const char *const s_kinds[] = {"constant", "linear", "exponential", NULL};
@@ -72,6 +73,34 @@ double ql_lrate_at(const ql_lrate *l, double n)
     return a > l->min ? a : l->min;
 }
 
+/* prod_{i<n} (1 - alpha / r(n0 + i)) with r(x) = sqrt(1 + x) or 1 + x, as
+ * prod (r - alpha) / prod r four terms at a time: one division per four
+ * visits instead of four (the coordinator's merge runs this over every visit
+ * of a sync period). 0 as soon as a factor or the product is 0. */
+static double s_keep_root(double alpha, bool root, double n0, double n)
+{
+    double keep = 1, i = 0;
+    for (; i + 4 <= n; i += 4) {
+        double r0 = 1.0 + n0 + i, r1 = r0 + 1, r2 = r0 + 2, r3 = r0 + 3;
+        if (root) {
+            r0 = sqrt(r0);
+            r1 = sqrt(r1);
+            r2 = sqrt(r2);
+            r3 = sqrt(r3);
+        }
+        keep *= ((r0 - alpha) * (r1 - alpha)) * ((r2 - alpha) * (r3 - alpha)) /
+                ((r0 * r1) * (r2 * r3));
+        if (keep == 0) {
+            return 0;
+        }
+    }
+    for (; i < n; i++) {
+        double r = root ? sqrt(1.0 + n0 + i) : 1.0 + n0 + i;
+        keep *= (r - alpha) / r;
+    }
+    return keep;
+}
+
 double ql_lrate_fraction(const ql_lrate *l, double n0, double n)
 {
     if (n <= 0) {
@@ -80,22 +109,13 @@ double ql_lrate_fraction(const ql_lrate *l, double n0, double n)
     if (l->kind == QL_LR_CONSTANT) {
         return 1.0 - pow(1.0 - l->alpha, n);
     }
-    /* Four products in turn: the coordinator runs this over every visit of
-     * a sync period between rounds, and one chain of multiplications would
-     * wait on itself. Stops once the product is 0 (a step size of 1, or an
+    if (l->min == 0 && (l->power == 0.5 || l->power == 1.0)) {
+        return 1.0 - s_keep_root(l->alpha, l->power == 0.5, n0, n);
+    }
+    /* Four products in turn, so the chain of multiplications does not wait
+     * on itself. Stops once the product is 0 (a step size of 1, or an
      * underflow that 1 - keep would not see). */
     double k[4] = {1, 1, 1, 1}, i = 0;
-    if (l->power == 0.5) { /* the default, branch-free so it vectorises */
-        for (; i + 4 <= n; i += 4) {
-            for (int j = 0; j < 4; j++) {
-                double a = l->alpha / sqrt(1.0 + n0 + i + j);
-                k[j] *= 1.0 - (a > l->min ? a : l->min);
-            }
-            if ((k[0] * k[1]) * (k[2] * k[3]) == 0) {
-                return 1.0;
-            }
-        }
-    }
     for (; i + 4 <= n; i += 4) {
         for (int j = 0; j < 4; j++) {
             k[j] *= 1.0 - ql_lrate_at(l, n0 + i + j);

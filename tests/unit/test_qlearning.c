@@ -198,6 +198,25 @@ static void test_schedules(void)
     /* sample averages: n updates after n0 cover n / (n0 + n) of the way */
     CHECK_NEAR(ql_lrate_fraction(&avg, 0, 7), 1.0, 1e-15);
     CHECK_NEAR(ql_lrate_fraction(&avg, 6, 3), 3.0 / 9.0, 1e-15);
+    /* the merge's fast products (power 1/2 and 1, no floor) and the general
+     * loop (a floor) against the product taken one visit at a time */
+    ql_lrate fast[] = {{QL_LR_VISITS, 1.0, 0.5, 0.0},
+                       {QL_LR_VISITS, 0.3, 0.5, 0.0},
+                       {QL_LR_VISITS, 0.7, 1.0, 0.0},
+                       {QL_LR_VISITS, 0.5, 0.5, 0.01},
+                       {QL_LR_VISITS, 0.5, 0.6, 0.0}};
+    double cases[][2] = {{0, 1}, {0, 5}, {3, 2}, {10, 7}, {1000, 4093}, {123456, 50001}};
+    for (size_t f = 0; f < sizeof fast / sizeof fast[0]; f++) {
+        for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+            double keep = 1;
+            for (double i = 0; i < cases[c][1]; i++) {
+                keep *= 1.0 - ql_lrate_at(&fast[f], cases[c][0] + i);
+            }
+            double got = ql_lrate_fraction(&fast[f], cases[c][0], cases[c][1]);
+            /* products of up to 5e4 roundings: relative 1e-11 on keep */
+            CHECK_NEAR(got, 1.0 - keep, 1e-11 * (keep > 1e-300 ? keep : 1) + 1e-15);
+        }
+    }
     ql_lrate cst = {QL_LR_CONSTANT, 0.1, 0, 0};
     CHECK_NEAR(ql_lrate_fraction(&cst, 50, 2), 1 - 0.81, 1e-15);
     CHECK_NEAR(ql_lrate_fraction(&cst, 50, 0), 0.0, 0);
