@@ -1,5 +1,6 @@
 /* test_fsutil.c: mkdir -p, atomic writes, bounded reads (common/fsutil.h),
- * and checkpoints on top of them (common/checkpoint.h). */
+ * and checkpoints on top of them, direct and through the writer thread
+ * (common/checkpoint.h). */
 #include "common/checkpoint.h"
 #include "common/fsutil.h"
 #include "tests/check.h"
@@ -56,6 +57,39 @@ int main(void)
     char *none = ch_path_join(dir, "nothing-here");
     CHECK(ch_checkpoint_read(none, &ck, &err) == CH_ENOTFOUND);
 
+    /* the writer thread: the last of several rounds is on disk after a
+     * flush, and its round is reported */
+    char *wdir = ch_path_join(dir, "w");
+    ch_ckpt_writer *w = ch_ckpt_writer_new(wdir, "exp", "qlearning", &err);
+    CHECK(w != NULL);
+    for (uint32_t r = 1; r <= 5; r++) {
+        uint8_t *s = malloc(r);
+        memset(s, (int)r, r);
+        CHECK(ch_ckpt_writer_put(w, r, s, r, &err) == 0);
+    }
+    CHECK(ch_ckpt_writer_flush(w, &err) == 0);
+    CHECK(ch_ckpt_writer_round(w) == 5);
+    CHECK(ch_checkpoint_read(wdir, &ck, &err) == 0 && ck.round == 5 && ck.len == 5 &&
+          ck.state[4] == 5);
+    CHECK_STR(ck.algorithm, "qlearning");
+    ch_checkpoint_free(&ck);
+    ch_ckpt_writer_destroy(&w);
+    CHECK(w == NULL);
+    /* a write that fails (a file where checkpoints/ should be) is reported
+     * by the next put, with the path, and the earlier round stays known */
+    char *bad = ch_path_join(dir, "bad");
+    char *badck = ch_path_join(bad, "checkpoints");
+    CHECK(ch_mkdirs(bad, &err) == 0);
+    CHECK(ch_write_file_atomic(badck, "x", 1, &err) == 0);
+    w = ch_ckpt_writer_new(bad, "exp", "qlearning", &err);
+    CHECK(ch_ckpt_writer_put(w, 1, malloc(4), 4, &err) == 0);
+    ch_err_clear(&err);
+    CHECK(ch_ckpt_writer_put(w, 2, malloc(4), 4, &err) != 0);
+    CHECK_HAS(err.msg, "checkpoints");
+    CHECK(ch_ckpt_writer_round(w) == 0);
+    CHECK(ch_ckpt_writer_flush(w, &err) == 0); /* reported once */
+    ch_ckpt_writer_destroy(&w);
+
     char cmd[512];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     CHECK(system(cmd) == 0);
@@ -64,5 +98,8 @@ int main(void)
     free(tmpfile);
     free(cp);
     free(none);
+    free(wdir);
+    free(bad);
+    free(badck);
     CH_TEST_END();
 }
