@@ -2,7 +2,10 @@
 # Installs the Debian 12 packages cohort needs to build, test and run.
 # Idempotent: installs only what is missing.
 # Usage: deploy/install-deps.sh [--test] [--bench]
-#   --test   also what the test suite drives (headless Chromium for reports)
+#   --test   also what the test suite drives: headless Chromium for reports,
+#            and python3-xgboost, which loads the GBT model's XGBoost JSON
+#            export (the interop check; numerical references are stored in
+#            the tests and need no peer)
 #   --bench  also the peers the benchmarks compare against (numpy, R, ...)
 set -euo pipefail
 
@@ -12,7 +15,7 @@ build_pkgs=(build-essential cmake pkg-config
   libopenblas-dev liblapacke-dev
   libyaml-dev libsqlite3-dev zlib1g-dev
   clang libclang-rt-14-dev procps)
-test_pkgs=(chromium)
+test_pkgs=(chromium python3-xgboost)
 bench_pkgs=(python3-numpy python3-sklearn python3-xgboost r-base-core hyperfine)
 
 want=("${build_pkgs[@]}")

@@ -2,7 +2,12 @@
 """Churn benchmark: cohort gbt (2 local workers) against Debian's
 python3-xgboost (tree_method=hist, nthread=2) on the same train/test rows,
 200 rounds, depth 6, eta 0.1, 256 bins. Prints medians of 3 runs, the time
-ratio and both test AUCs.  Usage: bench/gbt/bench_churn.py [cohort-binary]"""
+ratio and both test AUCs, the peak resident memory of each side (cohort:
+coordinator and workers summed; XGBoost: a child process that trains on the
+same arrays, sampled the same way), and cohort's round time split into
+histogram building (the slowest worker's compute), communication and
+waiting (the rest of the gather) and split finding (the coordinator's
+aggregation), from events.jsonl.  Usage: bench/gbt/bench_churn.py [cohort-binary]"""
 import csv, json, os, statistics, subprocess, sys, time
 import numpy as np
 import xgboost as xgb
@@ -54,16 +59,66 @@ model: {algorithm: gbt, objective: binary:logistic, rounds: 200, max_depth: 6, e
 runtime: {checkpoint_every: 1000000}
 """)
 
+def tree_rss_kb(pid):
+    """Summed VmRSS of pid and its descendants, from /proc."""
+    kids = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                ppid = int(open("/proc/%s/stat" % d).read().rsplit(")", 1)[1].split()[1])
+                kids.setdefault(ppid, []).append(int(d))
+            except (OSError, ValueError, IndexError):
+                pass
+    total, todo = 0, [pid]
+    while todo:
+        q = todo.pop()
+        todo.extend(kids.get(q, []))
+        try:
+            for line in open("/proc/%d/status" % q):
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+
+def run_peak(cmd):
+    """Runs cmd; returns (wall seconds, peak summed RSS in MB), sampled every 20 ms."""
+    t = time.time()
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    peak = 0
+    while p.poll() is None:
+        peak = max(peak, tree_rss_kb(p.pid))
+        time.sleep(0.02)
+    if p.returncode != 0:
+        sys.exit("%s exited with %d" % (cmd[0], p.returncode))
+    return time.time() - t, peak / 1024.0
+
+
+np.save(os.path.join(OUT, "churn-Xtr.npy"), Xtr)
+np.save(os.path.join(OUT, "churn-ytr.npy"), ytr)
+XGB_CHILD = """import sys, time, numpy as np, xgboost as xgb
+X = np.load(sys.argv[1]); y = np.load(sys.argv[2])
+b = xgb.train(dict(tree_method="hist", max_depth=6, eta=0.1, max_bin=256,
+              objective="binary:logistic", base_score=0.5, nthread=2),
+              xgb.DMatrix(X, label=y, nthread=2), 200)
+"""
 ct, cw, xt, x1 = [], [], [], []
+cmem, xmem, hist, comm, split = [], [], [], [], []
 for rep in range(3):
     d = os.path.join(OUT, "run%d" % rep)
     subprocess.run(["rm", "-rf", d])
-    t = time.time()
-    subprocess.run([COHORT, "run", cfg, "--workers", "2", "--out", d], check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    cw.append(time.time() - t)
+    wall, mb = run_peak([COHORT, "run", cfg, "--workers", "2", "--out", d])
+    cw.append(wall)
+    cmem.append(mb)
     ev = [json.loads(l) for l in open(os.path.join(d, "events.jsonl"))]
-    ct.append(sum(e["data"]["seconds"] for e in ev if e["topic"] == "round.end"))
+    ends = [e["data"] for e in ev if e["topic"] == "round.end"]
+    ct.append(sum(e["seconds"] for e in ends))
+    hist.append(sum(e["engine"]["compute_seconds"] for e in ends))
+    comm.append(sum(e["engine"]["gather_seconds"] - e["engine"]["compute_seconds"] for e in ends))
+    split.append(sum(e["engine"]["aggregate_seconds"] for e in ends))
+    xmem.append(run_peak(["/usr/bin/python3", "-c", XGB_CHILD, os.path.join(OUT, "churn-Xtr.npy"),
+                          os.path.join(OUT, "churn-ytr.npy")])[1])
     summ = json.load(open(os.path.join(d, "summary.json")))
     t = time.time()
     dm = xgb.DMatrix(Xtr, label=ytr, nthread=2)
@@ -84,3 +139,8 @@ print("xgboost: training %.3f s nthread=2, %.3f s nthread=1 (medians)"
 print("time ratio cohort rounds / xgboost nthread=2: %.2f, / nthread=1: %.2f"
       % (statistics.median(ct) / statistics.median(xt), statistics.median(ct) / statistics.median(x1)))
 print("test AUC: cohort %.5f, xgboost %.5f, difference %.5f" % (cauc, xauc, cauc - xauc))
+print("peak memory (summed resident, medians): cohort %.0f MB (coordinator + 2 workers), "
+      "xgboost %.0f MB (python process, nthread=2)" % (statistics.median(cmem), statistics.median(xmem)))
+print("cohort round time over %d rounds (medians of the sums): histogram building %.3f s, "
+      "communication and waiting %.3f s, split finding %.3f s"
+      % (len(ends), statistics.median(hist), statistics.median(comm), statistics.median(split)))
