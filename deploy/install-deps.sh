@@ -16,7 +16,8 @@ build_pkgs=(build-essential cmake pkg-config
   libyaml-dev libsqlite3-dev zlib1g-dev
   clang libclang-rt-14-dev procps)
 test_pkgs=(chromium python3-xgboost)
-bench_pkgs=(python3-numpy python3-sklearn python3-xgboost r-base-core hyperfine)
+bench_pkgs=(python3-numpy python3-sklearn python3-xgboost r-base-core hyperfine
+  dataset-fashion-mnist)
 
 want=("${build_pkgs[@]}")
 for arg in "$@"; do
