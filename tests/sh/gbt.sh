@@ -6,7 +6,7 @@
 # margins; xgboost.json predicts as XGBoost does; bad parameters fail with
 # clear errors.
 . "$(dirname "$0")/lib.sh"
-exp=examples/gbt.yaml
+exp=examples/churn-gbt.yaml
 fast="--set model.rounds=25 --set model.early_stopping_rounds=0"
 
 # model_same A B: the model files differ at most in the digit of the

@@ -33,8 +33,8 @@ modes() { # modes NAME CONFIG [--set ...]
 
 modes ols examples/ols.yaml
 modes logistic examples/logistic.yaml
-modes random_forest examples/random_forest.yaml --set model.n_trees=20
-modes gbt examples/gbt.yaml --set model.rounds=10
+modes random_forest examples/churn-rf.yaml --set model.n_trees=20
+modes gbt examples/churn-gbt.yaml --set model.rounds=10
 modes mlp examples/mlp.yaml --set model.epochs=2
 modes kmeans examples/kmeans.yaml
 modes hierarchical examples/hierarchical.yaml

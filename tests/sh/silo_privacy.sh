@@ -50,13 +50,13 @@ C=3.14159265358979
 silos ols examples/ols.yaml data/wine.csv 2 $C && check "ols: the canary is in no message silo 0 sent" eval '! has "$T/ols/sent0" $C'
 silos logistic examples/logistic.yaml data/churn.csv 7 123.456789012 &&
     check "logistic: the canary is in no message silo 0 sent" eval '! has "$T/logistic/sent0" 123.456789012'
-silos random_forest examples/random_forest.yaml data/churn.csv 7 123.456789012 --set model.n_trees=20 &&
+silos random_forest examples/churn-rf.yaml data/churn.csv 7 123.456789012 --set model.n_trees=20 &&
     check "random_forest: the canary is in no message silo 0 sent" eval '! has "$T/random_forest/sent0" 123.456789012'
 # gbt's quantile sketch sends each silo's distinct feature values: refused
 # with by-file unless model.share_sketch accepts it, and then the canary does
 # travel (a second positive control)
 # (the model keys are checked when the silos' columns are known)
-timeout 60 "$COHORT" coordinator examples/gbt.yaml --bind tcp://127.0.0.1:0 --workers 2 \
+timeout 60 "$COHORT" coordinator examples/churn-gbt.yaml --bind tcp://127.0.0.1:0 --workers 2 \
     --set partition.scheme=by-file --out "$T/gbt-refused" >/dev/null 2>"$T/gbt-refused.err" &
 cpid=$!
 if wait_for "$T/gbt-refused/endpoints.json" 20; then
@@ -69,7 +69,7 @@ check "gbt: a refused by-file run exits non-zero" [ $? -ne 0 ]
 wait
 check "gbt: by-file is refused unless model.share_sketch accepts the sketch" \
     grep -q "set model.share_sketch: true to accept" "$T/gbt-refused.err"
-silos gbt examples/gbt.yaml data/churn.csv 7 123.456789012 --set model.rounds=3 \
+silos gbt examples/churn-gbt.yaml data/churn.csv 7 123.456789012 --set model.rounds=3 \
     --set model.share_sketch=true &&
     check "control: gbt with share_sketch sends the canary in its sketch" has "$T/gbt/sent0" 123.456789012
 silos kmeans examples/kmeans.yaml data/wine.csv 2 $C &&

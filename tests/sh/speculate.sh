@@ -30,7 +30,7 @@ uneven() {
 }
 
 uneven qlearning examples/pricing-q.yaml --set model.rounds=6
-uneven gbt examples/gbt.yaml --set model.rounds=3
-uneven random_forest examples/random_forest.yaml --set model.n_trees=20
+uneven gbt examples/churn-gbt.yaml --set model.rounds=3
+uneven random_forest examples/churn-rf.yaml --set model.n_trees=20
 check "no local worker left behind" no_orphan_workers
 finish
