@@ -168,6 +168,12 @@ typedef struct ch_algo {
      * or classification metrics from predict). Unsupervised models use it;
      * t may lack a target (t->has_target). */
     int (*evaluate)(const void *model, const ch_table *t, ch_round_metrics *out, ch_err *err);
+    /* Optional: metrics of the fitted model itself that need no held-out
+     * rows (a clustering's size and silhouette on its training rows, a
+     * policy's exact return). They go to summary.json "metrics" and the
+     * tracking store before the held-out ones; keys are static strings that
+     * evaluate does not also use. */
+    int (*model_metrics)(const void *model, ch_round_metrics *out, ch_err *err);
     /* Optional: the name of predict's output column k in `cohort predict`
      * ("score", "anomaly"); without it: "prediction" or "p_<level>". */
     const char *(*output_name)(const void *model, size_t k);

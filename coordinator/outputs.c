@@ -208,6 +208,16 @@ int ch_outputs_finish(ch_outputs *o, const ch_algo *algo, const void *model,
                       const ch_schema *schema, ch_table *test, const char *config_yaml,
                       size_t workers, uint32_t rounds, ch_err *err)
 {
+    if (algo->model_metrics) {
+        ch_round_metrics m = {0};
+        int rc = algo->model_metrics(model, &m, err);
+        for (size_t k = 0; k < m.n && rc == 0; k++) {
+            s_pair(&o->metrics_json, o, "", m.key[k], m.value[k]);
+        }
+        if (rc) {
+            return ch_err_prefix(err, "the model's metrics");
+        }
+    }
     int rc = ch_evaluate(algo, model, test, "test_", &o->metrics_json, o, err);
     if (rc) {
         return ch_err_prefix(err, "evaluating on the test set");

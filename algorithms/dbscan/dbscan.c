@@ -745,6 +745,7 @@ const ch_algo ch_algo_dbscan = {
     .pack = ch_db_model_pack,
     .unpack = ch_db_model_unpack,
     .summary_json = ch_db_model_summary,
+    .model_metrics = ch_db_model_metrics,
     .describe = ch_db_model_describe,
     .report = ch_db_model_report,
     .model_destroy = ch_db_model_destroy,

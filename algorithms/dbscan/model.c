@@ -256,6 +256,19 @@ int ch_db_model_summary(const void *vm, ch_buf *j)
     return j->failed ? CH_ENOMEM : 0;
 }
 
+/* summary.json "metrics": the clustering's own (no held-out rows needed). */
+int ch_db_model_metrics(const void *vm, ch_round_metrics *out, ch_err *err)
+{
+    const ch_db_model *md = vm;
+    (void)err;
+    ch_round_metric(out, "n_clusters", (double)md->n_clusters);
+    ch_round_metric(out, "noise_fraction",
+                    md->n_points ? (double)md->n_noise / (double)md->n_points : 0);
+    ch_round_metric(out, "silhouette", md->q.silhouette);
+    ch_round_metric(out, "davies_bouldin", md->q.davies_bouldin);
+    return 0;
+}
+
 /* Appends a plain-text description. */
 int ch_db_model_describe(const void *vm, ch_buf *text)
 {

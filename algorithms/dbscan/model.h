@@ -31,6 +31,7 @@ int ch_db_model_predict(const void *vm, const ch_table *t, double *out, ch_err *
 int ch_db_model_pack(const void *vm, ch_buf *out, ch_err *err);
 void *ch_db_model_unpack(const uint8_t *data, size_t len, const ch_schema *schema, ch_err *err);
 int ch_db_model_summary(const void *vm, ch_buf *json);
+int ch_db_model_metrics(const void *vm, ch_round_metrics *out, ch_err *err);
 int ch_db_model_describe(const void *vm, ch_buf *text);
 int ch_db_model_report(const void *vm, ch_report *r, ch_err *err);
 

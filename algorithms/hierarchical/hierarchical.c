@@ -695,6 +695,19 @@ static void s_num(ch_buf *j, double v)
     }
 }
 
+/* summary.json "metrics": the clustering's own quality on its training
+ * rows (the held-out rows' adjusted_rand comes from evaluate). */
+static int s_model_metrics(const void *vm, ch_round_metrics *out, ch_err *err)
+{
+    const Cohort__Hierarchical__Model *m = ((const s_model *)vm)->pb;
+    (void)err;
+    ch_round_metric(out, "inertia", m->inertia);
+    ch_round_metric(out, "silhouette", m->silhouette);
+    ch_round_metric(out, "davies_bouldin", m->davies_bouldin);
+    ch_round_metric(out, "calinski_harabasz", m->calinski_harabasz);
+    return 0;
+}
+
 static int s_summary_json(const void *vm, ch_buf *j)
 {
     const Cohort__Hierarchical__Model *m = ((const s_model *)vm)->pb;
@@ -819,6 +832,7 @@ const ch_algo ch_algo_hierarchical = {
     .pack = s_pack,
     .unpack = s_unpack,
     .summary_json = s_summary_json,
+    .model_metrics = s_model_metrics,
     .describe = s_describe,
     .report = s_report,
     .model_destroy = s_model_destroy,

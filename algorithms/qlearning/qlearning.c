@@ -539,10 +539,9 @@ static const char *s_output_name(const void *vm, size_t k)
     return k == 0 ? "action" : NULL;
 }
 
-static int s_evaluate(const void *vm, const ch_table *t, ch_round_metrics *out, ch_err *err)
+static int s_model_metrics(const void *vm, ch_round_metrics *out, ch_err *err)
 {
     const ql_model *m = vm;
-    (void)t;
     (void)err;
     ch_round_metric(out, "policy_return", m->policy_return);
     ch_round_metric(out, "optimal_return", m->optimal_return);
@@ -612,7 +611,7 @@ const ch_algo ch_algo_qlearning = {
     .predict = s_predict,
     .pack = s_pack,
     .unpack = s_unpack,
-    .evaluate = s_evaluate,
+    .model_metrics = s_model_metrics,
     .output_name = s_output_name,
     .summary_json = s_summary_json,
     .describe = s_describe,

@@ -34,11 +34,13 @@ check "moons: labels are scikit-learn's" [ "$(tail -n +2 "$T/m2/assignments.csv"
 check "moons: 59 core points (scikit-learn)" [ "$(tail -n +2 "$T/m2/assignments.csv" | cut -d, -f3 | grep -c 1)" -eq 59 ]
 check "moons: 7 clusters, 8 noise in summary.json" grep -q '"n_clusters": 7,' "$T/m2/summary.json"
 check "moons: noise fraction" grep -q '"noise_fraction": 0.08' "$T/m2/summary.json"
+check "moons: summary.json metrics hold n_clusters, noise_fraction, silhouette" \
+    grep -q '"metrics": {"n_clusters": 7, "noise_fraction": 0.08, "silhouette": 0.6083' "$T/m2/summary.json"
 check "assignments.csv header" [ "$(head -1 "$T/m2/assignments.csv")" = "row,cluster,core" ]
 # scikit-learn 1.2.1 on the same labels, noise left out: silhouette_score
 # 0.6083019918667724, davies_bouldin_score 0.5354850311507804 (to 1e-9 here)
 near() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a - b < 1e-9 && b - a < 1e-9) }'; }
-jnum() { grep "\"$1\":" "$2" | head -1 | sed 's/.*: //; s/,$//'; }
+jnum() { grep -o "\"$1\": [^,}]*" "$2" | head -n 1 | sed 's/.*: //'; }
 check "moons: silhouette is scikit-learn's" near "$(jnum silhouette "$T/m2/summary.json")" 0.6083019918667724
 check "moons: Davies-Bouldin is scikit-learn's" near "$(jnum davies_bouldin "$T/m2/summary.json")" 0.5354850311507804
 check "report: silhouette and Davies-Bouldin" grep -q "Davies-Bouldin" "$T/m2/report.html"

@@ -48,6 +48,9 @@ same_for_workers single examples/hierarchical.yaml --set model.linkage=single --
 # the k-means++ run finds the wine cultivars (ARI > 0.85) and reports the metrics
 check "kmeans summary has inertia, silhouette, davies_bouldin" \
     grep -q '"davies_bouldin": [0-9]' "$T/kmeanspp-1/summary.json"
+check "kmeans and ward: summary.json metrics hold inertia and silhouette" \
+    eval 'grep -q "\"metrics\": {\"inertia\": [0-9.e]*, \"silhouette\": 0\." "$T/kmeanspp-1/summary.json" &&
+        grep -q "\"metrics\": {\"inertia\": [0-9.e]*, \"silhouette\": 0\." "$T/ward-1/summary.json"'
 ari=$(num "$T/kmeanspp-1/summary.json" adjusted_rand)
 check "kmeans recovers the wine cultivars (ARI $ari > 0.85)" awk -v a="$ari" 'BEGIN { exit !(a > 0.85) }'
 check "kmeans report has the clusters section and inertia curve" \

@@ -54,6 +54,8 @@ check "pricing: greedy policy >= 97% of the optimal return ($(num "$T/p/summary.
 check "pricing: optimal return equals the NumPy backward induction 1080.3791196328" \
     awk -v a="$(num "$T/p/summary.json" optimal_return)" 'BEGIN { d = a - 1080.3791196328; exit !(d < 1e-9 && d > -1e-9) }'
 timeout 120 "$COHORT" run examples/frozenlake-q.yaml --workers 2 --out "$T/f" >/dev/null 2>&1
+check "summary.json metrics hold the policy's exact return and gap" \
+    grep -q '"metrics": {"policy_return": [0-9.e-]*, "optimal_return": [0-9.e-]*, "optimality_gap": ' "$T/p/summary.json"
 check "frozenlake 4x4: >= 99% of the optimum 0.7442 ($(num "$T/f/summary.json" policy_return))" at_least "$T/f/summary.json" 0.99
 timeout 120 "$COHORT" run examples/taxi-q.yaml --workers 2 --out "$T/x" >/dev/null 2>&1
 check "taxi: >= 99% of the optimum 7.93 ($(num "$T/x/summary.json" policy_return))" at_least "$T/x/summary.json" 0.99
