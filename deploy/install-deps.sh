@@ -17,7 +17,8 @@ build_pkgs=(build-essential cmake pkg-config
   clang libclang-rt-14-dev procps)
 test_pkgs=(chromium python3-xgboost)
 bench_pkgs=(python3-numpy python3-sklearn python3-xgboost r-base-core hyperfine
-  dataset-fashion-mnist python3-torch python3-scipy r-cran-ranger r-cran-dbscan)
+  dataset-fashion-mnist python3-torch python3-scipy python3-fastcluster python3-psutil
+  r-cran-ranger r-cran-dbscan r-cran-data.table)
 
 want=("${build_pkgs[@]}")
 for arg in "$@"; do
