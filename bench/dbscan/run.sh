@@ -1,7 +1,8 @@
 #!/bin/bash
 # run.sh: DBSCAN, cohort vs scikit-learn vs the R package dbscan, in the same
 # run, on the sets: moons, digits, and 1,000,000 generated blob
-# points in 2 and 10 dimensions. For each program: wall time and peak
+# points in 2 and 10 dimensions (blobs10: the 2-D set embedded in 10-D;
+# blobs10g: full-dimensional 10-D Gaussian blobs, gen.py's mode full). For each program: wall time and peak
 # resident memory of the whole process tree (peak.py: coordinator and
 # workers summed for cohort), data loading included, medians of RUNS runs;
 # the fit time alone for scikit-learn and R (as they print it) and cohort's
@@ -10,13 +11,13 @@
 # set, identical core set, byte-identical row,cluster,core).
 # usage: bench/dbscan/run.sh [BUILD_DIR] [SETS...]   (from the repo root)
 # Every file goes to bench/out/dbscan (data, logs, labels, per-run figures).
-#   SETS: moons digits blobs2 blobs10 (default: all); RUNS=3 WORKERS=1
+#   SETS: moons digits blobs2 blobs10 blobs10g (default: all); RUNS=3 WORKERS=1
 #   SK_RUNS=k (R_RUNS=k) runs scikit-learn (R) only in the first k of the
 #   RUNS rounds (default RUNS); SKIP_SK=1 leaves it out (when it cannot finish)
 set -u
 BUILD=${1:-build}
 shift || true
-SETS=${*:-moons digits blobs2 blobs10}
+SETS=${*:-moons digits blobs2 blobs10 blobs10g}
 RUNS=${RUNS:-3}
 WORKERS=${WORKERS:-1}
 N=${N:-1000000}
@@ -31,6 +32,7 @@ params() {
     digits) echo "$PWD/data/digits.csv 21 5 target" ;;
     blobs2) echo "$PWD/$OUT/blobs2_$N.csv 0.05 10 -" ;;
     blobs10) echo "$PWD/$OUT/blobs10_$N.csv 0.05 10 -" ;;
+    blobs10g) echo "$PWD/$OUT/blobs10g_$N.csv 1.5 20 -" ;;
     esac
 }
 printf '| set | n x d | eps, min_samples | cohort s | sklearn s (fit) | R dbscan s (fit) | cohort run s | R/cohort time | cohort peak MB | sklearn peak MB | R peak MB | sklearn/cohort memory | cohort vs sklearn | R vs sklearn |\n'
@@ -40,6 +42,7 @@ for s in $SETS; do
     case $s in
     blobs2) [ -s "$data" ] || $PY bench/dbscan/gen.py "$N" "$data" 2 ;;
     blobs10) [ -s "$data" ] || $PY bench/dbscan/gen.py "$N" "$data" 10 ;;
+    blobs10g) [ -s "$data" ] || $PY bench/dbscan/gen.py "$N" "$data" 10 full ;;
     esac
     tgt=()
     ylines=""
