@@ -31,9 +31,11 @@ EOY
 : >"$D/peer.txt"
 for s in 1 2 3; do
     "$B/cohort" run "$D/exp.yaml" --workers 2 --set seed=$s --out "$D/run$s" >/dev/null 2>&1
-    w=$(grep -o '"wall_seconds": [0-9.]*' "$D/run$s/summary.json" | sed 's/.*: //')
-    r1=$(grep -o '"round": 1, "seconds": [0-9.]*' "$D/run$s/events.jsonl" | sed 's/.*: //')
-    a=$(grep -o '"auc": [0-9.]*' "$D/run$s/summary.json" | sed 's/.*: //')
+    # the first match of each (summary.json has auc in "metrics" and again
+    # in the anomaly report's keys)
+    w=$(grep -o '"wall_seconds": [0-9.]*' "$D/run$s/summary.json" | head -n 1 | sed 's/.*: //')
+    r1=$(grep -o '"round": 1, "seconds": [0-9.]*' "$D/run$s/events.jsonl" | head -n 1 | sed 's/.*: //')
+    a=$(grep -o '"auc": [0-9.]*' "$D/run$s/summary.json" | head -n 1 | sed 's/.*: //')
     echo "$w $r1 $a" >>"$D/cohort.txt"
     /usr/bin/python3 bench/isolation_forest/peer.py "$D/data_$N.csv" $s | awk '{print $4, $2, $6}' >>"$D/peer.txt"
 done
