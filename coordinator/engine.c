@@ -60,6 +60,7 @@ typedef struct s_engine {
     void *st; /* algorithm coordinator state */
     uint32_t rounds_done;
     ch_ckpt_writer *ckw; /* started with the first checkpoint */
+    uint32_t resumed_round; /* the checkpoint a --resume started from */
     double t0;
     char *config_yaml;
     size_t rejected;
@@ -673,10 +674,11 @@ static ch_wslot *s_holder(s_engine *e, size_t shard)
 static uint32_t s_checkpointed(s_engine *e)
 {
     if (!e->ckw) {
-        return 0;
+        return e->resumed_round;
     }
     ch_ckpt_writer_flush(e->ckw, NULL);
-    return ch_ckpt_writer_round(e->ckw);
+    uint32_t r = ch_ckpt_writer_round(e->ckw);
+    return r ? r : e->resumed_round;
 }
 
 /* Pending shards whose worker is gone: reassigned to the live worker with
@@ -1151,7 +1153,7 @@ static int s_rounds(s_engine *e, uint32_t first_round, ch_err *err)
                 ch_buf_init(&st);
                 if (rc) { /* the previous one failed */
                     return ch_err_prefix(err, "checkpoint (the last on disk is of round %u)",
-                                         ch_ckpt_writer_round(e->ckw));
+                                         s_checkpointed(e));
                 }
             }
             ch_buf_free(&st);
@@ -1441,6 +1443,7 @@ static int s_run(s_engine *e, ch_run_result *res, ch_err *err)
                 rc = e->x.algo->load(e->st, ck.state, ck.len, err);
                 first = ck.round;
                 e->rounds_done = ck.round;
+                e->resumed_round = ck.round;
                 ch_info("resuming %s after round %u", e->run_dir, ck.round);
             }
             ch_checkpoint_free(&ck);
