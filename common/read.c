@@ -118,7 +118,9 @@ int ch_data_read_all(const char *path, size_t max, char **out, size_t *len, ch_e
                           "one file per worker)",
                           path, (double)st.st_size / (1u << 30), (double)max / (1u << 30));
     }
-    size_t cap = S_ISREG(st.st_mode) && st.st_size > 0 ? (size_t)st.st_size : 65536;
+    /* one byte over the size, so the read that finds the end does not find
+     * the buffer full and double it (a transient copy of the whole file) */
+    size_t cap = S_ISREG(st.st_mode) && st.st_size > 0 ? (size_t)st.st_size + 1 : 65536;
     if (!plain && cap < ((size_t)1 << 28)) {
         cap *= 4; /* a guess at the compression ratio; grown below */
     }
