@@ -62,11 +62,11 @@ def peak_rss(root_pid, out, stop):
                     kids.setdefault(ppid, []).append(int(p))
                 except (OSError, IndexError, ValueError):
                     pass
-        todo, tree = [root_pid], []
-        while todo:
-            p = todo.pop()
+        pending, tree = [root_pid], []
+        while pending:
+            p = pending.pop()
             tree.append(p)
-            todo.extend(kids.get(p, []))
+            pending.extend(kids.get(p, []))
         for p in tree:
             try:
                 with open(f"/proc/{p}/status") as f:

@@ -54,14 +54,14 @@ for s in $SETS; do
     rm -f "$OUT/c_$s" "$OUT/s_$s" "$OUT/r_$s" "$OUT/cw_$s" "$OUT/sf_$s" "$OUT/rf_$s"
     for r in $(seq "$RUNS"); do
         rm -rf "$OUT/run_$s"
-        $PY bench/dbscan/peak.py "$OUT/c_$s.log" "$BUILD/cohort" run "$OUT/$s.yaml" --workers "$WORKERS" --out "$OUT/run_$s" >>"$OUT/c_$s" || exit 1
+        $PY bench/peak.py "$OUT/c_$s.log" "$BUILD/cohort" run "$OUT/$s.yaml" --workers "$WORKERS" --out "$OUT/run_$s" >>"$OUT/c_$s" || exit 1
         grep '"wall_seconds"' "$OUT/run_$s/summary.json" | sed 's/.*: //; s/,//' >>"$OUT/cw_$s"
         if [ -z "${SKIP_SK:-}" ] && [ "$r" -le "${SK_RUNS:-$RUNS}" ]; then
-            $PY bench/dbscan/peak.py "$OUT/s_$s.log" $PY bench/dbscan/sk.py "$data" "$eps" "$ms" "$OUT/sk_$s.csv" "${tgt[@]}" >>"$OUT/s_$s" || exit 1
+            $PY bench/peak.py "$OUT/s_$s.log" $PY bench/dbscan/sk.py "$data" "$eps" "$ms" "$OUT/sk_$s.csv" "${tgt[@]}" >>"$OUT/s_$s" || exit 1
             awk '{print $2}' "$OUT/s_$s.log" >>"$OUT/sf_$s"
         fi
         if [ "$r" -le "${R_RUNS:-$RUNS}" ]; then
-            $PY bench/dbscan/peak.py "$OUT/r_$s.log" Rscript bench/dbscan/r.R "$data" "$eps" "$ms" "$OUT/r_$s.csv" "${tgt[@]}" >>"$OUT/r_$s" || exit 1
+            $PY bench/peak.py "$OUT/r_$s.log" Rscript bench/dbscan/r.R "$data" "$eps" "$ms" "$OUT/r_$s.csv" "${tgt[@]}" >>"$OUT/r_$s" || exit 1
             awk '{print $2}' "$OUT/r_$s.log" >>"$OUT/rf_$s"
         fi
     done

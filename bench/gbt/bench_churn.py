@@ -4,7 +4,7 @@ python3-xgboost (tree_method=hist, nthread=2) on the same train/test rows,
 200 rounds, depth 6, eta 0.1, 256 bins. Prints medians of 3 runs, the time
 ratio and both test AUCs, the peak resident memory of each side (cohort:
 coordinator and workers summed; XGBoost: a child process that trains on the
-same arrays, sampled the same way), and cohort's round time split into
+same arrays; both sampled by bench/peak.py), and cohort's round time split into
 histogram building (the slowest worker's compute), communication and
 waiting (the rest of the gather) and split finding (the coordinator's
 aggregation), from events.jsonl.  Usage: bench/gbt/bench_churn.py [cohort-binary]"""
@@ -59,40 +59,18 @@ model: {algorithm: gbt, objective: binary:logistic, rounds: 200, max_depth: 6, e
 runtime: {checkpoint_every: 1000000}
 """)
 
-def tree_rss_kb(pid):
-    """Summed VmRSS of pid and its descendants, from /proc."""
-    kids = {}
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                ppid = int(open("/proc/%s/stat" % d).read().rsplit(")", 1)[1].split()[1])
-                kids.setdefault(ppid, []).append(int(d))
-            except (OSError, ValueError, IndexError):
-                pass
-    total, todo = 0, [pid]
-    while todo:
-        q = todo.pop()
-        todo.extend(kids.get(q, []))
-        try:
-            for line in open("/proc/%d/status" % q):
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-        except OSError:
-            pass
-    return total
+PEAK = os.path.join(ROOT, "bench", "peak.py")
 
 
 def run_peak(cmd):
-    """Runs cmd; returns (wall seconds, peak summed RSS in MB), sampled every 20 ms."""
-    t = time.time()
-    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    peak = 0
-    while p.poll() is None:
-        peak = max(peak, tree_rss_kb(p.pid))
-        time.sleep(0.02)
+    """Runs cmd under bench/peak.py; returns (wall seconds, peak summed RSS
+    of cmd and its descendants in MB)."""
+    log = os.path.join(OUT, "peak.log")
+    p = subprocess.run(["/usr/bin/python3", PEAK, log] + cmd, stdout=subprocess.PIPE, text=True)
     if p.returncode != 0:
-        sys.exit("%s exited with %d" % (cmd[0], p.returncode))
-    return time.time() - t, peak / 1024.0
+        sys.exit("%s failed (%s)" % (cmd[0], log))
+    wall, kb = p.stdout.split()
+    return float(wall), int(kb) / 1024.0
 
 
 np.save(os.path.join(OUT, "churn-Xtr.npy"), Xtr)

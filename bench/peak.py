@@ -1,4 +1,4 @@
-# peak.py: runs a command and prints "WALL_SECONDS PEAK_KB": the wall time
+# peak.py (shared by the benchmarks): runs a command and prints "WALL_SECONDS PEAK_KB": the wall time
 # and the peak of the summed resident memory of the command and all its
 # descendants (sampled every 50 ms from /proc), so a run of cohort counts
 # its coordinator and its workers together. The command's stdout goes to
