@@ -36,7 +36,7 @@ typedef struct ch_coord_env {
     size_t n_blocks;         /* reduction blocks (reduce.h) */
     size_t n_shards;
     uint64_t seed;
-    const char *run_dir;     /* where the run's files go (labels.csv, linkage.csv, ...) */
+    const char *run_dir; /* where the run's files go (labels.csv, linkage.csv, ...) */
 } ch_coord_env;
 
 /* What the worker side sees: its table and the plan that cuts it. */
@@ -62,13 +62,13 @@ typedef struct ch_update {
 /* What the engine measured of a round, for algorithms that report it
  * (federated learning plots bytes and time per round). */
 typedef struct ch_round_stats {
-    size_t chosen;         /* shards asked */
-    size_t received;       /* updates accepted */
-    size_t rejected;       /* updates refused (bad payload, or by accumulate) */
-    size_t late;           /* updates for an earlier round, discarded */
-    size_t speculative;    /* backup copies of slow shards sent (runtime.speculate) */
-    double bytes_out;      /* task bytes sent */
-    double bytes_in;       /* update bytes received */
+    size_t chosen;          /* shards asked */
+    size_t received;        /* updates accepted */
+    size_t rejected;        /* updates refused (bad payload, or by accumulate) */
+    size_t late;            /* updates for an earlier round, discarded */
+    size_t speculative;     /* backup copies of slow shards sent (runtime.speculate) */
+    double bytes_out;       /* task bytes sent */
+    double bytes_in;        /* update bytes received */
     double compute_seconds; /* the slowest worker's computing time */
     double round_seconds;   /* from the first task sent to the last update */
 } ch_round_stats;
@@ -131,8 +131,8 @@ typedef struct ch_algo {
     /* Optional: which shards take part in this round (chosen[s]; live[s]
      * says whether shard s has a connected worker) and how the round
      * closes. Without it every shard takes part and must answer. */
-    int (*participants)(void *st, uint32_t round, const bool *live, size_t n_shards,
-                        bool *chosen, ch_round_plan *plan, ch_err *err);
+    int (*participants)(void *st, uint32_t round, const bool *live, size_t n_shards, bool *chosen,
+                        ch_round_plan *plan, ch_err *err);
     /* Optional: takes each update as it arrives (in arrival order, so keep
      * the sums order-independent, e.g. in fixed point); then aggregate is
      * called with n == 0. An error CH_EPROTO rejects that update (logged,

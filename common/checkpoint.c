@@ -77,8 +77,8 @@ static void *s_writer_main(void *arg)
         pthread_mutex_unlock(&w->mu);
         ch_err err;
         ch_err_clear(&err);
-        int rc = ch_checkpoint_write(w->run_dir, w->experiment, w->algorithm, round, state, len,
-                                     &err);
+        int rc =
+            ch_checkpoint_write(w->run_dir, w->experiment, w->algorithm, round, state, len, &err);
         free(state);
         pthread_mutex_lock(&w->mu);
         if (rc) {
@@ -142,8 +142,7 @@ static int s_writer_wait(ch_ckpt_writer *w, ch_err *err)
     return rc;
 }
 
-int ch_ckpt_writer_put(ch_ckpt_writer *w, uint32_t round, uint8_t *state, size_t len,
-                       ch_err *err)
+int ch_ckpt_writer_put(ch_ckpt_writer *w, uint32_t round, uint8_t *state, size_t len, ch_err *err)
 {
     pthread_mutex_lock(&w->mu);
     int rc = s_writer_wait(w, err);

@@ -24,8 +24,7 @@ ch_ckpt_writer *ch_ckpt_writer_new(const char *run_dir, const char *experiment,
 /* Waits for the checkpoint in flight, then starts writing this one; takes
  * state (malloc'd, freed by the writer). Returns 0, or the error of the
  * previous write (this one is then not started and state is freed). */
-int ch_ckpt_writer_put(ch_ckpt_writer *w, uint32_t round, uint8_t *state, size_t len,
-                       ch_err *err);
+int ch_ckpt_writer_put(ch_ckpt_writer *w, uint32_t round, uint8_t *state, size_t len, ch_err *err);
 /* Waits until nothing is in flight. Returns 0 or the error of the last
  * write (reported once, when err is not NULL). */
 int ch_ckpt_writer_flush(ch_ckpt_writer *w, ch_err *err);

@@ -601,7 +601,7 @@ typedef struct cfg_parser {
         size_t idx;
     } seg[CFG_MAX_DEPTH + 1];
     size_t nseg;
-    size_t at_line;  /* s_marked_default's cursor: the start of line at_line */
+    size_t at_line; /* s_marked_default's cursor: the start of line at_line */
     const char *at;
 } cfg_parser;
 
@@ -2222,8 +2222,7 @@ int ch_config_apply_map(ch_config *dst, ch_config *src, const char *src_path, ch
     return 0;
 }
 
-static int s_map_scalars(ch_config *c, cfg_node *n, ch_config_scalar_fn fn, void *ctx,
-                         ch_err *err)
+static int s_map_scalars(ch_config *c, cfg_node *n, ch_config_scalar_fn fn, void *ctx, ch_err *err)
 {
     if (n->type == CH_CFG_SCALAR) {
         char *repl = NULL;

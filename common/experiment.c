@@ -5,12 +5,28 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const s_known[] = {
-    "name", "seed", "workers", "data.train", "data.test", "data.target", "data.positive",
-    "data.weights", "data.format", "data.test_fraction", "partition.scheme", "partition.alpha",
-    "model.algorithm", "runtime.heartbeat_timeout", "runtime.round_timeout",
-    "runtime.join_timeout", "runtime.coordinator_timeout", "runtime.max_message_mb",
-    "runtime.checkpoint_every", "runtime.tracking", "runtime.speculate", NULL};
+static const char *const s_known[] = {"name",
+                                      "seed",
+                                      "workers",
+                                      "data.train",
+                                      "data.test",
+                                      "data.target",
+                                      "data.positive",
+                                      "data.weights",
+                                      "data.format",
+                                      "data.test_fraction",
+                                      "partition.scheme",
+                                      "partition.alpha",
+                                      "model.algorithm",
+                                      "runtime.heartbeat_timeout",
+                                      "runtime.round_timeout",
+                                      "runtime.join_timeout",
+                                      "runtime.coordinator_timeout",
+                                      "runtime.max_message_mb",
+                                      "runtime.checkpoint_every",
+                                      "runtime.tracking",
+                                      "runtime.speculate",
+                                      NULL};
 
 static const char *const s_formats[] = {"auto", "csv", "libsvm", "idx", NULL};
 

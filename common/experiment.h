@@ -13,14 +13,14 @@
 #include "common/table.h"
 
 typedef struct ch_runtime_opts {
-    long heartbeat_ms;    /* a worker silent this long is lost */
+    long heartbeat_ms; /* a worker silent this long is lost */
     long round_timeout_ms;
-    long join_timeout_ms; /* time for all workers to connect */
+    long join_timeout_ms;        /* time for all workers to connect */
     long coordinator_timeout_ms; /* a worker exits when its coordinator is silent this long */
-    long long max_message; /* bytes */
-    long checkpoint_every; /* rounds */
-    bool tracking;         /* record the run in the tracking store */
-    bool speculate;        /* idle workers also run the shards of slow ones */
+    long long max_message;       /* bytes */
+    long checkpoint_every;       /* rounds */
+    bool tracking;               /* record the run in the tracking store */
+    bool speculate;              /* idle workers also run the shards of slow ones */
 } ch_runtime_opts;
 
 typedef struct ch_experiment {

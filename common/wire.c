@@ -114,9 +114,9 @@ int ch_wire_send(void *sock, const uint8_t *routing, size_t routing_len, const c
     return 0;
 }
 
-int ch_wire_send_msg(void *sock, const uint8_t *routing, size_t routing_len,
-                     const char *experiment, uint32_t round, int32_t sender, Cohort__Kind kind,
-                     const ProtobufCMessage *msg, ch_err *err)
+int ch_wire_send_msg(void *sock, const uint8_t *routing, size_t routing_len, const char *experiment,
+                     uint32_t round, int32_t sender, Cohort__Kind kind, const ProtobufCMessage *msg,
+                     ch_err *err)
 {
     size_t size = protobuf_c_message_get_packed_size(msg);
     uint8_t *buf = malloc(size ? size : 1);
@@ -124,8 +124,8 @@ int ch_wire_send_msg(void *sock, const uint8_t *routing, size_t routing_len,
         return ch_err_set(err, CH_ENOMEM, "out of memory packing a %zu-byte payload", size);
     }
     protobuf_c_message_pack(msg, buf);
-    int rc = ch_wire_send(sock, routing, routing_len, experiment, round, sender, kind, buf, size,
-                          err);
+    int rc =
+        ch_wire_send(sock, routing, routing_len, experiment, round, sender, kind, buf, size, err);
     free(buf);
     return rc;
 }
@@ -161,8 +161,8 @@ Cohort__Envelope *ch_wire_decode(const uint8_t *data, size_t len, const char *ex
     return env;
 }
 
-int ch_wire_recv(void *sock, bool router, const char *experiment, int timeout_ms,
-                 ch_wire_msg *m, ch_err *err)
+int ch_wire_recv(void *sock, bool router, const char *experiment, int timeout_ms, ch_wire_msg *m,
+                 ch_err *err)
 {
     memset(m, 0, sizeof *m);
     zmq_pollitem_t item = {sock, 0, ZMQ_POLLIN, 0};

@@ -59,7 +59,7 @@ typedef struct s_engine {
     size_t n_train;
     void *st; /* algorithm coordinator state */
     uint32_t rounds_done;
-    ch_ckpt_writer *ckw; /* started with the first checkpoint */
+    ch_ckpt_writer *ckw;    /* started with the first checkpoint */
     uint32_t resumed_round; /* the checkpoint a --resume started from */
     double t0;
     char *config_yaml;
@@ -820,11 +820,11 @@ static int s_take_update(s_engine *e, s_round *r, ch_wslot *w, const ch_wire_msg
     } else if (u->round != r->round || m->env->round != r->round) {
         if (e->x.rt.speculate && u->round < r->round) {
             /* the slower copy of a shard a backup already delivered */
-            ch_debug("discarded a late UPDATE for round %u from %s (round %u is running)",
-                     u->round, ch_wslot_name(w, name, sizeof name), r->round);
+            ch_debug("discarded a late UPDATE for round %u from %s (round %u is running)", u->round,
+                     ch_wslot_name(w, name, sizeof name), r->round);
         } else {
-            ch_warn("discarded a late UPDATE for round %u from %s (round %u is running)",
-                    u->round, ch_wslot_name(w, name, sizeof name), r->round);
+            ch_warn("discarded a late UPDATE for round %u from %s (round %u is running)", u->round,
+                    ch_wslot_name(w, name, sizeof name), r->round);
         }
         r->stats.late++;
     } else if (e->x.rt.speculate && u->shard < r->n_shards && r->got[u->shard]) {
@@ -938,7 +938,8 @@ static int s_round_run(s_engine *e, uint32_t round, uint32_t op, const ch_buf *p
     r->state_len = calloc(n, sizeof *r->state_len);
     r->samples = calloc(n, sizeof *r->samples);
     bool *live = calloc(n, sizeof *live);
-    if (!r->chosen || !r->owner || !r->backup || !r->got || !r->state || !r->state_len || !r->samples || !live) {
+    if (!r->chosen || !r->owner || !r->backup || !r->got || !r->state || !r->state_len ||
+        !r->samples || !live) {
         free(live);
         return ch_err_set(err, CH_ENOMEM, "out of memory");
     }
@@ -1078,8 +1079,7 @@ static void s_round_record(s_engine *e, uint32_t round, const ch_round_metrics *
                   "\"compute_seconds\": %.4f, \"gather_seconds\": %.4f, "
                   "\"aggregate_seconds\": %.4f}}",
                   st->chosen, st->received, st->rejected, st->late, st->speculative, st->bytes_out,
-                  st->bytes_in,
-                  st->compute_seconds, st->round_seconds, agg_seconds);
+                  st->bytes_in, st->compute_seconds, st->round_seconds, agg_seconds);
     ch_events_emit(e->ev, "round.end", ch_buf_str(&body));
     ch_progress_round(&e->progress, round, st->round_seconds + agg_seconds, met->key, met->value,
                       met->n);

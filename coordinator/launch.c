@@ -12,8 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-int ch_children_start(ch_children *c, const char *exe, const char *endpoint, size_t n,
-                      ch_err *err)
+int ch_children_start(ch_children *c, const char *exe, const char *endpoint, size_t n, ch_err *err)
 {
     memset(c, 0, sizeof *c);
     c->pid = calloc(n ? n : 1, sizeof *c->pid);
@@ -61,8 +60,8 @@ int ch_children_start(ch_children *c, const char *exe, const char *endpoint, siz
             }
             char idx[32];
             snprintf(idx, sizeof idx, "%zu", i);
-            char *argv[] = {(char *)exe, "worker", "--connect", (char *)endpoint, "--local",
-                            "--rank", idx, NULL};
+            char *argv[] = {(char *)exe, "worker", "--connect", (char *)endpoint,
+                            "--local",   "--rank", idx,         NULL};
             execve(exe, argv, envp);
             fprintf(stderr, "worker %zu: cannot execute %s: %s\n", i, exe, strerror(errno));
             _exit(127);

@@ -106,8 +106,7 @@ void ch_outputs_metric(ch_outputs *o, const char *key, uint32_t step, double val
     }
 }
 
-static void s_pair(ch_buf *json, ch_outputs *record, const char *prefix, const char *key,
-                   double v)
+static void s_pair(ch_buf *json, ch_outputs *record, const char *prefix, const char *key, double v)
 {
     ch_buf_printf(json, "%s\"%s%s\": ", json->len ? ", " : "", prefix, key);
     ch_buf_json_num(json, v);

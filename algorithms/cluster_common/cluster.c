@@ -574,8 +574,8 @@ static size_t s_target_classes(const ch_table *t)
 }
 
 int ch_cl_evaluate_nearest(const ch_table *t, const char *algo, const double *centroids, size_t k,
-                           size_t d, const double *mean, const double *scale,
-                           ch_round_metrics *out, ch_err *err)
+                           size_t d, const double *mean, const double *scale, ch_round_metrics *out,
+                           ch_err *err)
 {
     double *pred = ch_alloc_array(t->n_rows ? t->n_rows : 1, sizeof *pred);
     if (!pred) {

@@ -71,8 +71,8 @@ int ch_cl_predict_nearest(const ch_table *t, const char *algo, const double *cen
  * clusters against a categorical target or one of small non-negative
  * integer codes. */
 int ch_cl_evaluate_nearest(const ch_table *t, const char *algo, const double *centroids, size_t k,
-                           size_t d, const double *mean, const double *scale,
-                           ch_round_metrics *out, ch_err *err);
+                           size_t d, const double *mean, const double *scale, ch_round_metrics *out,
+                           ch_err *err);
 
 /* Writes DIR/assignments.csv, "row,cluster": rows[i] (0-based training
  * row) and labels[i] for i < n (a negative label: "NA", a row skipped for a

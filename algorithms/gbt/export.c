@@ -80,7 +80,8 @@ static void s_tree(ch_buf *b, const ch_gbt_tree *t, size_t id, size_t n_features
     }
     ch_buf_puts(b, "],\"split_indices\":[");
     for (size_t i = 0; i < n; i++) {
-        ch_buf_printf(b, "%s%d", i ? "," : "", t->nodes[i].left >= 0 ? (int)t->nodes[i].feature : 0);
+        ch_buf_printf(b, "%s%d", i ? "," : "",
+                      t->nodes[i].left >= 0 ? (int)t->nodes[i].feature : 0);
     }
     ch_buf_puts(b, "],\"split_type\":[");
     for (size_t i = 0; i < n; i++) {
@@ -101,8 +102,8 @@ int ch_gbt_export_xgboost(const ch_gbt_model *m, const char *const *names, ch_bu
 {
     size_t K = m->p.n_groups, F = m->n_features;
     size_t n = (size_t)m->rounds * K < m->forest.n ? (size_t)m->rounds * K : m->forest.n;
-    double base = m->p.objective == CH_GBT_LOGISTIC ? 1.0 / (1.0 + exp(-m->base_margin))
-                                                    : m->base_margin;
+    double base =
+        m->p.objective == CH_GBT_LOGISTIC ? 1.0 / (1.0 + exp(-m->base_margin)) : m->base_margin;
     ch_buf_puts(b, "{\"learner\":{\"attributes\":{},\"feature_names\":[");
     for (size_t f = 0; f < F; f++) {
         ch_buf_puts(b, f ? "," : "");

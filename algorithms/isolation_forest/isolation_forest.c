@@ -12,10 +12,9 @@
  * forest and sends a histogram of scores (integer counts, so the sum does
  * not depend on the order) and its top_k rows with the features that
  * isolated them (values of k rows per shard do leave it: top_k: 0 keeps
- * every row home, and is the default for by-file silos). The coordinator sets the threshold from the histogram,
- * evaluates the held-out rows against their labels when there are labels,
- * and keeps the top_k rows of all shards. predict returns the anomaly
- * score (one regression output). */
+ * every row home, and is the default for by-file silos). The coordinator sets the threshold from
+ * the histogram, evaluates the held-out rows against their labels when there are labels, and keeps
+ * the top_k rows of all shards. predict returns the anomaly score (one regression output). */
 #include "algorithms/algo.h"
 #include "algorithms/isolation_forest/forest.h"
 #include "common/fsutil.h"
@@ -137,8 +136,7 @@ static int s_read_cfg(ch_config *cfg, const ch_schema *schema, s_cfg *c, ch_err 
         (rc = ch_cfg_bool(cfg, "model.bootstrap", false, &c->bootstrap, err)) ||
         (rc = ch_cfg_int(cfg, "model.extension_level", 0, 0, 100000, &c->extension_level, err)) ||
         (rc = ch_cfg_str(cfg, "model.contamination", "auto", &cont, err)) ||
-        (rc = ch_cfg_int(cfg, "model.top_k", s_default_top_k(cfg), 0, MAX_TOP_K, &c->top_k,
-                         err))) {
+        (rc = ch_cfg_int(cfg, "model.top_k", s_default_top_k(cfg), 0, MAX_TOP_K, &c->top_k, err))) {
         return rc;
     }
     double v;

@@ -20,7 +20,7 @@ typedef struct ch_mlp_params {
     ch_sched_kind schedule;
     long warmup_steps, step_epochs;
     long epochs, batch_size;
-    long classes; /* model.classes: 0 = from the target's levels */
+    long classes;        /* model.classes: 0 = from the target's levels */
     long early_stopping; /* patience in epochs on the validation loss; 0 = off */
     bool restore_best;   /* with early_stopping: keep the best epoch's weights */
 } ch_mlp_params;

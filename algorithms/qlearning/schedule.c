@@ -88,8 +88,8 @@ static double s_keep_root(double alpha, bool root, double n0, double n)
             r2 = sqrt(r2);
             r3 = sqrt(r3);
         }
-        keep *= ((r0 - alpha) * (r1 - alpha)) * ((r2 - alpha) * (r3 - alpha)) /
-                ((r0 * r1) * (r2 * r3));
+        keep *=
+            ((r0 - alpha) * (r1 - alpha)) * ((r2 - alpha) * (r3 - alpha)) / ((r0 * r1) * (r2 * r3));
         if (keep == 0) {
             return 0;
         }
