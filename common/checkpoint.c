@@ -94,6 +94,23 @@ static void *s_writer_main(void *arg)
     return NULL;
 }
 
+/* Frees what ch_ckpt_writer_new allocated (the thread is stopped or was
+ * never started). Accepts NULL. */
+static void s_writer_free(ch_ckpt_writer *w, bool sync_objects)
+{
+    if (!w) {
+        return;
+    }
+    if (sync_objects) {
+        pthread_mutex_destroy(&w->mu);
+        pthread_cond_destroy(&w->cv);
+    }
+    free(w->run_dir);
+    free(w->experiment);
+    free(w->algorithm);
+    free(w);
+}
+
 ch_ckpt_writer *ch_ckpt_writer_new(const char *run_dir, const char *experiment,
                                    const char *algorithm, ch_err *err)
 {
@@ -104,24 +121,14 @@ ch_ckpt_writer *ch_ckpt_writer_new(const char *run_dir, const char *experiment,
         w->algorithm = strdup(algorithm);
     }
     if (!w || !w->run_dir || !w->experiment || !w->algorithm) {
-        if (w) {
-            free(w->run_dir);
-            free(w->experiment);
-            free(w->algorithm);
-            free(w);
-        }
+        s_writer_free(w, false);
         ch_err_set(err, CH_ENOMEM, "out of memory");
         return NULL;
     }
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);
     if (pthread_create(&w->thread, NULL, s_writer_main, w) != 0) {
-        pthread_mutex_destroy(&w->mu);
-        pthread_cond_destroy(&w->cv);
-        free(w->run_dir);
-        free(w->experiment);
-        free(w->algorithm);
-        free(w);
+        s_writer_free(w, true);
         ch_err_set(err, CH_EIO, "cannot start the checkpoint writer thread");
         return NULL;
     }
@@ -190,12 +197,7 @@ void ch_ckpt_writer_destroy(ch_ckpt_writer **pw)
     pthread_cond_broadcast(&w->cv);
     pthread_mutex_unlock(&w->mu);
     pthread_join(w->thread, NULL);
-    pthread_mutex_destroy(&w->mu);
-    pthread_cond_destroy(&w->cv);
-    free(w->run_dir);
-    free(w->experiment);
-    free(w->algorithm);
-    free(w);
+    s_writer_free(w, true);
     *pw = NULL;
 }
 

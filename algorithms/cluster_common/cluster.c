@@ -638,3 +638,12 @@ void ch_cl_write_assignments(const char *dir, const char *algo, const uint64_t *
     free(path);
     ch_buf_free(&b);
 }
+
+void ch_cl_model_metrics(ch_round_metrics *out, double inertia, double silhouette,
+                         double davies_bouldin, double calinski_harabasz)
+{
+    ch_round_metric(out, "inertia", inertia);
+    ch_round_metric(out, "silhouette", silhouette);
+    ch_round_metric(out, "davies_bouldin", davies_bouldin);
+    ch_round_metric(out, "calinski_harabasz", calinski_harabasz);
+}

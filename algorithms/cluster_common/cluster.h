@@ -83,6 +83,11 @@ void ch_cl_write_assignments(const char *dir, const char *algo, const uint64_t *
 /* output_name for a clustering model: predict's column is "cluster". */
 const char *ch_cl_output_name(const void *model, size_t k);
 
+/* The model_metrics of a centroid clustering (k-means, hierarchical): its
+ * quality on the training rows. This function can't fail. */
+void ch_cl_model_metrics(ch_round_metrics *out, double inertia, double silhouette,
+                         double davies_bouldin, double calinski_harabasz);
+
 /* Squared Euclidean norms of the m rows of x (m x d). */
 void ch_cl_row_norms(const double *x, size_t m, size_t d, double *norms);
 

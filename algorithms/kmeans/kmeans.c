@@ -1146,10 +1146,7 @@ static int s_model_metrics(const void *vm, ch_round_metrics *out, ch_err *err)
 {
     const Cohort__Kmeans__Model *m = ((const s_model *)vm)->pb;
     (void)err;
-    ch_round_metric(out, "inertia", m->inertia);
-    ch_round_metric(out, "silhouette", m->silhouette);
-    ch_round_metric(out, "davies_bouldin", m->davies_bouldin);
-    ch_round_metric(out, "calinski_harabasz", m->calinski_harabasz);
+    ch_cl_model_metrics(out, m->inertia, m->silhouette, m->davies_bouldin, m->calinski_harabasz);
     return 0;
 }
 
