@@ -17,21 +17,109 @@ size_t ch_hc_condensed(size_t n, size_t i, size_t j)
     return n * i - (i * (i + 1) / 2) + (j - i - 1);
 }
 
-void ch_hc_pdist(const double *x, size_t n, size_t d, double *dist)
+/* One pair in pdist's arithmetic: the squares summed over the features in
+ * order, then the square root. */
+static double s_pair(const double *u, const double *v, size_t d)
+{
+    double s = 0;
+    for (size_t f = 0; f < d; f++) {
+        double t = u[f] - v[f];
+        s += t * t;
+    }
+    return sqrt(s);
+}
+
+/* Portable: four pairs at a time (four independent sums, each still in
+ * feature order). */
+static void s_pdist_plain(const double *x, size_t n, size_t d, double *dist)
 {
     size_t at = 0;
     for (size_t i = 0; i < n; i++) {
         const double *u = x + i * d;
-        for (size_t j = i + 1; j < n; j++) {
-            const double *v = x + j * d;
-            double s = 0;
+        size_t j = i + 1;
+        for (; j + 4 <= n; j += 4) {
+            const double *v0 = x + j * d, *v1 = v0 + d, *v2 = v1 + d, *v3 = v2 + d;
+            double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
             for (size_t f = 0; f < d; f++) {
-                double t = u[f] - v[f];
-                s += t * t;
+                double t0 = u[f] - v0[f], t1 = u[f] - v1[f], t2 = u[f] - v2[f];
+                double t3 = u[f] - v3[f];
+                s0 += t0 * t0;
+                s1 += t1 * t1;
+                s2 += t2 * t2;
+                s3 += t3 * t3;
             }
-            dist[at++] = sqrt(s);
+            dist[at++] = sqrt(s0);
+            dist[at++] = sqrt(s1);
+            dist[at++] = sqrt(s2);
+            dist[at++] = sqrt(s3);
+        }
+        for (; j < n; j++) {
+            dist[at++] = s_pair(u, x + j * d, d);
         }
     }
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+enum { S_TILE = 8, S_TILE_MAX_D = 512 };
+typedef double s_v4 __attribute__((vector_size(32)));
+
+/* AVX2: rows j0 .. j0 + 7 are transposed into a feature-major tile, and
+ * every row i < j0 meets them eight at a time in two 4-lane vectors. The
+ * lanes are pairs, not features, so each pair is still summed in feature
+ * order, and no FMA is used (target avx2 only): the distances are the
+ * plain loop's (and SciPy's) to the bit. */
+__attribute__((target("avx2"))) static void s_pdist_avx2(const double *x, size_t n, size_t d,
+                                                         double *dist)
+{
+    double tile[S_TILE * S_TILE_MAX_D];
+    size_t j0 = 0;
+    for (; j0 + S_TILE <= n; j0 += S_TILE) {
+        for (size_t f = 0; f < d; f++) {
+            for (size_t b = 0; b < S_TILE; b++) {
+                tile[f * S_TILE + b] = x[(j0 + b) * d + f];
+            }
+        }
+        for (size_t i = 0; i < j0; i++) {
+            const double *u = x + i * d;
+            s_v4 s0 = {0, 0, 0, 0}, s1 = {0, 0, 0, 0};
+            for (size_t f = 0; f < d; f++) {
+                s_v4 uf = {u[f], u[f], u[f], u[f]}, t0, t1;
+                memcpy(&t0, tile + f * S_TILE, sizeof t0);
+                memcpy(&t1, tile + f * S_TILE + 4, sizeof t1);
+                t0 = uf - t0;
+                t1 = uf - t1;
+                s0 += t0 * t0;
+                s1 += t1 * t1;
+            }
+            double *o = dist + ch_hc_condensed(n, i, j0);
+            for (size_t b = 0; b < 4; b++) {
+                o[b] = sqrt(s0[b]);
+                o[b + 4] = sqrt(s1[b]);
+            }
+        }
+        for (size_t i = j0; i < j0 + S_TILE; i++) {
+            for (size_t j = i + 1; j < j0 + S_TILE; j++) {
+                dist[ch_hc_condensed(n, i, j)] = s_pair(x + i * d, x + j * d, d);
+            }
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = (j0 > i + 1 ? j0 : i + 1); j < n; j++) {
+            dist[ch_hc_condensed(n, i, j)] = s_pair(x + i * d, x + j * d, d);
+        }
+    }
+}
+#endif
+
+void ch_hc_pdist(const double *x, size_t n, size_t d, double *dist)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (d <= S_TILE_MAX_D && __builtin_cpu_supports("avx2")) {
+        s_pdist_avx2(x, n, d, dist);
+        return;
+    }
+#endif
+    s_pdist_plain(x, n, d, dist);
 }
 
 /* Lance-Williams update of the distance from cluster i to the merge of x and y. */
@@ -53,28 +141,29 @@ static double s_new_dist(ch_hc_method m, double d_xi, double d_yi, double d_xy, 
     }
 }
 
+/* The nearest-neighbour chain (SciPy's nn_chain); act[0..na) lists the
+ * clusters still active, in index order, so that scans and updates skip the
+ * merged ones (as fastcluster does). */
 static int s_nn_chain(double *dist, size_t n, ch_hc_method m, double *z)
 {
     double *size = malloc(n * sizeof *size);
     size_t *chain = malloc(n * sizeof *chain);
-    if (!size || !chain) {
+    size_t *act = malloc(n * sizeof *act);
+    if (!size || !chain || !act) {
         free(size);
         free(chain);
+        free(act);
         return CH_ENOMEM;
     }
     for (size_t i = 0; i < n; i++) {
         size[i] = 1;
+        act[i] = i;
     }
-    size_t len = 0;
+    size_t na = n, len = 0;
     for (size_t k = 0; k + 1 < n; k++) {
         if (len == 0) {
-            for (size_t i = 0; i < n; i++) {
-                if (size[i] > 0) {
-                    chain[0] = i;
-                    len = 1;
-                    break;
-                }
-            }
+            chain[0] = act[0];
+            len = 1;
         }
         size_t x, y = 0;
         double cur;
@@ -86,20 +175,23 @@ static int s_nn_chain(double *dist, size_t n, ch_hc_method m, double *z)
             } else {
                 cur = INFINITY;
             }
-            /* the same scan as SciPy's, with the condensed index walked
-             * incrementally: column x above the diagonal, then row x */
-            size_t at = x - 1;
-            for (size_t i = 0; i < x; i++) {
-                if (size[i] != 0 && dist[at] < cur) {
-                    cur = dist[at];
+            /* SciPy's scan (the same comparisons in the same order), over
+             * the active clusters only: column x above the diagonal, then
+             * row x */
+            size_t a = 0;
+            for (; a < na && act[a] < x; a++) {
+                size_t i = act[a];
+                double v = dist[n * i - (i * (i + 1) / 2) + (x - i - 1)];
+                if (v < cur) {
+                    cur = v;
                     y = i;
                 }
-                at += n - i - 2;
             }
-            const double *row = dist + (x + 1 < n ? ch_hc_condensed(n, x, x + 1) : 0);
-            for (size_t i = x + 1; i < n; i++) {
-                if (size[i] != 0 && row[i - x - 1] < cur) {
-                    cur = row[i - x - 1];
+            size_t row = n * x - x * (x + 1) / 2 - x - 1; /* (x, i) at row + i, modulo */
+            for (a++; a < na; a++) {
+                size_t i = act[a];
+                if (dist[row + i] < cur) {
+                    cur = dist[row + i];
                     y = i;
                 }
             }
@@ -121,17 +213,28 @@ static int s_nn_chain(double *dist, size_t n, ch_hc_method m, double *z)
         z[4 * k + 3] = nx + ny;
         size[x] = 0;
         size[y] = nx + ny;
-        for (size_t i = 0; i < n; i++) {
-            double ni = size[i];
-            if (ni == 0 || i == y) {
+        size_t ax = 0;
+        for (size_t a = 0; a < na; a++) {
+            size_t i = act[a];
+            if (i == x) {
+                ax = a;
+                continue;
+            }
+            if (i == y) {
                 continue;
             }
             size_t iy = ch_hc_condensed(n, i, y);
-            dist[iy] = s_new_dist(m, dist[ch_hc_condensed(n, i, x)], dist[iy], cur, nx, ny, ni);
+            dist[iy] =
+                s_new_dist(m, dist[ch_hc_condensed(n, i, x)], dist[iy], cur, nx, ny, size[i]);
+        }
+        na--;
+        for (size_t a = ax; a < na; a++) {
+            act[a] = act[a + 1];
         }
     }
     free(size);
     free(chain);
+    free(act);
     return 0;
 }
 

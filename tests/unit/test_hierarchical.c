@@ -12,8 +12,11 @@
 #include "algorithms/hierarchical/linkage.h"
 #include "tests/check.h"
 
+#include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 static const double s_x[14 * 3] = {
     0.00246,   0.597491, -0.548276, -1.781184, -0.909342, -1.983293, 0.120287,  2.68043,  -0.984413,
@@ -106,6 +109,147 @@ static void s_check(ch_hc_method m, const double *ref, const int *k3, double t, 
     CHECK(ch_hc_cut(z, 14, 0, z[2] / 2, lab) == 14);
 }
 
+static int s_cmp5(const void *a, const void *b)
+{
+    const double *x = a, *y = b;
+    if (x[2] != y[2]) {
+        return x[2] < y[2] ? -1 : 1;
+    }
+    return x[4] < y[4] ? -1 : x[4] > y[4];
+}
+
+/* --- the fast paths against plain references, on data full of ties ------ */
+
+enum { S_TN = 150, S_TD = 20 };
+
+/* The pre-2026-12-04 linkage scan, checked against SciPy on digits (same
+ * merges, heights to the bit): every cluster scanned, merged ones skipped
+ * by their size. The active-list chain of linkage.c must give the same z. */
+static void s_ref_chain(double *dist, size_t n, ch_hc_method m, double *z)
+{
+    double size[S_TN];
+    size_t chain[S_TN], len = 0;
+    for (size_t i = 0; i < n; i++) {
+        size[i] = 1;
+    }
+    for (size_t k = 0; k + 1 < n; k++) {
+        for (size_t i = 0; len == 0 && i < n; i++) {
+            if (size[i] > 0) {
+                chain[len++] = i;
+            }
+        }
+        size_t x, y = 0;
+        double cur;
+        for (;;) {
+            x = chain[len - 1];
+            cur = len > 1 ? dist[ch_hc_condensed(n, x, y = chain[len - 2])] : INFINITY;
+            for (size_t i = 0; i < n; i++) {
+                if (i != x && size[i] != 0 && dist[ch_hc_condensed(n, x, i)] < cur) {
+                    cur = dist[ch_hc_condensed(n, x, i)];
+                    y = i;
+                }
+            }
+            if (len > 1 && y == chain[len - 2]) {
+                break;
+            }
+            chain[len++] = y;
+        }
+        len -= 2;
+        size_t lo = x < y ? x : y, hi = x < y ? y : x;
+        double nx = size[lo], ny = size[hi];
+        z[4 * k] = (double)lo;
+        z[4 * k + 1] = (double)hi;
+        z[4 * k + 2] = cur;
+        z[4 * k + 3] = nx + ny;
+        size[lo] = 0;
+        size[hi] = nx + ny;
+        for (size_t i = 0; i < n; i++) {
+            if (size[i] == 0 || i == hi) {
+                continue;
+            }
+            double a = dist[ch_hc_condensed(n, i, lo)], b = dist[ch_hc_condensed(n, i, hi)];
+            double v, t = 1.0 / (nx + ny + size[i]);
+            switch (m) {
+            case CH_HC_COMPLETE:
+                v = a > b ? a : b;
+                break;
+            case CH_HC_AVERAGE:
+                v = (nx * a + ny * b) / (nx + ny);
+                break;
+            default:
+                v = sqrt((size[i] + nx) * t * a * a + (size[i] + ny) * t * b * b -
+                         size[i] * t * cur * cur);
+            }
+            dist[ch_hc_condensed(n, i, hi)] = v;
+        }
+    }
+}
+
+/* SciPy's ordering of raw chain merges: stable sort by height, then ids
+ * relabelled through a union-find (cluster n + k is merge k). */
+static void s_sort_relabel(double *z, size_t n)
+{
+    static double t[(S_TN - 1) * 5];
+    static size_t parent[2 * S_TN];
+    static double size[2 * S_TN];
+    for (size_t k = 0; k + 1 < n; k++) {
+        memcpy(t + 5 * k, z + 4 * k, 4 * sizeof(double));
+        t[5 * k + 4] = (double)k;
+    }
+    qsort(t, n - 1, 5 * sizeof(double), s_cmp5);
+    for (size_t i = 0; i < 2 * n; i++) {
+        parent[i] = i;
+        size[i] = 1;
+    }
+    for (size_t k = 0; k + 1 < n; k++) {
+        size_t a = (size_t)t[5 * k], b = (size_t)t[5 * k + 1];
+        while (parent[a] != a) {
+            a = parent[a];
+        }
+        while (parent[b] != b) {
+            b = parent[b];
+        }
+        z[4 * k] = (double)(a < b ? a : b);
+        z[4 * k + 1] = (double)(a < b ? b : a);
+        z[4 * k + 2] = t[5 * k + 2];
+        z[4 * k + 3] = size[n + k] = size[a] + size[b];
+        parent[a] = parent[b] = n + k;
+    }
+}
+
+static void s_check_fast_paths(void)
+{
+    static double x[S_TN * S_TD], dist[S_TN * (S_TN - 1) / 2], ref[S_TN * (S_TN - 1) / 2];
+    static double z[(S_TN - 1) * 4], zr[(S_TN - 1) * 4];
+    uint64_t r = 12345;
+    for (size_t i = 0; i < S_TN * S_TD; i++) {
+        r = r * 6364136223846793005u + 1442695040888963407u;
+        x[i] = (double)((r >> 33) % 4); /* small integers: many equal distances */
+    }
+    ch_hc_pdist(x, S_TN, S_TD, dist);
+    size_t at = 0;
+    for (size_t i = 0; i < S_TN; i++) {
+        for (size_t j = i + 1; j < S_TN; j++) {
+            double s = 0;
+            for (size_t f = 0; f < S_TD; f++) {
+                s += (x[i * S_TD + f] - x[j * S_TD + f]) * (x[i * S_TD + f] - x[j * S_TD + f]);
+            }
+            ref[at++] = sqrt(s);
+        }
+    }
+    /* the tiled (AVX2) and four-pair kernels keep each pair's order of sums */
+    CHECK(memcmp(dist, ref, sizeof ref) == 0);
+    static const ch_hc_method ms[] = {CH_HC_WARD, CH_HC_COMPLETE, CH_HC_AVERAGE};
+    for (size_t t = 0; t < 3; t++) {
+        memcpy(dist, ref, sizeof ref);
+        CHECK(ch_hc_linkage(dist, S_TN, ms[t], z) == 0);
+        memcpy(dist, ref, sizeof ref);
+        s_ref_chain(dist, S_TN, ms[t], zr);
+        s_sort_relabel(zr, S_TN);
+        CHECK(memcmp(z, zr, sizeof z) == 0);
+    }
+}
+
 int main(void)
 {
     CHECK(ch_hc_condensed(14, 0, 1) == 0);
@@ -115,5 +259,6 @@ int main(void)
     s_check(CH_HC_COMPLETE, s_z_complete, s_k3_complete, s_t_complete, s_dt_complete);
     s_check(CH_HC_AVERAGE, s_z_average, s_k3_average, s_t_average, s_dt_average);
     s_check(CH_HC_SINGLE, s_z_single, s_k3_single, s_t_single, s_dt_single);
+    s_check_fast_paths();
     CH_TEST_END();
 }
