@@ -179,6 +179,40 @@ static int s_write_csv(const char *path, const double *z, size_t n, ch_err *err)
 }
 
 /* Clusters the n rows of x (n x d, standardised) and fills the model. */
+/* Up to this many rows the condensed matrix is kept (copied before the
+ * linkage overwrites it) and the silhouette is read from it: exact pdist
+ * distances and no second O(n^2 d) pass. Above it (the copy would pass
+ * 64 MB) the silhouette recomputes the distances in blocks through dgemm. */
+enum { S_KEEP_DIST_ROWS = 4096 };
+
+/* Silhouette of every row from the condensed distances: per row the sums
+ * of distances to each cluster, then scikit-learn's (b - a) / max(a, b)
+ * (0 for a row alone in its cluster). sums: n x k scratch, zeroed. */
+static void s_silhouette_condensed(const double *dist, size_t n, const int32_t *lab,
+                                   const double *count, size_t k, double *sums, double *s)
+{
+    size_t at = 0;
+    for (size_t i = 0; i < n; i++) {
+        double *si = sums + i * k;
+        for (size_t j = i + 1; j < n; j++, at++) {
+            si[lab[j]] += dist[at];
+            sums[j * k + (size_t)lab[i]] += dist[at];
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        const double *si = sums + i * k;
+        size_t own = (size_t)lab[i];
+        double a = count[own] > 1 ? si[own] / (count[own] - 1) : NAN, b = INFINITY;
+        for (size_t c = 0; c < k; c++) {
+            if (c != own && count[c] > 0 && si[c] / count[c] < b) {
+                b = si[c] / count[c];
+            }
+        }
+        double den = a > b ? a : b;
+        s[i] = (isnan(a) || !isfinite(b) || !(den > 0)) ? 0 : (b - a) / den;
+    }
+}
+
 static int s_cluster(s_coord *st, Cohort__Hierarchical__Model *m, double *x, const double *y,
                      size_t n, ch_err *err)
 {
@@ -197,13 +231,19 @@ static int s_cluster(s_coord *st, Cohort__Hierarchical__Model *m, double *x, con
     m->n_merges = 4 * (n - 1);
     m->n_labels = n;
     ch_hc_pdist(x, n, d, dist);
+    double *kept = n <= S_KEEP_DIST_ROWS ? malloc((pairs ? pairs : 1) * sizeof *kept) : NULL;
+    if (kept) {
+        memcpy(kept, dist, pairs * sizeof *kept);
+    }
     int rc = ch_hc_linkage(dist, n, (ch_hc_method)st->p.linkage, m->merges);
     free(dist);
     if (rc) {
+        free(kept);
         return ch_err_set(err, rc, "out of memory for the linkage");
     }
     const double *z = m->merges;
     if (!isnan(st->p.threshold) && !(z[2] <= st->p.threshold)) {
+        free(kept);
         return ch_err_set(err, CH_EINVAL,
                           "model.distance_threshold %g is below the smallest merge distance "
                           "%.6g: every row would be its own cluster",
@@ -212,6 +252,7 @@ static int s_cluster(s_coord *st, Cohort__Hierarchical__Model *m, double *x, con
     size_t k = ch_hc_cut(z, n, isnan(st->p.threshold) ? (size_t)st->p.n_clusters : 0,
                          st->p.threshold, m->labels);
     if (k == 0) {
+        free(kept);
         return ch_err_set(err, CH_ENOMEM, "out of memory");
     }
     m->n_clusters = (uint32_t)k;
@@ -272,7 +313,13 @@ static int s_cluster(s_coord *st, Cohort__Hierarchical__Model *m, double *x, con
         m->adjusted_rand = q ? ch_cl_adjusted_rand(m->contingency, k, q) : NAN;
         m->silhouette = NAN;
         if (k >= 2 && k < n) {
-            rc = ch_cl_silhouette(x, n, lab, self, x, n, lab, m->count, k, d, s, err);
+            double *sums = kept ? ch_calloc_array(n, k * sizeof(double)) : NULL;
+            if (sums) {
+                s_silhouette_condensed(kept, n, lab, m->count, k, sums, s);
+            } else {
+                rc = ch_cl_silhouette(x, n, lab, self, x, n, lab, m->count, k, d, s, err);
+            }
+            free(sums);
             double tot = 0;
             for (size_t i = 0; rc == 0 && i < n; i++) {
                 m->silhouette_cluster[lab[i]] += s[i];
@@ -286,6 +333,7 @@ static int s_cluster(s_coord *st, Cohort__Hierarchical__Model *m, double *x, con
             m->n_silhouette_cluster = 0;
         }
     }
+    free(kept);
     free(spread);
     free(s);
     free(self);

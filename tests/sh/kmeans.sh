@@ -79,6 +79,13 @@ timeout 60 "$COHORT" run examples/hierarchical.yaml --workers 2 --out "$T/lk" \
     --set model.linkage_csv="$T/linkage.csv" >/dev/null 2>&1
 check "linkage.csv has n-1 = 177 rows" test "$(wc -l <"$T/linkage.csv")" = 177
 check "linkage.csv ends with SciPy's last ward merge" grep -q '^351,353,35.4015338313474' "$T/linkage.csv"
+# scikit-learn 1.2.1 silhouette_score of that cut, on the standardised wine
+# features (StandardScaler; the labels of SciPy's fcluster(linkage(Z,
+# "ward"), 3, "maxclust")): 0.2774439826952266; cohort reads it from the
+# kept condensed matrix (rows <= 4096)
+sil=$(num "$T/ward-1/summary.json" silhouette)
+check "ward silhouette matches scikit-learn's silhouette_score 0.2774439826952266 ($sil)" \
+    awk -v a="$sil" 'BEGIN { d = a - 0.2774439826952266; if (d < 0) d = -d; exit !(d <= 1e-6) }'
 
 # bad input
 cat >"$T/iris200.yaml" <<YAML
