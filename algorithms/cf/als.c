@@ -78,7 +78,8 @@ static void s_cg(const double *A, const double *b, double *x, size_t q, long ste
     }
 }
 
-/* Normal equations of one row (als.h): A (q x q, full) and b (q) from the
+/* Normal equations of one row (als.h): A (q x q; the upper triangle, or
+ * the whole matrix for conjugate gradient) and b (q) from the
  * other side's factors V (f per row) over the entries idx/val of the row; M
  * holds n x q doubles. */
 static void s_normal(const ch_als_params *p, const uint32_t *idx, const double *val, size_t n,
@@ -118,8 +119,12 @@ static void s_normal(const ch_als_params *p, const uint32_t *idx, const double *
     }
     for (size_t a = 0; a < q; a++) {
         A[a * q + a] += p->lambda;
-        for (size_t c = 0; c < a; c++) {
-            A[a * q + c] = A[c * q + a];
+    }
+    if (p->implicit && p->cg_steps > 0) { /* CG reads the whole matrix */
+        for (size_t a = 0; a < q; a++) {
+            for (size_t c = 0; c < a; c++) {
+                A[a * q + c] = A[c * q + a];
+            }
         }
     }
 }
