@@ -7,7 +7,8 @@
 # leave-k-out and time splits; predict with a saved model (unknown users get
 # the global mean), for chosen users (top-N, as recommendations.csv) and
 # chosen items (similar items, as similar_items.csv, for als from the item
-# factors); bad configurations and data giving clear errors.
+# factors); bad configurations and data (and by-file silos) giving clear
+# errors.
 . "$(dirname "$0")/lib.sh"
 exp=examples/cf.yaml
 
@@ -136,5 +137,20 @@ expect_error "missing column" "no column 'stars'" "$COHORT" run $exp --workers 1
 expect_error "leave_k_out with the engine split" "set data.test_fraction: 0" "$COHORT" run $exp --workers 1 --out "$T/x" --set model.split=leave_k_out
 expect_error "keep below k" "must be at least model.k" "$COHORT" run "$knn" --workers 1 --out "$T/x" --set model.k=50 --set model.keep=10
 expect_error "unknown similarity" "model.similarity" "$COHORT" run "$knn" --workers 1 --out "$T/x" --set model.similarity=euclid
+# by-file silos: refused with a message naming the scheme (each silo would
+# hold only some of a user's or an item's interactions)
+head -n 2000 data/ratings_synthetic.csv >"$T/silo.csv"
+timeout 60 "$COHORT" coordinator $exp --bind tcp://127.0.0.1:0 --workers 1 --set data.test_fraction=0 \
+    --set partition.scheme=by-file --set runtime.heartbeat_timeout=2 --out "$T/bf" >/dev/null 2>"$T/bf.err" &
+cpid=$!
+wait_for "$T/bf/endpoints.json" 10
+timeout 60 "$COHORT" worker --connect "$(endpoint "$T/bf")" --data "$T/silo.csv" >/dev/null 2>&1 &
+wpid=$!
+wait $cpid
+rc=$?
+wait $wpid 2>/dev/null
+check "als by-file: the run stops with a non-zero exit" [ $rc -ne 0 ]
+check "als by-file: the message names the scheme" grep -q "partition.scheme by-file is not supported" "$T/bf.err"
+
 expect_error "regularization 0" "model.regularization must be > 0" "$COHORT" run $exp --workers 1 --out "$T/x" --set model.regularization=0
 finish
