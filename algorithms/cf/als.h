@@ -5,9 +5,10 @@
  * steps as the `implicit` package does).
  *
  * One iteration: every user's factors from the item factors (users sharded
- * across workers), then every item's factors from statistics summed over
- * users on the block tree (tree.h), so the result is the same for any
- * worker count. */
+ * across workers), then every item's factors from the user factors (items
+ * sharded). A row's solve reads only that row's interactions (in CSR or
+ * CSC order) and the other side's factors, never a sum over workers, so
+ * the result is the same bytes for any worker count. */
 #ifndef CH_CF_ALS_H
 #define CH_CF_ALS_H
 
@@ -27,29 +28,27 @@ typedef struct ch_als_params {
 
 /* Unknowns per row: f, plus the bias in biased explicit ALS. */
 size_t ch_als_q(const ch_als_params *p);
-/* Values per item in the summed statistics: q(q+1)/2 + q. */
-size_t ch_als_stat_len(const ch_als_params *p);
-
-/* YtY (f x f, row-major) of n rows of f factors (implicit only). */
+/* YtY (f x f, row-major) of n rows of f factors (implicit only). Plain
+ * loops in row order: every worker computes the same bits. */
 void ch_als_gram(const double *Y, size_t n, size_t f, double *G);
 
-/* Solves users [u0, u1) of by_user given item factors Y (n_items x f), item
- * biases bi and the global mean mu (explicit biased), G = YtY (implicit).
- * X (n_users x f, warm start for CG) and bu are written for those users.
- * Returns 0 or CH_ENOMEM. */
-int ch_als_solve_users(const ch_als_params *p, const ch_cf_csr *by_user, size_t u0, size_t u1,
-                       const double *Y, const double *bi, double mu, const double *G, double *X,
-                       double *bu);
-
-/* Adds users [u0, u1)'s contributions to the statistics of the items they
- * rated into acc (n_items x stat_len) and marks touched items. */
-void ch_als_item_stats(const ch_als_params *p, const ch_cf_csr *by_user, size_t u0, size_t u1,
-                       const double *X, const double *bu, double mu, double *acc);
-
-/* Solves every item from its summed statistics (stats: item i at row
- * stat_row[i] or none when -1); G = XtX for implicit. Y (warm start) and bi
- * are written. Returns 0 or CH_ENOMEM. */
-int ch_als_solve_items(const ch_als_params *p, size_t n_items, const long *stat_row,
-                       const double *stats, const double *G, double *Y, double *bi);
+/* Solves rows [r0, r1) of R: users from the item factors with R the CSR
+ * (users x items), or items from the user factors with R the CSC (items x
+ * users). V: the other side's factors (R->n_cols x f), vbias its biases
+ * (explicit biased, else NULL), mu the global mean (explicit biased), G =
+ * VtV (implicit). Z: (r1 - r0) x f, row r at Z + (r - r0) f, read as the
+ * warm start of conjugate gradient and written; zb (r1 - r0) the rows'
+ * biases (explicit biased, else NULL).
+ *
+ * Normal equations of row r with n interactions: the n other-side rows
+ * gathered into an n x q matrix M (scaled by sqrt(w), w = alpha r for
+ * implicit, 1 for explicit; a column of ones for the bias) and A = G +
+ * M'M + lambda I by one dsyrk (implicit: VtV + Vt(C - I)V, G computed once
+ * per half-step and shared by every row), b = sum t v. Solved by LAPACK's
+ * Cholesky (dpotrf/dpotrs; a matrix that is not positive definite gives
+ * z = 0) or `cg_steps` conjugate-gradient steps. Returns 0 or CH_ENOMEM. */
+int ch_als_solve_rows(const ch_als_params *p, const ch_cf_csr *R, size_t r0, size_t r1,
+                      const double *V, const double *vbias, double mu, const double *G, double *Z,
+                      double *zb);
 
 #endif

@@ -1,38 +1,38 @@
-/* als_algo.c: model.algorithm als: one round per ALS iteration.
+/* als_algo.c: model.algorithm als: two rounds per ALS iteration.
  *
- *   task:   the item factors Y and biases (and, for implicit CG, the user
- *           factors X as warm starts)
- *   worker: solves the users of its blocks (user block b = users
- *           [U b / B, U (b + 1) / B) of the plan's B blocks), then sums
- *           each block's item statistics and sends them over the sparse
- *           block tree (tree.h), with its users' new factors
- *   coord:  completes the tree, solves every item, reports train/test RMSE
- *           and sampled ranking metrics
+ *   round 2k   (OP_USERS): the task carries the item factors Y (and item
+ *              biases; the user factors X as warm starts for implicit CG);
+ *              a worker solves the users of its plan blocks (user block b =
+ *              users [U b / B, U (b + 1) / B) of the plan's B blocks) from
+ *              their CSR rows and returns their factors
+ *   round 2k+1 (OP_ITEMS): the task carries X (and user biases; Y as warm
+ *              starts); a worker solves the items of its blocks (item block
+ *              b = items [I b / B, I (b + 1) / B)) from their CSC columns
+ *   coord:     concatenates the factor blocks; after the item round reports
+ *              train/test RMSE and sampled ranking metrics
  *
- * Every user solve depends only on Y, every item solve on the tree root, so
- * the factors are the same bytes for any number of workers. */
+ * Every row's solve reads only its own interactions, in CSR or CSC order,
+ * and the whole other side, so the factors are the same bytes for any
+ * number of workers: nothing is summed across workers. */
 #include "algorithms/algo.h"
 #include "algorithms/cf/als.h"
 #include "algorithms/cf/common.h"
 #include "algorithms/cf/query.h"
-#include "algorithms/cf/tree.h"
 #include "common/rng.h"
 #include "proto/cf.pb-c.h"
 
-#include <malloc.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-enum { OP_ITERATE = 1 };
+enum { OP_USERS = 1, OP_ITEMS = 2 };
 
 typedef struct s_coord {
     ch_cf_params p;
     ch_cf_data d;
     ch_cf_model *m;
     ch_cf_heldout h;
-    size_t n_blocks;
-    long iter;
+    long half; /* half-steps done: iteration half / 2, users next when even */
     char *run_dir;
 } s_coord;
 
@@ -42,9 +42,6 @@ typedef struct s_worker {
     const ch_worker_env *env;
     char *broken; /* the data error, reported by the coordinator's own build first */
     double mu;
-    double *X, *bu, *acc;
-    uint8_t *mark;
-    uint32_t *touched;
 } s_worker;
 
 static int s_configure(ch_config *cfg, const ch_schema *schema, ch_err *err)
@@ -61,11 +58,13 @@ static int s_estimate(ch_config *cfg, const ch_schema *schema, size_t n_rows, si
     if (ch_cf_params_read(cfg, schema, CH_CF_ALS, 0, &p, NULL) != 0) {
         return 0;
     }
+    /* CSR + CSC (12 bytes an interaction each) and both sides' factors
+     * (users ~ n_rows / 40 at the usual density) */
     double q = (double)ch_als_q(&p.als), w = n_workers ? (double)n_workers : 1;
-    out->worker_bytes = (double)n_rows * 40 + (double)n_rows / 4 * q * 8;
-    out->message_bytes = (double)n_rows / w * (q * q / 2 + q) * 8;
-    out->flops = (double)n_rows * q * q * 4;
-    out->rounds = (double)p.iterations;
+    out->worker_bytes = (double)n_rows * 24 + (double)n_rows / 20 * q * 8;
+    out->message_bytes = (double)n_rows / 40 / w * q * 8;
+    out->flops = (double)n_rows * q * (q + 1);
+    out->rounds = 2 * (double)p.iterations;
     return 0;
 }
 
@@ -97,7 +96,7 @@ static void *s_coord_new(const ch_coord_env *env, ch_err *err)
         rc = ch_cf_coord_setup(env, &st->p, CH_CF_ALS, &st->d, st->m, &st->h, err);
     }
     ch_cf_model *m = st->m;
-    st->n_blocks = env->n_blocks;
+    ch_cf_csr_free(&st->d.by_item); /* the workers solve the items */
     st->run_dir = env->run_dir ? strdup(env->run_dir) : NULL;
     if (rc == 0) {
         size_t nu = m->users.n, ni = m->items.n, f = m->f;
@@ -128,38 +127,64 @@ static void *s_coord_new(const ch_coord_env *env, ch_err *err)
     return st;
 }
 
-static int s_pack_task(const s_coord *st, ch_buf *payload, ch_err *err)
+/* Appends AlsTask field `field` (bytes) to payload, preceded by a padding
+ * field (AlsTask.pad) that puts the data at a multiple of 8 bytes from
+ * `start` (where the task begins), so a worker reads the doubles in place (s_task_view). */
+static int s_put_field(ch_buf *payload, size_t start, unsigned field, const void *data, size_t len)
+{
+    uint8_t hdr[12], pad[2 + 7] = {15 << 3 | 2, 0};
+    size_t h = 0;
+    hdr[h++] = (uint8_t)(field << 3 | 2);
+    for (uint64_t v = len;; v >>= 7) {
+        hdr[h++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+        if (v <= 0x7f) {
+            break;
+        }
+    }
+    size_t fill = (8 - (payload->len - start + 2 + h) % 8) % 8;
+    pad[1] = (uint8_t)fill;
+    memset(pad + 2, 0, fill);
+    if (ch_buf_append(payload, pad, 2 + fill) != 0 || ch_buf_append(payload, hdr, h) != 0 ||
+        ch_buf_append(payload, data, len) != 0) {
+        return CH_ENOMEM;
+    }
+    return 0;
+}
+
+static int s_pack_task(const s_coord *st, bool users, ch_buf *payload, ch_err *err)
 {
     const ch_cf_model *m = st->m;
-    Cohort__Cf__AlsTask t = COHORT__CF__ALS_TASK__INIT;
-    t.y.data = (uint8_t *)m->Y;
-    t.y.len = m->items.n * m->f * 8;
-    if (m->bi) {
-        t.bi.data = (uint8_t *)m->bi;
-        t.bi.len = m->items.n * 8;
+    bool cg = m->implicit && st->p.als.cg_steps > 0;
+    size_t start = payload->len, nx = m->users.n, ni = m->items.n;
+    /* one allocation: four fields of data, header and padding */
+    size_t need = 4 * 24 + (users || cg ? ni * m->f * 8 : 0) + (m->bi && users ? ni * 8 : 0) +
+                  (!users || cg ? nx * m->f * 8 : 0) + (m->bu && !users ? nx * 8 : 0);
+    int rc = ch_buf_reserve(payload, need);
+    if (users || cg) {
+        rc = rc ? rc : s_put_field(payload, start, 1, m->Y, ni * m->f * 8);
     }
-    if (m->implicit && st->p.als.cg_steps > 0) {
-        t.x.data = (uint8_t *)m->X;
-        t.x.len = m->users.n * m->f * 8;
+    if (m->bi && users) {
+        rc = rc ? rc : s_put_field(payload, start, 2, m->bi, ni * 8);
     }
-    size_t size = cohort__cf__als_task__get_packed_size(&t);
-    if (ch_buf_reserve(payload, size) != 0) {
-        return ch_err_set(err, CH_ENOMEM, "out of memory");
+    if (!users || cg) {
+        rc = rc ? rc : s_put_field(payload, start, 3, m->X, nx * m->f * 8);
     }
-    cohort__cf__als_task__pack(&t, payload->data + payload->len);
-    payload->len += size;
-    return 0;
+    if (m->bu && !users) {
+        rc = rc ? rc : s_put_field(payload, start, 4, m->bu, nx * 8);
+    }
+    return rc ? ch_err_set(err, CH_ENOMEM, "out of memory") : 0;
 }
 
 static int s_next_task(void *vst, uint32_t round, uint32_t *op, ch_buf *payload, ch_err *err)
 {
     s_coord *st = vst;
     (void)round;
-    if (st->iter >= st->p.iterations) {
+    if (st->half >= 2 * st->p.iterations) {
         return 1;
     }
-    *op = OP_ITERATE;
-    return s_pack_task(st, payload, err);
+    bool users = st->half % 2 == 0;
+    *op = users ? OP_USERS : OP_ITEMS;
+    return s_pack_task(st, users, payload, err);
 }
 
 static int s_aggregate(void *vst, uint32_t round, uint32_t op, const ch_update *ups, size_t n,
@@ -168,15 +193,14 @@ static int s_aggregate(void *vst, uint32_t round, uint32_t op, const ch_update *
     s_coord *st = vst;
     ch_cf_model *m = st->m;
     (void)round;
-    if (op != OP_ITERATE) {
+    bool users = st->half % 2 == 0;
+    if (op != (users ? OP_USERS : OP_ITEMS)) {
         return ch_err_set(err, CH_EPROTO, "als: unexpected op %u", op);
     }
-    size_t nu = m->users.n, ni = m->items.n, f = m->f, len = ch_als_stat_len(&st->p.als);
-    ch_cf_tree *tree = ch_cf_tree_new(st->n_blocks, len, ni ? ni - 1 : 0);
-    if (!tree) {
-        return ch_err_set(err, CH_ENOMEM, "out of memory");
-    }
+    size_t rows = users ? m->users.n : m->items.n, f = m->f, next = 0;
+    double *Z = users ? m->X : m->Y, *zb = users ? m->bu : m->bi;
     int rc = 0;
+    /* the shards' row ranges, in shard order, tile [0, rows) */
     for (size_t k = 0; k < n && rc == 0; k++) {
         Cohort__Cf__AlsUpdate *u =
             cohort__cf__als_update__unpack(NULL, ups[k].state_len, ups[k].state);
@@ -184,63 +208,43 @@ static int s_aggregate(void *vst, uint32_t round, uint32_t op, const ch_update *
             rc = ch_err_set(err, CH_EPROTO, "als: update of shard %u does not parse", ups[k].shard);
             break;
         }
-        size_t u0 = (size_t)u->u0, u1 = (size_t)u->u1;
-        if (u0 > u1 || u1 > nu || u->x.len != (u1 - u0) * f * 8 ||
-            (m->bu && u->bu.len != (u1 - u0) * 8)) {
-            rc =
-                ch_err_set(err, CH_EPROTO, "als: update of shard %u has wrong sizes", ups[k].shard);
+        size_t r0 = (size_t)u->r0, r1 = (size_t)u->r1;
+        if (r0 != next || r1 < r0 || r1 > rows || u->z.len != (r1 - r0) * f * 8 ||
+            (zb && u->zb.len != (r1 - r0) * 8)) {
+            rc = ch_err_set(err, CH_EPROTO, "als: update of shard %u has wrong rows or sizes",
+                            ups[k].shard);
         } else {
-            memcpy(m->X + u0 * f, u->x.data, u->x.len);
-            if (m->bu) {
-                memcpy(m->bu + u0, u->bu.data, u->bu.len);
+            memcpy(Z + r0 * f, u->z.data, u->z.len);
+            if (zb) {
+                memcpy(zb + r0, u->zb.data, u->zb.len);
             }
-            rc = ch_cf_tree_add(tree, u->stats.data, u->stats.len, err);
+            next = r1;
         }
         cohort__cf__als_update__free_unpacked(u, NULL);
     }
-    ch_cf_node root = {0};
-    if (rc == 0) {
-        rc = ch_cf_tree_finish(tree, &root, err);
+    if (rc == 0 && next != rows) {
+        rc = ch_err_set(err, CH_EPROTO, "als: the updates cover %zu of %zu %s", next, rows,
+                        users ? "users" : "items");
     }
-    ch_cf_tree_destroy(&tree);
-    long *row = rc == 0 ? ch_alloc_array(ni + 1, sizeof *row) : NULL;
-    double *G = rc == 0 ? ch_calloc_array(f * f + 1, sizeof *G) : NULL;
-    if (rc == 0 && (!row || !G)) {
-        rc = ch_err_set(err, CH_ENOMEM, "out of memory");
+    if (rc != 0) {
+        return rc;
     }
-    if (rc == 0) {
-        for (size_t i = 0; i < ni; i++) {
-            row[i] = -1;
-        }
-        for (size_t k = 0; k < root.n; k++) {
-            row[root.key[k]] = (long)k;
-        }
-        if (m->implicit) {
-            ch_als_gram(m->X, nu, f, G);
-        }
-        if (ch_als_solve_items(&st->p.als, ni, row, root.val, G, m->Y, m->bi) != 0) {
-            rc = ch_err_set(err, CH_ENOMEM, "out of memory");
-        }
+    st->half++;
+    if (users) {
+        return 0; /* metrics once per iteration, after the items */
     }
-    free(row);
-    free(G);
-    ch_cf_node_free(&root);
-    if (rc == 0) {
-        st->iter++;
-        if (!m->implicit) {
-            const ch_cf_csr *R = &m->by_user;
-            double se = 0;
-            for (size_t u = 0; u < nu; u++) {
-                for (size_t k = R->ptr[u]; k < R->ptr[u + 1]; k++) {
-                    double e = ch_cf_predict_one(m, (long)u, R->idx[k]) - R->val[k];
-                    se += e * e;
-                }
+    if (!m->implicit) {
+        const ch_cf_csr *R = &m->by_user;
+        double se = 0;
+        for (size_t u = 0; u < m->users.n; u++) {
+            for (size_t k = R->ptr[u]; k < R->ptr[u + 1]; k++) {
+                double e = ch_cf_predict_one(m, (long)u, R->idx[k]) - R->val[k];
+                se += e * e;
             }
-            ch_round_metric(rm, "train_rmse", R->nnz ? sqrt(se / (double)R->nnz) : 0);
         }
-        rc = ch_cf_round_metrics(m, &st->h, st->p.eval_users, rm, err);
+        ch_round_metric(rm, "train_rmse", R->nnz ? sqrt(se / (double)R->nnz) : 0);
     }
-    return rc;
+    return ch_cf_round_metrics(m, &st->h, st->p.eval_users, rm, err);
 }
 
 static void *s_finalize(void *vst, ch_err *err)
@@ -258,7 +262,7 @@ static int s_save(void *vst, ch_buf *out, ch_err *err)
 {
     s_coord *st = vst;
     ch_cf_model *m = st->m;
-    uint64_t it = (uint64_t)st->iter;
+    uint64_t it = (uint64_t)st->half;
     int rc = ch_buf_append(out, &it, 8) || ch_buf_append(out, m->X, m->users.n * m->f * 8) ||
              ch_buf_append(out, m->Y, m->items.n * m->f * 8) ||
              (m->bu && ch_buf_append(out, m->bu, m->users.n * 8)) ||
@@ -278,10 +282,10 @@ static int s_load(void *vst, const uint8_t *data, size_t len, ch_err *err)
                           8 + nx + ny + nb);
     }
     memcpy(&it, data, 8);
-    if (it > (uint64_t)st->p.iterations) {
-        return ch_err_set(err, CH_EPROTO, "als: checkpoint iteration out of range");
+    if (it > 2 * (uint64_t)st->p.iterations) {
+        return ch_err_set(err, CH_EPROTO, "als: checkpoint half-step out of range");
     }
-    st->iter = (long)it;
+    st->half = (long)it;
     memcpy(m->X, data + 8, nx);
     memcpy(m->Y, data + 8 + nx, ny);
     if (m->bu) {
@@ -301,24 +305,12 @@ static void s_worker_destroy(void **pw)
     s_worker *w = *pw;
     free(w->broken);
     ch_cf_data_free(&w->d);
-    free(w->X);
-    free(w->bu);
-    free(w->acc);
-    free(w->mark);
-    free(w->touched);
     free(w);
     *pw = NULL;
 }
 
 static void *s_worker_new(const ch_worker_env *env, ch_err *err)
 {
-    /* The tree nodes of the item statistics are tens of MB each and are
-     * freed and allocated again at every merge of every round; served by
-     * mmap each one costs fresh zeroed pages (about half the worker's time
-     * at 20,000 items, BENCHMARKS.md "## cf"). From the heap they reuse
-     * memory already mapped. A worker process runs this one algorithm. */
-    mallopt(M_MMAP_MAX, 0);
-    mallopt(M_TRIM_THRESHOLD, 1 << 30);
     s_worker *w = calloc(1, sizeof *w);
     if (!w) {
         ch_err_set(err, CH_ENOMEM, "out of memory");
@@ -332,22 +324,12 @@ static void *s_worker_new(const ch_worker_env *env, ch_err *err)
         return w;
     }
     if (rc == 0) {
-        const ch_cf_csr *R = &w->d.by_user;
+        const ch_cf_csr *R = &w->d.by_user; /* the same sum as the coordinator's */
         double s = 0;
         for (size_t k = 0; k < R->nnz; k++) {
             s += R->val[k];
         }
         w->mu = R->nnz && w->p.als.biased && !w->p.als.implicit ? s / (double)R->nnz : 0;
-        size_t nu = w->d.users.n, ni = w->d.items.n, f = w->p.als.f;
-        size_t len = ch_als_stat_len(&w->p.als);
-        w->X = ch_calloc_array(nu * f + 1, sizeof *w->X);
-        w->bu = ch_calloc_array(nu + 1, sizeof *w->bu);
-        w->acc = ch_calloc_array(ni * len + 1, sizeof *w->acc);
-        w->mark = ch_calloc_array(ni + 1, 1);
-        w->touched = ch_alloc_array(ni + 1, sizeof *w->touched);
-        if (!w->X || !w->bu || !w->acc || !w->mark || !w->touched) {
-            rc = ch_err_set(err, CH_ENOMEM, "out of memory");
-        }
     }
     if (rc) {
         void *v = w;
@@ -357,42 +339,62 @@ static void *s_worker_new(const ch_worker_env *env, ch_err *err)
     return w;
 }
 
-static int s_cmp_u32(const void *a, const void *b)
+/* The AlsTask's byte fields as views into the payload (protobuf wire
+ * format: every field of AlsTask is length-delimited), so the factors,
+ * 25.6 MB at 100,000 users x 32, are not copied once more by unpacking.
+ * Unknown fields are skipped. Returns 0, or -1 when the bytes do not
+ * parse. */
+static int s_varint(const uint8_t *p, size_t len, size_t *at, uint64_t *v)
 {
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return x < y ? -1 : (x > y ? 1 : 0);
-}
-
-static int s_leaf(void *ctx, size_t block, ch_cf_node *out, ch_err *err)
-{
-    s_worker *w = ctx;
-    const ch_cf_csr *R = &w->d.by_user;
-    size_t nu = w->d.users.n, len = ch_als_stat_len(&w->p.als);
-    size_t B = w->env->n_blocks_total;
-    size_t u0 = ch_cf_block_begin(nu, block, B), u1 = ch_cf_block_begin(nu, block + 1, B);
-    size_t nt = 0;
-    for (size_t k = R->ptr[u0]; k < R->ptr[u1]; k++) {
-        uint32_t i = R->idx[k];
-        if (!w->mark[i]) {
-            w->mark[i] = 1;
-            w->touched[nt++] = i;
+    *v = 0;
+    for (unsigned sh = 0; sh < 64; sh += 7) {
+        if (*at >= len) {
+            return -1;
+        }
+        uint8_t c = p[(*at)++];
+        *v |= (uint64_t)(c & 0x7f) << sh;
+        if (!(c & 0x80)) {
+            return 0;
         }
     }
-    ch_als_item_stats(&w->p.als, R, u0, u1, w->X, w->bu, w->mu, w->acc);
-    qsort(w->touched, nt, sizeof *w->touched, s_cmp_u32);
-    out->n = nt;
-    out->key = malloc((nt + 1) * sizeof *out->key);
-    out->val = ch_alloc_array(nt * len + 1, sizeof *out->val);
-    if (!out->key || !out->val) {
-        ch_cf_node_free(out);
-        return ch_err_set(err, CH_ENOMEM, "out of memory");
-    }
-    for (size_t k = 0; k < nt; k++) {
-        uint32_t i = w->touched[k];
-        out->key[k] = i;
-        memcpy(out->val + k * len, w->acc + (size_t)i * len, len * sizeof(double));
-        memset(w->acc + (size_t)i * len, 0, len * sizeof(double));
-        w->mark[i] = 0;
+    return -1;
+}
+
+static int s_task_view(const uint8_t *p, size_t len, ProtobufCBinaryData field[5])
+{
+    memset(field, 0, 5 * sizeof *field);
+    for (size_t at = 0; at < len;) {
+        uint64_t key, n;
+        if (s_varint(p, len, &at, &key) != 0) {
+            return -1;
+        }
+        switch (key & 7) {
+        case 0:
+            if (s_varint(p, len, &at, &n) != 0) {
+                return -1;
+            }
+            break;
+        case 1:
+        case 5:
+            n = (key & 7) == 1 ? 8 : 4;
+            if (len - at < n) {
+                return -1;
+            }
+            at += n;
+            break;
+        case 2:
+            if (s_varint(p, len, &at, &n) != 0 || len - at < n) {
+                return -1;
+            }
+            if (key >> 3 >= 1 && key >> 3 <= 4) {
+                field[key >> 3].data = (uint8_t *)(p + at);
+                field[key >> 3].len = n;
+            }
+            at += n;
+            break;
+        default:
+            return -1;
+        }
     }
     return 0;
 }
@@ -406,58 +408,73 @@ static int s_run_task(void *vw, uint32_t round, uint32_t op, const uint8_t *payl
         return ch_err_set(err, CH_EINVAL, "%s", w->broken);
     }
     const ch_plan *plan = w->env->plan;
-    if (op != OP_ITERATE || shard >= plan->n_shards) {
+    if ((op != OP_USERS && op != OP_ITEMS) || shard >= plan->n_shards) {
         return ch_err_set(err, CH_EPROTO, "als: bad task (op %u, shard %u)", op, shard);
     }
-    Cohort__Cf__AlsTask *t = cohort__cf__als_task__unpack(NULL, len, payload);
-    if (!t) {
+    ProtobufCBinaryData fld[5]; /* by AlsTask field number */
+    if (s_task_view(payload, len, fld) != 0) {
         return ch_err_set(err, CH_EPROTO, "als: task does not parse");
     }
+    void *own[5] = {0}; /* copies of fields not 8-byte aligned in this buffer */
+    for (int k = 1; k < 5; k++) {
+        if (fld[k].len && (uintptr_t)fld[k].data % 8 != 0) {
+            if (!(own[k] = malloc(fld[k].len))) {
+                for (int j = 1; j < k; j++) {
+                    free(own[j]);
+                }
+                return ch_err_set(err, CH_ENOMEM, "out of memory");
+            }
+            memcpy(own[k], fld[k].data, fld[k].len);
+            fld[k].data = own[k];
+        }
+    }
+    const ProtobufCBinaryData *ty = &fld[1], *tbi = &fld[2], *tx = &fld[3], *tbu = &fld[4];
+    bool users = op == OP_USERS;
     size_t nu = w->d.users.n, ni = w->d.items.n, f = w->p.als.f;
     bool biased = w->p.als.biased && !w->p.als.implicit;
     bool cg = w->p.als.implicit && w->p.als.cg_steps > 0;
+    /* solved side: rows of R; other side: V (n_other x f) */
+    const ch_cf_csr *R = users ? &w->d.by_user : &w->d.by_item;
+    size_t n_rows = users ? nu : ni, n_other = users ? ni : nu;
+    const ProtobufCBinaryData *v = users ? ty : tx, *vb = users ? tbi : tbu;
+    const ProtobufCBinaryData *z0 = users ? tx : ty;
     int rc = 0;
-    if (t->y.len != ni * f * 8 || (biased && t->bi.len != ni * 8) ||
-        (cg && t->x.len != nu * f * 8)) {
+    if (v->len != n_other * f * 8 || (biased && vb->len != n_other * 8) ||
+        (cg && z0->len != n_rows * f * 8)) {
         rc = ch_err_set(err, CH_EPROTO, "als: task sizes do not match the data");
     }
     size_t B = w->env->n_blocks_total;
     size_t b0 = plan->shard_block[shard], b1 = plan->shard_block[shard + 1];
-    size_t u0 = ch_cf_block_begin(nu, b0, B), u1 = ch_cf_block_begin(nu, b1, B);
+    size_t r0 = ch_cf_block_begin(n_rows, b0, B), r1 = ch_cf_block_begin(n_rows, b1, B);
     double *G = rc == 0 ? ch_calloc_array(f * f + 1, sizeof *G) : NULL;
-    if (rc == 0 && !G) {
+    double *Z = rc == 0 ? ch_calloc_array((r1 - r0) * f + 1, sizeof *Z) : NULL;
+    double *zb = rc == 0 ? ch_calloc_array(r1 - r0 + 1, sizeof *zb) : NULL;
+    if (rc == 0 && (!G || !Z || !zb)) {
         rc = ch_err_set(err, CH_ENOMEM, "out of memory");
     }
-    const double *Y = (const double *)t->y.data, *bi = biased ? (const double *)t->bi.data : NULL;
     if (rc == 0) {
+        const double *V = (const double *)v->data;
         if (cg) {
-            memcpy(w->X + u0 * f, t->x.data + u0 * f * 8, (u1 - u0) * f * 8);
+            memcpy(Z, z0->data + r0 * f * 8, (r1 - r0) * f * 8);
         }
         if (w->p.als.implicit) {
-            ch_als_gram(Y, ni, f, G);
+            ch_als_gram(V, n_other, f, G);
         }
-        if (ch_als_solve_users(&w->p.als, &w->d.by_user, u0, u1, Y, bi, w->mu, G, w->X,
-                               biased ? w->bu : NULL) != 0) {
+        if (ch_als_solve_rows(&w->p.als, R, r0, r1, V, biased ? (const double *)vb->data : NULL,
+                              w->mu, G, Z, biased ? zb : NULL) != 0) {
             rc = ch_err_set(err, CH_ENOMEM, "out of memory");
         }
     }
-    ch_buf stats;
-    ch_buf_init(&stats);
-    if (rc == 0) {
-        rc = ch_cf_tree_range(B, b0, b1, ch_als_stat_len(&w->p.als), s_leaf, w, &stats, err);
-    }
     if (rc == 0) {
         Cohort__Cf__AlsUpdate u = COHORT__CF__ALS_UPDATE__INIT;
-        u.u0 = u0;
-        u.u1 = u1;
-        u.x.data = (uint8_t *)(w->X + u0 * f);
-        u.x.len = (u1 - u0) * f * 8;
+        u.r0 = r0;
+        u.r1 = r1;
+        u.z.data = (uint8_t *)Z;
+        u.z.len = (r1 - r0) * f * 8;
         if (biased) {
-            u.bu.data = (uint8_t *)(w->bu + u0);
-            u.bu.len = (u1 - u0) * 8;
+            u.zb.data = (uint8_t *)zb;
+            u.zb.len = (r1 - r0) * 8;
         }
-        u.stats.data = stats.data;
-        u.stats.len = stats.len;
         size_t size = cohort__cf__als_update__get_packed_size(&u);
         if (ch_buf_reserve(out, size) != 0) {
             rc = ch_err_set(err, CH_ENOMEM, "out of memory");
@@ -465,11 +482,14 @@ static int s_run_task(void *vw, uint32_t round, uint32_t op, const uint8_t *payl
             cohort__cf__als_update__pack(&u, out->data + out->len);
             out->len += size;
         }
-        *samples = w->d.by_user.ptr[u1] - w->d.by_user.ptr[u0];
+        *samples = R->ptr[r1] - R->ptr[r0];
     }
-    ch_buf_free(&stats);
     free(G);
-    cohort__cf__als_task__free_unpacked(t, NULL);
+    free(Z);
+    free(zb);
+    for (int k = 1; k < 5; k++) {
+        free(own[k]);
+    }
     return rc;
 }
 

@@ -117,7 +117,14 @@ static int s_ids(const ch_column *c, ch_cf_ids *ids, ch_err *err, size_t n_rows)
         return ch_err_set(err, CH_EINVAL, "cf: column '%s' has more than 2^32 ids", c->name);
     }
     ids->n = n;
-    ids->key = k;
+    ids->key = ch_alloc_array(n ? n : 1, sizeof *k); /* n ids, not n_rows keys */
+    if (!ids->key) {
+        free(k);
+        return ch_err_set(err, CH_ENOMEM, "out of memory");
+    }
+    memcpy(ids->key, k, n * sizeof *k);
+    free(k);
+    k = ids->key;
     ids->label = ch_calloc_array(n ? n : 1, sizeof *ids->label);
     if (!ids->label) {
         return ch_err_set(err, CH_ENOMEM, "out of memory");
@@ -202,6 +209,48 @@ bool ch_cf_csr_has(const ch_cf_csr *a, size_t r, uint32_t c, double *val)
         return true;
     }
     return false;
+}
+
+/* Sorts rows by s_cmp_row (user, item, time, row: every key distinct, so
+ * any sort gives the same order) without the n-row buffer of glibc's
+ * merge sort: an in-place bucket permutation by user (one offset per
+ * user), then each user's few rows by qsort. */
+static int s_sort_rows(s_row *rows, size_t n, size_t n_users)
+{
+    size_t *next = ch_calloc_array(n_users + 1, sizeof *next);
+    size_t *end = ch_calloc_array(n_users + 1, sizeof *end);
+    if (!next || !end) {
+        free(next);
+        free(end);
+        return CH_ENOMEM;
+    }
+    for (size_t k = 0; k < n; k++) {
+        end[rows[k].u]++;
+    }
+    for (size_t u = 0, a = 0; u < n_users; u++) {
+        next[u] = a;
+        a += end[u];
+        end[u] = a;
+    }
+    for (size_t u = 0; u < n_users; u++) {
+        while (next[u] < end[u]) {
+            s_row x = rows[next[u]];
+            while (x.u != u) { /* put x in its bucket, take what was there */
+                size_t dst = next[x.u]++;
+                s_row y = rows[dst];
+                rows[dst] = x;
+                x = y;
+            }
+            rows[next[u]++] = x;
+        }
+    }
+    for (size_t u = 0, a = 0; u < n_users; u++) {
+        qsort(rows + a, end[u] - a, sizeof *rows, s_cmp_row);
+        a = end[u];
+    }
+    free(next);
+    free(end);
+    return 0;
 }
 
 /* Merges runs of equal (u, i) in sorted rows by the rule; returns the new
@@ -365,8 +414,10 @@ int ch_cf_data_build(const ch_table *t, const ch_cf_spec *spec, ch_cf_data *d, c
         rows[r].t = ct && isfinite(ct->values[r]) ? ct->values[r] : 0;
         rows[r].row = r;
     }
+    if (rc == 0 && s_sort_rows(rows, n, d->users.n) != 0) {
+        rc = ch_err_set(err, CH_ENOMEM, "out of memory");
+    }
     if (rc == 0) {
-        qsort(rows, n, sizeof *rows, s_cmp_row);
         size_t m = s_merge(rows, n, spec, d, &d->n_dups, err);
         if (m == (size_t)-1) {
             rc = err ? err->code : CH_EINVAL;
@@ -404,6 +455,10 @@ int ch_cf_data_build(const ch_table *t, const ch_cf_spec *spec, ch_cf_data *d, c
         if (rc == 0 && s_build_csr(rows, m, d->users.n, d->items.n, &d->by_user) != 0) {
             rc = ch_err_set(err, CH_ENOMEM, "out of memory");
         }
+        free(rows); /* before the transpose: the peak holds rows or CSC, not both */
+        free(test);
+        rows = NULL;
+        test = NULL;
         if (rc == 0 && ch_cf_csr_transpose(&d->by_user, &d->by_item) != 0) {
             rc = ch_err_set(err, CH_ENOMEM, "out of memory");
         }

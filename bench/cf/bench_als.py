@@ -5,8 +5,9 @@ On ratings generated with planted taste groups (build/test_cf --dump: users
 and items in GROUPS groups, 80% of a user's interactions in its own group):
 
 * ALS (implicit, f 32, exact solves: cg_steps 0) through `cohort run`, the
-  seconds of one iteration (a round: users solved on the workers, item
-  statistics summed, items solved on the coordinator), against the same
+  seconds of one iteration (two rounds: users solved on the workers from
+  their CSR rows, then items solved on the workers from their CSC columns;
+  round seconds include the coordinator's aggregate), against the same
   update written with NumPy (Debian's python3-numpy: outer products summed
   per row with np.add.reduceat, one batched np.linalg.solve), runs
   interleaved; and against the machine's BLAS peak (NumPy's dgemm on
@@ -205,7 +206,8 @@ def dgemm_rate(threads):
 ch, npy, mem_als, rec = [], [], [], None
 for k in range(reps):
     summ, secs, mem, wall = run(als_cfg, os.path.join(tmp, f"als{k}"))
-    ch.append(statistics.median(secs[1:]))
+    its = [secs[2 * k] + secs[2 * k + 1] for k in range(len(secs) // 2)]  # users + items
+    ch.append(statistics.median(its[1:]))
     mem_als.append(mem)
     rec = summ["metrics"].get("test_recall_at_k")
     npy.append(numpy_time())

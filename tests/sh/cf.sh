@@ -1,11 +1,14 @@
 # cf.sh: collaborative filtering through `cohort run`: ALS (implicit and
 # explicit), item_knn and user_knn give byte-identical model.pb and
-# recommendations.csv for 1, 2 and 4 workers (kNN over several row blocks);
+# recommendations.csv for 1, 2 and 3 workers (kNN over several row blocks;
+# ALS users and items each solved on the workers); an ALS run killed in
+# the middle of an iteration resumes to the same model.pb;
 # recall@10 on the planted structure of data/ratings_synthetic.csv; the
 # leave-k-out and time splits; predict with a saved model (unknown users get
 # the global mean), for chosen users (top-N, as recommendations.csv) and
 # chosen items (similar items, as similar_items.csv, for als from the item
-# factors); bad configurations and data giving clear errors.
+# factors); bad configurations and data (and by-file silos) giving clear
+# errors.
 . "$(dirname "$0")/lib.sh"
 exp=examples/cf.yaml
 
@@ -20,17 +23,17 @@ expect_error() { # DESCRIPTION TEXT CMD...: exit 1 or 2 and stderr contains TEXT
     if grep -qF -- "$text" "$T/err"; then ok "$d"; else bad "$d: stderr lacks '$text'"; cat "$T/err"; fi
 }
 metric() { grep -o "\"$2\": [0-9.e-]*" "$1" | head -n 1 | sed 's/.*: //'; }
-same_runs() { # NAME: runs $T/NAME1, 2, 4 identical
-    for w in 2 4; do
+same_runs() { # NAME: runs $T/NAME1, 2, 3 identical
+    for w in 2 3; do
         check "$1, $w workers: model.pb identical to 1 worker" cmp -s "$T/${1}1/model.pb" "$T/$1$w/model.pb"
         check "$1, $w workers: recommendations.csv identical" cmp -s "$T/${1}1/recommendations.csv" "$T/$1$w/recommendations.csv"
         check "$1, $w workers: metrics identical" cmp -s <(grep '"metrics"' "$T/${1}1/summary.json") <(grep '"metrics"' "$T/$1$w/summary.json")
     done
 }
-runs() { # NAME CONFIG ARGS...: run with 1, 2 and 4 workers
+runs() { # NAME CONFIG ARGS...: run with 1, 2 and 3 workers
     local name=$1 cfg=$2
     shift 2
-    for w in 1 2 4; do
+    for w in 1 2 3; do
         timeout 120 "$COHORT" run "$cfg" --workers $w --out "$T/$name$w" "$@" >/dev/null 2>"$T/$name$w.err"
         check "$name, $w workers: finishes" grep -q '"status": "finished"' "$T/$name$w/summary.json"
     done
@@ -38,12 +41,12 @@ runs() { # NAME CONFIG ARGS...: run with 1, 2 and 4 workers
 }
 
 runs als $exp
-check "als: 10 rounds" grep -q '"rounds": 10,' "$T/als1/summary.json"
+check "als: 20 rounds (users, then items, 10 iterations)" grep -q '"rounds": 20,' "$T/als1/summary.json"
 check "als: recall@10 of the planted groups >= 0.2" awk -v r="$(metric "$T/als1/summary.json" test_recall_at_k)" 'BEGIN { exit !(r >= 0.2) }'
 check "als: 10 recommendations for each of 600 users" [ "$(tail -n +2 "$T/als1/recommendations.csv" | wc -l)" -eq 6000 ]
 check "als: recommendations.csv header" [ "$(head -1 "$T/als1/recommendations.csv")" = "user,rank,item,score" ]
 check "als: similar_items.csv, 10 per item for 300 items" [ "$(grep -c '^[0-9]*,[0-9]*,[0-9]*,0\.[0-9]' "$T/als1/similar_items.csv")" -eq 3000 ]
-for w in 2 4; do
+for w in 2 3; do
     check "als, $w workers: similar_items.csv identical" cmp -s "$T/als1/similar_items.csv" "$T/als$w/similar_items.csv"
 done
 check "report: learning curve of test_ndcg_at_k" grep -q "test_ndcg_at_k" "$T/als1/report.html"
@@ -52,6 +55,25 @@ check "report: sample of recommendations" grep -q "Sample of recommendations" "$
 runs alsx $exp --set model.implicit=false --set model.regularization=5 --set model.iterations=4
 check "explicit als: test RMSE below 0.9" awk -v r="$(metric "$T/alsx1/summary.json" test_rmse)" 'BEGIN { exit !(r > 0 && r < 0.9) }'
 check "explicit als: train_rmse curve" grep -q '"train_rmse"' "$T/alsx1/events.jsonl"
+
+# an explicit ALS run killed after 3 rounds (the users of iteration 2
+# solved, its items not yet) resumes from the half-step checkpoint to the
+# same model.pb as the uninterrupted run
+export COHORT_DB="$T/cohort.db"
+COHORT_TEST_TASK_DELAY_MS=400 timeout 120 "$COHORT" run $exp --workers 2 --out "$T/alsk" \
+    --set model.implicit=false --set model.regularization=5 --set model.iterations=4 >/dev/null 2>&1 &
+tpid=$!
+i=0
+while [ "$(grep -c '"topic": "round.end"' "$T/alsk/events.jsonl" 2>/dev/null)" != 3 ] && [ $i -lt 300 ]; do
+    sleep 0.05
+    i=$((i + 1))
+done
+sleep 0.2 # the checkpoint of round 3 is written while round 4 runs (400 ms a task)
+kill -9 "$(child $tpid)"
+wait $tpid 2>/dev/null
+timeout 120 "$COHORT" run --resume "$T/alsk" >/dev/null 2>"$T/alsk.err"
+check "als resumed after round 3 (mid-iteration)" grep -q "resuming .* after round 3" "$T/alsk.err"
+check "als resumed: model.pb as the uninterrupted run" cmp -s "$T/alsx1/model.pb" "$T/alsk/model.pb"
 
 # the kNN config: the ALS keys of the example do not apply
 knn="$T/knn.yaml"
@@ -115,5 +137,20 @@ expect_error "missing column" "no column 'stars'" "$COHORT" run $exp --workers 1
 expect_error "leave_k_out with the engine split" "set data.test_fraction: 0" "$COHORT" run $exp --workers 1 --out "$T/x" --set model.split=leave_k_out
 expect_error "keep below k" "must be at least model.k" "$COHORT" run "$knn" --workers 1 --out "$T/x" --set model.k=50 --set model.keep=10
 expect_error "unknown similarity" "model.similarity" "$COHORT" run "$knn" --workers 1 --out "$T/x" --set model.similarity=euclid
+# by-file silos: refused with a message naming the scheme (each silo would
+# hold only some of a user's or an item's interactions)
+head -n 2000 data/ratings_synthetic.csv >"$T/silo.csv"
+timeout 60 "$COHORT" coordinator $exp --bind tcp://127.0.0.1:0 --workers 1 --set data.test_fraction=0 \
+    --set partition.scheme=by-file --set runtime.heartbeat_timeout=2 --out "$T/bf" >/dev/null 2>"$T/bf.err" &
+cpid=$!
+wait_for "$T/bf/endpoints.json" 10
+timeout 60 "$COHORT" worker --connect "$(endpoint "$T/bf")" --data "$T/silo.csv" >/dev/null 2>&1 &
+wpid=$!
+wait $cpid
+rc=$?
+wait $wpid 2>/dev/null
+check "als by-file: the run stops with a non-zero exit" [ $rc -ne 0 ]
+check "als by-file: the message names the scheme" grep -q "partition.scheme by-file is not supported" "$T/bf.err"
+
 expect_error "regularization 0" "model.regularization must be > 0" "$COHORT" run $exp --workers 1 --out "$T/x" --set model.regularization=0
 finish

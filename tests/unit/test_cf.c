@@ -247,34 +247,38 @@ static void test_knn(void)
 
 static const double s_y0[10] = {0.1, -0.2, 0.3, 0.05, -0.15, 0.25, 0.2, 0.2, -0.05, -0.3};
 
-/* Two ALS iterations on the tiny matrix; item statistics through a tree of
- * 3 blocks cut as [0,1) + [1,3) and, again, as [0,3): same bytes. */
+/* Two ALS iterations on the tiny matrix: users from their CSR rows, items
+ * from their CSC columns. The items are solved in one range [0, 5) and
+ * again cut as [0, 2) + [2, 5) (as two workers would): same bytes. */
 static void s_als(const ch_als_params *p, double *X, double *bu, double *Y, double *bi)
 {
     ch_err err = {0};
     ch_cf_data d;
     ch_cf_spec spec = s_spec();
     CHECK(s_load(s_csv, &spec, &d, &err) == 0);
-    size_t nu = 6, ni = 5, f = 2, len = ch_als_stat_len(p);
+    size_t nu = 6, ni = 5, f = 2;
     bool biased = p->biased && !p->implicit;
     double mu = biased ? 3.3157894736842106 : 0;
     memcpy(Y, s_y0, sizeof s_y0);
     memset(X, 0, nu * f * sizeof *X);
     memset(bu, 0, nu * sizeof *bu);
     memset(bi, 0, ni * sizeof *bi);
-    double G[4], *acc = calloc(ni * len, sizeof *acc);
+    double G[4], Y2[10], bi2[5];
     for (int it = 0; it < 2; it++) {
         ch_als_gram(Y, ni, f, G);
-        ch_als_solve_users(p, &d.by_user, 0, nu, Y, biased ? bi : NULL, mu, G, X,
-                           biased ? bu : NULL);
-        /* the item statistics: all users at once, and through the tree */
-        memset(acc, 0, ni * len * sizeof *acc);
-        ch_als_item_stats(p, &d.by_user, 0, nu, X, bu, mu, acc);
-        long row[5] = {0, 1, 2, 3, 4};
+        CHECK(ch_als_solve_rows(p, &d.by_user, 0, nu, Y, biased ? bi : NULL, mu, G, X,
+                                biased ? bu : NULL) == 0);
         ch_als_gram(X, nu, f, G);
-        ch_als_solve_items(p, ni, row, acc, G, Y, biased ? bi : NULL);
+        memcpy(Y2, Y, sizeof Y2);
+        CHECK(ch_als_solve_rows(p, &d.by_item, 0, 2, X, biased ? bu : NULL, mu, G, Y2,
+                                biased ? bi2 : NULL) == 0);
+        CHECK(ch_als_solve_rows(p, &d.by_item, 2, ni, X, biased ? bu : NULL, mu, G, Y2 + 2 * f,
+                                biased ? bi2 + 2 : NULL) == 0);
+        CHECK(ch_als_solve_rows(p, &d.by_item, 0, ni, X, biased ? bu : NULL, mu, G, Y,
+                                biased ? bi : NULL) == 0);
+        CHECK(memcmp(Y, Y2, sizeof Y2) == 0);
+        CHECK(!biased || memcmp(bi, bi2, sizeof bi2) == 0);
     }
-    free(acc);
     ch_cf_data_free(&d);
 }
 
