@@ -1,0 +1,99 @@
+# transformer.sh: the transformer encoder through `cohort run` on the 8x8
+# digits read as 8 rows of 8 pixels: identical weights, curves and test
+# metrics for 1 and 2 workers (one synchronous step per round, per-block
+# gradients summed in a fixed order), the loss going down, resume from a
+# checkpoint giving the same model, predict with the saved model, and bad
+# configurations and inputs giving clear errors.
+. "$(dirname "$0")/lib.sh"
+exp=examples/digits-transformer.yaml
+fast="--set model.epochs=3"
+
+expect_error() { # expect_error DESCRIPTION TEXT CMD...: exit 1 or 2, stderr has TEXT
+    local d=$1 text=$2
+    shift 2
+    timeout 60 "$@" >"$T/out" 2>"$T/err"
+    local rc=$?
+    if [ $rc -ne 1 ] && [ $rc -ne 2 ]; then
+        bad "$d: exit status $rc"; cat "$T/err"; return
+    fi
+    if grep -qF -- "$text" "$T/err"; then ok "$d"; else bad "$d: stderr lacks '$text'"; cat "$T/err"; fi
+}
+# fingerprint FILE: the weights' hash, the curves and the test metrics
+fingerprint() {
+    grep -o '"weights_fnv1a": "[0-9a-f]*"\|"final_[a-z_]*": [^,}]*\|"test_[a-z]*": [^,}]*' "$1"
+}
+epoch_losses() { grep -o '"train_loss": [^,}]*' "$1" | sed 's/.*: //'; }
+
+for w in 1 2; do
+    timeout 120 "$COHORT" run $exp --workers $w $fast --out "$T/r$w" >/dev/null 2>"$T/r$w.err"
+    check "$w workers: finishes" grep -q '"status": "finished"' "$T/r$w/summary.json"
+done
+fingerprint "$T/r1/summary.json" >"$T/ref"
+check "summary has the weights' hash and test metrics" [ "$(wc -l <"$T/ref")" -ge 4 ]
+check "2 workers: identical weights, curves and test metrics" \
+    cmp -s "$T/ref" <(fingerprint "$T/r2/summary.json")
+check "2 workers: identical per-epoch curves" \
+    cmp -s <(grep -o '"metrics": {"epoch[^}]*}' "$T/r1/events.jsonl") \
+    <(grep -o '"metrics": {"epoch[^}]*}' "$T/r2/events.jsonl")
+check "1 and 2 workers: the same model.pb" cmp -s "$T/r1/model.pb" "$T/r2/model.pb"
+epoch_losses "$T/r2/events.jsonl" >"$T/losses"
+check "3 epochs of curves" [ "$(wc -l <"$T/losses")" -eq 3 ]
+check "train loss goes down" awk 'NR == 1 { f = $1 } END { exit !($1 < 0.6 * f) }' "$T/losses"
+acc=$(grep -o '"test_accuracy": [0-9.]*' "$T/r2/summary.json" | sed 's/.*: //')
+# ten classes: chance is 0.1; this small model reaches about 0.9 in 3 epochs
+check "test accuracy $acc above 0.8" awk -v a="$acc" 'BEGIN { exit !(a > 0.8) }'
+check "report has the loss curve" grep -q "Loss per epoch" "$T/r2/report.html"
+
+# resume: a checkpoint every 40 rounds; remove the outputs, resume, compare
+timeout 120 "$COHORT" run $exp --workers 2 $fast --set runtime.checkpoint_every=40 \
+    --out "$T/res" >/dev/null 2>&1
+rm -f "$T/res/summary.json" "$T/res/model.pb"
+timeout 120 "$COHORT" run $exp --workers 2 $fast --set runtime.checkpoint_every=40 \
+    --resume "$T/res" >/dev/null 2>"$T/res.err"
+check "resume: same model as an uninterrupted run" \
+    cmp -s "$T/ref" <(fingerprint "$T/res/summary.json" 2>/dev/null)
+
+# class token, sinusoidal positions, 1 vs 2 workers
+ct="$fast --set model.pooling=cls --set model.positions=sinusoidal"
+for w in 1 2; do
+    timeout 120 "$COHORT" run $exp --workers $w $ct --out "$T/c$w" >/dev/null 2>&1
+done
+check "class token: 1 and 2 workers give the same model.pb" cmp -s "$T/c1/model.pb" "$T/c2/model.pb"
+differs() { ! cmp -s "$1" "$2"; }
+check "class token: a different model from mean pooling" \
+    differs "$T/ref" <(fingerprint "$T/c1/summary.json")
+
+# predict with the saved model
+timeout 30 "$COHORT" predict --model "$T/r2/model.pb" --data data/digits.csv --out "$T/p.csv" \
+    2>"$T/p.err"
+check "predict writes one row per input row" [ "$(wc -l <"$T/p.csv")" -eq 1798 ]
+
+# bad configurations and inputs
+expect_error "d_model not divisible by heads" "model.d_model 30 is not divisible by model.heads 4" \
+    "$COHORT" run $exp --workers 1 --set model.d_model=30
+expect_error "unknown pooling" "model.pooling" "$COHORT" run $exp --workers 1 --set model.pooling=max
+expect_error "unknown positions" "model.positions" \
+    "$COHORT" run $exp --workers 1 --set model.positions=rotary
+expect_error "unknown optimizer" "model.optimizer" \
+    "$COHORT" run $exp --workers 1 --set model.optimizer=rmsprop
+expect_error "columns that do not divide into positions" \
+    "64 feature columns do not divide into model.max_length 7 positions" \
+    "$COHORT" run $exp --workers 1 --set model.max_length=7
+expect_error "tokens without a vocabulary" "model.vocab" \
+    "$COHORT" run $exp --workers 1 --set model.input=tokens
+expect_error "a pixel that is not a token id" "is not a whole number in 0..9" \
+    "$COHORT" run $exp --workers 1 --set model.input=tokens --set model.vocab=10 \
+    --set model.max_length=64
+expect_error "batch larger than the training rows" "larger than the 1438 training rows" \
+    "$COHORT" run $exp --workers 2 --set model.batch_size=5000
+expect_error "a diverging learning rate names the step and where" "non-finite" \
+    "$COHORT" run $exp --workers 2 --set model.optimizer=sgd --set model.lr=1e9 \
+    --set model.schedule=constant --set model.warmup_steps=0
+# an empty sequence: a row whose every pixel is missing
+head -n 1 data/digits.csv >"$T/empty.csv"
+sed -n 2,300p data/digits.csv >>"$T/empty.csv"
+echo "$(printf ',%.0s' $(seq 64))3" >>"$T/empty.csv"
+expect_error "an empty sequence names its row" "row 300 is an empty sequence" \
+    "$COHORT" run $exp --workers 1 --set data.train="$T/empty.csv" --set data.test_fraction=0
+check "no local worker left behind" no_orphan_workers
+finish
