@@ -6,11 +6,16 @@
  * over every shard (algorithms/mlp/features.h); token inputs are the
  * columns' values as ids 0..vocab-1. A position whose values are all
  * missing is padding (mask 0); a missing value at a real position is the
- * column's mean (0 after standardisation). */
+ * column's mean (0 after standardisation).
+ *
+ * With a sequence file (seqfile.h, model.sequences) a row holds only the
+ * sequence's id (column id_column) and the target; its elements come from
+ * the file, padded to max_length. */
 #ifndef CH_TFM_INPUTS_H
 #define CH_TFM_INPUTS_H
 
 #include "algorithms/mlp/features.h"
+#include "algorithms/transformer/seqfile.h"
 #include "common/err.h"
 #include "common/table.h"
 
@@ -23,14 +28,20 @@ typedef struct ch_tfm_inputs {
     size_t len, d_in;
     bool tokens;
     size_t vocab;
+    ch_tfm_seqs *seqs; /* owned; NULL without a sequence file */
+    size_t id_col;     /* with seqs: the schema column of the id */
+    char *id_name;     /* with seqs: its name (owned) */
 } ch_tfm_inputs;
 
 /* The layout of schema's feature columns as sequences of max_length
  * positions (0: one position per column). NULL with err set when a feature
  * column is categorical, when the columns do not divide into max_length
- * positions, or when tokens come more than one per position. */
+ * positions, or when tokens come more than one per position.
+ * seq_path (may be NULL): a sequence file, read here (max_length 0: its
+ * longest sequence); then schema's only feature column must be id_column. */
 ch_tfm_inputs *ch_tfm_inputs_new(const ch_schema *schema, size_t max_length, bool tokens,
-                                 size_t vocab, ch_err *err);
+                                 size_t vocab, const char *seq_path, const char *id_column,
+                                 ch_err *err);
 void ch_tfm_inputs_destroy(ch_tfm_inputs **in);
 
 /* x (n x len x d_in), mask (n x len) and y[n] (class code or standardised

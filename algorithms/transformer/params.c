@@ -1,13 +1,51 @@
 /* params.c: reading and checking the transformer's configuration keys. */
+#define _GNU_SOURCE /* memrchr, realpath */
 #include "algorithms/transformer/params.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+/* A relative model.sequences written in a config file is relative to that
+ * file's directory (as data.train is); one given with --set is relative
+ * to the current directory. The resolved path is written back, so workers
+ * and config.yaml see it. */
+static int s_resolve(ch_config *cfg, const char *key, const char **path, ch_err *err)
+{
+    const char *where = ch_config_where(cfg, key);
+    const char *colon = where ? strrchr(where, ':') : NULL;
+    if (!*path || (*path)[0] == '/' || !colon || strncmp(where, "--set", 5) == 0 ||
+        where[0] == '(') {
+        return 0;
+    }
+    const char *slash = memrchr(where, '/', (size_t)(colon - where));
+    if (!slash) {
+        return 0; /* the config is in the current directory */
+    }
+    size_t n = (size_t)(slash - where) + 1 + strlen(*path) + 1;
+    char *joined = malloc(n);
+    if (!joined) {
+        return ch_err_set(err, CH_ENOMEM, "out of memory");
+    }
+    snprintf(joined, n, "%.*s/%s", (int)(slash - where), where, *path);
+    char *real = realpath(joined, NULL);
+    int rc = ch_config_set_str(cfg, key, real ? real : joined, err);
+    free(real);
+    free(joined);
+    return rc ? rc : ch_cfg_str(cfg, key, NULL, path, err);
+}
 
 int ch_tfm_params_read(ch_config *cfg, ch_tfm_params *p, ch_err *err)
 {
     memset(p, 0, sizeof *p);
     int input = 0, pos = 0, pool = 0, opt = 0, sched = 0, rc;
-    if ((rc = ch_cfg_int(cfg, "model.max_length", 0, 0, CH_TFM_MAX_LEN, &p->max_length, err)) ||
+    if (ch_config_has(cfg, "model.sequences") &&
+        ((rc = ch_cfg_str(cfg, "model.sequences", NULL, &p->sequences, err)) ||
+         (rc = s_resolve(cfg, "model.sequences", &p->sequences, err)))) {
+        return rc;
+    }
+    if ((rc = ch_cfg_str(cfg, "model.id_column", "id", &p->id_column, err)) ||
+        (rc = ch_cfg_int(cfg, "model.max_length", 0, 0, CH_TFM_MAX_LEN, &p->max_length, err)) ||
         (rc = ch_cfg_enum(cfg, "model.input", "vector", ch_tfm_input_names, &input, err)) ||
         (rc = ch_cfg_int(cfg, "model.vocab", 0, 0, CH_TFM_MAX_VOCAB, &p->vocab, err)) ||
         (rc = ch_cfg_int(cfg, "model.d_model", 64, 1, CH_TFM_MAX_WIDTH, &p->d_model, err)) ||

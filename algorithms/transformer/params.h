@@ -11,7 +11,9 @@
 #include "common/err.h"
 
 typedef struct ch_tfm_params {
-    long max_length; /* positions per sequence; 0 = one per feature column */
+    long max_length;       /* positions per sequence; 0 = one per feature column */
+    const char *sequences; /* model.sequences: a sequence file (seqfile.h), or NULL */
+    const char *id_column; /* model.id_column: the table's id of each row's sequence */
     ch_tfm_input input;
     long vocab;
     long d_model, heads, layers, d_ff;

@@ -173,7 +173,7 @@ static ch_tfm_inputs *s_inputs_for(const ch_tfm_params *p, const ch_schema *s, s
                                    ch_err *err)
 {
     ch_tfm_inputs *in = ch_tfm_inputs_new(s, (size_t)p->max_length, p->input == CH_TFM_IN_TOKENS,
-                                          (size_t)p->vocab, err);
+                                          (size_t)p->vocab, p->sequences, p->id_column, err);
     if (in && n_classes) {
         in->feat->regression = false;
     }
@@ -1147,6 +1147,10 @@ static int s_pack(const void *vm, ch_buf *out, ch_err *err)
     pm.best_epoch = (uint32_t)md->best_epoch;
     pm.stopped_early = md->stopped_early;
     pm.optimizer = (char *)ch_opt_names[md->opt];
+    if (md->in->seqs) {
+        pm.sequences = md->in->seqs->path;
+        pm.id_column = md->in->id_name;
+    }
     s_curves_to_pb(&md->curves, &cv);
     pm.curves = &cv;
     return s_pack_msg(&pm.base, out, err);
@@ -1188,8 +1192,9 @@ static void *s_unpack(const uint8_t *data, size_t len, const ch_schema *schema, 
                         n_classes, schema->target.n_levels);
     }
     if (rc == 0) {
-        md->in =
-            ch_tfm_inputs_new(schema, pm->max_length, input == CH_TFM_IN_TOKENS, pm->vocab, err);
+        md->in = ch_tfm_inputs_new(schema, pm->max_length, input == CH_TFM_IN_TOKENS, pm->vocab,
+                                   pm->sequences && pm->sequences[0] ? pm->sequences : NULL,
+                                   pm->id_column, err);
         if (!md->in) {
             rc = CH_EINVAL;
         }

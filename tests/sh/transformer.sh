@@ -95,5 +95,41 @@ sed -n 2,300p data/digits.csv >>"$T/empty.csv"
 echo "$(printf ',%.0s' $(seq 64))3" >>"$T/empty.csv"
 expect_error "an empty sequence names its row" "row 300 is an empty sequence" \
     "$COHORT" run $exp --workers 1 --set data.train="$T/empty.csv" --set data.test_fraction=0
+# sequences in long form: digits as (id, position, 8 pixels) rows, image i
+# keeping its first 8 - i % 3 rows (lengths 6 to 8, so padding and masks
+# matter), the lines in reverse order (grouped by id, not adjacent); the
+# training table holds the id and the label only
+awk -F, 'NR > 1 { id = NR - 1; keep = 8 - id % 3
+    for (p = 0; p < keep; p++) { line = "img" id "," p
+        for (j = 0; j < 8; j++) line = line "," $(p * 8 + j + 1)
+        print line } }' data/digits.csv | sort -r >"$T/seq_rows.csv"
+{ echo "id,position,c0,c1,c2,c3,c4,c5,c6,c7"; cat "$T/seq_rows.csv"; } >"$T/seq.csv"
+{ echo "id,digit"; awk -F, 'NR > 1 { print "img" NR - 1 "," $65 }' data/digits.csv; } >"$T/labels.csv"
+sq="--set data.train=$T/labels.csv --set data.target=digit --set model.sequences=$T/seq.csv"
+sq="$sq --set model.epochs=3"
+for w in 1 2; do
+    timeout 120 "$COHORT" run $exp --workers $w $sq --out "$T/s$w" >/dev/null 2>"$T/s$w.err"
+    check "sequence file, $w workers: finishes" grep -q '"status": "finished"' "$T/s$w/summary.json"
+done
+check "sequence file: 1 and 2 workers give the same model.pb" cmp -s "$T/s1/model.pb" "$T/s2/model.pb"
+check "sequence file: max_length 8 from the longest sequence" \
+    grep -q '"max_length": 8' "$T/s1/summary.json"
+acc=$(grep -o '"test_accuracy": [0-9.]*' "$T/s2/summary.json" | sed 's/.*: //')
+check "sequence file: test accuracy $acc above 0.6 (rows cut from the bottom)" \
+    awk -v a="$acc" 'BEGIN { exit !(a > 0.6) }'
+timeout 30 "$COHORT" predict --model "$T/s2/model.pb" --data "$T/labels.csv" --out "$T/sp.csv" \
+    2>"$T/sp.err"
+check "sequence file: predict reads the sequences" [ "$(wc -l <"$T/sp.csv")" -eq 1798 ]
+expect_error "sequence longer than model.max_length names the sequence" \
+    "has more than model.max_length 7 elements" \
+    "$COHORT" run $exp --workers 1 $sq --set model.max_length=7
+{ cat "$T/labels.csv"; echo "nosuch,3"; } >"$T/labels2.csv"
+expect_error "an id without rows is an empty sequence" "sequence id 'nosuch' has no rows" \
+    "$COHORT" run $exp --workers 1 $sq --set data.train="$T/labels2.csv" --set data.test_fraction=0
+expect_error "a table column that is not the id" "column 'pixel_0_1' of the training data is not used" \
+    "$COHORT" run $exp --workers 1 $sq --set data.train=data/digits.csv --set data.target=target \
+    --set model.id_column=pixel_0_0
+expect_error "no id column" "has no column 'user'" \
+    "$COHORT" run $exp --workers 1 $sq --set model.id_column=user
 check "no local worker left behind" no_orphan_workers
 finish
