@@ -63,6 +63,18 @@ differs() { ! cmp -s "$1" "$2"; }
 check "class token: a different model from mean pooling" \
     differs "$T/ref" <(fingerprint "$T/c1/summary.json")
 
+# early stopping: patience 2 on the validation loss keeps the best epoch's weights
+timeout 120 "$COHORT" run $exp --workers 2 --set model.epochs=30 --set model.early_stopping=2 \
+    --set model.schedule=constant --set model.lr=0.01 --out "$T/es" >/dev/null 2>&1
+best=$(grep -o '"best_epoch": [0-9]*' "$T/es/summary.json" | sed 's/.*: //')
+ran=$(grep -o '"epochs": [0-9]*' "$T/es/summary.json" | head -n 1 | sed 's/.*: //')
+check "early stopping: stopped before 30 epochs, 2 after the best ($best, ran $ran)" \
+    awk -v b="$best" -v r="$ran" 'BEGIN { exit !(b > 0 && r < 30 && r - b == 2) }'
+vmin=$(grep -o '"valid_loss": [0-9.e-]*' "$T/es/events.jsonl" | sed 's/.*: //' | sort -g | head -n 1)
+tl=$(grep -o '"test_logloss": [0-9.e-]*' "$T/es/summary.json" | sed 's/.*: //')
+check "early stopping: the model is the best epoch's (test logloss $tl = lowest validation loss $vmin)" \
+    awk -v a="$tl" -v b="$vmin" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(b > 0 && d < 1e-5 * b) }'
+
 # predict with the saved model
 timeout 30 "$COHORT" predict --model "$T/r2/model.pb" --data data/digits.csv --out "$T/p.csv" \
     2>"$T/p.err"
