@@ -54,7 +54,7 @@ check "resume: same model as an uninterrupted run" \
     cmp -s "$T/ref" <(fingerprint "$T/res/summary.json" 2>/dev/null)
 
 # class token, sinusoidal positions, 1 vs 2 workers
-ct="$fast --set model.pooling=cls --set model.positions=sinusoidal"
+ct="--set model.epochs=1 --set model.pooling=cls --set model.positions=sinusoidal"
 for w in 1 2; do
     timeout 120 "$COHORT" run $exp --workers $w $ct --out "$T/c$w" >/dev/null 2>&1
 done
@@ -65,7 +65,8 @@ check "class token: a different model from mean pooling" \
 
 # early stopping: patience 2 on the validation loss keeps the best epoch's weights
 timeout 120 "$COHORT" run $exp --workers 2 --set model.epochs=30 --set model.early_stopping=2 \
-    --set model.schedule=constant --set model.lr=0.01 --out "$T/es" >/dev/null 2>&1
+    --set model.schedule=constant --set model.lr=0.03 --set model.d_model=16 --set model.d_ff=32 \
+    --out "$T/es" >/dev/null 2>&1
 best=$(grep -o '"best_epoch": [0-9]*' "$T/es/summary.json" | sed 's/.*: //')
 ran=$(grep -o '"epochs": [0-9]*' "$T/es/summary.json" | head -n 1 | sed 's/.*: //')
 check "early stopping: stopped before 30 epochs, 2 after the best ($best, ran $ran)" \
