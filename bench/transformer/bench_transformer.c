@@ -4,7 +4,10 @@
  * positions, mean pooling, Adam 1e-3, batch 128, the first N training
  * images, a fresh shuffle per epoch, inputs standardised per pixel with
  * those images' statistics, accuracy on the 10,000 test images. Prints one
- * JSON line.
+ * JSON line; "gflops" counts the products' arithmetic (forward per
+ * position: input projection, q|k|v, scores, weights x values, output
+ * projection and the feed-forward pair; backward twice the forward, the
+ * input projection's dx excepted).
  *
  *   bench_transformer DATA_DIR THREADS [N_TRAIN] [EPOCHS] */
 #include "algorithms/mlp/features.h"
@@ -114,10 +117,14 @@ int main(int argc, char **argv)
     t0 = s_now();
     ch_tfm_eval(m, CH_HEAD_SOFTMAX, w, xt, mask, yt, nt, 256, ws, dout, &loss, &correct, NULL);
     double eval_s = s_now() - t0;
+    double D = 64, F = 128, T = (double)L, din = (double)(d / L), layers = 2;
+    double fwd = 2 * din * D + layers * 2 * (3 * D * D + 2 * T * D + D * D + 2 * D * F);
+    double per_seq = T * (3 * fwd - 2 * din * D) + 3 * 2 * D * 10;
+    double gflops = per_seq * (double)n * (double)epochs / train_s / 1e9;
     printf("{\"threads\": %d, \"n_train\": %zu, \"epochs\": %ld, \"parameters\": %zu, "
            "\"train_seconds\": %.3f, \"eval_seconds\": %.3f, \"last_epoch_train_loss\": %.4f, "
-           "\"test_accuracy\": %.4f, \"test_loss\": %.4f}\n",
+           "\"test_accuracy\": %.4f, \"test_loss\": %.4f, \"gflops\": %.2f}\n",
            threads, n, epochs, np, train_s, eval_s, train_loss / (double)n, correct / (double)nt,
-           loss / (double)nt);
+           loss / (double)nt, gflops);
     return 0;
 }
