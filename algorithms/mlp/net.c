@@ -11,7 +11,13 @@ const char *const ch_init_names[] = {"auto", "he", "xavier", NULL};
 struct ch_net_ws {
     size_t max_rows;
     size_t n_layers;
-    float **out;            /* per layer: its output, max_rows x width */
+    ch_precision prec;
+    size_t bytes;           /* allocated for activations, gradients and weights */
+    float **out;            /* FP32, per layer: its output, max_rows x width */
+    uint16_t **h;           /* BF16/FP16, per layer: its output, stored in 16 bits */
+    float *fa, *fb;         /* BF16/FP16: float tiles of a layer's input and output */
+    float *wt;              /* BF16/FP16: float tile of one layer's parameters */
+    uint16_t *wh;           /* BF16/FP16: the stored weights (n_params) */
     float **aux;            /* layer norm: mean and rstd (2 x max_rows); dropout: mask */
     float *grad_a, *grad_b; /* ping-pong input gradients */
 };
@@ -40,8 +46,39 @@ static int s_dense(ch_net *net, size_t *cap, size_t in, size_t out, size_t idx)
     }
     l.w_off = net->n_params;
     l.b_off = l.w_off + nw;
+    l.p_len = nw + out;
     net->n_params = l.b_off + out;
     return s_add(net, cap, l);
+}
+
+/* The embedding layer: checks the embedded columns and sets *out_width to
+ * the inputs that are passed through plus the embeddings' dimensions. */
+static int s_embed_check(const ch_net_spec *spec, size_t *out_width, size_t *n_par, ch_err *err)
+{
+    size_t width = spec->d_in, par = 0;
+    if (spec->n_embed > CH_MLP_MAX_EMBED) {
+        return ch_err_set(err, CH_EINVAL, "mlp: %zu embedded columns (at most %d)", spec->n_embed,
+                          CH_MLP_MAX_EMBED);
+    }
+    for (size_t e = 0; e < spec->n_embed; e++) {
+        const ch_embed_spec *em = &spec->embed[e];
+        if (em->col >= spec->d_in || (e > 0 && em->col <= spec->embed[e - 1].col) ||
+            em->levels == 0 || em->levels > (1u << 24) || em->dim == 0 ||
+            em->dim > CH_MLP_MAX_EMBED_DIM) {
+            return ch_err_set(err, CH_EINVAL,
+                              "mlp: embedding %zu (input %zu, %zu levels, dimension %zu) is "
+                              "malformed",
+                              e, em->col, em->levels, em->dim);
+        }
+        width += em->dim - 1;
+        par += em->levels * em->dim;
+    }
+    if (width > CH_MLP_MAX_WIDTH * 16) {
+        return ch_err_set(err, CH_EINVAL, "mlp: %zu inputs after the embeddings", width);
+    }
+    *out_width = width;
+    *n_par = par;
+    return 0;
 }
 
 /* The widths are checked here, so every later size product fits. */
@@ -60,6 +97,13 @@ ch_net *ch_net_new(const ch_net_spec *spec, ch_err *err)
             return NULL;
         }
     }
+    size_t emb_width = spec->d_in, emb_par = 0;
+    if (spec->precision > CH_PREC_FP16 || s_embed_check(spec, &emb_width, &emb_par, err) != 0) {
+        if (spec->precision > CH_PREC_FP16) {
+            ch_err_set(err, CH_EINVAL, "mlp: unknown precision %d", (int)spec->precision);
+        }
+        return NULL;
+    }
     ch_net *net = calloc(1, sizeof *net);
     if (!net) {
         ch_err_set(err, CH_ENOMEM, "out of memory");
@@ -69,11 +113,18 @@ ch_net *ch_net_new(const ch_net_spec *spec, ch_err *err)
     size_t cap = 0, in = spec->d_in;
     int rc = 0;
     net->max_width = spec->d_in > spec->d_out ? spec->d_in : spec->d_out;
+    if (spec->n_embed > 0) {
+        ch_layer l = {.kind = CH_L_EMBED, .in = spec->d_in, .out = emb_width, .p_len = emb_par};
+        net->n_params = emb_par;
+        rc = s_add(net, &cap, l);
+        in = emb_width;
+        net->max_width = in > net->max_width ? in : net->max_width;
+    }
     for (size_t i = 0; i < spec->n_hidden && rc == 0; i++) {
         size_t h = spec->hidden[i];
         rc = s_dense(net, &cap, in, h, i);
         if (rc == 0 && spec->layer_norm) {
-            ch_layer l = {.kind = CH_L_LAYERNORM, .in = h, .out = h};
+            ch_layer l = {.kind = CH_L_LAYERNORM, .in = h, .out = h, .p_len = 2 * h};
             l.w_off = net->n_params;
             l.b_off = l.w_off + h;
             net->n_params = l.b_off + h;
@@ -131,6 +182,10 @@ void ch_net_layer_name(const ch_net *net, size_t l, char *buf, size_t size)
     case CH_L_DROPOUT:
         snprintf(buf, size, "layer %zu: dropout after dense %zu", l, ly->dense_index);
         break;
+    case CH_L_EMBED:
+        snprintf(buf, size, "layer %zu: embeddings of %zu columns (%zu -> %zu)", l,
+                 net->spec.n_embed, ly->in, ly->out);
+        break;
     }
 }
 
@@ -148,6 +203,18 @@ void ch_net_init(const ch_net *net, ch_init_kind kind, uint64_t seed, float *w)
         if (ly->kind == CH_L_LAYERNORM) {
             for (size_t j = 0; j < ly->in; j++) {
                 w[ly->w_off + j] = 1.0f;
+            }
+        }
+        if (ly->kind == CH_L_EMBED) {
+            size_t off = ly->w_off;
+            for (size_t e = 0; e < net->spec.n_embed; e++) {
+                ch_rng r;
+                ch_rng_init(&r, seed, ch_rng_stream(CH_STREAM_INIT, 4096 + e));
+                size_t m = net->spec.embed[e].levels * net->spec.embed[e].dim;
+                for (size_t i = 0; i < m; i++) {
+                    w[off + i] = (float)ch_rng_normal(&r);
+                }
+                off += m;
             }
         }
         if (ly->kind != CH_L_DENSE) {
@@ -181,16 +248,32 @@ void ch_net_ws_destroy(ch_net_ws **pws)
         if (ws->out) {
             free(ws->out[l]);
         }
+        if (ws->h) {
+            free(ws->h[l]);
+        }
         if (ws->aux) {
             free(ws->aux[l]);
         }
     }
     free(ws->out);
+    free(ws->h);
     free(ws->aux);
+    free(ws->fa);
+    free(ws->fb);
+    free(ws->wt);
+    free(ws->wh);
     free(ws->grad_a);
     free(ws->grad_b);
     free(ws);
     *pws = NULL;
+}
+
+/* ch_alloc_array that counts the bytes into ws->bytes. */
+static void *s_ws_alloc(ch_net_ws *ws, size_t n, size_t size)
+{
+    void *p = ch_alloc_array(n ? n : 1, size);
+    ws->bytes += p ? n * size : 0;
+    return p;
 }
 
 /* NULL when out of memory or the sizes overflow. */
@@ -205,29 +288,50 @@ ch_net_ws *ch_net_ws_new(const ch_net *net, size_t max_rows)
     }
     ws->max_rows = max_rows;
     ws->n_layers = net->n_layers;
+    ws->prec = net->spec.precision;
+    bool half = ws->prec != CH_PREC_FP32;
     ws->out = calloc(net->n_layers, sizeof *ws->out);
+    ws->h = calloc(net->n_layers, sizeof *ws->h);
     ws->aux = calloc(net->n_layers, sizeof *ws->aux);
     size_t big;
-    if (!ws->out || !ws->aux || ch_mul_size(max_rows, net->max_width, &big) != 0) {
+    if (!ws->out || !ws->h || !ws->aux || ch_mul_size(max_rows, net->max_width, &big) != 0) {
         ch_net_ws_destroy(&ws);
         return NULL;
     }
-    ws->grad_a = ch_alloc_array(big, sizeof(float));
-    ws->grad_b = ch_alloc_array(big, sizeof(float));
+    ws->grad_a = s_ws_alloc(ws, big, sizeof(float));
+    ws->grad_b = s_ws_alloc(ws, big, sizeof(float));
     if (!ws->grad_a || !ws->grad_b) {
         ch_net_ws_destroy(&ws);
         return NULL;
     }
+    if (half) {
+        size_t max_par = 0;
+        for (size_t l = 0; l < net->n_layers; l++) {
+            max_par = net->layers[l].p_len > max_par ? net->layers[l].p_len : max_par;
+        }
+        ws->fa = s_ws_alloc(ws, big, sizeof(float));
+        ws->fb = s_ws_alloc(ws, big, sizeof(float));
+        ws->wt = s_ws_alloc(ws, max_par, sizeof(float));
+        ws->wh = s_ws_alloc(ws, net->n_params, sizeof(uint16_t));
+        if (!ws->fa || !ws->fb || !ws->wt || !ws->wh) {
+            ch_net_ws_destroy(&ws);
+            return NULL;
+        }
+    }
     for (size_t l = 0; l < net->n_layers; l++) {
         const ch_layer *ly = &net->layers[l];
-        ws->out[l] = ch_alloc_array(max_rows * ly->out, sizeof(float));
-        if (!ws->out[l]) {
+        if (half) {
+            ws->h[l] = s_ws_alloc(ws, max_rows * ly->out, sizeof(uint16_t));
+        } else {
+            ws->out[l] = s_ws_alloc(ws, max_rows * ly->out, sizeof(float));
+        }
+        if (!ws->h[l] && !ws->out[l]) {
             ch_net_ws_destroy(&ws);
             return NULL;
         }
         if (ly->kind == CH_L_LAYERNORM || ly->kind == CH_L_DROPOUT) {
             size_t m = ly->kind == CH_L_LAYERNORM ? 2 * max_rows : max_rows * ly->out;
-            ws->aux[l] = ch_alloc_array(m, sizeof(float));
+            ws->aux[l] = s_ws_alloc(ws, m, sizeof(float));
             if (!ws->aux[l]) {
                 ch_net_ws_destroy(&ws);
                 return NULL;
@@ -237,53 +341,148 @@ ch_net_ws *ch_net_ws_new(const ch_net *net, size_t max_rows)
     return ws;
 }
 
+size_t ch_net_ws_bytes(const ch_net_ws *ws)
+{
+    return ws->bytes;
+}
+
+uint16_t *ch_net_ws_half_weights(ch_net_ws *ws)
+{
+    return ws->wh;
+}
+
+/* Embedding layer: the inputs that are not embedded, in order, then each
+ * embedding. */
+static void s_embed_forward(const ch_net *net, const ch_layer *ly, float *y, const float *x,
+                            const float *tab, size_t n)
+{
+    const ch_net_spec *sp = &net->spec;
+    size_t d = ly->in, o = ly->out;
+    for (size_t i = 0; i < n; i++) {
+        size_t k = 0, e = 0;
+        for (size_t j = 0; j < d; j++) {
+            if (e < sp->n_embed && sp->embed[e].col == j) {
+                e++;
+                continue;
+            }
+            y[i * o + k++] = x[i * d + j];
+        }
+    }
+    size_t pos = d - sp->n_embed;
+    for (size_t e = 0; e < sp->n_embed; e++) {
+        const ch_embed_spec *em = &sp->embed[e];
+        ch_nn_embedding_forward(y + pos, o, x + em->col, d, tab, n, em->levels, em->dim);
+        pos += em->dim;
+        tab += em->levels * em->dim;
+    }
+}
+
+/* Scatters into the tables; the inputs themselves get no gradient. */
+static void s_embed_backward(const ch_net *net, const ch_layer *ly, float *gtab, const float *dy,
+                             const float *x, size_t n)
+{
+    const ch_net_spec *sp = &net->spec;
+    size_t d = ly->in, o = ly->out, pos = d - sp->n_embed;
+    for (size_t e = 0; e < sp->n_embed; e++) {
+        const ch_embed_spec *em = &sp->embed[e];
+        ch_nn_embedding_backward(gtab, dy + pos, o, x + em->col, d, n, em->levels, em->dim);
+        pos += em->dim;
+        gtab += em->levels * em->dim;
+    }
+}
+
+/* One layer's forward from in into out with its parameters p (float). */
+static void s_layer_forward(const ch_net *net, size_t l, float *out, const float *in,
+                            const float *p, size_t n, bool train, uint64_t seed,
+                            uint64_t dropout_stream, ch_net_ws *ws)
+{
+    const ch_layer *ly = &net->layers[l];
+    switch (ly->kind) {
+    case CH_L_DENSE:
+        ch_nn_dense_forward(out, in, p, p + (ly->b_off - ly->w_off), n, ly->in, ly->out);
+        break;
+    case CH_L_LAYERNORM:
+        ch_nn_layernorm_forward(out, ws->aux[l], ws->aux[l] + ws->max_rows, in, p,
+                                p + (ly->b_off - ly->w_off), n, ly->in);
+        break;
+    case CH_L_ACT:
+        ch_nn_act_forward(net->spec.act, out, in, n * ly->in);
+        break;
+    case CH_L_DROPOUT:
+        if (train) {
+            ch_rng r;
+            ch_rng_init(&r, seed, ch_rng_stream(CH_STREAM_ALGO + 1, dropout_stream * 64 + l));
+            ch_nn_dropout_forward(out, ws->aux[l], in, n * ly->in, (float)net->spec.dropout, &r);
+        } else {
+            memcpy(out, in, n * ly->in * sizeof *out);
+            for (size_t i = 0; i < n * ly->in; i++) {
+                ws->aux[l][i] = 1.0f;
+            }
+        }
+        break;
+    case CH_L_EMBED:
+        s_embed_forward(net, ly, out, in, p, n);
+        break;
+    }
+}
+
+/* BF16/FP16: layer l's parameters as floats (ws->wt), from the stored ones. */
+static const float *s_tile(const ch_net *net, size_t l, ch_net_ws *ws)
+{
+    const ch_layer *ly = &net->layers[l];
+    if (ly->p_len) {
+        ch_half_load(ws->prec, ws->wt, ws->wh + ly->w_off, ly->p_len);
+    }
+    return ws->wt;
+}
+
 /* Dropout masks come from (seed, CH_STREAM_ALGO + 1, dropout_stream * 64 +
  * layer), so a block's masks in a step are the same on any worker. */
 const float *ch_net_forward(const ch_net *net, const float *w, const float *x, size_t n, bool train,
                             uint64_t seed, uint64_t dropout_stream, ch_net_ws *ws)
 {
-    const float *in = x;
-    for (size_t l = 0; l < net->n_layers; l++) {
-        const ch_layer *ly = &net->layers[l];
-        float *out = ws->out[l];
-        switch (ly->kind) {
-        case CH_L_DENSE:
-            ch_nn_dense_forward(out, in, w + ly->w_off, w + ly->b_off, n, ly->in, ly->out);
-            break;
-        case CH_L_LAYERNORM:
-            ch_nn_layernorm_forward(out, ws->aux[l], ws->aux[l] + ws->max_rows, in, w + ly->w_off,
-                                    w + ly->b_off, n, ly->in);
-            break;
-        case CH_L_ACT:
-            ch_nn_act_forward(net->spec.act, out, in, n * ly->in);
-            break;
-        case CH_L_DROPOUT:
-            if (train) {
-                ch_rng r;
-                ch_rng_init(&r, seed, ch_rng_stream(CH_STREAM_ALGO + 1, dropout_stream * 64 + l));
-                ch_nn_dropout_forward(out, ws->aux[l], in, n * ly->in, (float)net->spec.dropout,
-                                      &r);
-            } else {
-                memcpy(out, in, n * ly->in * sizeof *out);
-                for (size_t i = 0; i < n * ly->in; i++) {
-                    ws->aux[l][i] = 1.0f;
-                }
-            }
-            break;
+    if (ws->prec == CH_PREC_FP32) {
+        const float *in = x;
+        for (size_t l = 0; l < net->n_layers; l++) {
+            s_layer_forward(net, l, ws->out[l], in, w + net->layers[l].w_off, n, train, seed,
+                            dropout_stream, ws);
+            in = ws->out[l];
         }
+        return in;
+    }
+    if (w) {
+        ch_half_store(ws->prec, ws->wh, w, net->n_params);
+    }
+    const float *in = x;
+    if (net->layers[0].kind != CH_L_EMBED) { /* level codes stay exact */
+        memcpy(ws->fa, x, n * net->spec.d_in * sizeof *ws->fa);
+        ch_half_round(ws->prec, ws->fa, n * net->spec.d_in);
+        in = ws->fa;
+    }
+    for (size_t l = 0; l < net->n_layers; l++) {
+        float *out = in == ws->fa ? ws->fb : ws->fa;
+        size_t m = n * net->layers[l].out;
+        s_layer_forward(net, l, out, in, s_tile(net, l, ws), n, train, seed, dropout_stream, ws);
+        ch_half_store(ws->prec, ws->h[l], out, m);
+        ch_half_load(ws->prec, out, ws->h[l], m);
         in = out;
     }
     return in;
+}
+
+static bool s_half_finite(ch_precision p, uint16_t h)
+{
+    return p == CH_PREC_BF16 ? (h & 0x7f80u) != 0x7f80u : (h & 0x7c00u) != 0x7c00u;
 }
 
 /* A scan of each layer's output in order. This function can't fail. */
 long ch_net_first_nonfinite(const ch_net *net, const ch_net_ws *ws, size_t n)
 {
     for (size_t l = 0; l < net->n_layers; l++) {
-        const float *o = ws->out[l];
         size_t m = n * net->layers[l].out;
         for (size_t i = 0; i < m; i++) {
-            if (!isfinite(o[i])) {
+            if (ws->prec == CH_PREC_FP32 ? !isfinite(ws->out[l][i])
+                                         : !s_half_finite(ws->prec, ws->h[l][i])) {
                 return (long)l;
             }
         }
@@ -291,32 +490,70 @@ long ch_net_first_nonfinite(const ch_net *net, const ch_net_ws *ws, size_t n)
     return -1;
 }
 
+/* Layer k's input (float): x for the first layer (rounded unless it holds
+ * level codes), else the previous layer's output. */
+static const float *s_input(const ch_net *net, size_t k, const float *x, size_t n, float *buf,
+                            ch_net_ws *ws)
+{
+    if (ws->prec == CH_PREC_FP32) {
+        return k ? ws->out[k - 1] : x;
+    }
+    if (k == 0 && net->layers[0].kind == CH_L_EMBED) {
+        return x;
+    }
+    size_t m = n * net->layers[k].in;
+    if (k == 0) {
+        memcpy(buf, x, m * sizeof *buf);
+        ch_half_round(ws->prec, buf, m);
+    } else {
+        ch_half_load(ws->prec, buf, ws->h[k - 1], m);
+    }
+    return buf;
+}
+
 /* Walks the layers backwards; the input gradient of layer l becomes the
- * output gradient of layer l-1. The first dense layer skips its input
- * gradient. This function can't fail. */
+ * output gradient of layer l-1. The first layer skips its input gradient.
+ * This function can't fail. */
 void ch_net_backward(const ch_net *net, const float *w, const float *x, float *dout, size_t n,
                      float *g, ch_net_ws *ws)
 {
+    bool half = ws->prec != CH_PREC_FP32;
     float *dy = dout;
+    if (half) { /* the output gradient is stored at the precision too */
+        ch_half_round(ws->prec, dout, n * net->spec.d_out);
+    }
     for (size_t k = net->n_layers; k-- > 0;) {
         const ch_layer *ly = &net->layers[k];
-        const float *in = k ? ws->out[k - 1] : x;
+        const float *in = s_input(net, k, x, n, ws->fa, ws);
+        const float *p = half ? s_tile(net, k, ws) : w + ly->w_off;
         float *dx = (dy == ws->grad_a) ? ws->grad_b : ws->grad_a;
         switch (ly->kind) {
         case CH_L_DENSE:
-            ch_nn_dense_backward(k ? dx : NULL, g + ly->w_off, g + ly->b_off, dy, in, w + ly->w_off,
-                                 n, ly->in, ly->out);
+            ch_nn_dense_backward(k ? dx : NULL, g + ly->w_off, g + ly->b_off, dy, in, p, n, ly->in,
+                                 ly->out);
             break;
         case CH_L_LAYERNORM:
             ch_nn_layernorm_backward(dx, g + ly->w_off, g + ly->b_off, dy, in, ws->aux[k],
-                                     ws->aux[k] + ws->max_rows, w + ly->w_off, n, ly->in);
+                                     ws->aux[k] + ws->max_rows, p, n, ly->in);
             break;
-        case CH_L_ACT:
-            ch_nn_act_backward(net->spec.act, dx, dy, in, ws->out[k], n * ly->in);
+        case CH_L_ACT: {
+            const float *y = ws->out[k];
+            if (half) {
+                ch_half_load(ws->prec, ws->fb, ws->h[k], n * ly->out);
+                y = ws->fb;
+            }
+            ch_nn_act_backward(net->spec.act, dx, dy, in, y, n * ly->in);
             break;
+        }
         case CH_L_DROPOUT:
             ch_nn_dropout_backward(dx, dy, ws->aux[k], n * ly->in);
             break;
+        case CH_L_EMBED:
+            s_embed_backward(net, ly, g + ly->w_off, dy, in, n);
+            break;
+        }
+        if (half && k) {
+            ch_half_round(ws->prec, dx, n * ly->in);
         }
         dy = dx;
     }
