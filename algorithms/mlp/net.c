@@ -1,12 +1,19 @@
 /* net.c: the MLP layer stack: layout, initialisation, forward and backward. */
 #include "algorithms/mlp/net.h"
 
+#include <cblas.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 const char *const ch_init_names[] = {"auto", "he", "xavier", NULL};
+
+/* BF16/FP16: the backward pass converts stored activations S_CHUNK rows at
+ * a time, and dense weights S_TILE output rows at a time, so the float
+ * copies stay small next to the 16-bit storage. */
+#define S_CHUNK 64
+#define S_TILE  64
 
 struct ch_net_ws {
     size_t max_rows;
@@ -15,8 +22,8 @@ struct ch_net_ws {
     size_t bytes;           /* allocated for activations, gradients and weights */
     float **out;            /* FP32, per layer: its output, max_rows x width */
     uint16_t **h;           /* BF16/FP16, per layer: its output, stored in 16 bits */
-    float *fa, *fb;         /* BF16/FP16: float tiles of a layer's input and output */
-    float *wt;              /* BF16/FP16: float tile of one layer's parameters */
+    float *fa, *fb;         /* BF16/FP16: S_CHUNK rows of a layer's input and output */
+    float *wt;              /* BF16/FP16: S_TILE rows of a dense weight, or a small layer's */
     uint16_t *wh;           /* BF16/FP16: the stored weights (n_params) */
     float **aux;            /* layer norm: mean and rstd (2 x max_rows); dropout: mask */
     float *grad_a, *grad_b; /* ping-pong input gradients */
@@ -293,8 +300,18 @@ ch_net_ws *ch_net_ws_new(const ch_net *net, size_t max_rows)
     ws->out = calloc(net->n_layers, sizeof *ws->out);
     ws->h = calloc(net->n_layers, sizeof *ws->h);
     ws->aux = calloc(net->n_layers, sizeof *ws->aux);
+    /* the input gradients (and, in BF16/FP16, the forward's float
+     * ping-pong) never hold the network's input: the widest layer output */
+    size_t max_out = 1, max_tile = 1;
+    for (size_t l = 0; l < net->n_layers; l++) {
+        const ch_layer *ly = &net->layers[l];
+        max_out = ly->out > max_out ? ly->out : max_out;
+        size_t t = ly->kind == CH_L_DENSE ? (S_TILE < ly->out ? S_TILE : ly->out) * (ly->in + 1)
+                                          : ly->p_len;
+        max_tile = t > max_tile ? t : max_tile;
+    }
     size_t big;
-    if (!ws->out || !ws->h || !ws->aux || ch_mul_size(max_rows, net->max_width, &big) != 0) {
+    if (!ws->out || !ws->h || !ws->aux || ch_mul_size(max_rows, max_out, &big) != 0) {
         ch_net_ws_destroy(&ws);
         return NULL;
     }
@@ -305,13 +322,9 @@ ch_net_ws *ch_net_ws_new(const ch_net *net, size_t max_rows)
         return NULL;
     }
     if (half) {
-        size_t max_par = 0;
-        for (size_t l = 0; l < net->n_layers; l++) {
-            max_par = net->layers[l].p_len > max_par ? net->layers[l].p_len : max_par;
-        }
-        ws->fa = s_ws_alloc(ws, big, sizeof(float));
-        ws->fb = s_ws_alloc(ws, big, sizeof(float));
-        ws->wt = s_ws_alloc(ws, max_par, sizeof(float));
+        ws->fa = s_ws_alloc(ws, S_CHUNK * max_out, sizeof(float));
+        ws->fb = s_ws_alloc(ws, S_CHUNK * max_out, sizeof(float));
+        ws->wt = s_ws_alloc(ws, max_tile, sizeof(float));
         ws->wh = s_ws_alloc(ws, net->n_params, sizeof(uint16_t));
         if (!ws->fa || !ws->fb || !ws->wt || !ws->wh) {
             ch_net_ws_destroy(&ws);
@@ -426,14 +439,58 @@ static void s_layer_forward(const ch_net *net, size_t l, float *out, const float
     }
 }
 
-/* BF16/FP16: layer l's parameters as floats (ws->wt), from the stored ones. */
-static const float *s_tile(const ch_net *net, size_t l, ch_net_ws *ws)
+/* BF16/FP16: a small layer's parameters (layer norm, embeddings) as
+ * floats in ws->wt, from the stored ones. */
+static const float *s_params(const ch_net *net, size_t l, ch_net_ws *ws)
 {
     const ch_layer *ly = &net->layers[l];
     if (ly->p_len) {
         ch_half_load(ws->prec, ws->wt, ws->wh + ly->w_off, ly->p_len);
     }
     return ws->wt;
+}
+
+/* BF16/FP16 dense forward: y[:, j0:j1] = x W[j0:j1]^T + b[j0:j1], one
+ * tile of output rows of W converted to float at a time. */
+static void s_dense_forward_tiled(const ch_layer *ly, float *y, const float *x, size_t n,
+                                  ch_net_ws *ws)
+{
+    size_t in = ly->in, out = ly->out;
+    for (size_t j0 = 0; j0 < out; j0 += S_TILE) {
+        size_t t = out - j0 < S_TILE ? out - j0 : S_TILE;
+        float *wt = ws->wt, *bt = ws->wt + t * in;
+        ch_half_load(ws->prec, wt, ws->wh + ly->w_off + j0 * in, t * in);
+        ch_half_load(ws->prec, bt, ws->wh + ly->b_off + j0, t);
+        for (size_t i = 0; i < n; i++) {
+            memcpy(y + i * out + j0, bt, t * sizeof *y);
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)t, (int)in, 1.0f, x,
+                    (int)in, wt, (int)in, 1.0f, y + j0, (int)out);
+    }
+}
+
+/* BF16/FP16 dense backward over m rows whose input is x (m x in): dx (m
+ * rows, may be NULL) = dy W, dW += dy^T x, db += column sums of dy, one
+ * tile of W at a time. */
+static void s_dense_backward_tiled(const ch_layer *ly, float *dx, float *dw, float *db,
+                                   const float *dy, const float *x, size_t m, ch_net_ws *ws)
+{
+    size_t in = ly->in, out = ly->out;
+    for (size_t j0 = 0; j0 < out; j0 += S_TILE) {
+        size_t t = out - j0 < S_TILE ? out - j0 : S_TILE;
+        if (dx) {
+            ch_half_load(ws->prec, ws->wt, ws->wh + ly->w_off + j0 * in, t * in);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)in, (int)t, 1.0f,
+                        dy + j0, (int)out, ws->wt, (int)in, j0 ? 1.0f : 0.0f, dx, (int)in);
+        }
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)t, (int)in, (int)m, 1.0f, dy + j0,
+                    (int)out, x, (int)in, 1.0f, dw + j0 * in, (int)in);
+    }
+    for (size_t i = 0; i < m; i++) {
+        for (size_t j = 0; j < out; j++) {
+            db[j] += dy[i * out + j];
+        }
+    }
 }
 
 /* Dropout masks come from (seed, CH_STREAM_ALGO + 1, dropout_stream * 64 +
@@ -453,16 +510,17 @@ const float *ch_net_forward(const ch_net *net, const float *w, const float *x, s
     if (w) {
         ch_half_store(ws->prec, ws->wh, w, net->n_params);
     }
+    /* float ping-pong in the gradient buffers, idle until backward */
     const float *in = x;
-    if (net->layers[0].kind != CH_L_EMBED) { /* level codes stay exact */
-        memcpy(ws->fa, x, n * net->spec.d_in * sizeof *ws->fa);
-        ch_half_round(ws->prec, ws->fa, n * net->spec.d_in);
-        in = ws->fa;
-    }
     for (size_t l = 0; l < net->n_layers; l++) {
-        float *out = in == ws->fa ? ws->fb : ws->fa;
+        float *out = in == ws->grad_a ? ws->grad_b : ws->grad_a;
         size_t m = n * net->layers[l].out;
-        s_layer_forward(net, l, out, in, s_tile(net, l, ws), n, train, seed, dropout_stream, ws);
+        if (net->layers[l].kind == CH_L_DENSE) {
+            s_dense_forward_tiled(&net->layers[l], out, in, n, ws);
+        } else {
+            s_layer_forward(net, l, out, in, s_params(net, l, ws), n, train, seed, dropout_stream,
+                            ws);
+        }
         ch_half_store(ws->prec, ws->h[l], out, m);
         ch_half_load(ws->prec, out, ws->h[l], m);
         in = out;
@@ -490,25 +548,48 @@ long ch_net_first_nonfinite(const ch_net *net, const ch_net_ws *ws, size_t n)
     return -1;
 }
 
-/* Layer k's input (float): x for the first layer (rounded unless it holds
- * level codes), else the previous layer's output. */
-static const float *s_input(const ch_net *net, size_t k, const float *x, size_t n, float *buf,
-                            ch_net_ws *ws)
+/* BF16/FP16 backward of layer k, S_CHUNK rows at a time: the stored
+ * input (x for the first layer) and output are converted per chunk. */
+static void s_backward_half(const ch_net *net, size_t k, const float *x, float *dx, const float *dy,
+                            size_t n, float *g, ch_net_ws *ws)
 {
-    if (ws->prec == CH_PREC_FP32) {
-        return k ? ws->out[k - 1] : x;
+    const ch_layer *ly = &net->layers[k];
+    size_t in = ly->in, out = ly->out;
+    switch (ly->kind) {
+    case CH_L_DROPOUT:
+        ch_nn_dropout_backward(dx, dy, ws->aux[k], n * in);
+        return;
+    case CH_L_EMBED:
+        s_embed_backward(net, ly, g + ly->w_off, dy, x, n);
+        return;
+    default:
+        break;
     }
-    if (k == 0 && net->layers[0].kind == CH_L_EMBED) {
-        return x;
+    const float *gamma = ly->kind == CH_L_LAYERNORM ? s_params(net, k, ws) : NULL;
+    for (size_t r0 = 0; r0 < n; r0 += S_CHUNK) {
+        size_t m = n - r0 < S_CHUNK ? n - r0 : S_CHUNK;
+        const float *xc = x + r0 * in;
+        if (k > 0) {
+            ch_half_load(ws->prec, ws->fa, ws->h[k - 1] + r0 * in, m * in);
+            xc = ws->fa;
+        }
+        switch (ly->kind) {
+        case CH_L_DENSE:
+            s_dense_backward_tiled(ly, k ? dx + r0 * in : NULL, g + ly->w_off, g + ly->b_off,
+                                   dy + r0 * out, xc, m, ws);
+            break;
+        case CH_L_LAYERNORM:
+            ch_nn_layernorm_backward(dx + r0 * in, g + ly->w_off, g + ly->b_off, dy + r0 * in, xc,
+                                     ws->aux[k] + r0, ws->aux[k] + ws->max_rows + r0, gamma, m, in);
+            break;
+        case CH_L_ACT:
+            ch_half_load(ws->prec, ws->fb, ws->h[k] + r0 * out, m * out);
+            ch_nn_act_backward(net->spec.act, dx + r0 * in, dy + r0 * in, xc, ws->fb, m * in);
+            break;
+        default:
+            break;
+        }
     }
-    size_t m = n * net->layers[k].in;
-    if (k == 0) {
-        memcpy(buf, x, m * sizeof *buf);
-        ch_half_round(ws->prec, buf, m);
-    } else {
-        ch_half_load(ws->prec, buf, ws->h[k - 1], m);
-    }
-    return buf;
 }
 
 /* Walks the layers backwards; the input gradient of layer l becomes the
@@ -524,9 +605,17 @@ void ch_net_backward(const ch_net *net, const float *w, const float *x, float *d
     }
     for (size_t k = net->n_layers; k-- > 0;) {
         const ch_layer *ly = &net->layers[k];
-        const float *in = s_input(net, k, x, n, ws->fa, ws);
-        const float *p = half ? s_tile(net, k, ws) : w + ly->w_off;
         float *dx = (dy == ws->grad_a) ? ws->grad_b : ws->grad_a;
+        if (half) {
+            s_backward_half(net, k, x, dx, dy, n, g, ws);
+            if (k) {
+                ch_half_round(ws->prec, dx, n * ly->in);
+            }
+            dy = dx;
+            continue;
+        }
+        const float *in = k ? ws->out[k - 1] : x;
+        const float *p = w + ly->w_off;
         switch (ly->kind) {
         case CH_L_DENSE:
             ch_nn_dense_backward(k ? dx : NULL, g + ly->w_off, g + ly->b_off, dy, in, p, n, ly->in,
@@ -536,24 +625,15 @@ void ch_net_backward(const ch_net *net, const float *w, const float *x, float *d
             ch_nn_layernorm_backward(dx, g + ly->w_off, g + ly->b_off, dy, in, ws->aux[k],
                                      ws->aux[k] + ws->max_rows, p, n, ly->in);
             break;
-        case CH_L_ACT: {
-            const float *y = ws->out[k];
-            if (half) {
-                ch_half_load(ws->prec, ws->fb, ws->h[k], n * ly->out);
-                y = ws->fb;
-            }
-            ch_nn_act_backward(net->spec.act, dx, dy, in, y, n * ly->in);
+        case CH_L_ACT:
+            ch_nn_act_backward(net->spec.act, dx, dy, in, ws->out[k], n * ly->in);
             break;
-        }
         case CH_L_DROPOUT:
             ch_nn_dropout_backward(dx, dy, ws->aux[k], n * ly->in);
             break;
         case CH_L_EMBED:
             s_embed_backward(net, ly, g + ly->w_off, dy, in, n);
             break;
-        }
-        if (half && k) {
-            ch_half_round(ws->prec, dx, n * ly->in);
         }
         dy = dx;
     }
