@@ -25,7 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { OP_STATS = 1, OP_STEP = 2 };
+enum { OP_STATS = 1, OP_STEP = 2, OP_LOCAL = 3 };
 
 #define S_EVAL_CHUNK 512
 
@@ -99,6 +99,8 @@ typedef struct s_worker {
     float *w, *g, *x, *y, *dout;
     size_t *rows, *perm;
     size_t max_block;
+    float *wr;                     /* local SGD: one block's replica of the weights */
+    const Cohort__Mlp__Task *task; /* local SGD: the round's task, during the reduction */
 } s_worker;
 
 /* --- shared helpers ---------------------------------------------------------- */
@@ -382,6 +384,76 @@ static void *s_coord_new(const ch_coord_env *env, ch_err *err)
     return st;
 }
 
+/* Rows of block b that one local SGD step trains on: the batch, or the
+ * whole block when it is smaller. */
+static size_t s_local_batch(size_t batch, size_t block_rows)
+{
+    return batch < block_rows ? batch : block_rows;
+}
+
+/* Rounds per epoch and in all. Synchronous: one round per global batch.
+ * Local SGD: a round trains every block on local_steps local batches, so
+ * an epoch is max(1, round(rows / rows trained per round)) rounds. */
+static void s_set_plan(s_coord *st)
+{
+    if (st->p.local_steps <= 1) {
+        st->steps_per_epoch = ch_batch_steps_per_epoch(st->n_rows, (size_t)st->p.batch_size);
+    } else {
+        double per_round = 0;
+        for (size_t b = 0; b < st->n_blocks; b++) {
+            per_round += (double)s_local_batch((size_t)st->p.batch_size, st->block_rows[b]);
+        }
+        per_round *= (double)st->p.local_steps;
+        double r = per_round > 0 ? floor((double)st->n_rows / per_round + 0.5) : 1;
+        st->steps_per_epoch = r < 1 ? 1 : (long)r;
+    }
+    st->total_steps = st->steps_per_epoch * st->p.epochs;
+}
+
+/* The learning rate of optimizer step t; with local SGD t counts local
+ * steps (local_steps per round). */
+static double s_lr(const s_coord *st, long t)
+{
+    long h = st->p.local_steps;
+    ch_schedule sch = {.kind = st->p.schedule,
+                       .lr = st->p.lr,
+                       .lr_min = st->p.lr_min,
+                       .warmup_steps = st->p.warmup_steps,
+                       .steps_per_epoch = st->steps_per_epoch * h,
+                       .total_steps = st->total_steps * h,
+                       .step_epochs = st->p.step_epochs,
+                       .gamma = st->p.gamma};
+    return ch_schedule_lr(&sch, t);
+}
+
+/* Local SGD task: the weights, the statistics and the local steps'
+ * learning rates. */
+static int s_local_task(s_coord *st, ch_buf *payload, ch_err *err)
+{
+    long h = st->p.local_steps;
+    double *lr = calloc((size_t)h, sizeof *lr);
+    if (!lr) {
+        return ch_err_set(err, CH_ENOMEM, "out of memory");
+    }
+    for (long k = 0; k < h; k++) {
+        lr[k] = s_lr(st, st->step * h + k);
+    }
+    Cohort__Mlp__Task t = COHORT__MLP__TASK__INIT;
+    t.step = (uint64_t)st->step;
+    t.epoch = (uint32_t)(st->step / st->steps_per_epoch);
+    ch_half_pack(st->p.wire_precision, st->wbuf, st->w, st->net->n_params);
+    t.weights.data = st->wbuf;
+    t.weights.len = st->net->n_params * ch_precision_bytes(st->p.wire_precision);
+    t.wire_precision = (uint32_t)st->p.wire_precision;
+    t.n_stats = ch_features_stats_len(st->feat);
+    t.stats = st->stats;
+    t.n_local_lr = (size_t)h;
+    t.local_lr = lr;
+    int rc = s_pack_msg(&t.base, payload, err);
+    free(lr);
+    return rc;
+}
+
 static int s_next_task(void *vst, uint32_t round, uint32_t *op, ch_buf *payload, ch_err *err)
 {
     s_coord *st = vst;
@@ -392,6 +464,10 @@ static int s_next_task(void *vst, uint32_t round, uint32_t *op, ch_buf *payload,
     }
     if (st->step >= st->total_steps || st->stopped) {
         return 1;
+    }
+    if (st->p.local_steps > 1) {
+        *op = OP_LOCAL;
+        return s_local_task(st, payload, err);
     }
     *op = OP_STEP;
     long epoch = st->step / st->steps_per_epoch, s = st->step % st->steps_per_epoch;
@@ -496,8 +572,7 @@ static int s_aggregate_stats(s_coord *st, const ch_update *ups, size_t n, ch_rou
                           st->p.batch_size, st->n_rows);
     }
     ch_features_set_stats(st->feat, st->stats);
-    st->steps_per_epoch = ch_batch_steps_per_epoch(st->n_rows, (size_t)st->p.batch_size);
-    st->total_steps = st->steps_per_epoch * st->p.epochs;
+    s_set_plan(st);
     st->stats_done = true;
     ch_round_metric(m, "rows", (double)st->n_rows);
     return s_encode_test(st, err);
@@ -546,6 +621,51 @@ static void s_validate(s_coord *st, double *loss, double *acc)
     if (st->head != CH_HEAD_MSE) {
         *acc = c / (double)st->n_test;
     }
+}
+
+static int s_step_done(s_coord *st, ch_round_metrics *m, double loss, double rows, double correct,
+                       double lr, ch_err *err);
+
+/* Local SGD: the block tree's sum of (block rows x block weights, block
+ * rows, loss, rows trained, correct) gives the row-weighted average of the
+ * blocks' weights. */
+static int s_aggregate_local(s_coord *st, const ch_update *ups, size_t n, ch_round_metrics *m,
+                             ch_err *err)
+{
+    size_t np = st->net->n_params, len = np + 4;
+    ch_reduce *r = ch_reduce_new(st->n_blocks, len, ch_combine_sum, NULL);
+    double *root = ch_alloc_array(len, sizeof *root);
+    int rc = (!r || !root) ? ch_err_set(err, CH_ENOMEM, "out of memory") : 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        rc = ch_reduce_add(r, ups[i].state, ups[i].state_len, err);
+        if (rc != 0) {
+            ch_err_prefix(err, "mlp local SGD weights from shard %u", ups[i].shard);
+        }
+    }
+    if (rc == 0) {
+        rc = ch_reduce_finish(r, root, err);
+    }
+    if (rc == 0 && !(root[np] > 0)) {
+        rc = ch_err_set(err, CH_EPROTO, "mlp: the local SGD round has no rows");
+    }
+    if (rc == 0) {
+        for (size_t i = 0; i < np; i++) {
+            st->w[i] = (float)(root[i] / root[np]);
+        }
+    }
+    double loss = rc == 0 ? root[np + 1] : 0, rows = rc == 0 ? root[np + 2] : 0;
+    double correct = rc == 0 ? root[np + 3] : 0;
+    ch_reduce_destroy(&r);
+    free(root);
+    if (rc != 0) {
+        return rc;
+    }
+    if (m->stats) {
+        st->wire_bytes += m->stats->bytes_out + m->stats->bytes_in;
+        st->wire_rounds++;
+    }
+    long h = st->p.local_steps;
+    return s_step_done(st, m, loss, rows, correct, s_lr(st, st->step * h + h - 1), err);
 }
 
 static int s_aggregate_step(s_coord *st, const ch_update *ups, size_t n, ch_round_metrics *m,
@@ -625,15 +745,7 @@ static int s_aggregate_step(s_coord *st, const ch_update *ups, size_t n, ch_roun
     if (rc != 0) {
         return rc;
     }
-    ch_schedule sch = {.kind = st->p.schedule,
-                       .lr = st->p.lr,
-                       .lr_min = st->p.lr_min,
-                       .warmup_steps = st->p.warmup_steps,
-                       .steps_per_epoch = st->steps_per_epoch,
-                       .total_steps = st->total_steps,
-                       .step_epochs = st->p.step_epochs,
-                       .gamma = st->p.gamma};
-    double lr = ch_schedule_lr(&sch, st->step);
+    double lr = s_lr(st, st->step);
     double scale = st->scaling ? st->scaler.scale : 1;
     bool apply = !st->scaling || ch_loss_scaler_update(&st->scaler, ch_grad_finite(st->g, np));
     if (rows > 0 && apply) {
@@ -643,7 +755,16 @@ static int s_aggregate_step(s_coord *st, const ch_update *ups, size_t n, ch_roun
         st->wire_bytes += m->stats->bytes_out + m->stats->bytes_in;
         st->wire_rounds++;
     }
-    for (size_t i = 0; i < np; i++) {
+    return s_step_done(st, m, loss, rows, correct, lr, err);
+}
+
+/* After a round's update of st->w: the weights' check, the epoch's sums
+ * and, at an epoch's end, validation, curves and early stopping. */
+static int s_step_done(s_coord *st, ch_round_metrics *m, double loss, double rows, double correct,
+                       double lr, ch_err *err)
+{
+    long epoch = st->step / st->steps_per_epoch;
+    for (size_t i = 0; i < st->net->n_params; i++) {
         if (!isfinite(st->w[i])) {
             return ch_err_set(err, CH_EINVAL,
                               "mlp: step %ld (epoch %ld) made a weight non-finite (parameter "
@@ -695,8 +816,11 @@ static int s_aggregate(void *vst, uint32_t round, uint32_t op, const ch_update *
     if (op == OP_STATS && !st->stats_done) {
         return s_aggregate_stats(st, ups, n, m, err);
     }
-    if (op == OP_STEP && st->stats_done) {
+    if (op == OP_STEP && st->stats_done && st->p.local_steps <= 1) {
         return s_aggregate_step(st, ups, n, m, err);
+    }
+    if (op == OP_LOCAL && st->stats_done && st->p.local_steps > 1) {
+        return s_aggregate_local(st, ups, n, m, err);
     }
     return ch_err_set(err, CH_EINTERNAL, "mlp: unexpected op %u", op);
 }
@@ -844,8 +968,7 @@ static int s_load(void *vst, const uint8_t *data, size_t len, ch_err *err)
     if (rc == 0 && ck->stats_done) {
         ch_reduce_destroy(&st->reduce);
         ch_features_set_stats(st->feat, st->stats);
-        st->steps_per_epoch = ch_batch_steps_per_epoch(st->n_rows, (size_t)st->p.batch_size);
-        st->total_steps = st->steps_per_epoch * st->p.epochs;
+        s_set_plan(st);
         st->stats_done = true;
         if (st->steps_per_epoch < 1 || st->step > st->total_steps) {
             rc = ch_err_set(err, CH_EINVAL, "the mlp checkpoint's step is out of range");
@@ -875,6 +998,7 @@ static void s_worker_destroy(void **pw)
     free(w->dout);
     free(w->rows);
     free(w->perm);
+    free(w->wr);
     free(w);
     *pw = NULL;
 }
@@ -915,7 +1039,9 @@ static void *s_worker_new(const ch_worker_env *env, ch_err *err)
     w->dout = ch_alloc_array(bs, w->net->spec.d_out * sizeof *w->dout);
     w->rows = ch_alloc_array(bs, sizeof *w->rows);
     w->perm = ch_alloc_array(w->max_block + 1, sizeof *w->perm);
-    if (!w->ws || !w->w || !w->g || !w->x || !w->y || !w->dout || !w->rows || !w->perm) {
+    w->wr = w->p.local_steps > 1 ? ch_alloc_array(np, sizeof *w->wr) : NULL;
+    if (!w->ws || !w->w || !w->g || !w->x || !w->y || !w->dout || !w->rows || !w->perm ||
+        (w->p.local_steps > 1 && !w->wr)) {
         ch_err_set(err, CH_ENOMEM, "out of memory for a network of %zu parameters", np);
         s_worker_destroy(&vw);
         return NULL;
@@ -1074,6 +1200,130 @@ static int s_run_step(s_worker *w, const uint8_t *payload, size_t len, size_t b0
     return rc;
 }
 
+/* The encoded rows n of a local batch (rows with a target), their labels
+ * checked; CH_EINVAL names a bad label. */
+static int s_encode_rows(s_worker *w, size_t n, ch_err *err)
+{
+    ch_features_encode(w->feat, w->env->train, w->rows, n, w->x, w->y);
+    for (size_t i = 0; i < n && w->n_classes; i++) {
+        float c = w->y[i];
+        if (!(c >= 0 && c < (float)w->n_classes) || c != floorf(c)) {
+            return ch_err_set(err, CH_EINVAL,
+                              "mlp: row %zu of the training data has label %g, which is not "
+                              "a class code 0..%zu (model.classes is %zu)",
+                              w->rows[i] + 1, (double)c, w->n_classes - 1, w->n_classes);
+        }
+    }
+    return 0;
+}
+
+/* Local SGD leaf of block `block`: from the round's weights, local_steps
+ * SGD steps on the block's rows, local step t (= round x local_steps + k)
+ * taking positions [t b, (t + 1) b) of the block's rows in the orders of
+ * its successive passes (b = the batch, or the block's rows when fewer).
+ * Writes rows x weights, rows, loss, rows trained, correct. */
+static int s_local_leaf(void *ctx, size_t block, double *out, ch_err *err)
+{
+    s_worker *w = ctx;
+    const Cohort__Mlp__Task *t = w->task;
+    const ch_plan *plan = w->env->plan;
+    const ch_table *tb = w->env->train;
+    size_t lb = block - w->env->block_offset;
+    size_t lo = plan->block_begin[lb], nb = plan->block_begin[lb + 1] - lo;
+    size_t np = w->net->n_params, bl = s_local_batch((size_t)w->p.batch_size, nb);
+    if (nb == 0) {
+        return 0;
+    }
+    memcpy(w->wr, w->w, np * sizeof *w->wr);
+    double loss = 0, rows = 0, correct = 0;
+    uint64_t pass = UINT64_MAX;
+    for (size_t k = 0; k < t->n_local_lr; k++) {
+        uint64_t step = t->step * t->n_local_lr + k, p0 = step * bl;
+        size_t n = 0;
+        for (uint64_t q = p0; q < p0 + bl; q++) {
+            if (q / nb != pass) {
+                pass = q / nb;
+                ch_batch_block_order(w->env->seed, (long)pass, block, w->perm, nb);
+            }
+            size_t r = plan->rows[lo + w->perm[q % nb]];
+            if (!tb->has_target || isfinite(tb->target.values[r])) {
+                w->rows[n++] = r;
+            }
+        }
+        if (n == 0) {
+            continue;
+        }
+        int rc = s_encode_rows(w, n, err);
+        if (rc != 0) {
+            return rc;
+        }
+        memset(w->g, 0, np * sizeof *w->g);
+        ch_grad_out go;
+        rc =
+            ch_mlp_grad(w->net, w->head, w->wr, w->x, w->y, n, true, w->env->seed,
+                        step * (uint64_t)w->env->n_blocks_total + block, w->ws, w->dout, w->g, &go);
+        if (rc != 0) {
+            return ch_err_set(err, CH_EINVAL,
+                              "mlp: the loss became non-finite in local step %llu on block %zu; "
+                              "lower model.lr or set model.clip_norm",
+                              (unsigned long long)step, block);
+        }
+        ch_mlp_apply(&w->p, w->wr, w->g, NULL, np, (double)n, t->local_lr[k], (long)step + 1);
+        loss += go.loss;
+        rows += (double)n;
+        correct += go.correct;
+    }
+    for (size_t i = 0; i < np; i++) {
+        out[i] = (double)nb * w->wr[i];
+    }
+    out[np] = (double)nb;
+    out[np + 1] = loss;
+    out[np + 2] = rows;
+    out[np + 3] = correct;
+    return 0;
+}
+
+static int s_run_local(s_worker *w, const uint8_t *payload, size_t len, size_t b0, size_t b1,
+                       ch_buf *out, uint64_t *samples, ch_err *err)
+{
+    Cohort__Mlp__Task *t = cohort__mlp__task__unpack(NULL, len, payload);
+    if (!t) {
+        return ch_err_set(err, CH_EPROTO, "mlp: the local SGD task does not decode");
+    }
+    size_t np = w->net->n_params;
+    ch_precision wire = w->p.wire_precision;
+    int rc = 0;
+    if (t->wire_precision != (uint32_t)wire || t->weights.len != np * ch_precision_bytes(wire) ||
+        t->n_stats != ch_features_stats_len(w->feat) || t->n_local_lr != (size_t)w->p.local_steps ||
+        !w->wr) {
+        rc = ch_err_set(err, CH_EPROTO,
+                        "mlp: the local SGD task has %zu weight bytes and %zu local steps (this "
+                        "worker expects %zu parameters at %s, %ld steps)",
+                        t->weights.len, t->n_local_lr, np, ch_precision_names[wire],
+                        w->p.local_steps);
+    }
+    for (size_t k = 0; k < t->n_local_lr && rc == 0; k++) {
+        if (!(t->local_lr[k] >= 0 && t->local_lr[k] < 1e12)) {
+            rc = ch_err_set(err, CH_EPROTO, "mlp: the local SGD task has a bad learning rate");
+        }
+    }
+    if (rc == 0) {
+        ch_half_unpack(wire, w->w, t->weights.data, np);
+        ch_features_set_stats(w->feat, t->stats);
+        w->task = t;
+        *samples = 0;
+        for (size_t b = b0; b < b1; b++) {
+            size_t lb = b - w->env->block_offset;
+            *samples += (w->env->plan->block_begin[lb + 1] - w->env->plan->block_begin[lb]);
+        }
+        rc = ch_reduce_range(w->env->n_blocks_total, b0, b1, np + 4, s_local_leaf, w,
+                             ch_combine_sum, NULL, out, err);
+        w->task = NULL;
+    }
+    cohort__mlp__task__free_unpacked(t, NULL);
+    return rc;
+}
+
 static int s_run_task(void *vw, uint32_t round, uint32_t op, const uint8_t *payload, size_t len,
                       uint32_t shard, ch_buf *out, uint64_t *samples, ch_err *err)
 {
@@ -1094,6 +1344,9 @@ static int s_run_task(void *vw, uint32_t round, uint32_t op, const uint8_t *payl
     }
     if (op == OP_STEP) {
         return s_run_step(w, payload, len, b0, b1, out, samples, err);
+    }
+    if (op == OP_LOCAL) {
+        return s_run_local(w, payload, len, b0, b1, out, samples, err);
     }
     return ch_err_set(err, CH_EPROTO, "mlp: unknown op %u", op);
 }

@@ -144,7 +144,41 @@ check "embeddings: fewer parameters than one-hot (51 states -> 4 numbers)" \
 timeout 30 "$COHORT" predict --model "$T/emb2/model.pb" --data data/churn.csv --out "$T/pe.csv" 2>/dev/null
 check "embeddings: predict with the saved model" [ "$(wc -l <"$T/pe.csv")" -eq 5001 ]
 
+# local SGD: 4 SGD steps on every block between averages over the block tree
+loc="--set model.local_steps=4 --set model.optimizer=sgd --set model.lr=0.2 --set model.batch_size=8
+     --set model.warmup_steps=0 --set model.schedule=constant --set model.epochs=12"
+for w in 1 2 4; do
+    timeout 60 "$COHORT" run $exp --workers $w $loc --out "$T/loc$w" >/dev/null 2>"$T/loc$w.err"
+done
+for w in 2 4; do
+    check "local SGD: $w workers give the 1-worker weights, curves and metrics" \
+        cmp -s <(fingerprint "$T/loc1/summary.json") <(fingerprint "$T/loc$w/summary.json")
+done
+epoch_losses "$T/loc2/events.jsonl" >"$T/loclosses"
+check "local SGD: 12 epochs (one round each), the train loss falls by a third" \
+    awk 'NR == 1 { f = $1 } END { exit !(NR == 12 && $1 < 0.67 * f) }' "$T/loclosses"
+check "local SGD: a different model than synchronous SGD" \
+    [ "$(grep -o '"weights_fnv1a": "[0-9a-f]*"' "$T/loc1/summary.json")" != \
+      "$(grep -o '"weights_fnv1a": "[0-9a-f]*"' "$T/r1/summary.json")" ]
+timeout 60 "$COHORT" run $exp --workers 2 $loc --set runtime.checkpoint_every=5 --out "$T/locr" >/dev/null 2>&1
+rm -f "$T/locr/summary.json" "$T/locr/model.pb"
+timeout 60 "$COHORT" run $exp --workers 2 $loc --set runtime.checkpoint_every=5 --resume "$T/locr" \
+    >/dev/null 2>&1
+check "local SGD: resumed from a checkpoint, the same model" \
+    cmp -s <(fingerprint "$T/loc1/summary.json") <(fingerprint "$T/locr/summary.json" 2>/dev/null)
+for w in 1 2; do
+    timeout 60 "$COHORT" run $exp --workers $w $loc --set model.precision=bf16 --out "$T/locb$w" \
+        >/dev/null 2>&1
+done
+check "local SGD in bf16: 1 and 2 workers identical" \
+    cmp -s <(fingerprint "$T/locb1/summary.json") <(fingerprint "$T/locb2/summary.json")
+
 # bad configurations
+expect_error "local SGD with Adam" "model.optimizer must be sgd" \
+    "$COHORT" run $exp --workers 1 --set model.local_steps=4
+expect_error "local SGD with fp16" "use bf16" "$COHORT" run $exp --workers 1 --set model.local_steps=4 \
+    --set model.optimizer=sgd --set model.precision=fp16
+expect_error "local steps 0" "model.local_steps" "$COHORT" run $exp --workers 1 --set model.local_steps=0
 expect_error "unknown precision" "model.precision" "$COHORT" run $exp --workers 1 --set model.precision=fp8
 expect_error "unknown wire precision" "model.wire_precision" \
     "$COHORT" run $exp --workers 1 --set model.wire_precision=int8
