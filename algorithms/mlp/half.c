@@ -1,7 +1,42 @@
 /* half.c: bf16/fp16 conversions (round to nearest even) and array helpers. */
 #include "algorithms/mlp/half.h"
 
+#include <stdbool.h>
 #include <string.h>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define S_HAVE_F16C 1
+
+/* The F16C instructions convert 8 values at a time with the same rounding
+ * (to nearest even, subnormals kept); used when the CPU has them. */
+__attribute__((target("avx,f16c"))) static size_t s_f16c_store(uint16_t *dst, const float *src,
+                                                               size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m128i h = _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT);
+        _mm_storeu_si128((__m128i *)(void *)(dst + i), h);
+    }
+    return i;
+}
+
+__attribute__((target("avx,f16c"))) static size_t s_f16c_load(float *dst, const uint16_t *src,
+                                                              size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m128i h = _mm_loadu_si128((const __m128i *)(const void *)(src + i));
+        _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(h));
+    }
+    return i;
+}
+
+static bool s_f16c(void)
+{
+    return __builtin_cpu_supports("f16c") && __builtin_cpu_supports("avx");
+}
+#endif
 
 const char *const ch_precision_names[] = {"fp32", "bf16", "fp16", NULL};
 
@@ -93,7 +128,11 @@ void ch_half_store(ch_precision p, uint16_t *dst, const float *src, size_t n)
             dst[i] = ch_bf16_from_f32(src[i]);
         }
     } else {
-        for (size_t i = 0; i < n; i++) {
+        size_t i = 0;
+#ifdef S_HAVE_F16C
+        i = s_f16c() ? s_f16c_store(dst, src, n) : 0;
+#endif
+        for (; i < n; i++) {
             dst[i] = ch_fp16_from_f32(src[i]);
         }
     }
@@ -106,7 +145,11 @@ void ch_half_load(ch_precision p, float *dst, const uint16_t *src, size_t n)
             dst[i] = ch_bf16_to_f32(src[i]);
         }
     } else {
-        for (size_t i = 0; i < n; i++) {
+        size_t i = 0;
+#ifdef S_HAVE_F16C
+        i = s_f16c() ? s_f16c_load(dst, src, n) : 0;
+#endif
+        for (; i < n; i++) {
             dst[i] = ch_fp16_to_f32(src[i]);
         }
     }
@@ -119,8 +162,11 @@ void ch_half_round(ch_precision p, float *x, size_t n)
             x[i] = ch_bf16_to_f32(ch_bf16_from_f32(x[i]));
         }
     } else if (p == CH_PREC_FP16) {
-        for (size_t i = 0; i < n; i++) {
-            x[i] = ch_fp16_to_f32(ch_fp16_from_f32(x[i]));
+        uint16_t h[256];
+        for (size_t i = 0; i < n; i += 256) {
+            size_t m = n - i < 256 ? n - i : 256;
+            ch_half_store(p, h, x + i, m);
+            ch_half_load(p, x + i, h, m);
         }
     }
 }

@@ -70,6 +70,43 @@ static void test_conversions(void)
     CHECK(r[0] == 1.0f && r[1] == ch_bf16_to_f32(48589) && r[2] == 3.0f);
 }
 
+/* The array conversions (F16C instructions where the CPU has them) give
+ * the scalar functions' bits: ties, subnormals, overflow, NaN. */
+static void test_arrays(void)
+{
+    enum { N = 4099 };
+    float *v = malloc(N * sizeof *v), *back = malloc(N * sizeof *back);
+    uint16_t *h = malloc(N * sizeof *h);
+    for (size_t i = 0; i < N; i++) {
+        uint32_t u = (uint32_t)(i * 1048573u) ^ 0x9e3779b9u; /* spread over all exponents */
+        memcpy(&v[i], &u, sizeof u);
+        if (i % 5 == 0) {
+            v[i] = s_vals[i / 5 % 14];
+        }
+    }
+    v[1] = NAN;
+    for (int p = 1; p <= 2; p++) {
+        ch_half_store((ch_precision)p, h, v, N);
+        int bad = 0;
+        for (size_t i = 0; i < N; i++) {
+            uint16_t want = p == 1 ? ch_bf16_from_f32(v[i]) : ch_fp16_from_f32(v[i]);
+            bool nan = isnan(v[i]);
+            bad +=
+                nan ? !isnan(p == 1 ? ch_bf16_to_f32(h[i]) : ch_fp16_to_f32(h[i])) : h[i] != want;
+        }
+        CHECK(bad == 0);
+        ch_half_load((ch_precision)p, back, h, N);
+        for (size_t i = 0; i < N; i++) {
+            float want = p == 1 ? ch_bf16_to_f32(h[i]) : ch_fp16_to_f32(h[i]);
+            bad += isnan(want) ? !isnan(back[i]) : back[i] != want;
+        }
+        CHECK(bad == 0);
+    }
+    free(v);
+    free(back);
+    free(h);
+}
+
 static void test_wire(void)
 {
     float v[3] = {1.0f, -2.5f, 0.1f}, back[3];
@@ -376,6 +413,7 @@ static void test_memory(void)
 int main(void)
 {
     test_conversions();
+    test_arrays();
     test_wire();
     test_scaler();
     test_embedding_kernel();
