@@ -56,13 +56,15 @@ static int s_precision(ch_config *cfg, ch_mlp_params *p, ch_err *err)
     p->loss_scale = 1;
     p->loss_scale_window = 0;
     const char *ls[] = {"model.loss_scale", "model.loss_scale_window"};
-    if (p->precision != CH_PREC_FP16) {
+    if (p->precision != CH_PREC_FP16 && p->wire_precision != CH_PREC_FP16) {
         for (size_t i = 0; i < 2; i++) {
             if (ch_config_has(cfg, ls[i])) {
                 return ch_err_set(err, CH_EINVAL,
-                                  "%s: %s is for model.precision: fp16 (dynamic loss scaling); "
-                                  "this run's precision is %s",
-                                  ch_config_where(cfg, ls[i]), ls[i], ch_precision_names[prec]);
+                                  "%s: %s is for model.precision: fp16 or model.wire_precision: "
+                                  "fp16 (dynamic loss scaling); this run has %s and %s on the "
+                                  "wire",
+                                  ch_config_where(cfg, ls[i]), ls[i], ch_precision_names[prec],
+                                  ch_precision_names[wire]);
             }
         }
     } else if ((rc = ch_cfg_num(cfg, "model.loss_scale", 65536, 1, 1e30, &p->loss_scale, err)) ||

@@ -125,6 +125,15 @@ check "fp32 compute, bf16 wire: 1 and 2 workers identical" \
 check "fp32 compute, bf16 wire: fewer bytes" \
     awk -v a="$(wire_bytes "$T/wire1/summary.json")" -v b="$(wire_bytes "$T/r1/summary.json")" \
     'BEGIN { exit !(a < 0.55 * b) }'
+for w in 1 2; do
+    timeout 60 "$COHORT" run $exp --workers $w $fast --set model.wire_precision=fp16 \
+        --set model.loss_scale_window=20 --out "$T/wf$w" >/dev/null 2>&1
+done
+check "fp32 compute, fp16 wire (loss-scaled): 1 and 2 workers identical" \
+    cmp -s <(fingerprint "$T/wf1/summary.json") <(fingerprint "$T/wf2/summary.json")
+a=$(grep -o '"test_accuracy": [0-9.]*' "$T/wf2/summary.json" | sed 's/.*: //')
+check "fp32 compute, fp16 wire: test accuracy $a within 0.01 of fp32's" \
+    awk -v a="$a" -v b="$acc" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= 0.01) }'
 timeout 30 "$COHORT" predict --model "$T/bf162/model.pb" --data data/churn.csv --out "$T/pb.csv" 2>/dev/null
 check "predict with a bf16 model" [ "$(wc -l <"$T/pb.csv")" -eq 5001 ]
 
@@ -182,7 +191,7 @@ expect_error "local steps 0" "model.local_steps" "$COHORT" run $exp --workers 1 
 expect_error "unknown precision" "model.precision" "$COHORT" run $exp --workers 1 --set model.precision=fp8
 expect_error "unknown wire precision" "model.wire_precision" \
     "$COHORT" run $exp --workers 1 --set model.wire_precision=int8
-expect_error "a loss scale without fp16" "is for model.precision: fp16" \
+expect_error "a loss scale without fp16" "is for model.precision: fp16 or model.wire_precision: fp16" \
     "$COHORT" run $exp --workers 1 --set model.precision=bf16 --set model.loss_scale=1024
 expect_error "a loss scale below 1" "model.loss_scale" \
     "$COHORT" run $exp --workers 1 --set model.precision=fp16 --set model.loss_scale=0.5
