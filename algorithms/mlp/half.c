@@ -5,6 +5,7 @@
 #include <string.h>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
 #include <immintrin.h>
 #define S_HAVE_F16C 1
 
@@ -32,9 +33,26 @@ __attribute__((target("avx,f16c"))) static size_t s_f16c_load(float *dst, const 
     return i;
 }
 
+/* CPUID leaf 1: F16C (ecx bit 29), AVX (28), OSXSAVE (27), and the OS
+ * saving the YMM registers (XCR0 bits 1-2). Asked once: the answer is a
+ * fact of the machine, so the cache is not mutable state in any useful
+ * sense, and two threads racing to fill it write the same value. (clang 14
+ * does not know "f16c" in __builtin_cpu_supports.) */
 static bool s_f16c(void)
 {
-    return __builtin_cpu_supports("f16c") && __builtin_cpu_supports("avx");
+    static int known = -1;
+    if (known < 0) {
+        unsigned a, b, c, d, lo = 0, hi = 0;
+        bool ok = __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29)) && (c & (1u << 28)) &&
+                  (c & (1u << 27));
+        if (ok) {
+            __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+            ok = (lo & 6u) == 6u;
+        }
+        (void)hi;
+        known = ok;
+    }
+    return known == 1;
 }
 #endif
 

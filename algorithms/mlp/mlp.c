@@ -946,7 +946,9 @@ static int s_load(void *vst, const uint8_t *data, size_t len, ch_err *err)
             st->n_rows += st->block_rows[b];
         }
         memcpy(st->w, ck->weights.data, ck->weights.len);
-        memcpy(st->opt_state, ck->opt_state.data, nos);
+        if (nos > 0) { /* plain SGD has no state (and the field no data) */
+            memcpy(st->opt_state, ck->opt_state.data, nos);
+        }
         st->step = (long)ck->step;
         st->epoch_loss = ck->epoch_loss;
         st->epoch_rows = ck->epoch_rows;
