@@ -2,8 +2,11 @@
 # identical weights, curves and test metrics for 1, 2 and 4 workers (one
 # synchronous step per round, per-block gradients summed in a fixed order),
 # the loss going down, resume from a checkpoint giving the same model,
-# predict with the saved model, early stopping, and bad configurations giving
-# clear errors.
+# predict with the saved model, early stopping, bf16/fp16 storage and
+# half-precision tensors on the wire (identical across workers, accuracy
+# kept, bytes halved, fp16 loss scale resumed), embeddings of categorical
+# columns, local SGD (identical across workers, resume), and bad
+# configurations giving clear errors.
 . "$(dirname "$0")/lib.sh"
 exp=examples/mlp.yaml
 fast="--set model.epochs=4"
@@ -155,23 +158,21 @@ check "embeddings: predict with the saved model" [ "$(wc -l <"$T/pe.csv")" -eq 5
 
 # local SGD: 4 SGD steps on every block between averages over the block tree
 loc="--set model.local_steps=4 --set model.optimizer=sgd --set model.lr=0.2 --set model.batch_size=8
-     --set model.warmup_steps=0 --set model.schedule=constant --set model.epochs=12"
-for w in 1 2 4; do
+     --set model.warmup_steps=0 --set model.schedule=constant --set model.epochs=8"
+for w in 1 2; do
     timeout 60 "$COHORT" run $exp --workers $w $loc --out "$T/loc$w" >/dev/null 2>"$T/loc$w.err"
 done
-for w in 2 4; do
-    check "local SGD: $w workers give the 1-worker weights, curves and metrics" \
-        cmp -s <(fingerprint "$T/loc1/summary.json") <(fingerprint "$T/loc$w/summary.json")
-done
+check "local SGD: 2 workers give the 1-worker weights, curves and metrics" \
+    cmp -s <(fingerprint "$T/loc1/summary.json") <(fingerprint "$T/loc2/summary.json")
 epoch_losses "$T/loc2/events.jsonl" >"$T/loclosses"
-check "local SGD: 12 epochs (one round each), the train loss falls by a third" \
-    awk 'NR == 1 { f = $1 } END { exit !(NR == 12 && $1 < 0.67 * f) }' "$T/loclosses"
+check "local SGD: 8 epochs (one round each), the train loss falls by a third" \
+    awk 'NR == 1 { f = $1 } END { exit !(NR == 8 && $1 < 0.67 * f) }' "$T/loclosses"
 check "local SGD: a different model than synchronous SGD" \
     [ "$(grep -o '"weights_fnv1a": "[0-9a-f]*"' "$T/loc1/summary.json")" != \
       "$(grep -o '"weights_fnv1a": "[0-9a-f]*"' "$T/r1/summary.json")" ]
-timeout 60 "$COHORT" run $exp --workers 2 $loc --set runtime.checkpoint_every=5 --out "$T/locr" >/dev/null 2>&1
+timeout 60 "$COHORT" run $exp --workers 2 $loc --set runtime.checkpoint_every=3 --out "$T/locr" >/dev/null 2>&1
 rm -f "$T/locr/summary.json" "$T/locr/model.pb"
-timeout 60 "$COHORT" run $exp --workers 2 $loc --set runtime.checkpoint_every=5 --resume "$T/locr" \
+timeout 60 "$COHORT" run $exp --workers 2 $loc --set runtime.checkpoint_every=3 --resume "$T/locr" \
     >/dev/null 2>&1
 check "local SGD: resumed from a checkpoint, the same model" \
     cmp -s <(fingerprint "$T/loc1/summary.json") <(fingerprint "$T/locr/summary.json" 2>/dev/null)
