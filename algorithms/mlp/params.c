@@ -95,6 +95,24 @@ static int s_cmp_embed(const void *a, const void *b)
     return x[0] < y[0] ? -1 : x[0] > y[0];
 }
 
+/* model.embeddings: auto: every categorical feature column with 3 or more
+ * levels, dimension min(50, (levels + 1) / 2) (fast.ai's first rule); the
+ * first CH_MLP_MAX_EMBED such columns. */
+static int s_embed_auto(const ch_schema *schema, ch_mlp_params *p)
+{
+    p->n_embed = 0;
+    for (size_t j = 0; schema && j < schema->n_features && p->n_embed < CH_MLP_MAX_EMBED; j++) {
+        const ch_column *c = &schema->features[j];
+        if (c->kind == CH_COL_CATEGORICAL && c->n_levels >= 3) {
+            size_t d = (c->n_levels + 1) / 2;
+            p->embed_col[p->n_embed] = j;
+            p->embed_dim[p->n_embed] = d < 50 ? d : 50;
+            p->n_embed++;
+        }
+    }
+    return 0;
+}
+
 int ch_mlp_embeddings_read(ch_config *cfg, const ch_schema *schema, ch_mlp_params *p, ch_err *err)
 {
     const char *key = "model.embeddings";
@@ -103,9 +121,14 @@ int ch_mlp_embeddings_read(ch_config *cfg, const ch_schema *schema, ch_mlp_param
     if (ty == CH_CFG_NONE) {
         return 0;
     }
+    const char *text = ty == CH_CFG_SCALAR ? ch_config_peek(cfg, key) : NULL;
+    if (text && strcmp(text, "auto") == 0) {
+        ch_config_mark_used(cfg, key);
+        return s_embed_auto(schema, p);
+    }
     if (ty != CH_CFG_MAP) {
         return ch_err_set(err, CH_EINVAL,
-                          "%s: model.embeddings must be a map of categorical column to "
+                          "%s: model.embeddings must be auto or a map of categorical column to "
                           "embedding dimension, e.g. {Contract: 4}",
                           ch_config_where(cfg, key));
     }

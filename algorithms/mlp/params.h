@@ -39,10 +39,11 @@ typedef struct ch_mlp_params {
 int ch_mlp_params_read(ch_config *cfg, ch_mlp_params *p, ch_err *err);
 
 /* model.embeddings: {column: dimension} for categorical feature columns of
- * schema (in any order; stored by increasing column). Sets p->n_embed (0
- * without the key). With schema NULL only the form is checked. Errors name
- * the column, the key, file and line: not a map, an unknown or numeric
- * column, a dimension outside 1..CH_MLP_MAX_EMBED_DIM. */
+ * schema (in any order; stored by increasing column), or `auto` (every
+ * categorical column with 3 or more levels, dimension min(50, (levels +
+ * 1) / 2)). Sets p->n_embed (0 without the key). With schema NULL only the form is checked. Errors
+ * name the column, the key, file and line: not a map, an unknown or numeric column, a dimension
+ * outside 1..CH_MLP_MAX_EMBED_DIM. */
 int ch_mlp_embeddings_read(ch_config *cfg, const ch_schema *schema, ch_mlp_params *p, ch_err *err);
 
 #endif

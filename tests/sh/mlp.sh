@@ -155,6 +155,10 @@ check "embeddings: fewer parameters than one-hot (51 states -> 4 numbers)" \
     'BEGIN { exit !(a < b) }'
 timeout 30 "$COHORT" predict --model "$T/emb2/model.pb" --data data/churn.csv --out "$T/pe.csv" 2>/dev/null
 check "embeddings: predict with the saved model" [ "$(wc -l <"$T/pe.csv")" -eq 5001 ]
+timeout 60 "$COHORT" run $exp --workers 2 $fast --set model.embeddings=auto --out "$T/emba" >/dev/null 2>&1
+check "embeddings: auto embeds state (26) and area_code (2), not the yes/no plans" \
+    grep -q "input column 1: dimension 26" "$T/emba/model.txt"
+check "embeddings: auto, exactly two columns" grep -q '"embeddings": 2' "$T/emba/summary.json"
 
 # local SGD: 4 SGD steps on every block between averages over the block tree
 loc="--set model.local_steps=4 --set model.optimizer=sgd --set model.lr=0.2 --set model.batch_size=8
@@ -202,7 +206,7 @@ expect_error "embedding of a numeric column" "column 'total_day_calls' is numeri
     "$COHORT" run $exp --workers 1 --set 'model.embeddings={total_day_calls: 3}'
 expect_error "embedding dimension 0" "model.embeddings.state" \
     "$COHORT" run $exp --workers 1 --set 'model.embeddings={state: 0}'
-expect_error "embeddings not a map" "must be a map" "$COHORT" run $exp --workers 1 --set model.embeddings=4
+expect_error "embeddings neither auto nor a map" "must be auto or a map" "$COHORT" run $exp --workers 1 --set model.embeddings=4
 expect_error "unknown activation" "model.activation" "$COHORT" run $exp --workers 1 --set model.activation=swish
 expect_error "unknown optimizer" "model.optimizer" "$COHORT" run $exp --workers 1 --set model.optimizer=rmsprop
 expect_error "a zero-width layer" "is not a layer width" "$COHORT" run $exp --workers 1 --set 'model.layers=[64,0]'
