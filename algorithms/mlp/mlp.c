@@ -48,7 +48,7 @@ typedef struct s_model {
     size_t n_embed; /* model.embeddings: schema columns and dimensions */
     size_t embed_col[CH_MLP_MAX_EMBED], embed_dim[CH_MLP_MAX_EMBED];
     ch_precision wire;          /* model.wire_precision of the training */
-    double wire_bytes_per_step; /* mean bytes out + in of a training round */
+    double wire_bytes_per_step; /* mean tensor bytes of a training round (below) */
     double loss_scale;          /* fp16: the final loss scale (0 otherwise) */
     long skipped;               /* fp16: steps skipped on inf/NaN gradients */
 } s_model;
@@ -84,7 +84,11 @@ typedef struct s_coord {
     ch_loss_scaler scaler; /* its state */
     uint8_t *wbuf;         /* the weights at wire precision */
     float *ltmp;           /* one leaf's gradient, decoded */
-    double wire_bytes;     /* task bytes out + update bytes in of the step rounds */
+    double task_bytes;     /* the last task's payload */
+    double wire_bytes;     /* per training round: the task payload once, plus the
+                              gradient leaves' bytes (local SGD: one partial sum);
+                              independent of the worker count, unlike the
+                              engine's bytes_out/bytes_in */
     long wire_rounds;
 } s_coord;
 
@@ -449,7 +453,9 @@ static int s_local_task(s_coord *st, ch_buf *payload, ch_err *err)
     t.stats = st->stats;
     t.n_local_lr = (size_t)h;
     t.local_lr = lr;
+    size_t before = payload->len;
     int rc = s_pack_msg(&t.base, payload, err);
+    st->task_bytes = (double)(payload->len - before);
     free(lr);
     return rc;
 }
@@ -500,7 +506,9 @@ static int s_next_task(void *vst, uint32_t round, uint32_t *op, ch_buf *payload,
     t.loss_scale = st->scaling ? st->scaler.scale : 0;
     t.n_stats = ch_features_stats_len(st->feat);
     t.stats = st->stats;
+    size_t before = payload->len;
     int rc = s_pack_msg(&t.base, payload, err);
+    st->task_bytes = (double)(payload->len - before);
     free(segs);
     free(sp);
     return rc;
@@ -660,10 +668,8 @@ static int s_aggregate_local(s_coord *st, const ch_update *ups, size_t n, ch_rou
     if (rc != 0) {
         return rc;
     }
-    if (m->stats) {
-        st->wire_bytes += m->stats->bytes_out + m->stats->bytes_in;
-        st->wire_rounds++;
-    }
+    st->wire_bytes += st->task_bytes + (double)(np + 4) * sizeof(double);
+    st->wire_rounds++;
     long h = st->p.local_steps;
     return s_step_done(st, m, loss, rows, correct, s_lr(st, st->step * h + h - 1), err);
 }
@@ -751,10 +757,9 @@ static int s_aggregate_step(s_coord *st, const ch_update *ups, size_t n, ch_roun
     if (rows > 0 && apply) {
         ch_mlp_apply(&st->p, st->w, st->g, st->opt_state, np, rows * scale, lr, st->step + 1);
     }
-    if (m->stats) {
-        st->wire_bytes += m->stats->bytes_out + m->stats->bytes_in;
-        st->wire_rounds++;
-    }
+    st->wire_bytes += st->task_bytes +
+                      (double)nseg * (double)np * (double)ch_precision_bytes(st->p.wire_precision);
+    st->wire_rounds++;
     return s_step_done(st, m, loss, rows, correct, lr, err);
 }
 
