@@ -104,7 +104,10 @@ uint16_t *ch_net_ws_half_weights(ch_net_ws *ws);
  * with masks from the stream (seed, dropout_stream + layer). Returns the
  * output (n x d_out), owned by ws. With BF16/FP16 the master weights w are
  * rounded into the workspace's stored weights first (w NULL: use the
- * stored weights as they are), and the inputs are rounded too. */
+ * stored weights as they are); the inputs x are used as given (level
+ * codes of embedded columns must stay exact; callers that keep inputs in
+ * 16 bits pass their float values). The returned output then lives in
+ * the workspace's gradient buffers, valid until ch_net_backward. */
 const float *ch_net_forward(const ch_net *net, const float *w, const float *x, size_t n, bool train,
                             uint64_t seed, uint64_t dropout_stream, ch_net_ws *ws);
 /* The first layer (0-based) whose output has a non-finite value in the last
