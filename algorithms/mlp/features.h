@@ -14,7 +14,8 @@
 typedef struct ch_features {
     size_t n_cols;          /* schema feature columns */
     size_t *offset;         /* n_cols: first input of the column */
-    size_t *width;          /* n_cols: 1 for numeric, n_levels for categorical */
+    size_t *width;          /* n_cols: 1 for numeric, n_levels for categorical (an index
+                               column takes 1 input whatever its width) */
     bool *numeric;          /* n_cols */
     bool *index;            /* n_cols: categorical encoded as its level code (embeddings) */
     double *mean;           /* n_cols (numeric only) */
