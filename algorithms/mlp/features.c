@@ -15,6 +15,7 @@ void ch_features_destroy(ch_features **pf)
     free(f->offset);
     free(f->width);
     free(f->numeric);
+    free(f->index);
     free(f->mean);
     free(f->scale);
     free(f);
@@ -30,10 +31,11 @@ ch_features *ch_features_new(const ch_schema *schema, ch_err *err)
         f->offset = calloc(n, sizeof *f->offset);
         f->width = calloc(n, sizeof *f->width);
         f->numeric = calloc(n, sizeof *f->numeric);
+        f->index = calloc(n, sizeof *f->index);
         f->mean = calloc(n, sizeof *f->mean);
         f->scale = calloc(n, sizeof *f->scale);
     }
-    if (!f || !f->offset || !f->width || !f->numeric || !f->mean || !f->scale) {
+    if (!f || !f->offset || !f->width || !f->numeric || !f->index || !f->mean || !f->scale) {
         ch_features_destroy(&f);
         ch_err_set(err, CH_ENOMEM, "out of memory");
         return NULL;
@@ -54,6 +56,20 @@ ch_features *ch_features_new(const ch_schema *schema, ch_err *err)
         return NULL;
     }
     return f;
+}
+
+int ch_features_set_index(ch_features *f, size_t col)
+{
+    if (col >= f->n_cols || f->numeric[col]) {
+        return CH_EINVAL;
+    }
+    f->index[col] = true;
+    f->d_in = 0;
+    for (size_t j = 0; j < f->n_cols; j++) {
+        f->offset[j] = f->d_in;
+        f->d_in += f->index[j] ? 1 : f->width[j];
+    }
+    return 0;
 }
 
 size_t ch_features_stats_len(const ch_features *f)
@@ -133,6 +149,12 @@ void ch_features_encode(const ch_features *f, const ch_table *t, const size_t *r
             for (size_t k = 0; k < n; k++) {
                 double a = v[rows ? rows[k] : k];
                 x[k * d + off] = isfinite(a) ? (float)((a - m) * s) : 0.0f;
+            }
+        } else if (f->index[j]) {
+            double levels = (double)f->width[j];
+            for (size_t k = 0; k < n; k++) {
+                double a = v[rows ? rows[k] : k];
+                x[k * d + off] = (a >= 0 && a < levels) ? (float)a : -1.0f;
             }
         } else {
             size_t w = f->width[j];

@@ -14,8 +14,10 @@
 typedef struct ch_features {
     size_t n_cols;          /* schema feature columns */
     size_t *offset;         /* n_cols: first input of the column */
-    size_t *width;          /* n_cols: 1 for numeric, n_levels for categorical */
+    size_t *width;          /* n_cols: 1 for numeric, n_levels for categorical (an index
+                               column takes 1 input whatever its width) */
     bool *numeric;          /* n_cols */
+    bool *index;            /* n_cols: categorical encoded as its level code (embeddings) */
     double *mean;           /* n_cols (numeric only) */
     double *scale;          /* n_cols: 1 / standard deviation (1 when constant) */
     size_t d_in;            /* inputs to the network */
@@ -28,6 +30,11 @@ typedef struct ch_features {
  * inputs (err set). */
 ch_features *ch_features_new(const ch_schema *schema, ch_err *err);
 void ch_features_destroy(ch_features **f);
+/* Encodes categorical column col as one input holding its level code
+ * (missing or unknown: -1), for an embedding layer, instead of one-hot;
+ * the inputs after it move. CH_EINVAL when col is not a categorical
+ * column. */
+int ch_features_set_index(ch_features *f, size_t col);
 
 /* Doubles in a statistics vector: count, sum, sum of squares per numeric
  * column, then the same three for the target. */

@@ -25,7 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { OP_STATS = 1, OP_STEP = 2 };
+enum { OP_STATS = 1, OP_STEP = 2, OP_LOCAL = 3 };
 
 #define S_EVAL_CHUNK 512
 
@@ -45,6 +45,12 @@ typedef struct s_model {
     bool stopped_early; /* before model.epochs */
     ch_opt_kind opt;
     s_curves curves;
+    size_t n_embed; /* model.embeddings: schema columns and dimensions */
+    size_t embed_col[CH_MLP_MAX_EMBED], embed_dim[CH_MLP_MAX_EMBED];
+    ch_precision wire;          /* model.wire_precision of the training */
+    double wire_bytes_per_step; /* mean tensor bytes of a training round (below) */
+    double loss_scale;          /* fp16: the final loss scale (0 otherwise) */
+    long skipped;               /* fp16: steps skipped on inf/NaN gradients */
 } s_model;
 
 typedef struct s_coord {
@@ -74,6 +80,16 @@ typedef struct s_coord {
     size_t n_test;
     ch_net_ws *ws;
     float *dout;
+    bool scaling;          /* fp16 storage or wire: dynamic loss scaling */
+    ch_loss_scaler scaler; /* its state */
+    uint8_t *wbuf;         /* the weights at wire precision */
+    float *ltmp;           /* one leaf's gradient, decoded */
+    double task_bytes;     /* the last task's payload */
+    double wire_bytes;     /* per training round: the task payload once, plus the
+                              gradient leaves' bytes (local SGD: one partial sum);
+                              independent of the worker count, unlike the
+                              engine's bytes_out/bytes_in */
+    long wire_rounds;
 } s_coord;
 
 typedef struct s_worker {
@@ -87,6 +103,8 @@ typedef struct s_worker {
     float *w, *g, *x, *y, *dout;
     size_t *rows, *perm;
     size_t max_block;
+    float *wr;                     /* local SGD: one block's replica of the weights */
+    const Cohort__Mlp__Task *task; /* local SGD: the round's task, during the reduction */
 } s_worker;
 
 /* --- shared helpers ---------------------------------------------------------- */
@@ -172,9 +190,41 @@ static ch_net *s_net_for(const ch_mlp_params *p, const ch_features *f, size_t n_
                         .n_hidden = p->n_hidden,
                         .act = p->act,
                         .layer_norm = p->layer_norm,
-                        .dropout = p->dropout};
+                        .dropout = p->dropout,
+                        .precision = p->precision,
+                        .n_embed = p->n_embed};
     memcpy(spec.hidden, p->hidden, sizeof spec.hidden);
+    for (size_t e = 0; e < p->n_embed; e++) {
+        spec.embed[e] = (ch_embed_spec){.col = f->offset[p->embed_col[e]],
+                                        .levels = f->width[p->embed_col[e]],
+                                        .dim = p->embed_dim[e]};
+    }
     return ch_net_new(&spec, err);
+}
+
+/* The input encoding: one-hot, or level codes for embedded columns. */
+static ch_features *s_features_for(const ch_schema *schema, const ch_mlp_params *p,
+                                   size_t n_classes, ch_err *err)
+{
+    ch_features *f = ch_features_new(schema, err);
+    if (f && n_classes) {
+        f->regression = false;
+    }
+    for (size_t e = 0; f && e < p->n_embed; e++) {
+        if (ch_features_set_index(f, p->embed_col[e]) != 0) {
+            ch_err_set(err, CH_EINVAL, "mlp: embedded column %zu is not categorical",
+                       p->embed_col[e]);
+            ch_features_destroy(&f);
+        }
+    }
+    return f;
+}
+
+/* The loss scale of fp16 runs (storage or wire): gradients that underflow
+ * in fp16 survive when the loss is scaled up first. */
+static bool s_scaling(const ch_mlp_params *p)
+{
+    return p->precision == CH_PREC_FP16 || p->wire_precision == CH_PREC_FP16;
 }
 
 static int s_pack_msg(const ProtobufCMessage *m, ch_buf *out, ch_err *err)
@@ -194,6 +244,9 @@ static int s_configure(ch_config *cfg, const ch_schema *schema, ch_err *err)
 {
     ch_mlp_params p;
     int rc = ch_mlp_params_read(cfg, &p, err);
+    if (rc == 0) {
+        rc = ch_mlp_embeddings_read(cfg, schema, &p, err);
+    }
     if (rc == 0 && schema && schema->target.kind == CH_COL_CATEGORICAL &&
         schema->target.n_levels < 2) {
         rc = ch_err_set(err, CH_EINVAL, "%s: the target '%s' has %zu class; mlp needs two or more",
@@ -215,10 +268,10 @@ static int s_estimate(ch_config *cfg, const ch_schema *schema, size_t n_rows, si
                       size_t n_blocks, ch_estimate *out)
 {
     ch_mlp_params p;
-    if (ch_mlp_params_read(cfg, &p, NULL) != 0) {
+    if (ch_mlp_params_read(cfg, &p, NULL) != 0 || ch_mlp_embeddings_read(cfg, schema, &p, NULL)) {
         return CH_EINVAL;
     }
-    ch_features *f = ch_features_new(schema, NULL);
+    ch_features *f = s_features_for(schema, &p, s_n_classes(schema, &p), NULL);
     if (!f) {
         return CH_EINVAL;
     }
@@ -228,8 +281,10 @@ static int s_estimate(ch_config *cfg, const ch_schema *schema, size_t n_rows, si
         return CH_EINVAL;
     }
     double np = (double)net->n_params, bs = (double)p.batch_size;
-    out->worker_bytes = np * 4 * 2 + bs * (double)net->max_width * 4 * (double)net->n_layers * 2;
-    out->message_bytes = np * 4 * 2 + 64;
+    double act = (double)ch_precision_bytes(p.precision);
+    double wire = (double)ch_precision_bytes(p.wire_precision);
+    out->worker_bytes = np * 4 * 2 + bs * (double)net->max_width * act * (double)net->n_layers * 2;
+    out->message_bytes = np * wire * 2 + 64;
     out->flops = 6 * np * bs;
     out->rounds = 1 + (double)p.epochs * (double)ch_batch_steps_per_epoch(n_rows, p.batch_size);
     (void)n_workers;
@@ -262,6 +317,8 @@ static void s_coord_destroy(void **pst)
     free(st->test_y);
     ch_net_ws_destroy(&st->ws);
     free(st->dout);
+    free(st->wbuf);
+    free(st->ltmp);
     free(st);
     *pst = NULL;
 }
@@ -274,7 +331,8 @@ static void *s_coord_new(const ch_coord_env *env, ch_err *err)
         return NULL;
     }
     void *vst = st;
-    if (ch_mlp_params_read(env->cfg, &st->p, err) != 0) {
+    if (ch_mlp_params_read(env->cfg, &st->p, err) != 0 ||
+        ch_mlp_embeddings_read(env->cfg, env->schema, &st->p, err) != 0) {
         s_coord_destroy(&vst);
         return NULL;
     }
@@ -287,10 +345,7 @@ static void *s_coord_new(const ch_coord_env *env, ch_err *err)
     st->seed = env->seed;
     st->n_classes = s_n_classes(env->schema, &st->p);
     st->head = ch_head_for(st->n_classes);
-    st->feat = ch_features_new(env->schema, err);
-    if (st->feat && st->n_classes) {
-        st->feat->regression = false;
-    }
+    st->feat = s_features_for(env->schema, &st->p, st->n_classes, err);
     st->net = st->feat ? s_net_for(&st->p, st->feat, st->n_classes, err) : NULL;
     if (!st->net) {
         s_coord_destroy(&vst);
@@ -310,8 +365,13 @@ static void *s_coord_new(const ch_coord_env *env, ch_err *err)
     st->best_w = st->p.early_stopping ? ch_alloc_array(np, sizeof *st->best_w) : NULL;
     st->ws = ch_net_ws_new(st->net, S_EVAL_CHUNK);
     st->dout = ch_alloc_array(S_EVAL_CHUNK, st->net->spec.d_out * sizeof *st->dout);
+    st->wbuf = ch_alloc_array(np, ch_precision_bytes(st->p.wire_precision));
+    st->ltmp = ch_alloc_array(np, sizeof *st->ltmp);
+    st->scaling = s_scaling(&st->p);
+    st->scaler = (ch_loss_scaler){.scale = st->p.loss_scale, .window = st->p.loss_scale_window};
     if (!st->reduce || !st->stats || !st->block_rows || !st->seg || !st->w || !st->g || !st->gsum ||
-        !st->opt_state || !st->ws || !st->dout || (st->p.early_stopping && !st->best_w)) {
+        !st->opt_state || !st->ws || !st->dout || !st->wbuf || !st->ltmp ||
+        (st->p.early_stopping && !st->best_w)) {
         ch_err_set(err, CH_ENOMEM, "out of memory for a network of %zu parameters", np);
         s_coord_destroy(&vst);
         return NULL;
@@ -328,6 +388,78 @@ static void *s_coord_new(const ch_coord_env *env, ch_err *err)
     return st;
 }
 
+/* Rows of block b that one local SGD step trains on: the batch, or the
+ * whole block when it is smaller. */
+static size_t s_local_batch(size_t batch, size_t block_rows)
+{
+    return batch < block_rows ? batch : block_rows;
+}
+
+/* Rounds per epoch and in all. Synchronous: one round per global batch.
+ * Local SGD: a round trains every block on local_steps local batches, so
+ * an epoch is max(1, round(rows / rows trained per round)) rounds. */
+static void s_set_plan(s_coord *st)
+{
+    if (st->p.local_steps <= 1) {
+        st->steps_per_epoch = ch_batch_steps_per_epoch(st->n_rows, (size_t)st->p.batch_size);
+    } else {
+        double per_round = 0;
+        for (size_t b = 0; b < st->n_blocks; b++) {
+            per_round += (double)s_local_batch((size_t)st->p.batch_size, st->block_rows[b]);
+        }
+        per_round *= (double)st->p.local_steps;
+        double r = per_round > 0 ? floor((double)st->n_rows / per_round + 0.5) : 1;
+        st->steps_per_epoch = r < 1 ? 1 : (long)r;
+    }
+    st->total_steps = st->steps_per_epoch * st->p.epochs;
+}
+
+/* The learning rate of optimizer step t; with local SGD t counts local
+ * steps (local_steps per round). */
+static double s_lr(const s_coord *st, long t)
+{
+    long h = st->p.local_steps;
+    ch_schedule sch = {.kind = st->p.schedule,
+                       .lr = st->p.lr,
+                       .lr_min = st->p.lr_min,
+                       .warmup_steps = st->p.warmup_steps,
+                       .steps_per_epoch = st->steps_per_epoch * h,
+                       .total_steps = st->total_steps * h,
+                       .step_epochs = st->p.step_epochs,
+                       .gamma = st->p.gamma};
+    return ch_schedule_lr(&sch, t);
+}
+
+/* Local SGD task: the weights, the statistics and the local steps'
+ * learning rates. */
+static int s_local_task(s_coord *st, ch_buf *payload, ch_err *err)
+{
+    long h = st->p.local_steps;
+    double *lr = calloc((size_t)h, sizeof *lr);
+    if (!lr) {
+        return ch_err_set(err, CH_ENOMEM, "out of memory");
+    }
+    for (long k = 0; k < h; k++) {
+        lr[k] = s_lr(st, st->step * h + k);
+    }
+    Cohort__Mlp__Task t = COHORT__MLP__TASK__INIT;
+    t.step = (uint64_t)st->step;
+    t.epoch = (uint32_t)(st->step / st->steps_per_epoch);
+    ch_half_pack(st->p.wire_precision, st->wbuf, st->w, st->net->n_params);
+    t.weights.data = st->wbuf;
+    t.weights.len = st->net->n_params * ch_precision_bytes(st->p.wire_precision);
+    t.wire_precision = (uint32_t)st->p.wire_precision;
+    t.n_stats = ch_features_stats_len(st->feat);
+    t.stats = st->stats;
+    t.n_local_lr = (size_t)h;
+    t.local_lr = lr;
+    size_t before = payload->len;
+    int rc = s_pack_msg(&t.base, payload, err);
+    st->task_bytes = (double)(payload->len - before);
+    free(lr);
+    return rc;
+}
+
 static int s_next_task(void *vst, uint32_t round, uint32_t *op, ch_buf *payload, ch_err *err)
 {
     s_coord *st = vst;
@@ -338,6 +470,10 @@ static int s_next_task(void *vst, uint32_t round, uint32_t *op, ch_buf *payload,
     }
     if (st->step >= st->total_steps || st->stopped) {
         return 1;
+    }
+    if (st->p.local_steps > 1) {
+        *op = OP_LOCAL;
+        return s_local_task(st, payload, err);
     }
     *op = OP_STEP;
     long epoch = st->step / st->steps_per_epoch, s = st->step % st->steps_per_epoch;
@@ -363,11 +499,16 @@ static int s_next_task(void *vst, uint32_t round, uint32_t *op, ch_buf *payload,
     t.step_in_epoch = (uint32_t)s;
     t.n_segments = nseg;
     t.segments = sp;
-    t.weights.data = (uint8_t *)st->w;
-    t.weights.len = st->net->n_params * sizeof(float);
+    ch_half_pack(st->p.wire_precision, st->wbuf, st->w, st->net->n_params);
+    t.weights.data = st->wbuf;
+    t.weights.len = st->net->n_params * ch_precision_bytes(st->p.wire_precision);
+    t.wire_precision = (uint32_t)st->p.wire_precision;
+    t.loss_scale = st->scaling ? st->scaler.scale : 0;
     t.n_stats = ch_features_stats_len(st->feat);
     t.stats = st->stats;
+    size_t before = payload->len;
     int rc = s_pack_msg(&t.base, payload, err);
+    st->task_bytes = (double)(payload->len - before);
     free(segs);
     free(sp);
     return rc;
@@ -439,8 +580,7 @@ static int s_aggregate_stats(s_coord *st, const ch_update *ups, size_t n, ch_rou
                           st->p.batch_size, st->n_rows);
     }
     ch_features_set_stats(st->feat, st->stats);
-    st->steps_per_epoch = ch_batch_steps_per_epoch(st->n_rows, (size_t)st->p.batch_size);
-    st->total_steps = st->steps_per_epoch * st->p.epochs;
+    s_set_plan(st);
     st->stats_done = true;
     ch_round_metric(m, "rows", (double)st->n_rows);
     return s_encode_test(st, err);
@@ -491,6 +631,49 @@ static void s_validate(s_coord *st, double *loss, double *acc)
     }
 }
 
+static int s_step_done(s_coord *st, ch_round_metrics *m, double loss, double rows, double correct,
+                       double lr, ch_err *err);
+
+/* Local SGD: the block tree's sum of (block rows x block weights, block
+ * rows, loss, rows trained, correct) gives the row-weighted average of the
+ * blocks' weights. */
+static int s_aggregate_local(s_coord *st, const ch_update *ups, size_t n, ch_round_metrics *m,
+                             ch_err *err)
+{
+    size_t np = st->net->n_params, len = np + 4;
+    ch_reduce *r = ch_reduce_new(st->n_blocks, len, ch_combine_sum, NULL);
+    double *root = ch_alloc_array(len, sizeof *root);
+    int rc = (!r || !root) ? ch_err_set(err, CH_ENOMEM, "out of memory") : 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        rc = ch_reduce_add(r, ups[i].state, ups[i].state_len, err);
+        if (rc != 0) {
+            ch_err_prefix(err, "mlp local SGD weights from shard %u", ups[i].shard);
+        }
+    }
+    if (rc == 0) {
+        rc = ch_reduce_finish(r, root, err);
+    }
+    if (rc == 0 && !(root[np] > 0)) {
+        rc = ch_err_set(err, CH_EPROTO, "mlp: the local SGD round has no rows");
+    }
+    if (rc == 0) {
+        for (size_t i = 0; i < np; i++) {
+            st->w[i] = (float)(root[i] / root[np]);
+        }
+    }
+    double loss = rc == 0 ? root[np + 1] : 0, rows = rc == 0 ? root[np + 2] : 0;
+    double correct = rc == 0 ? root[np + 3] : 0;
+    ch_reduce_destroy(&r);
+    free(root);
+    if (rc != 0) {
+        return rc;
+    }
+    st->wire_bytes += st->task_bytes + (double)(np + 4) * sizeof(double);
+    st->wire_rounds++;
+    long h = st->p.local_steps;
+    return s_step_done(st, m, loss, rows, correct, s_lr(st, st->step * h + h - 1), err);
+}
+
 static int s_aggregate_step(s_coord *st, const ch_update *ups, size_t n, ch_round_metrics *m,
                             ch_err *err)
 {
@@ -524,8 +707,8 @@ static int s_aggregate_step(s_coord *st, const ch_update *ups, size_t n, ch_roun
                                 "mlp: shard %u sent a gradient for block %u, which is %s",
                                 ups[i].shard, lf->block,
                                 j == nseg ? "not in this step's batch" : "already covered");
-            } else if (lf->grad.len != np * sizeof(float) || lf->rows > st->seg[j].count ||
-                       !isfinite(lf->loss)) {
+            } else if (lf->grad.len != np * ch_precision_bytes(st->p.wire_precision) ||
+                       lf->rows > st->seg[j].count || !isfinite(lf->loss)) {
                 rc = ch_err_set(err, CH_EPROTO,
                                 "mlp: shard %u sent a malformed gradient for block %u (%zu "
                                 "bytes, %u rows)",
@@ -546,11 +729,9 @@ static int s_aggregate_step(s_coord *st, const ch_update *ups, size_t n, ch_roun
         /* the fixed order: segments in the batch's order, whoever sent them */
         memset(st->gsum, 0, np * sizeof *st->gsum);
         for (size_t j = 0; j < nseg; j++) {
-            float tmp;
-            const uint8_t *gb = leaf[j]->grad.data;
+            ch_half_unpack(st->p.wire_precision, st->ltmp, leaf[j]->grad.data, np);
             for (size_t i = 0; i < np; i++) {
-                memcpy(&tmp, gb + i * sizeof tmp, sizeof tmp);
-                st->gsum[i] += tmp;
+                st->gsum[i] += st->ltmp[i];
             }
             rows += leaf[j]->rows;
             loss += leaf[j]->loss;
@@ -570,19 +751,25 @@ static int s_aggregate_step(s_coord *st, const ch_update *ups, size_t n, ch_roun
     if (rc != 0) {
         return rc;
     }
-    ch_schedule sch = {.kind = st->p.schedule,
-                       .lr = st->p.lr,
-                       .lr_min = st->p.lr_min,
-                       .warmup_steps = st->p.warmup_steps,
-                       .steps_per_epoch = st->steps_per_epoch,
-                       .total_steps = st->total_steps,
-                       .step_epochs = st->p.step_epochs,
-                       .gamma = st->p.gamma};
-    double lr = ch_schedule_lr(&sch, st->step);
-    if (rows > 0) {
-        ch_mlp_apply(&st->p, st->w, st->g, st->opt_state, np, rows, lr, st->step + 1);
+    double lr = s_lr(st, st->step);
+    double scale = st->scaling ? st->scaler.scale : 1;
+    bool apply = !st->scaling || ch_loss_scaler_update(&st->scaler, ch_grad_finite(st->g, np));
+    if (rows > 0 && apply) {
+        ch_mlp_apply(&st->p, st->w, st->g, st->opt_state, np, rows * scale, lr, st->step + 1);
     }
-    for (size_t i = 0; i < np; i++) {
+    st->wire_bytes += st->task_bytes +
+                      (double)nseg * (double)np * (double)ch_precision_bytes(st->p.wire_precision);
+    st->wire_rounds++;
+    return s_step_done(st, m, loss, rows, correct, lr, err);
+}
+
+/* After a round's update of st->w: the weights' check, the epoch's sums
+ * and, at an epoch's end, validation, curves and early stopping. */
+static int s_step_done(s_coord *st, ch_round_metrics *m, double loss, double rows, double correct,
+                       double lr, ch_err *err)
+{
+    long epoch = st->step / st->steps_per_epoch;
+    for (size_t i = 0; i < st->net->n_params; i++) {
         if (!isfinite(st->w[i])) {
             return ch_err_set(err, CH_EINVAL,
                               "mlp: step %ld (epoch %ld) made a weight non-finite (parameter "
@@ -617,6 +804,10 @@ static int s_aggregate_step(s_coord *st, const ch_update *ups, size_t n, ch_roun
             }
         }
         ch_round_metric(m, "lr", lr);
+        if (st->scaling) {
+            ch_round_metric(m, "loss_scale", st->scaler.scale);
+            ch_round_metric(m, "skipped_steps", (double)st->scaler.skipped);
+        }
         st->epoch_loss = st->epoch_rows = st->epoch_correct = 0;
     }
     return 0;
@@ -630,8 +821,11 @@ static int s_aggregate(void *vst, uint32_t round, uint32_t op, const ch_update *
     if (op == OP_STATS && !st->stats_done) {
         return s_aggregate_stats(st, ups, n, m, err);
     }
-    if (op == OP_STEP && st->stats_done) {
+    if (op == OP_STEP && st->stats_done && st->p.local_steps <= 1) {
         return s_aggregate_step(st, ups, n, m, err);
+    }
+    if (op == OP_LOCAL && st->stats_done && st->p.local_steps > 1) {
+        return s_aggregate_local(st, ups, n, m, err);
     }
     return ch_err_set(err, CH_EINTERNAL, "mlp: unexpected op %u", op);
 }
@@ -681,6 +875,13 @@ static void *s_finalize(void *vst, ch_err *err)
     md->best_epoch = best + 1;
     md->stopped_early = st->stopped;
     md->opt = st->p.opt.kind;
+    md->n_embed = st->p.n_embed;
+    memcpy(md->embed_col, st->p.embed_col, sizeof md->embed_col);
+    memcpy(md->embed_dim, st->p.embed_dim, sizeof md->embed_dim);
+    md->wire = st->p.wire_precision;
+    md->wire_bytes_per_step = st->wire_rounds ? st->wire_bytes / (double)st->wire_rounds : 0;
+    md->loss_scale = st->scaling ? st->scaler.scale : 0;
+    md->skipped = st->scaler.skipped;
     return md;
 }
 
@@ -716,6 +917,9 @@ static int s_save(void *vst, ch_buf *out, ch_err *err)
         ck.best_weights.data = (uint8_t *)st->best_w;
         ck.best_weights.len = np * sizeof(float);
     }
+    ck.loss_scale = st->scaler.scale;
+    ck.scale_clean = (uint64_t)st->scaler.clean;
+    ck.skipped_steps = (uint64_t)st->scaler.skipped;
     int rc = s_pack_msg(&ck.base, out, err);
     free(br);
     return rc;
@@ -747,11 +951,18 @@ static int s_load(void *vst, const uint8_t *data, size_t len, ch_err *err)
             st->n_rows += st->block_rows[b];
         }
         memcpy(st->w, ck->weights.data, ck->weights.len);
-        memcpy(st->opt_state, ck->opt_state.data, nos);
+        if (nos > 0) { /* plain SGD has no state (and the field no data) */
+            memcpy(st->opt_state, ck->opt_state.data, nos);
+        }
         st->step = (long)ck->step;
         st->epoch_loss = ck->epoch_loss;
         st->epoch_rows = ck->epoch_rows;
         st->epoch_correct = ck->epoch_correct;
+        if (st->scaling && ck->loss_scale >= 1) {
+            st->scaler.scale = ck->loss_scale;
+            st->scaler.clean = (long)ck->scale_clean;
+            st->scaler.skipped = (long)ck->skipped_steps;
+        }
         rc = s_curves_from_pb(&st->curves, ck->curves);
         if (rc != 0) {
             rc = ch_err_set(err, CH_EINVAL, "the mlp checkpoint's curves are malformed");
@@ -764,8 +975,7 @@ static int s_load(void *vst, const uint8_t *data, size_t len, ch_err *err)
     if (rc == 0 && ck->stats_done) {
         ch_reduce_destroy(&st->reduce);
         ch_features_set_stats(st->feat, st->stats);
-        st->steps_per_epoch = ch_batch_steps_per_epoch(st->n_rows, (size_t)st->p.batch_size);
-        st->total_steps = st->steps_per_epoch * st->p.epochs;
+        s_set_plan(st);
         st->stats_done = true;
         if (st->steps_per_epoch < 1 || st->step > st->total_steps) {
             rc = ch_err_set(err, CH_EINVAL, "the mlp checkpoint's step is out of range");
@@ -795,6 +1005,7 @@ static void s_worker_destroy(void **pw)
     free(w->dout);
     free(w->rows);
     free(w->perm);
+    free(w->wr);
     free(w);
     *pw = NULL;
 }
@@ -808,16 +1019,14 @@ static void *s_worker_new(const ch_worker_env *env, ch_err *err)
     }
     void *vw = w;
     w->env = env;
-    if (ch_mlp_params_read(env->cfg, &w->p, err) != 0) {
+    if (ch_mlp_params_read(env->cfg, &w->p, err) != 0 ||
+        ch_mlp_embeddings_read(env->cfg, env->schema, &w->p, err) != 0) {
         s_worker_destroy(&vw);
         return NULL;
     }
     w->n_classes = s_n_classes(env->schema, &w->p);
     w->head = ch_head_for(w->n_classes);
-    w->feat = ch_features_new(env->schema, err);
-    if (w->feat && w->n_classes) {
-        w->feat->regression = false;
-    }
+    w->feat = s_features_for(env->schema, &w->p, w->n_classes, err);
     w->net = w->feat ? s_net_for(&w->p, w->feat, w->n_classes, err) : NULL;
     if (!w->net) {
         s_worker_destroy(&vw);
@@ -837,7 +1046,9 @@ static void *s_worker_new(const ch_worker_env *env, ch_err *err)
     w->dout = ch_alloc_array(bs, w->net->spec.d_out * sizeof *w->dout);
     w->rows = ch_alloc_array(bs, sizeof *w->rows);
     w->perm = ch_alloc_array(w->max_block + 1, sizeof *w->perm);
-    if (!w->ws || !w->w || !w->g || !w->x || !w->y || !w->dout || !w->rows || !w->perm) {
+    w->wr = w->p.local_steps > 1 ? ch_alloc_array(np, sizeof *w->wr) : NULL;
+    if (!w->ws || !w->w || !w->g || !w->x || !w->y || !w->dout || !w->rows || !w->perm ||
+        (w->p.local_steps > 1 && !w->wr)) {
         ch_err_set(err, CH_ENOMEM, "out of memory for a network of %zu parameters", np);
         s_worker_destroy(&vw);
         return NULL;
@@ -860,9 +1071,12 @@ static int s_stats_leaf(void *ctx, size_t block, double *out, ch_err *err)
     return 0;
 }
 
-/* One leaf: the gradient of the step's rows of global block `block`. */
-static int s_step_leaf(s_worker *w, const Cohort__Mlp__Task *t, const Cohort__Mlp__Segment *sg,
-                       Cohort__Mlp__Leaf *leaf, uint8_t *grad_bytes, ch_err *err)
+/* One leaf: the gradient of the step's rows of global block `block`, with
+ * the weights wt (NULL: the workspace's stored half weights), packed at
+ * the wire precision into grad_bytes. */
+static int s_step_leaf(s_worker *w, const float *wt, const Cohort__Mlp__Task *t,
+                       const Cohort__Mlp__Segment *sg, Cohort__Mlp__Leaf *leaf, uint8_t *grad_bytes,
+                       ch_err *err)
 {
     const ch_plan *plan = w->env->plan;
     const ch_table *tb = w->env->train;
@@ -895,8 +1109,9 @@ static int s_step_leaf(s_worker *w, const Cohort__Mlp__Task *t, const Cohort__Ml
             }
         }
         uint64_t stream = t->step * (uint64_t)w->env->n_blocks_total + sg->block;
-        int rc = ch_mlp_grad(w->net, w->head, w->w, w->x, w->y, n, true, w->env->seed, stream,
-                             w->ws, w->dout, w->g, &go);
+        float scale = t->loss_scale > 0 ? (float)t->loss_scale : 1.0f;
+        int rc = ch_mlp_grad_scaled(w->net, w->head, wt, w->x, w->y, n, true, w->env->seed, stream,
+                                    scale, w->ws, w->dout, w->g, &go);
         if (rc != 0) {
             char name[128] = "the loss itself";
             if (go.bad_layer >= 0) {
@@ -910,13 +1125,13 @@ static int s_step_leaf(s_worker *w, const Cohort__Mlp__Task *t, const Cohort__Ml
                               (unsigned long long)t->step, t->epoch, sg->block, name);
         }
     }
-    memcpy(grad_bytes, w->g, np * sizeof *w->g);
+    ch_half_pack(w->p.wire_precision, grad_bytes, w->g, np);
     leaf->block = sg->block;
     leaf->rows = (uint32_t)n;
     leaf->loss = go.loss;
     leaf->correct = go.correct;
     leaf->grad.data = grad_bytes;
-    leaf->grad.len = np * sizeof *w->g;
+    leaf->grad.len = np * ch_precision_bytes(w->p.wire_precision);
     return 0;
 }
 
@@ -928,12 +1143,16 @@ static int s_run_step(s_worker *w, const uint8_t *payload, size_t len, size_t b0
         return ch_err_set(err, CH_EPROTO, "mlp: the step task does not decode");
     }
     size_t np = w->net->n_params;
+    ch_precision wire = w->p.wire_precision;
+    const float *wt = w->w;
     int rc = 0;
-    if (t->weights.len != np * sizeof(float) || t->n_stats != ch_features_stats_len(w->feat)) {
+    if (t->wire_precision != (uint32_t)wire || t->weights.len != np * ch_precision_bytes(wire) ||
+        t->n_stats != ch_features_stats_len(w->feat) ||
+        !(t->loss_scale >= 0 && t->loss_scale <= CH_LOSS_SCALE_MAX)) {
         rc = ch_err_set(err, CH_EPROTO,
-                        "mlp: the step task has %zu weight bytes for %zu "
-                        "parameters",
-                        t->weights.len, np);
+                        "mlp: the step task has %zu weight bytes at wire precision %u for %zu "
+                        "parameters (this worker expects %s)",
+                        t->weights.len, t->wire_precision, np, ch_precision_names[wire]);
     }
     size_t mine = 0;
     for (size_t i = 0; i < t->n_segments && rc == 0; i++) {
@@ -944,12 +1163,21 @@ static int s_run_step(s_worker *w, const uint8_t *payload, size_t len, size_t b0
     }
     Cohort__Mlp__Leaf *leaves = calloc(mine ? mine : 1, sizeof *leaves);
     Cohort__Mlp__Leaf **lp = calloc(mine ? mine : 1, sizeof *lp);
-    uint8_t *grads = ch_alloc_array(mine ? mine : 1, np * sizeof(float));
+    uint8_t *grads = ch_alloc_array(mine ? mine : 1, np * ch_precision_bytes(wire));
     if (rc == 0 && (!leaves || !lp || !grads)) {
         rc = ch_err_set(err, CH_ENOMEM, "out of memory");
     }
     if (rc == 0) {
-        memcpy(w->w, t->weights.data, t->weights.len);
+        /* half weights at the storage precision go straight to the workspace */
+        if (wire != CH_PREC_FP32 && wire == w->p.precision) {
+            uint16_t *wh = ch_net_ws_half_weights(w->ws);
+            for (size_t i = 0; i < np; i++) {
+                wh[i] = (uint16_t)(t->weights.data[2 * i] | (t->weights.data[2 * i + 1] << 8));
+            }
+            wt = NULL;
+        } else {
+            ch_half_unpack(wire, w->w, t->weights.data, np);
+        }
         ch_features_set_stats(w->feat, t->stats);
     }
     size_t k = 0;
@@ -960,7 +1188,7 @@ static int s_run_step(s_worker *w, const uint8_t *payload, size_t len, size_t b0
             continue;
         }
         cohort__mlp__leaf__init(&leaves[k]);
-        rc = s_step_leaf(w, t, sg, &leaves[k], grads + k * np * sizeof(float), err);
+        rc = s_step_leaf(w, wt, t, sg, &leaves[k], grads + k * np * ch_precision_bytes(wire), err);
         lp[k] = &leaves[k];
         *samples += leaves[k].rows;
         k++;
@@ -975,6 +1203,130 @@ static int s_run_step(s_worker *w, const uint8_t *payload, size_t len, size_t b0
     free(leaves);
     free(lp);
     free(grads);
+    cohort__mlp__task__free_unpacked(t, NULL);
+    return rc;
+}
+
+/* The encoded rows n of a local batch (rows with a target), their labels
+ * checked; CH_EINVAL names a bad label. */
+static int s_encode_rows(s_worker *w, size_t n, ch_err *err)
+{
+    ch_features_encode(w->feat, w->env->train, w->rows, n, w->x, w->y);
+    for (size_t i = 0; i < n && w->n_classes; i++) {
+        float c = w->y[i];
+        if (!(c >= 0 && c < (float)w->n_classes) || c != floorf(c)) {
+            return ch_err_set(err, CH_EINVAL,
+                              "mlp: row %zu of the training data has label %g, which is not "
+                              "a class code 0..%zu (model.classes is %zu)",
+                              w->rows[i] + 1, (double)c, w->n_classes - 1, w->n_classes);
+        }
+    }
+    return 0;
+}
+
+/* Local SGD leaf of block `block`: from the round's weights, local_steps
+ * SGD steps on the block's rows, local step t (= round x local_steps + k)
+ * taking positions [t b, (t + 1) b) of the block's rows in the orders of
+ * its successive passes (b = the batch, or the block's rows when fewer).
+ * Writes rows x weights, rows, loss, rows trained, correct. */
+static int s_local_leaf(void *ctx, size_t block, double *out, ch_err *err)
+{
+    s_worker *w = ctx;
+    const Cohort__Mlp__Task *t = w->task;
+    const ch_plan *plan = w->env->plan;
+    const ch_table *tb = w->env->train;
+    size_t lb = block - w->env->block_offset;
+    size_t lo = plan->block_begin[lb], nb = plan->block_begin[lb + 1] - lo;
+    size_t np = w->net->n_params, bl = s_local_batch((size_t)w->p.batch_size, nb);
+    if (nb == 0) {
+        return 0;
+    }
+    memcpy(w->wr, w->w, np * sizeof *w->wr);
+    double loss = 0, rows = 0, correct = 0;
+    uint64_t pass = UINT64_MAX;
+    for (size_t k = 0; k < t->n_local_lr; k++) {
+        uint64_t step = t->step * t->n_local_lr + k, p0 = step * bl;
+        size_t n = 0;
+        for (uint64_t q = p0; q < p0 + bl; q++) {
+            if (q / nb != pass) {
+                pass = q / nb;
+                ch_batch_block_order(w->env->seed, (long)pass, block, w->perm, nb);
+            }
+            size_t r = plan->rows[lo + w->perm[q % nb]];
+            if (!tb->has_target || isfinite(tb->target.values[r])) {
+                w->rows[n++] = r;
+            }
+        }
+        if (n == 0) {
+            continue;
+        }
+        int rc = s_encode_rows(w, n, err);
+        if (rc != 0) {
+            return rc;
+        }
+        memset(w->g, 0, np * sizeof *w->g);
+        ch_grad_out go;
+        rc =
+            ch_mlp_grad(w->net, w->head, w->wr, w->x, w->y, n, true, w->env->seed,
+                        step * (uint64_t)w->env->n_blocks_total + block, w->ws, w->dout, w->g, &go);
+        if (rc != 0) {
+            return ch_err_set(err, CH_EINVAL,
+                              "mlp: the loss became non-finite in local step %llu on block %zu; "
+                              "lower model.lr or set model.clip_norm",
+                              (unsigned long long)step, block);
+        }
+        ch_mlp_apply(&w->p, w->wr, w->g, NULL, np, (double)n, t->local_lr[k], (long)step + 1);
+        loss += go.loss;
+        rows += (double)n;
+        correct += go.correct;
+    }
+    for (size_t i = 0; i < np; i++) {
+        out[i] = (double)nb * w->wr[i];
+    }
+    out[np] = (double)nb;
+    out[np + 1] = loss;
+    out[np + 2] = rows;
+    out[np + 3] = correct;
+    return 0;
+}
+
+static int s_run_local(s_worker *w, const uint8_t *payload, size_t len, size_t b0, size_t b1,
+                       ch_buf *out, uint64_t *samples, ch_err *err)
+{
+    Cohort__Mlp__Task *t = cohort__mlp__task__unpack(NULL, len, payload);
+    if (!t) {
+        return ch_err_set(err, CH_EPROTO, "mlp: the local SGD task does not decode");
+    }
+    size_t np = w->net->n_params;
+    ch_precision wire = w->p.wire_precision;
+    int rc = 0;
+    if (t->wire_precision != (uint32_t)wire || t->weights.len != np * ch_precision_bytes(wire) ||
+        t->n_stats != ch_features_stats_len(w->feat) || t->n_local_lr != (size_t)w->p.local_steps ||
+        !w->wr) {
+        rc = ch_err_set(err, CH_EPROTO,
+                        "mlp: the local SGD task has %zu weight bytes and %zu local steps (this "
+                        "worker expects %zu parameters at %s, %ld steps)",
+                        t->weights.len, t->n_local_lr, np, ch_precision_names[wire],
+                        w->p.local_steps);
+    }
+    for (size_t k = 0; k < t->n_local_lr && rc == 0; k++) {
+        if (!(t->local_lr[k] >= 0 && t->local_lr[k] < 1e12)) {
+            rc = ch_err_set(err, CH_EPROTO, "mlp: the local SGD task has a bad learning rate");
+        }
+    }
+    if (rc == 0) {
+        ch_half_unpack(wire, w->w, t->weights.data, np);
+        ch_features_set_stats(w->feat, t->stats);
+        w->task = t;
+        *samples = 0;
+        for (size_t b = b0; b < b1; b++) {
+            size_t lb = b - w->env->block_offset;
+            *samples += (w->env->plan->block_begin[lb + 1] - w->env->plan->block_begin[lb]);
+        }
+        rc = ch_reduce_range(w->env->n_blocks_total, b0, b1, np + 4, s_local_leaf, w,
+                             ch_combine_sum, NULL, out, err);
+        w->task = NULL;
+    }
     cohort__mlp__task__free_unpacked(t, NULL);
     return rc;
 }
@@ -999,6 +1351,9 @@ static int s_run_task(void *vw, uint32_t round, uint32_t op, const uint8_t *payl
     }
     if (op == OP_STEP) {
         return s_run_step(w, payload, len, b0, b1, out, samples, err);
+    }
+    if (op == OP_LOCAL) {
+        return s_run_local(w, payload, len, b0, b1, out, samples, err);
     }
     return ch_err_set(err, CH_EPROTO, "mlp: unknown op %u", op);
 }
@@ -1099,6 +1454,19 @@ static int s_pack(const void *vm, ch_buf *out, ch_err *err)
     pm.best_epoch = (uint32_t)md->best_epoch;
     pm.stopped_early = md->stopped_early;
     pm.optimizer = (char *)ch_opt_names[md->opt];
+    pm.precision = (char *)ch_precision_names[sp->precision];
+    pm.wire_precision = (char *)ch_precision_names[md->wire];
+    pm.wire_bytes_per_step = md->wire_bytes_per_step;
+    pm.loss_scale = md->loss_scale;
+    pm.skipped_steps = (uint64_t)md->skipped;
+    uint32_t ecol[CH_MLP_MAX_EMBED], edim[CH_MLP_MAX_EMBED];
+    for (size_t e = 0; e < md->n_embed; e++) {
+        ecol[e] = (uint32_t)md->embed_col[e];
+        edim[e] = (uint32_t)md->embed_dim[e];
+    }
+    pm.n_embed_col = pm.n_embed_dim = md->n_embed;
+    pm.embed_col = ecol;
+    pm.embed_dim = edim;
     s_curves_to_pb(&md->curves, &cv);
     pm.curves = &cv;
     return s_pack_msg(&pm.base, out, err);
@@ -1114,14 +1482,35 @@ static void *s_unpack(const uint8_t *data, size_t len, const ch_schema *schema, 
     s_model *md = calloc(1, sizeof *md);
     void *vm = md;
     int rc = md ? 0 : ch_err_set(err, CH_ENOMEM, "out of memory");
-    int act = -1;
+    int act = -1, prec = -1, wire = -1;
     for (int i = 0; ch_act_names[i] && pm->activation; i++) {
         if (strcmp(ch_act_names[i], pm->activation) == 0) {
             act = i;
         }
     }
+    for (int i = 0; ch_precision_names[i]; i++) {
+        /* a model written before precision existed is fp32 */
+        const char *pn = pm->precision && pm->precision[0] ? pm->precision : "fp32";
+        const char *wn = pm->wire_precision && pm->wire_precision[0] ? pm->wire_precision : pn;
+        prec = strcmp(ch_precision_names[i], pn) == 0 ? i : prec;
+        wire = strcmp(ch_precision_names[i], wn) == 0 ? i : wire;
+    }
+    ch_mlp_params ep = {0}; /* the embeddings, for the encoding and the net */
+    if (rc == 0 && (prec < 0 || wire < 0 || pm->n_embed_col != pm->n_embed_dim ||
+                    pm->n_embed_col > CH_MLP_MAX_EMBED)) {
+        rc = ch_err_set(err, CH_EINVAL, "the mlp model's precision or embeddings are malformed");
+    }
+    for (size_t e = 0; rc == 0 && e < pm->n_embed_col; e++) {
+        ep.embed_col[e] = pm->embed_col[e];
+        ep.embed_dim[e] = pm->embed_dim[e];
+        if (pm->embed_col[e] >= schema->n_features ||
+            (e > 0 && pm->embed_col[e] <= pm->embed_col[e - 1])) {
+            rc = ch_err_set(err, CH_EINVAL, "the mlp model's embedding %zu is malformed", e);
+        }
+    }
+    ep.n_embed = rc == 0 ? pm->n_embed_col : 0;
     if (rc == 0) {
-        md->feat = ch_features_new(schema, err);
+        md->feat = s_features_for(schema, &ep, 0, err);
         if (!md->feat) {
             rc = CH_EINVAL;
         }
@@ -1146,9 +1535,16 @@ static void *s_unpack(const uint8_t *data, size_t len, const ch_schema *schema, 
                           .n_hidden = pm->n_hidden,
                           .act = (ch_act)act,
                           .layer_norm = pm->layer_norm,
-                          .dropout = pm->dropout};
+                          .dropout = pm->dropout,
+                          .precision = (ch_precision)prec,
+                          .n_embed = ep.n_embed};
         for (size_t i = 0; i < pm->n_hidden; i++) {
             sp.hidden[i] = pm->hidden[i];
+        }
+        for (size_t e = 0; e < ep.n_embed; e++) {
+            sp.embed[e] = (ch_embed_spec){.col = md->feat->offset[ep.embed_col[e]],
+                                          .levels = md->feat->width[ep.embed_col[e]],
+                                          .dim = ep.embed_dim[e]};
         }
         md->net = sp.d_out == pm->d_out ? ch_net_new(&sp, err) : NULL;
         if (!md->net) {
@@ -1177,6 +1573,13 @@ static void *s_unpack(const uint8_t *data, size_t len, const ch_schema *schema, 
         md->epochs = pm->epochs;
         md->best_epoch = pm->best_epoch;
         md->stopped_early = pm->stopped_early;
+        md->n_embed = ep.n_embed;
+        memcpy(md->embed_col, ep.embed_col, sizeof md->embed_col);
+        memcpy(md->embed_dim, ep.embed_dim, sizeof md->embed_dim);
+        md->wire = (ch_precision)wire;
+        md->wire_bytes_per_step = pm->wire_bytes_per_step;
+        md->loss_scale = pm->loss_scale;
+        md->skipped = (long)pm->skipped_steps;
         md->opt = CH_OPT_ADAM;
         for (int i = 0; ch_opt_names[i] && pm->optimizer; i++) {
             if (strcmp(ch_opt_names[i], pm->optimizer) == 0) {
@@ -1223,6 +1626,15 @@ static int s_summary_json(const void *vm, ch_buf *j)
         ch_buf_printf(j, ", \"best_epoch\": %ld, \"stopped_early\": %s", md->best_epoch,
                       md->stopped_early ? "true" : "false");
     }
+    ch_buf_printf(j,
+                  ", \"precision\": \"%s\", \"wire_precision\": \"%s\", "
+                  "\"wire_bytes_per_step\": %.0f, \"embeddings\": %zu",
+                  ch_precision_names[md->net->spec.precision], ch_precision_names[md->wire],
+                  md->wire_bytes_per_step, md->n_embed);
+    if (md->loss_scale > 0) {
+        ch_buf_printf(j, ", \"loss_scale\": %g, \"skipped_steps\": %ld", md->loss_scale,
+                      md->skipped);
+    }
     /* FNV-1a of the weight bytes: equal runs have equal fingerprints */
     uint64_t h = 1469598103934665603ULL;
     const uint8_t *wb = (const uint8_t *)md->w;
@@ -1246,9 +1658,14 @@ static int s_describe(const void *vm, ch_buf *text)
     const s_model *md = vm;
     ch_buf_puts(text, "multilayer perceptron ");
     s_arch(md, text);
-    ch_buf_printf(text, " (%s%s, %zu parameters), %s, %ld epochs, %ld steps\n",
+    ch_buf_printf(text, " (%s%s, %zu parameters), %s, %ld epochs, %ld steps, %s\n",
                   ch_act_names[md->net->spec.act], md->net->spec.layer_norm ? ", layer norm" : "",
-                  md->net->n_params, ch_opt_names[md->opt], md->epochs, md->steps);
+                  md->net->n_params, ch_opt_names[md->opt], md->epochs, md->steps,
+                  ch_precision_names[md->net->spec.precision]);
+    for (size_t e = 0; e < md->n_embed; e++) {
+        ch_buf_printf(text, "embedding of input column %zu: dimension %zu\n", md->embed_col[e] + 1,
+                      md->embed_dim[e]);
+    }
     if (md->best_epoch > 0) {
         ch_buf_printf(text, "early stopping: %s; weights of epoch %ld (lowest validation loss)\n",
                       md->stopped_early ? "stopped before model.epochs" : "ran every epoch",

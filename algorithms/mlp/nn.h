@@ -61,6 +61,17 @@ void ch_nn_layernorm_backward(float *dx, float *dgamma, float *dbeta, const floa
                               const float *x, const float *mean, const float *rstd,
                               const float *gamma, size_t n, size_t d);
 
+/* --- embedding lookup (embedding.c) --------------------------------------- */
+
+/* y[i * ldy + j] = table[c * dim + j] for j < dim, where c = idx[i * ldx]
+ * is row i's level code; a code that is not a whole number in
+ * [0, levels) (missing: -1 or NaN) gives zeros. */
+void ch_nn_embedding_forward(float *y, size_t ldy, const float *idx, size_t ldx, const float *table,
+                             size_t n, size_t levels, size_t dim);
+/* dtable[c * dim + j] += dy[i * ldy + j]: scatters into the rows used. */
+void ch_nn_embedding_backward(float *dtable, const float *dy, size_t ldy, const float *idx,
+                              size_t ldx, size_t n, size_t levels, size_t dim);
+
 /* --- losses (loss.c) --------------------------------------------------------- */
 
 /* Softmax cross-entropy of logits (n x k) against class codes y[n]. Returns

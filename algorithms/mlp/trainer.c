@@ -54,6 +54,14 @@ int ch_mlp_grad(const ch_net *net, ch_head head, const float *w, const float *x,
                 size_t n, bool train, uint64_t seed, uint64_t dropout_stream, ch_net_ws *ws,
                 float *dout, float *g, ch_grad_out *out)
 {
+    return ch_mlp_grad_scaled(net, head, w, x, y, n, train, seed, dropout_stream, 1.0f, ws, dout, g,
+                              out);
+}
+
+int ch_mlp_grad_scaled(const ch_net *net, ch_head head, const float *w, const float *x,
+                       const float *y, size_t n, bool train, uint64_t seed, uint64_t dropout_stream,
+                       float loss_scale, ch_net_ws *ws, float *dout, float *g, ch_grad_out *out)
+{
     out->bad_layer = -1;
     const float *z = ch_net_forward(net, w, x, n, train, seed, dropout_stream, ws);
     out->loss = s_loss(head, dout, NULL, z, y, n, net->spec.d_out, &out->correct);
@@ -61,8 +69,38 @@ int ch_mlp_grad(const ch_net *net, ch_head head, const float *w, const float *x,
         out->bad_layer = ch_net_first_nonfinite(net, ws, n);
         return CH_EINVAL;
     }
+    if (loss_scale != 1.0f) {
+        for (size_t i = 0; i < n * net->spec.d_out; i++) {
+            dout[i] *= loss_scale;
+        }
+    }
     ch_net_backward(net, w, x, dout, n, g, ws);
     return 0;
+}
+
+bool ch_grad_finite(const float *g, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!isfinite(g[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool ch_loss_scaler_update(ch_loss_scaler *s, bool finite)
+{
+    if (!finite) {
+        s->scale = s->scale / 2 < 1 ? 1 : s->scale / 2;
+        s->clean = 0;
+        s->skipped++;
+        return false;
+    }
+    if (++s->clean >= s->window) {
+        s->scale = s->scale * 2 > CH_LOSS_SCALE_MAX ? CH_LOSS_SCALE_MAX : s->scale * 2;
+        s->clean = 0;
+    }
+    return true;
 }
 
 double ch_mlp_apply(const ch_mlp_params *p, float *w, float *g, float *state, size_t n_params,

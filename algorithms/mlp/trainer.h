@@ -39,6 +39,34 @@ int ch_mlp_grad(const ch_net *net, ch_head head, const float *w, const float *x,
                 size_t n, bool train, uint64_t seed, uint64_t dropout_stream, ch_net_ws *ws,
                 float *dout, float *g, ch_grad_out *out);
 
+/* ch_mlp_grad with the loss multiplied by loss_scale before the backward
+ * pass (fp16 dynamic loss scaling): g accumulates loss_scale times the
+ * gradient, out->loss stays unscaled. A non-finite gradient is not an
+ * error here (the scaler skips the step); check it with ch_grad_finite. */
+int ch_mlp_grad_scaled(const ch_net *net, ch_head head, const float *w, const float *x,
+                       const float *y, size_t n, bool train, uint64_t seed, uint64_t dropout_stream,
+                       float loss_scale, ch_net_ws *ws, float *dout, float *g, ch_grad_out *out);
+
+/* True when every g[i] is finite. This function can't fail. */
+bool ch_grad_finite(const float *g, size_t n);
+
+/* Dynamic loss scaling as torch.cuda.amp.GradScaler does it: a step whose
+ * scaled gradient has an inf or NaN is skipped and the scale halves; after
+ * `window` clean steps in a row the scale doubles. */
+typedef struct ch_loss_scaler {
+    double scale; /* the scale of the next step */
+    long window;  /* clean steps before doubling (> 0) */
+    long clean;   /* clean steps since the last change */
+    long skipped; /* steps skipped so far */
+} ch_loss_scaler;
+
+#define CH_LOSS_SCALE_MAX 1e30
+
+/* Records a step whose scaled gradient was finite or not and returns
+ * whether the optimizer should apply it. The scale stays within
+ * [1, CH_LOSS_SCALE_MAX]. This function can't fail. */
+bool ch_loss_scaler_update(ch_loss_scaler *s, bool finite);
+
 /* Coordinator update: g (the summed gradient) is divided by rows, clipped
  * to params->clip_norm, and the optimizer steps w with the learning rate
  * lr (t is the 1-based step). Returns the gradient norm before clipping. */
