@@ -404,7 +404,8 @@ static void test_random_cuts(void)
         if (split && joined) {
             agree = split->round == joined->round && split->kind == joined->kind &&
                     split->payload.len == joined->payload.len &&
-                    memcmp(split->payload.data, joined->payload.data, split->payload.len) == 0;
+                    (split->payload.len == 0 ||
+                     memcmp(split->payload.data, joined->payload.data, split->payload.len) == 0);
         } else if (!split && !joined) {
             agree = strcmp(e1.msg, e2.msg) == 0 && e1.code == CH_EPROTO;
         }
