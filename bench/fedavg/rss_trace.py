@@ -3,11 +3,13 @@
 
 rss_trace.py sample PID TRACE: writes "wall_time rss_kib" lines to TRACE,
 VmRSS from /proc/PID/status every 10 ms, until PID exits.
-rss_trace.py report TRACE EVENTS: reads TRACE and the run's events.jsonl, and
-prints the RSS at the start (after the workers joined), the peak of each
-round and where in the round it was: between round.start and the first
-moment the RSS falls back (tasks queued for sending) or later (updates
-arriving). Used for BENCHMARKS.md's fedavg memory table."""
+rss_trace.py report TRACE EVENTS [DELAY_MS]: reads TRACE and the run's
+events.jsonl, and prints the RSS before round 0, and for each round its RSS
+at the start, its peak and when. With DELAY_MS (the workers held every task
+that long: run.sh memory DELAY=...), also the peak while the tasks were being
+sent and nothing could have come back (the first DELAY_MS - 200 ms) and the
+peak after (updates arriving). Used for BENCHMARKS.md's fedavg memory
+table."""
 import json
 import sys
 import time
@@ -25,7 +27,7 @@ def sample(pid, path):
             time.sleep(0.01)
 
 
-def report(trace_path, events_path):
+def report(trace_path, events_path, delay_ms):
     trace = [tuple(map(float, l.split())) for l in open(trace_path) if l.strip()]
     ev = [json.loads(l) for l in open(events_path)]
     starts = {e["data"]["round"]: e["time"] for e in ev if e["topic"] == "round.start"}
@@ -41,10 +43,17 @@ def report(trace_path, events_path):
         tp, rp = max(win, key=lambda x: x[1])
         print(f"round {rnd}: start {win[0][1]:.0f} KiB, peak {rp:.0f} KiB at +{tp - t0:.3f} s "
               f"of {t1 - t0:.3f} s, end {win[-1][1]:.0f} KiB")
+        if delay_ms > 0 and rnd > 0:
+            cut = t0 + (delay_ms - 200) / 1000
+            send = max(r for t, r in win if t < cut)
+            recv = max((r for t, r in win if t >= cut), default=float("nan"))
+            print(f"  sending (first {delay_ms - 200} ms): peak {send:.0f} KiB "
+                  f"(+{send - win[0][1]:.0f}); updates arriving: peak {recv:.0f} KiB "
+                  f"(+{recv - win[0][1]:.0f})")
     print(f"overall peak {max(r for _, r in trace):.0f} KiB")
 
 
 if sys.argv[1] == "sample":
     sample(int(sys.argv[2]), sys.argv[3])
 else:
-    report(sys.argv[2], sys.argv[3])
+    report(sys.argv[2], sys.argv[3], int(sys.argv[4]) if len(sys.argv) > 4 else 0)

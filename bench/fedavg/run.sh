@@ -89,7 +89,9 @@ PY
 # are started apart. /usr/bin/time -v's maximum RSS is the exact high-water
 # mark (peak.py samples every 50 ms and adds time's own ~2 MB).
 # rss_trace.py samples VmRSS every 10 ms into $OUT/mem-N-S.trace and places
-# the peaks in the rounds. SILOS and STRATS choose the runs.
+# the peaks in the rounds. SILOS and STRATS choose the runs. DELAY=MS holds
+# every task MS ms in the workers (COHORT_TEST_TASK_DELAY_MS) so that the
+# tasks' sending and the updates' arrival are apart in the trace.
 memory() {
     [ -s "$OUT/fmnist-train.csv" ] || /usr/bin/python3 bench/fedavg/fmnist_csv.py "$OUT"
     head -n 6001 "$OUT/fmnist-train.csv" >"$OUT/fmnist-6k.csv"
@@ -101,19 +103,21 @@ memory() {
                 --bind tcp://127.0.0.1:0 --workers $n --out "$OUT/mem-$n-$s" \
                 --set data.train="$OUT/fmnist-6k.csv" --set data.test="$OUT/fmnist-6k.csv" \
                 --set model.federated.rounds=2 --set model.federated.strategy=$s \
-                --set runtime.join_timeout=300 \
+                --set runtime.join_timeout=600 --set runtime.heartbeat_timeout=120 \
                 >"$OUT/mem-$n-$s.peak" &
             ppid_=$!
             while [ ! -s "$OUT/mem-$n-$s/endpoints.json" ]; do sleep 0.1; done
             cpid=$(pgrep -P "$(pgrep -P $ppid_ | head -1)" | head -1)
             /usr/bin/python3 bench/fedavg/rss_trace.py sample "$cpid" "$OUT/mem-$n-$s.trace" &
             ep=$(grep -o '"tasks": *"[^"]*"' "$OUT/mem-$n-$s/endpoints.json" | sed 's/.*"\(tcp[^"]*\)"/\1/')
-            for i in $(seq $n); do "$COHORT" worker --connect "$ep" >/dev/null 2>&1 & done
+            for i in $(seq $n); do
+                COHORT_TEST_TASK_DELAY_MS=${DELAY:-0} "$COHORT" worker --connect "$ep" >/dev/null 2>&1 &
+            done
             wait $ppid_ || true
             wait
             rss=$(grep "Maximum resident" "$OUT/mem-$n-$s.log" | grep -o '[0-9]*$')
             echo "coordinator peak RSS, $n silos, $s: time -v $rss KiB, peak.py $(cut -d' ' -f2 "$OUT/mem-$n-$s.peak") KiB"
-            /usr/bin/python3 bench/fedavg/rss_trace.py report "$OUT/mem-$n-$s.trace" "$OUT/mem-$n-$s/events.jsonl"
+            /usr/bin/python3 bench/fedavg/rss_trace.py report "$OUT/mem-$n-$s.trace" "$OUT/mem-$n-$s/events.jsonl" ${DELAY:-0}
         done
     done
 }
