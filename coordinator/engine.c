@@ -1245,7 +1245,7 @@ static int s_track_open(s_engine *e, ch_err *err)
         dir = strndup(path, (size_t)(slash - path));
         if (!dir || ch_mkdirs(dir[0] ? dir : "/", err) != 0) {
             free(dir);
-            return CH_ENOMEM;
+            return err ? err->code : CH_ENOMEM;
         }
         free(dir);
     }
