@@ -137,10 +137,12 @@ COHORT_TEST_TASK_DELAY_MS=600 timeout 120 "$COHORT" run "$D" --out "$T/freeze" \
     >"$T/freeze.log" 2>&1 &
 tpid=$!
 i=0
-while [ "$(rounds_started "$T/freeze")" -lt 5 ] && [ $i -lt 600 ]; do sleep 0.02; i=$((i + 1)); done
-sleep 0.2
-coord=$(child $tpid)
+while [ "$(rounds_started "$T/freeze")" -lt 1 ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
+coord=$(child $tpid) # looked up before the timed part
 frozen=$(pgrep -P "$coord" | head -n 1)
+i=0
+while [ "$(rounds_started "$T/freeze")" -lt 5 ] && [ $i -lt 1500 ]; do sleep 0.02; i=$((i + 1)); done
+sleep 0.2
 kill -STOP "$frozen"
 sleep 4
 kill -CONT "$frozen"
