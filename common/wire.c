@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
@@ -130,6 +131,168 @@ int ch_wire_send_msg(void *sock, const uint8_t *routing, size_t routing_len, con
     return rc;
 }
 
+/* --- split messages: a per-peer head and a shared frame ------------------- */
+
+struct ch_wire_shared {
+    zmq_msg_t msg; /* the reference the owner holds; each send takes a copy */
+};
+
+static atomic_long s_shared_live;
+
+/* Runs in whichever thread drops the last reference (often ZeroMQ's I/O
+ * thread, after the last copy left). */
+static void s_free_shared(void *data, void *hint)
+{
+    (void)hint;
+    free(data);
+    atomic_fetch_sub(&s_shared_live, 1);
+}
+
+ch_wire_shared *ch_wire_shared_new(const uint8_t *data, size_t len, ch_err *err)
+{
+    ch_wire_shared *s = malloc(sizeof *s);
+    uint8_t *buf = malloc(len ? len : 1);
+    if (!s || !buf) {
+        free(s);
+        free(buf);
+        ch_err_set(err, CH_ENOMEM, "out of memory for a %zu-byte shared frame", len);
+        return NULL;
+    }
+    if (len) {
+        memcpy(buf, data, len);
+    }
+    atomic_fetch_add(&s_shared_live, 1);
+    if (zmq_msg_init_data(&s->msg, buf, len, s_free_shared, NULL) != 0) {
+        s_free_shared(buf, NULL);
+        free(s);
+        ch_err_set(err, CH_ENOMEM, "cannot create a %zu-byte shared frame", len);
+        return NULL;
+    }
+    return s;
+}
+
+void ch_wire_shared_free(ch_wire_shared *s)
+{
+    if (s) {
+        zmq_msg_close(&s->msg); /* the bytes go with the last copy */
+        free(s);
+    }
+}
+
+long ch_wire_shared_live(void)
+{
+    return atomic_load(&s_shared_live);
+}
+
+static size_t s_varint(uint64_t v, uint8_t *out)
+{
+    size_t n = 0;
+    do {
+        out[n] = (uint8_t)(v & 0x7f);
+        v >>= 7;
+        out[n] |= v ? 0x80 : 0;
+        n++;
+    } while (v);
+    return n;
+}
+
+/* Sends one frame (flags: ZMQ_SNDMORE or 0), mapping errno as ch_wire_send. */
+static int s_send_frame(void *sock, zmq_msg_t *msg, int flags, ch_err *err)
+{
+    if (zmq_msg_send(msg, sock, flags) >= 0) {
+        return 0;
+    }
+    int e = errno;
+    zmq_msg_close(msg);
+    if (e == EHOSTUNREACH) {
+        return ch_err_set(err, CH_ELOST, "peer is not connected");
+    }
+    if (e == EAGAIN) {
+        return ch_err_set(err, CH_ETIMEOUT, "send would block");
+    }
+    return ch_err_set(err, CH_EIO, "send failed: %s", zmq_strerror(e));
+}
+
+int ch_wire_send_shared(void *sock, const uint8_t *routing, size_t routing_len,
+                        const char *experiment, uint32_t round, int32_t sender, Cohort__Kind kind,
+                        const ProtobufCMessage *msg, const char *field, ch_wire_shared *tail,
+                        ch_err *err)
+{
+    const ProtobufCFieldDescriptor *fd =
+        protobuf_c_message_descriptor_get_field_by_name(msg->descriptor, field);
+    if (!fd || fd->type != PROTOBUF_C_TYPE_BYTES || fd->label == PROTOBUF_C_LABEL_REPEATED ||
+        ((const ProtobufCBinaryData *)((const char *)msg + fd->offset))->len != 0) {
+        return ch_err_set(err, CH_EINVAL, "%s.%s is not an empty bytes field",
+                          msg->descriptor->name, field);
+    }
+    size_t tail_len = zmq_msg_size(&tail->msg);
+    /* the payload: msg's packed fields, then `field`'s tag and length */
+    uint8_t ftag[10 + 10];
+    size_t nftag = 0;
+    if (tail_len) { /* an empty bytes field is left out, as protobuf-c packs it */
+        nftag = s_varint((uint64_t)fd->id << 3 | 2, ftag);
+        nftag += s_varint(tail_len, ftag + nftag);
+    }
+    size_t inner_head = protobuf_c_message_get_packed_size(msg);
+    size_t payload_len = inner_head + nftag + tail_len;
+    /* the Envelope without its payload, then the payload's tag and length */
+    Cohort__Envelope env = COHORT__ENVELOPE__INIT;
+    env.version = CH_PROTOCOL_VERSION;
+    env.experiment = (char *)(experiment ? experiment : "");
+    env.round = round;
+    env.sender = sender;
+    env.kind = kind;
+    const ProtobufCFieldDescriptor *pd =
+        protobuf_c_message_descriptor_get_field_by_name(&cohort__envelope__descriptor, "payload");
+    uint8_t ptag[10 + 10];
+    size_t nptag = 0;
+    if (payload_len) {
+        nptag = s_varint((uint64_t)pd->id << 3 | 2, ptag);
+        nptag += s_varint(payload_len, ptag + nptag);
+    }
+    size_t env_head = cohort__envelope__get_packed_size(&env);
+    size_t size = env_head + nptag + inner_head + nftag;
+    uint8_t *buf = malloc(size);
+    if (!buf) {
+        return ch_err_set(err, CH_ENOMEM, "out of memory packing a %zu-byte message head", size);
+    }
+    cohort__envelope__pack(&env, buf);
+    memcpy(buf + env_head, ptag, nptag);
+    protobuf_c_message_pack(msg, buf + env_head + nptag);
+    memcpy(buf + env_head + nptag + inner_head, ftag, nftag);
+    s_capture(buf, size);
+    s_capture(zmq_msg_data(&tail->msg), tail_len);
+    zmq_msg_t head, body;
+    if (zmq_msg_init_data(&head, buf, size, s_free_buf, NULL) != 0) {
+        free(buf);
+        return ch_err_set(err, CH_ENOMEM, "cannot create a message");
+    }
+    zmq_msg_init(&body);
+    if (zmq_msg_copy(&body, &tail->msg) != 0) { /* a reference, not a copy of the bytes */
+        zmq_msg_close(&head);
+        return ch_err_set(err, CH_EIO, "cannot share a frame: %s", zmq_strerror(errno));
+    }
+    if (routing && zmq_send(sock, routing, routing_len, ZMQ_SNDMORE) < 0) {
+        int e = errno;
+        zmq_msg_close(&head);
+        zmq_msg_close(&body);
+        if (e == EHOSTUNREACH) {
+            return ch_err_set(err, CH_ELOST, "peer is not connected");
+        }
+        return ch_err_set(err, CH_EIO, "send failed: %s", zmq_strerror(e));
+    }
+    /* past the first frame ZeroMQ does not refuse the rest of a message
+     * (the high-water mark counts whole messages) */
+    int rc = s_send_frame(sock, &head, ZMQ_SNDMORE, err);
+    if (rc != 0) {
+        zmq_msg_close(&body);
+        return rc;
+    }
+    return s_send_frame(sock, &body, 0, err);
+}
+
+/* --- receiving --------------------------------------------------------------- */
+
 Cohort__Envelope *ch_wire_decode(const uint8_t *data, size_t len, const char *experiment,
                                  ch_err *err)
 {
@@ -161,6 +324,65 @@ Cohort__Envelope *ch_wire_decode(const uint8_t *data, size_t len, const char *ex
     return env;
 }
 
+/* Checks the frames' count and total size; *joined gets a new buffer with
+ * their concatenation when there is more than one frame (NULL for one: use
+ * the frame). */
+static int s_join(const uint8_t *const *frames, const size_t *lens, size_t n, long long max_message,
+                  uint8_t **joined, size_t *total, ch_err *err)
+{
+    *joined = NULL;
+    *total = 0;
+    if (n == 0) {
+        return ch_err_set(err, CH_EPROTO, "empty message");
+    }
+    if (n > CH_WIRE_MAX_FRAMES) {
+        return ch_err_set(err, CH_EPROTO, "message in %zu frames (at most %d)", n,
+                          CH_WIRE_MAX_FRAMES);
+    }
+    size_t sum = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (lens[i] > SIZE_MAX - sum) {
+            return ch_err_set(err, CH_EPROTO, "message frames overflow a size");
+        }
+        sum += lens[i];
+    }
+    if (max_message > 0 && (unsigned long long)sum > (unsigned long long)max_message) {
+        return ch_err_set(err, CH_EPROTO,
+                          "message of %zu bytes in %zu frames is above the %lld-byte limit", sum, n,
+                          max_message);
+    }
+    *total = sum;
+    if (n == 1) {
+        return 0;
+    }
+    uint8_t *buf = malloc(sum ? sum : 1);
+    if (!buf) {
+        return ch_err_set(err, CH_ENOMEM, "out of memory joining a %zu-byte message", sum);
+    }
+    size_t off = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (lens[i]) {
+            memcpy(buf + off, frames[i], lens[i]);
+            off += lens[i];
+        }
+    }
+    *joined = buf;
+    return 0;
+}
+
+Cohort__Envelope *ch_wire_decode_frames(const uint8_t *const *frames, const size_t *lens, size_t n,
+                                        long long max_message, const char *experiment, ch_err *err)
+{
+    uint8_t *joined;
+    size_t total;
+    if (s_join(frames, lens, n, max_message, &joined, &total, err) != 0) {
+        return NULL;
+    }
+    Cohort__Envelope *env = ch_wire_decode(joined ? joined : frames[0], total, experiment, err);
+    free(joined);
+    return env;
+}
+
 int ch_wire_recv(void *sock, bool router, const char *experiment, int timeout_ms, ch_wire_msg *m,
                  ch_err *err)
 {
@@ -176,16 +398,26 @@ int ch_wire_recv(void *sock, bool router, const char *experiment, int timeout_ms
     if (n == 0) {
         return ch_err_set(err, CH_ETIMEOUT, "no message within %d ms", timeout_ms);
     }
-    zmq_msg_t part;
+    int64_t max_message = 0;
+    size_t optlen = sizeof max_message;
+    if (zmq_getsockopt(sock, ZMQ_MAXMSGSIZE, &max_message, &optlen) != 0) {
+        max_message = 0;
+    }
+    /* the frames after the routing id; one more than allowed is kept so
+     * that s_join can say how many came */
+    zmq_msg_t body[CH_WIRE_MAX_FRAMES + 1];
+    size_t nbody = 0, nparts = 0, extra = 0;
     int more = 0;
-    size_t nparts = 0;
     int rc = 0;
-    Cohort__Envelope *env = NULL;
     do {
+        zmq_msg_t part;
         zmq_msg_init(&part);
         if (zmq_msg_recv(&part, sock, ZMQ_DONTWAIT) < 0) {
             int e = errno;
             zmq_msg_close(&part);
+            for (size_t i = 0; i < nbody; i++) {
+                zmq_msg_close(&body[i]);
+            }
             if (e == EAGAIN) {
                 return ch_err_set(err, CH_ETIMEOUT, "no message");
             }
@@ -196,34 +428,58 @@ int ch_wire_recv(void *sock, bool router, const char *experiment, int timeout_ms
         }
         more = zmq_msg_more(&part);
         size_t size = zmq_msg_size(&part);
-        const uint8_t *data = zmq_msg_data(&part);
         if (router && nparts == 0) {
             if (size > sizeof m->routing) {
                 rc = ch_err_set(err, CH_EPROTO, "routing id too long");
             } else {
-                memcpy(m->routing, data, size);
+                memcpy(m->routing, zmq_msg_data(&part), size);
                 m->routing_len = size;
             }
-        } else if (nparts == (router ? 1u : 0u)) {
-            ch_err lerr;
-            ch_err_clear(&lerr);
-            env = ch_wire_decode(data, size, experiment, &lerr);
-            if (!env) {
-                rc = ch_err_set(err, CH_EPROTO, "%s", lerr.msg);
-            }
-        } else if (rc == 0) {
-            rc = ch_err_set(err, CH_EPROTO, "unexpected extra frame in a message");
+            zmq_msg_close(&part);
+        } else if (nbody < CH_WIRE_MAX_FRAMES + 1) {
+            zmq_msg_init(&body[nbody]);
+            zmq_msg_move(&body[nbody], &part);
+            zmq_msg_close(&part);
+            nbody++;
+        } else {
+            extra++; /* drained and dropped */
+            zmq_msg_close(&part);
         }
-        zmq_msg_close(&part);
         nparts++;
     } while (more);
-    if (rc == 0 && !env) {
-        rc = ch_err_set(err, CH_EPROTO, "empty message");
+    Cohort__Envelope *env = NULL;
+    if (rc == 0) {
+        const uint8_t *frames[CH_WIRE_MAX_FRAMES + 1];
+        size_t lens[CH_WIRE_MAX_FRAMES + 1];
+        for (size_t i = 0; i < nbody; i++) {
+            frames[i] = zmq_msg_data(&body[i]);
+            lens[i] = zmq_msg_size(&body[i]);
+        }
+        uint8_t *joined = NULL;
+        size_t total = 0;
+        ch_err lerr;
+        ch_err_clear(&lerr);
+        rc = s_join(frames, lens, nbody + extra, max_message, &joined, &total, &lerr);
+        if (rc == 0 && joined) {
+            /* the frames go before decoding: the joined copy replaces them */
+            for (size_t i = 0; i < nbody; i++) {
+                zmq_msg_close(&body[i]);
+            }
+            nbody = 0;
+        }
+        if (rc == 0) {
+            env = ch_wire_decode(joined ? joined : frames[0], total, experiment, &lerr);
+            rc = env ? 0 : lerr.code;
+        }
+        free(joined);
+        if (rc != 0) {
+            ch_err_set(err, rc, "%s", lerr.msg);
+        }
+    }
+    for (size_t i = 0; i < nbody; i++) {
+        zmq_msg_close(&body[i]);
     }
     if (rc != 0) {
-        if (env) {
-            cohort__envelope__free_unpacked(env, NULL);
-        }
         return rc;
     }
     m->env = env;

@@ -615,6 +615,7 @@ static int s_wait_ready(s_engine *e, ch_err *err)
 typedef struct s_round {
     uint32_t round, op;
     const ch_buf *payload;
+    ch_wire_shared *task_state; /* payload as one frame every task shares */
     size_t n_shards;
     bool *chosen;    /* shard takes part */
     int *owner;      /* shard -> worker slot computing it; -1 when done or skipped */
@@ -633,6 +634,7 @@ static void s_round_free(s_round *r)
     for (size_t s = 0; s < r->n_shards && r->state; s++) {
         free(r->state[s]);
     }
+    ch_wire_shared_free(r->task_state);
     free(r->chosen);
     free(r->owner);
     free(r->backup);
@@ -651,10 +653,17 @@ static int s_send_task(s_engine *e, s_round *r, ch_wslot *w, const uint32_t *sha
     t.op = r->op;
     t.n_shards = n;
     t.shards = (uint32_t *)shards;
-    t.state.data = r->payload->data;
-    t.state.len = r->payload->len;
+    /* Task.state travels as a frame shared by every task of the round
+     * (common/wire.h): ZeroMQ queues the global state once, not per worker */
+    if (!r->task_state) {
+        r->task_state = ch_wire_shared_new(r->payload->data, r->payload->len, err);
+        if (!r->task_state) {
+            return CH_ENOMEM;
+        }
+    }
     r->stats.bytes_out += (double)r->payload->len;
-    return s_send(e, w, r->round, COHORT__KIND__TASK, &t.base, err);
+    return ch_wire_send_shared(e->router, w->routing, w->routing_len, e->experiment_id, r->round,
+                               -1, COHORT__KIND__TASK, &t.base, "state", r->task_state, err);
 }
 
 /* The connected worker that holds shard s, or NULL. */

@@ -52,37 +52,72 @@ iid() {
     split "$OUT/iid"
 }
 
+# VARIANTS: space-separated STRATEGY[:KEY=VAL,...] (keys under model.federated),
+# e.g. "fedavg fedprox:mu=0.1 fedyogi:server_lr=0.03,tau=0.001". PIN prefixes
+# every cohort run (e.g. "nice -n 10 taskset -c 1" to keep it on one core).
+# SEED (default: the example's 42) runs another seed, tagged "-seedN".
+# Each run's per-round curve goes to $OUT/shards-TAG.csv (round,accuracy,loss).
 shards() {
     [ -s "$OUT/fmnist-train.csv" ] || /usr/bin/python3 bench/fedavg/fmnist_csv.py "$OUT"
-    for s in fedavg fedprox fedyogi; do
-        "$COHORT" run examples/fmnist-fedavg-shards.yaml --out "$OUT/shards-$s" \
+    for v in ${VARIANTS:-fedavg fedprox fedyogi}; do
+        s=${v%%:*}
+        tag=$(echo "$v" | tr ':,=' '_-_')${SEED:+-seed$SEED}
+        sets=(${SEED:+--set seed=$SEED})
+        if [ "$s" != "$v" ]; then
+            IFS=, read -ra kv <<<"${v#*:}"
+            for x in "${kv[@]}"; do sets+=(--set "model.federated.$x"); done
+        fi
+        $PIN "$COHORT" run examples/fmnist-fedavg-shards.yaml --out "$OUT/shards-$tag" \
             --set data.train="$OUT/fmnist-train.csv" --set data.test="$OUT/fmnist-t10k.csv" \
-            --set model.federated.strategy=$s --set model.federated.rounds="$ROUNDS" \
-            >"$OUT/shards-$s.log" 2>&1
-        echo "### shards, 10 silos, $s, $ROUNDS rounds"
-        curve "$OUT/shards-$s"
-        split "$OUT/shards-$s"
+            --set model.federated.strategy="$s" --set model.federated.rounds="$ROUNDS" \
+            "${sets[@]}" >"$OUT/shards-$tag.log" 2>&1
+        /usr/bin/python3 - "$OUT/shards-$tag" >"$OUT/shards-$tag.csv" <<'PY'
+import json, sys
+f = json.load(open(sys.argv[1] + "/summary.json"))["federated"]
+print("round,test_accuracy,test_loss")
+for i, (a, l) in enumerate(zip(f["round_test_accuracy"], f["round_test_loss"])):
+    print(f"{i + 1},{a:.4f},{l:.4f}")
+PY
+        echo "### shards, 10 silos, $v, $ROUNDS rounds"
+        curve "$OUT/shards-$tag"
+        split "$OUT/shards-$tag"
     done
 }
 
+# memory: the coordinator runs standalone (`cohort coordinator`) so that
+# bench/peak.py, which samples a process tree, sees it alone; the workers
+# are started apart. /usr/bin/time -v's maximum RSS is the exact high-water
+# mark (peak.py samples every 50 ms and adds time's own ~2 MB).
+# rss_trace.py samples VmRSS every 10 ms into $OUT/mem-N-S.trace and places
+# the peaks in the rounds. SILOS and STRATS choose the runs. DELAY=MS holds
+# every task MS ms in the workers (COHORT_TEST_TASK_DELAY_MS) so that the
+# tasks' sending and the updates' arrival are apart in the trace.
 memory() {
     [ -s "$OUT/fmnist-train.csv" ] || /usr/bin/python3 bench/fedavg/fmnist_csv.py "$OUT"
     head -n 6001 "$OUT/fmnist-train.csv" >"$OUT/fmnist-6k.csv"
-    for n in 10 100; do
-        for s in fedavg median; do
-            /usr/bin/time -v "$COHORT" coordinator examples/fmnist-fedavg-iid.yaml \
+    for n in ${SILOS:-10 100}; do
+        for s in ${STRATS:-fedavg median}; do
+            rm -rf "$OUT/mem-$n-$s"
+            /usr/bin/python3 bench/peak.py "$OUT/mem-$n-$s.log" \
+                /usr/bin/time -v "$COHORT" coordinator examples/fmnist-fedavg-iid.yaml \
                 --bind tcp://127.0.0.1:0 --workers $n --out "$OUT/mem-$n-$s" \
                 --set data.train="$OUT/fmnist-6k.csv" --set data.test="$OUT/fmnist-6k.csv" \
                 --set model.federated.rounds=2 --set model.federated.strategy=$s \
-                >"$OUT/mem-$n-$s.log" 2>&1 &
-            cpid=$!
+                --set runtime.join_timeout=600 --set runtime.heartbeat_timeout=120 \
+                >"$OUT/mem-$n-$s.peak" &
+            ppid_=$!
             while [ ! -s "$OUT/mem-$n-$s/endpoints.json" ]; do sleep 0.1; done
+            cpid=$(pgrep -P "$(pgrep -P $ppid_ | head -1)" | head -1)
+            /usr/bin/python3 bench/fedavg/rss_trace.py sample "$cpid" "$OUT/mem-$n-$s.trace" &
             ep=$(grep -o '"tasks": *"[^"]*"' "$OUT/mem-$n-$s/endpoints.json" | sed 's/.*"\(tcp[^"]*\)"/\1/')
-            for i in $(seq $n); do "$COHORT" worker --connect "$ep" >/dev/null 2>&1 & done
-            wait $cpid || true
+            for i in $(seq $n); do
+                COHORT_TEST_TASK_DELAY_MS=${DELAY:-0} "$COHORT" worker --connect "$ep" >/dev/null 2>&1 &
+            done
+            wait $ppid_ || true
             wait
             rss=$(grep "Maximum resident" "$OUT/mem-$n-$s.log" | grep -o '[0-9]*$')
-            echo "coordinator peak RSS, $n silos, $s: $rss KiB"
+            echo "coordinator peak RSS, $n silos, $s: time -v $rss KiB, peak.py $(cut -d' ' -f2 "$OUT/mem-$n-$s.peak") KiB"
+            /usr/bin/python3 bench/fedavg/rss_trace.py report "$OUT/mem-$n-$s.trace" "$OUT/mem-$n-$s/events.jsonl" ${DELAY:-0}
         done
     done
 }

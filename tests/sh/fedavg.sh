@@ -125,14 +125,24 @@ check "one of ten silos killed: the run finishes" finished "$T/kill"
 check "the rest went on (a silo with fewer rounds)" \
     eval 'part "$T/kill" | grep -q -E "\[(10, ){0,9}[0-9]\b"'
 
-COHORT_TEST_TASK_DELAY_MS=100 timeout 120 "$COHORT" run "$D" --out "$T/freeze" \
+# The silo is stopped while it holds a task (in the 600 ms test delay, 0.2 s
+# after round 4's tasks went out), so that the update it sends on waking is
+# for a round already closed. Stopped between tasks instead (right after a
+# round's end, as this test did first), it would wake to the queued tasks,
+# skip all but the newest as stale and answer that one in time: nothing late
+# (that made the check fail in about half the runs).
+rounds_started() { local n; n=$(grep -c '"topic": "round.start"' "$1/events.jsonl" 2>/dev/null); echo "${n:-0}"; }
+COHORT_TEST_TASK_DELAY_MS=600 timeout 120 "$COHORT" run "$D" --out "$T/freeze" \
     --set model.federated.round_timeout=1.5 --set runtime.heartbeat_timeout=30 \
     >"$T/freeze.log" 2>&1 &
 tpid=$!
 i=0
-while [ "$(rounds_done "$T/freeze")" -lt 3 ] && [ $i -lt 300 ]; do sleep 0.05; i=$((i + 1)); done
-coord=$(child $tpid)
+while [ "$(rounds_started "$T/freeze")" -lt 1 ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
+coord=$(child $tpid) # looked up before the timed part
 frozen=$(pgrep -P "$coord" | head -n 1)
+i=0
+while [ "$(rounds_started "$T/freeze")" -lt 5 ] && [ $i -lt 1500 ]; do sleep 0.02; i=$((i + 1)); done
+sleep 0.2
 kill -STOP "$frozen"
 sleep 4
 kill -CONT "$frozen"
