@@ -16,6 +16,11 @@ ch_syn_model *ch_syn_model_new(void)
         m->aug_col = -1;
         m->mean_tv = m->max_tv = m->corr_diff = NAN;
         m->test_auc = m->test_accuracy = m->n_test = NAN;
+        ch_syn_privacy_clear(&m->priv);
+        ch_syn_fit_clear(&m->util.real);
+        ch_syn_fit_clear(&m->util.synth);
+        ch_syn_fit_clear(&m->util.real_aug);
+        ch_syn_fit_clear(&m->util.synth_aug);
     }
     return m;
 }
@@ -36,6 +41,11 @@ void ch_syn_model_destroy(ch_syn_model **pm)
     free(m->edges);
     free(m->tv);
     free(m->ks);
+    free(m->prop);
+    ch_syn_fit_clear(&m->util.real);
+    ch_syn_fit_clear(&m->util.synth);
+    ch_syn_fit_clear(&m->util.real_aug);
+    ch_syn_fit_clear(&m->util.synth_aug);
     ch_syn_domain_free(&m->dom);
     free(m);
     *pm = NULL;
@@ -122,6 +132,10 @@ int ch_syn_model_pack(const ch_syn_model *m, ch_buf *out, ch_err *err)
     pb.aug_col = m->aug_col;
     pb.aug_cell = m->aug_cell;
     pb.aug_rows = m->aug_rows;
+    if (m->prop && m->aug_col >= 0) {
+        pb.n_proportions = m->dom.cols[m->aug_col].n_levels;
+        pb.proportions = m->prop;
+    }
     if (m->tv && m->ks) {
         pb.n_tv = pb.n_ks = n;
         pb.tv = m->tv;
@@ -219,10 +233,13 @@ ch_syn_model *ch_syn_model_unpack(const uint8_t *data, size_t len, ch_err *err)
     ch_syn_model *m = ch_syn_model_new();
     int rc = m ? s_columns(m, pb, err) : ch_err_set(err, CH_ENOMEM, "out of memory");
     size_t n = m ? m->dom.n_cols : 0;
-    if (rc == 0 && (pb->stage > 2 || pb->target < -1 || pb->target >= (int64_t)n ||
-                    pb->aug_col < -1 || pb->aug_col >= (int64_t)n ||
-                    (pb->aug_col >= 0 && pb->aug_cell >= m->dom.cols[pb->aug_col].size) ||
-                    pb->n_edges >= n || (pb->n_tv && (pb->n_tv != n || pb->n_ks != n)))) {
+    if (rc == 0 &&
+        (pb->stage > 2 || pb->target < -1 || pb->target >= (int64_t)n || pb->aug_col < -1 ||
+         pb->aug_col >= (int64_t)n ||
+         (pb->aug_col >= 0 && pb->aug_cell >= m->dom.cols[pb->aug_col].size) || pb->n_edges >= n ||
+         (pb->n_proportions &&
+          (pb->aug_col < 0 || pb->n_proportions != m->dom.cols[pb->aug_col].n_levels)) ||
+         (pb->n_tv && (pb->n_tv != n || pb->n_ks != n)))) {
         rc = ch_err_set(err, CH_EINVAL, "synthetic model: inconsistent sizes");
     }
     if (rc == 0) {
@@ -291,6 +308,19 @@ ch_syn_model *ch_syn_model_unpack(const uint8_t *data, size_t len, ch_err *err)
             m->edges[e].joint = s_dup(s->joint, s->n_joint);
             m->n_edges = e + 1;
             rc = m->edges[e].joint ? 0 : ch_err_set(err, CH_ENOMEM, "out of memory");
+        }
+    }
+    if (rc == 0 && pb->n_proportions) {
+        double sum = 0;
+        for (size_t l = 0; l < pb->n_proportions; l++) {
+            double v = pb->proportions[l];
+            sum += v >= 0 && isfinite(v) ? v : NAN;
+        }
+        m->prop = s_dup(pb->proportions, pb->n_proportions);
+        if (!(fabs(sum - 1) < 1e-6)) {
+            rc = ch_err_set(err, CH_EINVAL, "synthetic model: proportions malformed");
+        } else if (!m->prop) {
+            rc = ch_err_set(err, CH_ENOMEM, "out of memory");
         }
     }
     if (rc == 0 && pb->stage == 2 && !m->oneway) {
