@@ -17,7 +17,6 @@ void ch_syn_privacy_clear(ch_syn_privacy *p)
     p->dcr_train_p05 = p->dcr_train_median = NAN;
     p->dcr_holdout_p05 = p->dcr_holdout_median = NAN;
     p->mia_auc = NAN;
-    p->declined = 0;
 }
 
 /* Column j of the domain in t: a generated table holds every column in

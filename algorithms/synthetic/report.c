@@ -81,8 +81,10 @@ int ch_syn_summary_json(const ch_syn_model *m, ch_buf *j)
         const ch_syn_col *c = &m->dom.cols[m->aug_col];
         ch_buf_puts(j, ",\n  \"augment\": {\"column\": ");
         ch_buf_json_str(j, c->name);
-        ch_buf_puts(j, ", \"class\": ");
-        ch_buf_json_str(j, c->levels[m->aug_cell]);
+        if (!m->prop) {
+            ch_buf_puts(j, ", \"class\": ");
+            ch_buf_json_str(j, c->levels[m->aug_cell]);
+        }
         ch_buf_printf(j, ", \"rows\": %llu", (unsigned long long)m->aug_rows);
         if (m->prop) {
             ch_buf_puts(j, ", \"proportions\": {");
@@ -97,7 +99,7 @@ int ch_syn_summary_json(const ch_syn_model *m, ch_buf *j)
         ch_buf_puts(j, "}");
     }
     const ch_syn_privacy *p = &m->priv;
-    if (!isnan(p->mia_auc) || p->declined > 0) {
+    if (!isnan(p->mia_auc)) {
         ch_buf_puts(j, ",\n  \"privacy_eval\": {\"synthetic_rows\": ");
         ch_buf_json_num(j, p->n_synthetic);
         s_num(j, "train_rows", p->n_train);
@@ -109,7 +111,6 @@ int ch_syn_summary_json(const ch_syn_model *m, ch_buf *j)
         s_num(j, "dcr_holdout_p05", p->dcr_holdout_p05);
         s_num(j, "dcr_holdout_median", p->dcr_holdout_median);
         s_num(j, "mia_auc", p->mia_auc);
-        s_num(j, "declined_silos", p->declined);
         ch_buf_puts(j, ", \"note\": \"each real row's distance to the closest synthetic row "
                        "(mean over columns of |x - y| / range, or 0/1 for levels), training "
                        "rows (computed where they are) against held-out rows; mia_auc: the "
@@ -193,12 +194,6 @@ static int s_privacy_section(const ch_syn_model *m, ch_report *r)
 {
     const ch_syn_privacy *p = &m->priv;
     ch_report_section(r, "Privacy: distance to the closest synthetic row");
-    if (isnan(p->mia_auc)) {
-        char t[160];
-        snprintf(t, sizeof t, "Not computed: %.0f silo(s) declined (model.privacy_eval: false).",
-                 p->declined);
-        return ch_report_paragraph(r, t);
-    }
     char v[10][48];
     snprintf(v[0], sizeof v[0], "%.0f", p->n_train);
     snprintf(v[1], sizeof v[1], "%.0f", p->n_holdout);
@@ -367,7 +362,7 @@ int ch_syn_report(const ch_syn_model *m, ch_report *r, ch_err *err)
         rc = ch_report_bar_chart(r, &o, labels, m->tv, n);
         free(labels);
     }
-    if (rc == 0 && (!isnan(m->priv.mia_auc) || m->priv.declined > 0)) {
+    if (rc == 0 && !isnan(m->priv.mia_auc)) {
         rc = s_privacy_section(m, r);
     }
     if (rc == 0 && (m->util.synth.done || m->util.real.done)) {

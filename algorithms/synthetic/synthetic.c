@@ -174,14 +174,6 @@ static int s_read_cfg(ch_config *cfg, const ch_schema *schema, s_cfg *c, ch_err 
     const char *tname = schema && schema->target.name ? schema->target.name : NULL;
     if (aug) {
         c->has_prop = ch_config_has(cfg, "model.augment.proportions");
-        if (c->has_prop && (ch_config_has(cfg, "model.augment.class") ||
-                            ch_config_has(cfg, "model.augment.rows") ||
-                            ch_config_has(cfg, "model.augment.ratio"))) {
-            return ch_err_set(err, CH_EINVAL,
-                              "%s: model.augment.proportions sets the class of every plain row; "
-                              "give it without class, rows or ratio",
-                              ch_config_where(cfg, "model.augment.proportions"));
-        }
         if ((rc = ch_cfg_str(cfg, "model.augment.column", tname ? tname : "", &c->aug_column,
                              err)) ||
             (rc = ch_cfg_str(cfg, "model.augment.class", c->has_prop ? "" : NULL, &c->aug_class,
@@ -189,6 +181,14 @@ static int s_read_cfg(ch_config *cfg, const ch_schema *schema, s_cfg *c, ch_err 
             (rc = ch_cfg_int(cfg, "model.augment.rows", 0, 0, 100000000000L, &c->aug_rows, err)) ||
             (rc = ch_cfg_num(cfg, "model.augment.ratio", 0, 0, 1e6, &c->aug_ratio, err))) {
             return rc;
+        }
+        /* (the defaults are written back into the config the workers get:
+         * an empty class and zero rows and ratio are "not given") */
+        if (c->has_prop && (c->aug_class[0] || c->aug_rows > 0 || c->aug_ratio > 0)) {
+            return ch_err_set(err, CH_EINVAL,
+                              "%s: model.augment.proportions sets the class of every plain row; "
+                              "give it without class, rows or ratio",
+                              ch_config_where(cfg, "model.augment.proportions"));
         }
         if (c->has_prop && ch_config_len(cfg, "model.augment.proportions") == 0) {
             return ch_err_set(err, CH_EINVAL,
@@ -547,7 +547,7 @@ static int s_next_task(void *vst, uint32_t round, uint32_t *op, ch_buf *payload,
         /* the privacy round: the fitted model goes to the rows, which send
          * back a histogram of their distances to its sample */
         *op = OP_PRIVACY;
-        st->len = 1 + CH_SYN_DCR_CELLS;
+        st->len = CH_SYN_DCR_CELLS;
     } else if (m->stage == 0) {
         *op = OP_BOUNDS;
         st->len = s_unbounded(&m->dom, NULL) * CH_SYN_MAG_CELLS;
@@ -835,14 +835,11 @@ static int s_aggregate(void *vst, uint32_t round, uint32_t op, const ch_update *
     int rc = ch_reduce_finish(st->reduce, sum, err);
     ch_reduce_destroy(&st->reduce);
     if (rc == 0 && op == OP_PRIVACY) {
-        /* sum[0]: silos that declined; then the training rows' histogram */
+        /* the training rows' histogram */
         st->priv_done = true;
-        st->m->priv.declined = sum[0];
-        if (sum[0] == 0) {
-            free(st->priv_hist);
-            st->priv_hist = sum;
-            sum = NULL;
-        }
+        free(st->priv_hist);
+        st->priv_hist = sum;
+        sum = NULL;
     } else if (rc == 0 && op == OP_BOUNDS) {
         rc = s_set_bounds(st, sum, err);
         if (rc == 0) {
@@ -909,7 +906,7 @@ static int s_privacy(s_coord *st, ch_err *err)
     double *pts = syn ? ch_syn_points(&m->dom, syn, ns, err) : NULL;
     int rc = pts ? ch_syn_dcr_hist(&m->dom, pts, ns, st->test, NULL, nh, hh, err) : CH_ENOMEM;
     if (rc == 0) {
-        ch_syn_privacy_from_hist(st->priv_hist + 1, hh, &m->priv);
+        ch_syn_privacy_from_hist(st->priv_hist, hh, &m->priv);
         m->priv.n_synthetic = (double)ns;
     } else if (!err || !err->code) {
         rc = ch_err_set(err, CH_ENOMEM, "out of memory");
@@ -1119,14 +1116,10 @@ static int s_leaf(void *ctx, size_t block, double *out, ch_err *err)
             }
         }
     } else if (w->op == OP_PRIVACY) {
-        /* out[0]: this silo declined (model.privacy_eval false), else the
-         * histogram of its rows' distances to the synthetic sample */
-        if (!w->cfg.priv_eval) {
-            out[0] = block == w->shard_first_block;
-            return 0;
-        }
+        /* the histogram of its rows' distances to the synthetic sample; no
+         * noise (the figures are not covered by the guarantee) */
         return ch_syn_dcr_hist(d, w->syn, w->n_syn, t, rows, n < w->per_block ? n : w->per_block,
-                               out + 1, err);
+                               out, err);
     } else {
         ch_syn_count(d, &w->layout, t, rows, n, out);
     }
@@ -1203,15 +1196,13 @@ static int s_run_task(void *vw, uint32_t round, uint32_t op, const uint8_t *payl
         w->n_syn = CH_SYN_PRIV_ROWS;
         size_t nb = w->env->n_blocks_total ? w->env->n_blocks_total : 1;
         w->per_block = (CH_SYN_PRIV_ROWS + nb - 1) / nb;
-        if (w->cfg.priv_eval) {
-            ch_table *syn = ch_syn_generate(w->m, w->n_syn, 0, CH_SYN_STREAM_PRIV, err);
-            w->syn = syn ? ch_syn_points(d, syn, w->n_syn, err) : NULL;
-            ch_table_destroy(&syn);
-            if (!w->syn) {
-                return ch_err_prefix(err, "synthetic: the privacy sample");
-            }
+        ch_table *syn = ch_syn_generate(w->m, w->n_syn, 0, CH_SYN_STREAM_PRIV, err);
+        w->syn = syn ? ch_syn_points(d, syn, w->n_syn, err) : NULL;
+        ch_table_destroy(&syn);
+        if (!w->syn) {
+            return ch_err_prefix(err, "synthetic: the privacy sample");
         }
-        vlen = 1 + CH_SYN_DCR_CELLS;
+        vlen = CH_SYN_DCR_CELLS;
     } else if (op == OP_BOUNDS) {
         free(w->bcol);
         w->bcol = malloc(CH_SYN_MAX_COLS * sizeof *w->bcol);

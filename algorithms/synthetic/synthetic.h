@@ -174,8 +174,7 @@ typedef struct ch_syn_privacy {
     double n_synthetic, n_train, n_holdout; /* rows compared */
     double exact_train, exact_holdout;      /* share of rows at distance 0 */
     double dcr_train_p05, dcr_train_median, dcr_holdout_p05, dcr_holdout_median;
-    double mia_auc;  /* AUC of -DCR as a member score: 0.5 = no better than chance */
-    double declined; /* silos that declined to compute them (model.privacy_eval false) */
+    double mia_auc; /* AUC of -DCR as a member score: 0.5 = no better than chance */
 } ch_syn_privacy;
 
 /* A logistic regression fitted on some rows and scored on held-out real
