@@ -215,7 +215,9 @@ expect_error "a numeric column with one value" "column 'flat' has one value (7)"
 # augment.ratio: 1.0 doubles the class's expected rows, by conditional
 # sampling (every extra row is of the class)
 timeout 60 "$COHORT" run $EX --workers 2 --out "$T/ratio" --set model.augment.rows=0 \
-    --set model.augment.ratio=1.0 >/dev/null 2>&1
+    --set model.augment.ratio=1.0 --set model.privacy_eval=false >/dev/null 2>&1
+check "privacy_eval false: no privacy round, no figures" \
+    eval '! grep -q "privacy_eval\|mia_auc" "$T/ratio/summary.json"'
 aug=$(grep -o '"augmented_rows": [0-9]*' "$T/ratio/summary.json" | sed 's/.*: //')
 rows=$(grep -o '"rows": [0-9]*' "$T/ratio/summary.json" | head -n 1 | sed 's/.*: //')
 # churners are 14.1% of 4000 rows: about 565, noisy
