@@ -55,8 +55,9 @@ typedef struct s_cfg {
     const char *aug_column, *aug_class;
     long aug_rows;
     double aug_ratio;
-    bool has_prop;  /* augment.proportions given */
-    bool priv_eval; /* model.privacy_eval: compute the DCR figures */
+    bool has_prop;     /* augment.proportions given */
+    bool priv_eval;    /* model.privacy_eval: compute the DCR figures */
+    long target_edges; /* selection steps spent on the target's neighbours first */
 } s_cfg;
 
 typedef struct s_coord {
@@ -157,7 +158,9 @@ static int s_read_cfg(ch_config *cfg, const ch_schema *schema, s_cfg *c, ch_err 
         (rc = ch_cfg_int(cfg, "model.bins", 8, 2, CH_SYN_MAX_BINS, &c->bins, err)) ||
         (rc = ch_cfg_int(cfg, "model.max_cells", 10000, 4, 100000000, &c->max_cells, err)) ||
         (rc = ch_cfg_int(cfg, "model.rows", 0, 0, 100000000000L, &c->rows, err)) ||
-        (rc = ch_cfg_bool(cfg, "model.privacy_eval", true, &c->priv_eval, err))) {
+        (rc = ch_cfg_bool(cfg, "model.privacy_eval", true, &c->priv_eval, err)) ||
+        (rc =
+             ch_cfg_int(cfg, "model.target_edges", 0, 0, CH_SYN_MAX_COLS, &c->target_edges, err))) {
         return rc;
     }
     if (!(c->epsilon > 0) || !isfinite(c->epsilon)) {
@@ -755,7 +758,12 @@ static int s_fit(s_coord *st, double *sum, ch_err *err)
             k = s_select_noisy(l, sum, p, m->total, s2, chosen);
         } else {
             ch_rng_init(&r, m->seed, ch_rng_stream(CH_STREAM_NOISE, CH_SYN_NOISE_SELECT * 4096));
-            k = ch_syn_select(l, sum, p, m->total, b->eps_select, &r, chosen);
+            /* a categorical target gets its neighbours first: in a tree
+             * only they carry information about it */
+            long tj = m->dom.target;
+            bool cls = tj >= 0 && m->dom.cols[tj].kind == CH_COL_CATEGORICAL;
+            k = ch_syn_select(l, sum, p, m->total, b->eps_select, cls ? tj : -1,
+                              cls ? (size_t)st->cfg.target_edges : 0, &r, chosen);
         }
         rc = k < 0 ? CH_ENOMEM : 0;
         m->n_edges = 0;

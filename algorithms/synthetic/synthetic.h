@@ -139,10 +139,12 @@ void ch_syn_gauss(double *x, size_t n, double sigma, ch_rng *r);
  * over their total, less a data-independent offset (the L1 that sampling
  * gives an independent table of that shape, from the noisy one-way
  * probabilities `p` (layout one_off) and the noisy total). counts: exact
- * counts (layout). Writes the chosen pair indices to chosen[] and returns
- * how many, or CH_ENOMEM (negative). */
+ * counts (layout). The first n_focus steps pick only among the pairs of
+ * column `focus` (the target's neighbours first; fewer steps when it has
+ * fewer pairs). Writes the chosen pair indices to chosen[] and returns how
+ * many, or CH_ENOMEM (negative). */
 long ch_syn_select(const ch_syn_layout *l, const double *counts, const double *p, double total,
-                   double eps_step, ch_rng *r, uint32_t *chosen);
+                   double eps_step, long focus, size_t n_focus, ch_rng *r, uint32_t *chosen);
 
 /* --- consistency (consistency.c) --------------------------------------------- */
 
