@@ -280,7 +280,7 @@ int ch_syn_predict(const ch_syn_model *m, const ch_table *t, double *out, ch_err
 #define CH_SYN_DCR_CELLS (CH_SYN_DCR_BINS + 1)
 /* Rows the privacy figures compare at most: synthetic, and training rows
  * (spread over the blocks), and held-out rows. */
-#define CH_SYN_PRIV_ROWS 5000
+#define CH_SYN_PRIV_ROWS 2000
 
 void ch_syn_privacy_clear(ch_syn_privacy *p);
 /* Rows [0, n) of t as points for distances (n x n_cols, malloc'd):
