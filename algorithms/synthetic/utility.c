@@ -11,7 +11,7 @@
 #include <string.h>
 
 #define S_LAMBDA   1.0 /* the L2 penalty (scikit-learn's C = 1) */
-#define S_ITERS    50
+#define S_ITERS    25  /* see README: Missing */
 #define S_MAX_FEAT 2000
 
 /* Column j of the domain in t (a generated table holds every column in
@@ -85,10 +85,12 @@ int ch_syn_logit_fit(const double *X, const double *y, size_t n, size_t p, doubl
     size_t q = p + 1; /* w[0] the intercept, not penalised */
     double *H = ch_alloc_array(q, q * sizeof(double));
     double *g = malloc(q * sizeof *g), *wn = malloc(q * sizeof *wn);
-    if (!H || !g || !wn) {
+    size_t *idx = malloc(q * sizeof *idx);
+    if (!H || !g || !wn || !idx) {
         free(H);
         free(g);
         free(wn);
+        free(idx);
         return CH_ENOMEM;
     }
     memset(w, 0, q * sizeof *w);
@@ -109,15 +111,20 @@ int ch_syn_logit_fit(const double *X, const double *y, size_t n, size_t p, doubl
             double mu = 1 / (1 + exp(-z)), r = mu - y[i], v = mu * (1 - mu);
             g[0] += r;
             H[0] += v;
+            /* the row's non-zero features (one-hot levels are mostly 0) */
+            size_t nz = 0;
             for (size_t k = 0; k < p; k++) {
-                g[k + 1] += r * x[k];
-                H[k + 1] += v * x[k];
-                double vx = v * x[k];
-                if (vx == 0) {
-                    continue;
+                if (x[k] != 0) {
+                    idx[nz++] = k;
                 }
-                for (size_t l = 0; l <= k; l++) {
-                    H[(k + 1) * q + l + 1] += vx * x[l];
+            }
+            for (size_t a = 0; a < nz; a++) {
+                size_t k = idx[a];
+                double vx = v * x[k];
+                g[k + 1] += r * x[k];
+                H[k + 1] += vx;
+                for (size_t b = 0; b <= a; b++) {
+                    H[(k + 1) * q + idx[b] + 1] += vx * x[idx[b]];
                 }
             }
         }
@@ -146,13 +153,14 @@ int ch_syn_logit_fit(const double *X, const double *y, size_t n, size_t p, doubl
             step = fmax(step, fabs(wn[k] - w[k]));
             w[k] = wn[k];
         }
-        if (step < 1e-10) {
-            break;
+        if (step < 1e-10 || t < 1e-6) {
+            break; /* converged, or no descent left at rounding level */
         }
     }
     free(H);
     free(g);
     free(wn);
+    free(idx);
     return rc;
 }
 
