@@ -71,20 +71,18 @@ long ch_syn_select(const ch_syn_layout *l, const double *counts, const double *p
     for (size_t step = 0; step + 1 < n; step++) {
         double best = -INFINITY;
         /* the first n_focus steps choose among focus's pairs only (a
-         * data-independent restriction: the accounting is unchanged) */
-        bool only = step < n_focus;
-        for (size_t k = 0; k < np; k++) {
-            bool cross = s_find(parent, l->pairs[k].a) != s_find(parent, l->pairs[k].b);
-            if (only && (long)l->pairs[k].a != focus && (long)l->pairs[k].b != focus) {
-                cross = false;
+         * data-independent restriction: the accounting is unchanged); when
+         * focus has no pair left, the usual step */
+        for (int pass = 0; pass < 2 && best == -INFINITY; pass++) {
+            bool only = pass == 0 && step < n_focus;
+            for (size_t k = 0; k < np; k++) {
+                bool cross = s_find(parent, l->pairs[k].a) != s_find(parent, l->pairs[k].b);
+                if (only && (long)l->pairs[k].a != focus && (long)l->pairs[k].b != focus) {
+                    cross = false;
+                }
+                w[k] = cross ? eps_step * score[k] / (2 * CH_SYN_SELECT_SENS) : -INFINITY;
+                best = w[k] > best ? w[k] : best;
             }
-            w[k] = cross ? eps_step * score[k] / (2 * CH_SYN_SELECT_SENS) : -INFINITY;
-            best = w[k] > best ? w[k] : best;
-        }
-        if (best == -INFINITY && only) {
-            n_focus = step; /* focus has no pair left: the usual steps */
-            step--;
-            continue;
         }
         if (best == -INFINITY) {
             break; /* the candidate graph is not connected: a forest */
