@@ -128,11 +128,12 @@ int ch_syn_logit_fit(const double *X, const double *y, size_t n, size_t p, doubl
                 }
             }
         }
-        for (size_t k = 0; k < q; k++) {
-            H[k * q] = H[k]; /* the intercept's row = its column */
-            for (size_t l = k + 1; l < q; l++) {
-                H[k * q + l] = H[l * q + k];
-            }
+        /* the intercept's cross terms were summed in row 0; the Cholesky
+         * reads the lower triangle only (copying the upper triangle here
+         * once zeroed row 0 before it reached column 0: an inexact Hessian
+         * and linear convergence, caught by test_logit_onehot) */
+        for (size_t k = 1; k < q; k++) {
+            H[k * q] = H[k];
         }
         if (!s_chol_solve(H, g, q)) {
             rc = CH_EINVAL; /* no penalty on a separable intercept */
