@@ -16,6 +16,11 @@ ch_syn_model *ch_syn_model_new(void)
         m->aug_col = -1;
         m->mean_tv = m->max_tv = m->corr_diff = NAN;
         m->test_auc = m->test_accuracy = m->n_test = NAN;
+        ch_syn_privacy_clear(&m->priv);
+        ch_syn_fit_clear(&m->util.real);
+        ch_syn_fit_clear(&m->util.synth);
+        ch_syn_fit_clear(&m->util.real_aug);
+        ch_syn_fit_clear(&m->util.synth_aug);
     }
     return m;
 }
@@ -36,6 +41,11 @@ void ch_syn_model_destroy(ch_syn_model **pm)
     free(m->edges);
     free(m->tv);
     free(m->ks);
+    free(m->prop);
+    ch_syn_fit_clear(&m->util.real);
+    ch_syn_fit_clear(&m->util.synth);
+    ch_syn_fit_clear(&m->util.real_aug);
+    ch_syn_fit_clear(&m->util.synth_aug);
     ch_syn_domain_free(&m->dom);
     free(m);
     *pm = NULL;
@@ -122,6 +132,10 @@ int ch_syn_model_pack(const ch_syn_model *m, ch_buf *out, ch_err *err)
     pb.aug_col = m->aug_col;
     pb.aug_cell = m->aug_cell;
     pb.aug_rows = m->aug_rows;
+    if (m->prop && m->aug_col >= 0) {
+        pb.n_proportions = m->dom.cols[m->aug_col].n_levels;
+        pb.proportions = m->prop;
+    }
     if (m->tv && m->ks) {
         pb.n_tv = pb.n_ks = n;
         pb.tv = m->tv;
@@ -133,6 +147,39 @@ int ch_syn_model_pack(const ch_syn_model *m, ch_buf *out, ch_err *err)
     pb.test_auc = m->test_auc;
     pb.test_accuracy = m->test_accuracy;
     pb.n_test = m->n_test;
+    Cohort__Synthetic__Privacy pv = COHORT__SYNTHETIC__PRIVACY__INIT;
+    if (!isnan(m->priv.mia_auc)) {
+        const ch_syn_privacy *p = &m->priv;
+        pv.n_synthetic = p->n_synthetic;
+        pv.n_train = p->n_train;
+        pv.n_holdout = p->n_holdout;
+        pv.exact_train = p->exact_train;
+        pv.exact_holdout = p->exact_holdout;
+        pv.dcr_train_p05 = p->dcr_train_p05;
+        pv.dcr_train_median = p->dcr_train_median;
+        pv.dcr_holdout_p05 = p->dcr_holdout_p05;
+        pv.dcr_holdout_median = p->dcr_holdout_median;
+        pv.mia_auc = p->mia_auc;
+        pb.privacy = &pv;
+    }
+    Cohort__Synthetic__Fit fp[4];
+    const ch_syn_fit *fits[4] = {&m->util.real, &m->util.synth, &m->util.real_aug,
+                                 &m->util.synth_aug};
+    Cohort__Synthetic__Fit **slot[4] = {&pb.fit_real, &pb.fit_synth, &pb.fit_real_aug,
+                                        &pb.fit_synth_aug};
+    for (int i = 0; i < 4; i++) {
+        cohort__synthetic__fit__init(&fp[i]);
+        if (fits[i]->done) {
+            fp[i].k = (uint32_t)fits[i]->k;
+            fp[i].n_train = fits[i]->n_train;
+            fp[i].auc = fits[i]->auc;
+            fp[i].accuracy = fits[i]->accuracy;
+            fp[i].n_recall = fp[i].n_precision = fits[i]->k;
+            fp[i].recall = fits[i]->recall;
+            fp[i].precision = fits[i]->precision;
+            *slot[i] = &fp[i];
+        }
+    }
     size_t size = cohort__synthetic__model__get_packed_size(&pb);
     if (ch_buf_reserve(out, size) != 0) {
         rc = ch_err_set(err, CH_ENOMEM, "out of memory");
@@ -219,10 +266,13 @@ ch_syn_model *ch_syn_model_unpack(const uint8_t *data, size_t len, ch_err *err)
     ch_syn_model *m = ch_syn_model_new();
     int rc = m ? s_columns(m, pb, err) : ch_err_set(err, CH_ENOMEM, "out of memory");
     size_t n = m ? m->dom.n_cols : 0;
-    if (rc == 0 && (pb->stage > 2 || pb->target < -1 || pb->target >= (int64_t)n ||
-                    pb->aug_col < -1 || pb->aug_col >= (int64_t)n ||
-                    (pb->aug_col >= 0 && pb->aug_cell >= m->dom.cols[pb->aug_col].size) ||
-                    pb->n_edges >= n || (pb->n_tv && (pb->n_tv != n || pb->n_ks != n)))) {
+    if (rc == 0 &&
+        (pb->stage > 2 || pb->target < -1 || pb->target >= (int64_t)n || pb->aug_col < -1 ||
+         pb->aug_col >= (int64_t)n ||
+         (pb->aug_col >= 0 && pb->aug_cell >= m->dom.cols[pb->aug_col].size) || pb->n_edges >= n ||
+         (pb->n_proportions &&
+          (pb->aug_col < 0 || pb->n_proportions != m->dom.cols[pb->aug_col].n_levels)) ||
+         (pb->n_tv && (pb->n_tv != n || pb->n_ks != n)))) {
         rc = ch_err_set(err, CH_EINVAL, "synthetic model: inconsistent sizes");
     }
     if (rc == 0) {
@@ -293,6 +343,19 @@ ch_syn_model *ch_syn_model_unpack(const uint8_t *data, size_t len, ch_err *err)
             rc = m->edges[e].joint ? 0 : ch_err_set(err, CH_ENOMEM, "out of memory");
         }
     }
+    if (rc == 0 && pb->n_proportions) {
+        double sum = 0;
+        for (size_t l = 0; l < pb->n_proportions; l++) {
+            double v = pb->proportions[l];
+            sum += v >= 0 && isfinite(v) ? v : NAN;
+        }
+        m->prop = s_dup(pb->proportions, pb->n_proportions);
+        if (!(fabs(sum - 1) < 1e-6)) {
+            rc = ch_err_set(err, CH_EINVAL, "synthetic model: proportions malformed");
+        } else if (!m->prop) {
+            rc = ch_err_set(err, CH_ENOMEM, "out of memory");
+        }
+    }
     if (rc == 0 && pb->stage == 2 && !m->oneway) {
         rc = ch_err_set(err, CH_EINVAL, "synthetic model: fitted without marginals");
     }
@@ -300,6 +363,46 @@ ch_syn_model *ch_syn_model_unpack(const uint8_t *data, size_t len, ch_err *err)
         m->tv = s_dup(pb->tv, n);
         m->ks = s_dup(pb->ks, n);
         rc = m->tv && m->ks ? 0 : ch_err_set(err, CH_ENOMEM, "out of memory");
+    }
+    if (rc == 0 && pb->privacy) {
+        const Cohort__Synthetic__Privacy *p = pb->privacy;
+        ch_syn_privacy *o = &m->priv;
+        o->n_synthetic = p->n_synthetic;
+        o->n_train = p->n_train;
+        o->n_holdout = p->n_holdout;
+        o->exact_train = p->exact_train;
+        o->exact_holdout = p->exact_holdout;
+        o->dcr_train_p05 = p->dcr_train_p05;
+        o->dcr_train_median = p->dcr_train_median;
+        o->dcr_holdout_p05 = p->dcr_holdout_p05;
+        o->dcr_holdout_median = p->dcr_holdout_median;
+        o->mia_auc = p->mia_auc;
+    }
+    const Cohort__Synthetic__Fit *fin[4] = {pb->fit_real, pb->fit_synth, pb->fit_real_aug,
+                                            pb->fit_synth_aug};
+    ch_syn_fit *fout[4] = {&m->util.real, &m->util.synth, &m->util.real_aug, &m->util.synth_aug};
+    for (int i = 0; rc == 0 && i < 4; i++) {
+        const Cohort__Synthetic__Fit *f = fin[i];
+        if (!f) {
+            continue;
+        }
+        long tj = m->dom.target;
+        if (tj < 0 || m->dom.cols[tj].kind != CH_COL_CATEGORICAL ||
+            f->k != m->dom.cols[tj].n_levels || f->n_recall != f->k || f->n_precision != f->k) {
+            rc = ch_err_set(err, CH_EINVAL, "synthetic model: utility figures malformed");
+            break;
+        }
+        fout[i]->recall = s_dup(f->recall, f->k);
+        fout[i]->precision = s_dup(f->precision, f->k);
+        if (!fout[i]->recall || !fout[i]->precision) {
+            rc = ch_err_set(err, CH_ENOMEM, "out of memory");
+            break;
+        }
+        fout[i]->k = f->k;
+        fout[i]->n_train = f->n_train;
+        fout[i]->auc = f->auc;
+        fout[i]->accuracy = f->accuracy;
+        fout[i]->done = true;
     }
     cohort__synthetic__model__free_unpacked(pb, NULL);
     if (rc != 0) {

@@ -14,6 +14,37 @@ static void s_num(ch_buf *j, const char *key, double v)
     ch_buf_json_num(j, v);
 }
 
+/* "name": {"n_train": .., "auc": .., "accuracy": .., "recall": {level: ..},
+ * "precision": {...}} for a fitted utility model. */
+static void s_fit_json(ch_buf *j, const ch_syn_model *m, const char *name, const ch_syn_fit *f,
+                       bool *first)
+{
+    if (!f->done) {
+        return;
+    }
+    const ch_syn_col *c = &m->dom.cols[m->dom.target];
+    ch_buf_printf(j, "%s\n    \"%s\": {\"rows\": ", *first ? "" : ",", name);
+    *first = false;
+    ch_buf_json_num(j, f->n_train);
+    s_num(j, "auc", f->auc);
+    s_num(j, "accuracy", f->accuracy);
+    const char *what[2] = {"recall", "precision"};
+    const double *v[2] = {f->recall, f->precision};
+    for (int q = 0; q < 2; q++) {
+        ch_buf_printf(j, ", \"%s\": {", what[q]);
+        for (size_t l = 0; l < f->k && l < c->n_levels; l++) {
+            if (l) {
+                ch_buf_puts(j, ", ");
+            }
+            ch_buf_json_str(j, c->levels[l]);
+            ch_buf_puts(j, ": ");
+            ch_buf_json_num(j, v[q][l]);
+        }
+        ch_buf_puts(j, "}");
+    }
+    ch_buf_puts(j, "}");
+}
+
 int ch_syn_summary_json(const ch_syn_model *m, ch_buf *j)
 {
     const ch_syn_budget *b = &m->budget;
@@ -50,9 +81,52 @@ int ch_syn_summary_json(const ch_syn_model *m, ch_buf *j)
         const ch_syn_col *c = &m->dom.cols[m->aug_col];
         ch_buf_puts(j, ",\n  \"augment\": {\"column\": ");
         ch_buf_json_str(j, c->name);
-        ch_buf_puts(j, ", \"class\": ");
-        ch_buf_json_str(j, c->levels[m->aug_cell]);
-        ch_buf_printf(j, ", \"rows\": %llu}", (unsigned long long)m->aug_rows);
+        if (!m->prop) {
+            ch_buf_puts(j, ", \"class\": ");
+            ch_buf_json_str(j, c->levels[m->aug_cell]);
+        }
+        ch_buf_printf(j, ", \"rows\": %llu", (unsigned long long)m->aug_rows);
+        if (m->prop) {
+            ch_buf_puts(j, ", \"proportions\": {");
+            for (size_t l = 0; l < c->n_levels; l++) {
+                ch_buf_puts(j, l ? ", " : "");
+                ch_buf_json_str(j, c->levels[l]);
+                ch_buf_puts(j, ": ");
+                ch_buf_json_num(j, m->prop[l]);
+            }
+            ch_buf_puts(j, "}");
+        }
+        ch_buf_puts(j, "}");
+    }
+    const ch_syn_privacy *p = &m->priv;
+    if (!isnan(p->mia_auc)) {
+        ch_buf_puts(j, ",\n  \"privacy_eval\": {\"synthetic_rows\": ");
+        ch_buf_json_num(j, p->n_synthetic);
+        s_num(j, "train_rows", p->n_train);
+        s_num(j, "holdout_rows", p->n_holdout);
+        s_num(j, "exact_match_train", p->exact_train);
+        s_num(j, "exact_match_holdout", p->exact_holdout);
+        s_num(j, "dcr_train_p05", p->dcr_train_p05);
+        s_num(j, "dcr_train_median", p->dcr_train_median);
+        s_num(j, "dcr_holdout_p05", p->dcr_holdout_p05);
+        s_num(j, "dcr_holdout_median", p->dcr_holdout_median);
+        s_num(j, "mia_auc", p->mia_auc);
+        ch_buf_puts(j, ", \"note\": \"each real row's distance to the closest synthetic row "
+                       "(mean over columns of |x - y| / range, or 0/1 for levels), training "
+                       "rows (computed where they are) against held-out rows; mia_auc: the "
+                       "attack calling closer rows members, 0.5 = chance\"}");
+    }
+    const ch_syn_utility *u = &m->util;
+    if (u->synth.done || u->real.done) {
+        bool first = true;
+        ch_buf_puts(j, ",\n  \"utility\": {");
+        s_fit_json(j, m, "train_on_real", &u->real, &first);
+        s_fit_json(j, m, "train_on_synthetic", &u->synth, &first);
+        s_fit_json(j, m, "train_on_real_plus_augmented", &u->real_aug, &first);
+        s_fit_json(j, m, "train_on_synthetic_plus_augmented", &u->synth_aug, &first);
+        ch_buf_puts(j, ",\n    \"model\": \"logistic regression (L2, lambda 1, one-hot "
+                       "levels, standardised numbers, one-vs-rest), Newton's method; scored on "
+                       "the held-out rows\"}");
     }
     ch_buf_puts(j, ",\n  \"tree\": [");
     for (size_t e = 0; e < m->n_edges; e++) {
@@ -113,6 +187,114 @@ int ch_syn_describe(const ch_syn_model *m, ch_buf *t)
                       m->mean_tv, m->max_tv, m->corr_diff);
     }
     return t->failed ? CH_ENOMEM : 0;
+}
+
+/* The privacy figures as a table: training rows against held-out rows. */
+static int s_privacy_section(const ch_syn_model *m, ch_report *r)
+{
+    const ch_syn_privacy *p = &m->priv;
+    ch_report_section(r, "Privacy: distance to the closest synthetic row");
+    char v[10][48];
+    snprintf(v[0], sizeof v[0], "%.0f", p->n_train);
+    snprintf(v[1], sizeof v[1], "%.0f", p->n_holdout);
+    snprintf(v[2], sizeof v[2], "%.4f", p->exact_train);
+    snprintf(v[3], sizeof v[3], "%.4f", p->exact_holdout);
+    snprintf(v[4], sizeof v[4], "%.3f", p->dcr_train_p05);
+    snprintf(v[5], sizeof v[5], "%.3f", p->dcr_holdout_p05);
+    snprintf(v[6], sizeof v[6], "%.3f", p->dcr_train_median);
+    snprintf(v[7], sizeof v[7], "%.3f", p->dcr_holdout_median);
+    const char *cells[] = {"rows compared",      v[0], v[1], "exact-match rate", v[2], v[3],
+                           "DCR 5th percentile", v[4], v[5], "DCR median",       v[6], v[7]};
+    static const char *const h[] = {"", "training rows", "held-out rows"};
+    int rc = ch_report_table(r, h, 3, cells, 4, -1);
+    char t[400];
+    snprintf(t, sizeof t,
+             "Membership-inference AUC %.3f (an attacker calling a row a member when a "
+             "synthetic row is close to it; 0.5 is chance, 1 a copy of the training rows). "
+             "Against %.0f synthetic rows; training rows counted where they are, only the "
+             "histograms sent.",
+             p->mia_auc, p->n_synthetic);
+    return rc ? rc : ch_report_paragraph(r, t);
+}
+
+/* The utility figures: per model, AUC, accuracy and the recall and
+ * precision of every class. */
+static int s_utility_section(const ch_syn_model *m, ch_report *r, ch_err *err)
+{
+    const ch_syn_utility *u = &m->util;
+    const ch_syn_fit *f[4] = {&u->real, &u->synth, &u->real_aug, &u->synth_aug};
+    const char *name[4] = {"real training rows", "synthetic rows", "real + augmented rows",
+                           "synthetic + augmented rows"};
+    const ch_syn_col *c = &m->dom.cols[m->dom.target];
+    size_t k = c->n_levels, nc = 4 + 2 * k, nr = 0;
+    char **cells = calloc(4 * nc, sizeof *cells);
+    const char **hd = calloc(nc, sizeof *hd);
+    char **hs = calloc(nc, sizeof *hs);
+    int rc = cells && hd && hs ? 0 : ch_err_set(err, CH_ENOMEM, "out of memory");
+    for (size_t l = 0; rc == 0 && l < k; l++) {
+        ch_buf b;
+        ch_buf_init(&b);
+        ch_buf_printf(&b, "recall %s", c->levels[l]);
+        hs[4 + l] = strdup(ch_buf_str(&b));
+        b.len = 0;
+        ch_buf_printf(&b, "precision %s", c->levels[l]);
+        hs[4 + k + l] = strdup(ch_buf_str(&b));
+        ch_buf_free(&b);
+    }
+    if (rc == 0) {
+        hd[0] = "trained on";
+        hd[1] = "rows";
+        hd[2] = "AUC";
+        hd[3] = "accuracy";
+        for (size_t q = 4; q < nc; q++) {
+            hd[q] = hs[q] ? hs[q] : "";
+        }
+    }
+    for (size_t i = 0; rc == 0 && i < 4; i++) {
+        if (!f[i]->done) {
+            continue;
+        }
+        char **row = cells + nr * nc;
+        char x[64];
+        row[0] = strdup(name[i]);
+        snprintf(x, sizeof x, "%.0f", f[i]->n_train);
+        row[1] = strdup(x);
+        snprintf(x, sizeof x, "%.4f", f[i]->auc);
+        row[2] = strdup(x);
+        snprintf(x, sizeof x, "%.4f", f[i]->accuracy);
+        row[3] = strdup(x);
+        for (size_t l = 0; l < k; l++) {
+            snprintf(x, sizeof x, "%.4f", f[i]->recall[l]);
+            row[4 + l] = strdup(x);
+            snprintf(x, sizeof x, "%.4f", f[i]->precision[l]);
+            row[4 + k + l] = strdup(x);
+        }
+        nr++;
+    }
+    for (size_t q = 0; rc == 0 && q < nr * nc; q++) {
+        rc = cells[q] ? 0 : ch_err_set(err, CH_ENOMEM, "out of memory");
+    }
+    if (rc == 0 && nr) {
+        ch_report_section(r, "Utility and fairness: a model trained on the release, tested on "
+                             "real held-out rows");
+        rc = ch_report_table(r, hd, nc, (const char *const *)cells, nr, -1);
+        if (rc == 0) {
+            rc = ch_report_paragraph(
+                r, "Logistic regression (L2 penalty 1, one-hot levels, standardised numbers, "
+                   "one-vs-rest), fitted by Newton's method on each set of rows; recall and "
+                   "precision per class show what augmentation does to each class.");
+        }
+    }
+    for (size_t q = 0; cells && q < 4 * nc; q++) {
+        free(cells[q]);
+    }
+    for (size_t q = 0; hs && q < nc; q++) {
+        free(hs[q]);
+    }
+    free(cells);
+    free(hs);
+    free(hd);
+    return rc;
 }
 
 int ch_syn_report(const ch_syn_model *m, ch_report *r, ch_err *err)
@@ -179,6 +361,12 @@ int ch_syn_report(const ch_syn_model *m, ch_report *r, ch_err *err)
         ch_report_section(r, "Quality");
         rc = ch_report_bar_chart(r, &o, labels, m->tv, n);
         free(labels);
+    }
+    if (rc == 0 && !isnan(m->priv.mia_auc)) {
+        rc = s_privacy_section(m, r);
+    }
+    if (rc == 0 && (m->util.synth.done || m->util.real.done)) {
+        rc = s_utility_section(m, r, err);
     }
     return rc;
 }

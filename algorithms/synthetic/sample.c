@@ -186,6 +186,55 @@ double ch_syn_log_prob(const ch_syn_sampler *s, const uint32_t *cell)
     return lp;
 }
 
+uint32_t *ch_syn_class_plan(const double *prop, size_t k, size_t n, uint64_t seed, uint64_t stream)
+{
+    uint32_t *cls = malloc((n ? n : 1) * sizeof *cls);
+    size_t *cnt = calloc(k ? k : 1, sizeof *cnt);
+    double *rem = calloc(k ? k : 1, sizeof *rem);
+    if (!cls || !cnt || !rem) {
+        free(cls);
+        free(cnt);
+        free(rem);
+        return NULL;
+    }
+    /* largest remainder: floor(p n) each, then one more for the largest
+     * fractions (ties to the lower level) until the counts sum to n */
+    size_t used = 0;
+    for (size_t l = 0; l < k; l++) {
+        double x = prop[l] * (double)n;
+        cnt[l] = (size_t)floor(x);
+        rem[l] = x - floor(x);
+        used += cnt[l];
+    }
+    while (used < n) {
+        size_t best = 0;
+        for (size_t l = 1; l < k; l++) {
+            best = rem[l] > rem[best] ? l : best;
+        }
+        cnt[best]++;
+        rem[best] = -1;
+        used++;
+    }
+    for (size_t l = 0, i = 0; l < k; l++) {
+        for (size_t q = 0; q < cnt[l] && i < n; q++) {
+            cls[i++] = (uint32_t)l;
+        }
+    }
+    /* Fisher-Yates, so the classes are interleaved in data.csv */
+    ch_rng r;
+    ch_rng_init(&r, seed, ch_rng_stream(CH_STREAM_ALGO + stream, 1));
+    for (size_t i = n; i > 1; i--) {
+        size_t j = (size_t)(ch_rng_uniform(&r) * (double)i);
+        j = j < i ? j : i - 1;
+        uint32_t t = cls[i - 1];
+        cls[i - 1] = cls[j];
+        cls[j] = t;
+    }
+    free(cnt);
+    free(rem);
+    return cls;
+}
+
 ch_table *ch_syn_generate(const ch_syn_model *m, uint64_t n, uint64_t n_aug, uint64_t stream,
                           ch_err *err)
 {
@@ -197,7 +246,8 @@ ch_table *ch_syn_generate(const ch_syn_model *m, uint64_t n, uint64_t n_aug, uin
         return NULL;
     }
     rows = (size_t)(n + n_aug);
-    ch_syn_sampler *s = ch_syn_sampler_new(m, n_aug ? m->aug_col : -1);
+    bool prop = m->prop && m->aug_col >= 0 && n > 0;
+    ch_syn_sampler *s = ch_syn_sampler_new(m, n_aug || prop ? m->aug_col : -1);
     ch_table *t = s ? ch_table_new(rows) : NULL;
     double **val = calloc(d->n_cols ? d->n_cols : 1, sizeof *val);
     int rc = s && t && val ? 0 : CH_ENOMEM;
@@ -205,12 +255,19 @@ ch_table *ch_syn_generate(const ch_syn_model *m, uint64_t n, uint64_t n_aug, uin
         val[j] = ch_alloc_array(rows ? rows : 1, sizeof(double));
         rc = val[j] ? 0 : CH_ENOMEM;
     }
+    uint32_t *cls = NULL;
+    if (rc == 0 && prop) {
+        cls = ch_syn_class_plan(m->prop, m->dom.cols[m->aug_col].n_levels, (size_t)n, m->seed,
+                                stream);
+        rc = cls ? 0 : CH_ENOMEM;
+    }
     if (rc == 0) {
         ch_rng r;
         ch_rng_init(&r, m->seed, ch_rng_stream(CH_STREAM_ALGO + stream, 0));
         uint32_t cell[CH_SYN_MAX_COLS];
         for (size_t i = 0; i < rows; i++) {
-            ch_syn_sample_row(s, i < n ? -1 : (long)m->aug_cell, &r, cell);
+            long fixed = i < n ? (cls ? (long)cls[i] : -1) : (long)m->aug_cell;
+            ch_syn_sample_row(s, fixed, &r, cell);
             for (size_t j = 0; j < d->n_cols; j++) {
                 val[j][i] = ch_syn_decode(&d->cols[j], cell[j], &r);
             }
@@ -243,6 +300,7 @@ ch_table *ch_syn_generate(const ch_syn_model *m, uint64_t n, uint64_t n_aug, uin
         free(val[j]);
     }
     free(val);
+    free(cls);
     ch_syn_sampler_destroy(&s);
     if (rc != 0) {
         ch_table_destroy(&t);

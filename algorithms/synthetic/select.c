@@ -18,7 +18,7 @@ static uint32_t s_find(uint32_t *parent, uint32_t x)
 }
 
 long ch_syn_select(const ch_syn_layout *l, const double *counts, const double *p, double total,
-                   double eps_step, ch_rng *r, uint32_t *chosen)
+                   double eps_step, long focus, size_t n_focus, ch_rng *r, uint32_t *chosen)
 {
     size_t n = l->n_cols, np = l->n_pairs;
     double *score = malloc((np ? np : 1) * sizeof *score);
@@ -70,10 +70,19 @@ long ch_syn_select(const ch_syn_layout *l, const double *counts, const double *p
     long m = 0;
     for (size_t step = 0; step + 1 < n; step++) {
         double best = -INFINITY;
-        for (size_t k = 0; k < np; k++) {
-            bool cross = s_find(parent, l->pairs[k].a) != s_find(parent, l->pairs[k].b);
-            w[k] = cross ? eps_step * score[k] / (2 * CH_SYN_SELECT_SENS) : -INFINITY;
-            best = w[k] > best ? w[k] : best;
+        /* the first n_focus steps choose among focus's pairs only (a
+         * data-independent restriction: the accounting is unchanged); when
+         * focus has no pair left, the usual step */
+        for (int pass = 0; pass < 2 && best == -INFINITY; pass++) {
+            bool only = pass == 0 && step < n_focus;
+            for (size_t k = 0; k < np; k++) {
+                bool cross = s_find(parent, l->pairs[k].a) != s_find(parent, l->pairs[k].b);
+                if (only && (long)l->pairs[k].a != focus && (long)l->pairs[k].b != focus) {
+                    cross = false;
+                }
+                w[k] = cross ? eps_step * score[k] / (2 * CH_SYN_SELECT_SENS) : -INFINITY;
+                best = w[k] > best ? w[k] : best;
+            }
         }
         if (best == -INFINITY) {
             break; /* the candidate graph is not connected: a forest */

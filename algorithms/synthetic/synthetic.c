@@ -41,7 +41,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
-enum { OP_BOUNDS = 1, OP_COUNT = 2 };
+enum { OP_BOUNDS = 1, OP_COUNT = 2, OP_PRIVACY = 3 };
 
 #define S_MAX_LEN      ((size_t)32 << 20) /* doubles in one count vector */
 #define S_BOUNDS_SHARE 0.1                /* of rho, when some bounds are found privately */
@@ -55,6 +55,9 @@ typedef struct s_cfg {
     const char *aug_column, *aug_class;
     long aug_rows;
     double aug_ratio;
+    bool has_prop;     /* augment.proportions given */
+    bool priv_eval;    /* model.privacy_eval: compute the DCR figures */
+    long target_edges; /* selection steps spent on the target's neighbours first */
 } s_cfg;
 
 typedef struct s_coord {
@@ -68,6 +71,9 @@ typedef struct s_coord {
     ch_reduce *reduce;
     size_t len;
     ch_syn_layout layout;
+    const ch_table *train; /* simulation: the training rows, for the utility figures */
+    bool priv_done;        /* the privacy round ran (or will not) */
+    double *priv_hist;     /* the training rows' DCR histogram, from that round */
 } s_coord;
 
 typedef struct s_worker {
@@ -80,12 +86,68 @@ typedef struct s_worker {
     size_t shard_first_block;
     double sigma_one, sigma_pairs, sigma_bounds;
     uint64_t secret;   /* by-file: the silo's noise seed, from the OS, never sent */
-    uint64_t asked[3]; /* by-file: per op, a hash of the task answered (0: none) */
+    uint64_t asked[4]; /* by-file: per op, a hash of the task answered (0: none) */
     long *bcol;        /* OP_BOUNDS: the columns measured */
     size_t n_bcol;
+    double *syn; /* OP_PRIVACY: the synthetic sample as points */
+    size_t n_syn;
+    size_t per_block; /* OP_PRIVACY: training rows used per block at most */
 } s_worker;
 
 /* --- configuration ------------------------------------------------------------ */
+
+/* The class levels of col as "'a', 'b', ..." (the first 20). */
+static void s_levels(const ch_column *col, ch_buf *b)
+{
+    for (size_t l = 0; l < col->n_levels && l < 20; l++) {
+        ch_buf_printf(b, "%s'%s'", l ? ", " : "", col->levels[l]);
+    }
+}
+
+/* Reads model.augment.proportions for the categorical column col: every key
+ * a level, every share in [0, 1], the shares summing to 1. prop (n_levels,
+ * zeroed by the caller; may be NULL) gets the shares. 0 or an error naming
+ * the key. */
+static int s_read_prop(ch_config *cfg, const ch_column *col, double *prop, ch_err *err)
+{
+    size_t n = ch_config_len(cfg, "model.augment.proportions");
+    double sum = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *key = ch_config_key(cfg, "model.augment.proportions", i);
+        char path[512];
+        snprintf(path, sizeof path, "model.augment.proportions.%s", key ? key : "");
+        long lev = -1;
+        for (size_t l = 0; key && l < col->n_levels; l++) {
+            lev = !strcmp(col->levels[l], key) ? (long)l : lev;
+        }
+        if (lev < 0) {
+            ch_buf b;
+            ch_buf_init(&b);
+            s_levels(col, &b);
+            int rc =
+                ch_err_set(err, CH_EINVAL,
+                           "%s: model.augment.proportions names '%s', not a class of '%s' "
+                           "(classes: %s)",
+                           ch_config_where(cfg, path), key ? key : "", col->name, ch_buf_str(&b));
+            ch_buf_free(&b);
+            return rc;
+        }
+        double v = 0;
+        int rc = ch_cfg_num(cfg, path, 0, 0, 1, &v, err);
+        if (rc != 0) {
+            return rc;
+        }
+        if (prop) {
+            prop[lev] = v;
+        }
+        sum += v;
+    }
+    if (fabs(sum - 1) > 1e-6) {
+        return ch_err_set(err, CH_EINVAL, "%s: model.augment.proportions sum to %g, not 1",
+                          ch_config_where(cfg, "model.augment.proportions"), sum);
+    }
+    return 0;
+}
 
 static int s_read_cfg(ch_config *cfg, const ch_schema *schema, s_cfg *c, ch_err *err)
 {
@@ -95,7 +157,10 @@ static int s_read_cfg(ch_config *cfg, const ch_schema *schema, s_cfg *c, ch_err 
         (rc = ch_cfg_num(cfg, "model.delta", 1e-5, -1e300, 1e300, &c->delta, err)) ||
         (rc = ch_cfg_int(cfg, "model.bins", 8, 2, CH_SYN_MAX_BINS, &c->bins, err)) ||
         (rc = ch_cfg_int(cfg, "model.max_cells", 10000, 4, 100000000, &c->max_cells, err)) ||
-        (rc = ch_cfg_int(cfg, "model.rows", 0, 0, 100000000000L, &c->rows, err))) {
+        (rc = ch_cfg_int(cfg, "model.rows", 0, 0, 100000000000L, &c->rows, err)) ||
+        (rc = ch_cfg_bool(cfg, "model.privacy_eval", true, &c->priv_eval, err)) ||
+        (rc =
+             ch_cfg_int(cfg, "model.target_edges", 0, 0, CH_SYN_MAX_COLS, &c->target_edges, err))) {
         return rc;
     }
     if (!(c->epsilon > 0) || !isfinite(c->epsilon)) {
@@ -111,12 +176,28 @@ static int s_read_cfg(ch_config *cfg, const ch_schema *schema, s_cfg *c, ch_err 
     bool aug = ch_config_has(cfg, "model.augment");
     const char *tname = schema && schema->target.name ? schema->target.name : NULL;
     if (aug) {
+        c->has_prop = ch_config_has(cfg, "model.augment.proportions");
         if ((rc = ch_cfg_str(cfg, "model.augment.column", tname ? tname : "", &c->aug_column,
                              err)) ||
-            (rc = ch_cfg_str(cfg, "model.augment.class", NULL, &c->aug_class, err)) ||
+            (rc = ch_cfg_str(cfg, "model.augment.class", c->has_prop ? "" : NULL, &c->aug_class,
+                             err)) ||
             (rc = ch_cfg_int(cfg, "model.augment.rows", 0, 0, 100000000000L, &c->aug_rows, err)) ||
             (rc = ch_cfg_num(cfg, "model.augment.ratio", 0, 0, 1e6, &c->aug_ratio, err))) {
             return rc;
+        }
+        /* (the defaults are written back into the config the workers get:
+         * an empty class and zero rows and ratio are "not given") */
+        if (c->has_prop && (c->aug_class[0] || c->aug_rows > 0 || c->aug_ratio > 0)) {
+            return ch_err_set(err, CH_EINVAL,
+                              "%s: model.augment.proportions sets the class of every plain row; "
+                              "give it without class, rows or ratio",
+                              ch_config_where(cfg, "model.augment.proportions"));
+        }
+        if (c->has_prop && ch_config_len(cfg, "model.augment.proportions") == 0) {
+            return ch_err_set(err, CH_EINVAL,
+                              "%s: model.augment.proportions must map classes to shares, e.g. "
+                              "{\"yes\": 0.5, \"no\": 0.5}",
+                              ch_config_where(cfg, "model.augment.proportions"));
         }
         if (c->aug_rows > 0 && c->aug_ratio > 0) {
             return ch_err_set(err, CH_EINVAL,
@@ -192,6 +273,9 @@ static int s_read_cfg(ch_config *cfg, const ch_schema *schema, s_cfg *c, ch_err 
                               "%s: model.augment.column '%s' is not a categorical column",
                               ch_config_where(cfg, "model.augment.column"), c->aug_column);
         }
+        if (c->has_prop) {
+            return s_read_prop(cfg, col, NULL, err);
+        }
         bool has = false;
         for (size_t l = 0; l < col->n_levels; l++) {
             has = has || !strcmp(col->levels[l], c->aug_class);
@@ -199,9 +283,7 @@ static int s_read_cfg(ch_config *cfg, const ch_schema *schema, s_cfg *c, ch_err 
         if (!has) {
             ch_buf b;
             ch_buf_init(&b);
-            for (size_t l = 0; l < col->n_levels && l < 20; l++) {
-                ch_buf_printf(&b, "%s'%s'", l ? ", " : "", col->levels[l]);
-            }
+            s_levels(col, &b);
             rc = ch_err_set(err, CH_EINVAL,
                             "%s: model.augment.class '%s' is not a class of '%s' (classes: %s)",
                             ch_config_where(cfg, "model.augment.class"), c->aug_class, col->name,
@@ -379,6 +461,7 @@ static void s_coord_destroy(void **pst)
     ch_syn_model_destroy(&st->m);
     ch_reduce_destroy(&st->reduce);
     ch_syn_layout_free(&st->layout);
+    free(st->priv_hist);
     free(st->run_dir);
     free(st);
     *pst = NULL;
@@ -408,6 +491,10 @@ static void *s_coord_new(const ch_coord_env *env, ch_err *err)
     st->n_shards = env->n_shards;
     st->n_train = env->n_train;
     st->test = env->test;
+    st->train = env->train;
+    /* the privacy round needs held-out rows to compare with */
+    st->priv_done = !st->cfg.priv_eval || !env->test || env->test->n_rows == 0 ||
+                    (env->schema->target.name && !env->test->has_target);
     ch_syn_model *m = st->m;
     if (s_domain(env->cfg, env->schema, &st->cfg, env->train, &m->dom, err) != 0) {
         s_coord_destroy(&p);
@@ -432,6 +519,19 @@ static void *s_coord_new(const ch_coord_env *env, ch_err *err)
             }
         }
     }
+    if (st->cfg.has_prop && m->aug_col >= 0) {
+        const ch_schema *sc = env->schema;
+        size_t j = (size_t)m->aug_col;
+        const ch_column *col = j < sc->n_features ? &sc->features[j] : &sc->target;
+        m->prop = calloc(col->n_levels, sizeof *m->prop);
+        if (!m->prop) {
+            ch_err_set(err, CH_ENOMEM, "out of memory");
+        }
+        if (!m->prop || s_read_prop(env->cfg, col, m->prop, err) != 0) {
+            s_coord_destroy(&p);
+            return NULL;
+        }
+    }
     return st;
 }
 
@@ -442,11 +542,16 @@ static int s_next_task(void *vst, uint32_t round, uint32_t *op, ch_buf *payload,
     s_coord *st = vst;
     (void)round;
     ch_syn_model *m = st->m;
-    if (m->stage == 2) {
+    if (m->stage == 2 && st->priv_done) {
         return 1;
     }
     ch_reduce_destroy(&st->reduce);
-    if (m->stage == 0) {
+    if (m->stage == 2) {
+        /* the privacy round: the fitted model goes to the rows, which send
+         * back a histogram of their distances to its sample */
+        *op = OP_PRIVACY;
+        st->len = CH_SYN_DCR_CELLS;
+    } else if (m->stage == 0) {
         *op = OP_BOUNDS;
         st->len = s_unbounded(&m->dom, NULL) * CH_SYN_MAG_CELLS;
     } else {
@@ -653,7 +758,12 @@ static int s_fit(s_coord *st, double *sum, ch_err *err)
             k = s_select_noisy(l, sum, p, m->total, s2, chosen);
         } else {
             ch_rng_init(&r, m->seed, ch_rng_stream(CH_STREAM_NOISE, CH_SYN_NOISE_SELECT * 4096));
-            k = ch_syn_select(l, sum, p, m->total, b->eps_select, &r, chosen);
+            /* a categorical target gets its neighbours first: in a tree
+             * only they carry information about it */
+            long tj = m->dom.target;
+            bool cls = tj >= 0 && m->dom.cols[tj].kind == CH_COL_CATEGORICAL;
+            k = ch_syn_select(l, sum, p, m->total, b->eps_select, cls ? tj : -1,
+                              cls ? (size_t)st->cfg.target_edges : 0, &r, chosen);
         }
         rc = k < 0 ? CH_ENOMEM : 0;
         m->n_edges = 0;
@@ -716,7 +826,8 @@ static int s_aggregate(void *vst, uint32_t round, uint32_t op, const ch_update *
 {
     s_coord *st = vst;
     (void)round;
-    if (!st->reduce || (op == OP_BOUNDS) != (st->m->stage == 0)) {
+    if (!st->reduce || (op == OP_BOUNDS) != (st->m->stage == 0) ||
+        (op == OP_PRIVACY) != (st->m->stage == 2)) {
         return ch_err_set(err, CH_EPROTO, "synthetic: unexpected op %u", op);
     }
     for (size_t i = 0; i < n; i++) {
@@ -731,7 +842,13 @@ static int s_aggregate(void *vst, uint32_t round, uint32_t op, const ch_update *
     }
     int rc = ch_reduce_finish(st->reduce, sum, err);
     ch_reduce_destroy(&st->reduce);
-    if (rc == 0 && op == OP_BOUNDS) {
+    if (rc == 0 && op == OP_PRIVACY) {
+        /* the training rows' histogram */
+        st->priv_done = true;
+        free(st->priv_hist);
+        st->priv_hist = sum;
+        sum = NULL;
+    } else if (rc == 0 && op == OP_BOUNDS) {
         rc = s_set_bounds(st, sum, err);
         if (rc == 0) {
             st->m->stage = 1;
@@ -746,6 +863,107 @@ static int s_aggregate(void *vst, uint32_t round, uint32_t op, const ch_update *
         }
     }
     free(sum);
+    return rc;
+}
+
+#define S_UTIL_ROWS 20000 /* rows a utility model is fitted on at most */
+
+/* A table of the domain's columns in order (as generated): rows
+ * [a0, a0 + na) of a then [b0, b0 + nb) of b (either a real table, the
+ * target apart, or a generated one). NULL on CH_ENOMEM. */
+static ch_table *s_stack(const ch_syn_domain *d, const ch_table *a, size_t a0, size_t na,
+                         const ch_table *b, size_t b0, size_t nb)
+{
+    ch_table *t = ch_table_new(na + nb);
+    for (size_t j = 0; t && j < d->n_cols; j++) {
+        double *v = ch_alloc_array(na + nb ? na + nb : 1, sizeof(double));
+        const double *x =
+            na ? ((long)j == d->target && a->has_target ? a->target.values : a->cols[j].values)
+               : NULL;
+        const double *y =
+            nb ? ((long)j == d->target && b->has_target ? b->target.values : b->cols[j].values)
+               : NULL;
+        if (v) {
+            for (size_t i = 0; i < na; i++) {
+                v[i] = x[a0 + i];
+            }
+            for (size_t i = 0; i < nb; i++) {
+                v[na + i] = y[b0 + i];
+            }
+        }
+        /* every column as numeric: the utility fit reads kinds from the domain */
+        if (!v || ch_table_add_column(t, d->cols[j].name, CH_COL_NUMERIC, v, NULL, 0) != 0) {
+            ch_table_destroy(&t);
+        }
+    }
+    return t;
+}
+
+/* The privacy figures: the held-out rows' DCR histogram against the same
+ * synthetic sample the workers drew, with their training-row histogram. */
+static int s_privacy(s_coord *st, ch_err *err)
+{
+    ch_syn_model *m = st->m;
+    if (!st->priv_hist) {
+        return 0;
+    }
+    size_t ns = CH_SYN_PRIV_ROWS;
+    size_t nh = st->test->n_rows < CH_SYN_PRIV_ROWS ? st->test->n_rows : CH_SYN_PRIV_ROWS;
+    double *hh = calloc(CH_SYN_DCR_CELLS, sizeof *hh);
+    ch_table *syn = hh ? ch_syn_generate(m, ns, 0, CH_SYN_STREAM_PRIV, err) : NULL;
+    double *pts = syn ? ch_syn_points(&m->dom, syn, ns, err) : NULL;
+    int rc = pts ? ch_syn_dcr_hist(&m->dom, pts, ns, st->test, NULL, nh, hh, err) : CH_ENOMEM;
+    if (rc == 0) {
+        ch_syn_privacy_from_hist(st->priv_hist, hh, &m->priv);
+        m->priv.n_synthetic = (double)ns;
+    } else if (!err || !err->code) {
+        rc = ch_err_set(err, CH_ENOMEM, "out of memory");
+    }
+    free(pts);
+    free(hh);
+    ch_table_destroy(&syn);
+    return rc;
+}
+
+/* The utility figures: logistic regressions fitted on the real training
+ * rows (simulation), the synthetic plain rows of t (n plain, then n_aug
+ * augmented), the real rows plus the augmented ones, and all of t; each
+ * scored on the held-out rows. Capped at S_UTIL_ROWS rows, keeping the
+ * plain:augmented ratio. */
+static int s_utility(s_coord *st, const ch_table *t, size_t n, size_t n_aug, ch_err *err)
+{
+    ch_syn_model *m = st->m;
+    const ch_syn_domain *d = &m->dom;
+    if (!st->test || d->target < 0 || d->cols[d->target].kind != CH_COL_CATEGORICAL) {
+        return 0;
+    }
+    ch_syn_utility *u = &m->util;
+    size_t np = n < S_UTIL_ROWS ? n : S_UTIL_ROWS;
+    int rc = ch_syn_fit_eval(d, t, np, st->test, &u->synth, err);
+    size_t nr = st->train ? (st->train->n_rows < S_UTIL_ROWS ? st->train->n_rows : S_UTIL_ROWS) : 0;
+    if (rc == 0 && nr) {
+        rc = ch_syn_fit_eval(d, st->train, nr, st->test, &u->real, err);
+    }
+    if (rc == 0 && n_aug) {
+        /* both parts scaled down together when over the cap */
+        double f = (double)(n + n_aug) > S_UTIL_ROWS ? S_UTIL_ROWS / (double)(n + n_aug) : 1;
+        size_t pa = (size_t)((double)n * f), aa = (size_t)((double)n_aug * f);
+        ch_table *x = s_stack(d, t, 0, pa, t, n, aa);
+        rc = x ? ch_syn_fit_eval(d, x, x->n_rows, st->test, &u->synth_aug, err) : CH_ENOMEM;
+        ch_table_destroy(&x);
+        if (rc == 0 && st->train) {
+            double g = (double)(st->train->n_rows + n_aug) > S_UTIL_ROWS
+                           ? S_UTIL_ROWS / (double)(st->train->n_rows + n_aug)
+                           : 1;
+            size_t ra = (size_t)((double)st->train->n_rows * g), ab = (size_t)((double)n_aug * g);
+            x = s_stack(d, st->train, 0, ra, t, n, ab);
+            rc = x ? ch_syn_fit_eval(d, x, x->n_rows, st->test, &u->real_aug, err) : CH_ENOMEM;
+            ch_table_destroy(&x);
+        }
+    }
+    if (rc == CH_ENOMEM && (!err || !err->code)) {
+        rc = ch_err_set(err, CH_ENOMEM, "out of memory");
+    }
     return rc;
 }
 
@@ -787,6 +1005,12 @@ static void *s_finalize(void *vst, ch_err *err)
         if (rc == 0) {
             rc = ch_syn_quality(m, st->test, err);
         }
+        if (rc == 0) {
+            rc = s_privacy(st, err);
+        }
+        if (rc == 0) {
+            rc = s_utility(st, t, (size_t)m->rows, (size_t)n_aug, err);
+        }
         ch_table_destroy(&t);
         free(path);
         free(alias);
@@ -794,7 +1018,7 @@ static void *s_finalize(void *vst, ch_err *err)
             ch_err_prefix(err, "synthetic: writing data.csv");
             return NULL;
         }
-    } else if (ch_syn_quality(m, st->test, err) != 0) {
+    } else if (ch_syn_quality(m, st->test, err) != 0 || s_privacy(st, err) != 0) {
         return NULL;
     }
     st->m = NULL;
@@ -830,6 +1054,7 @@ static void s_worker_destroy(void **pw)
     ch_syn_model_destroy(&w->m);
     ch_syn_layout_free(&w->layout);
     free(w->bcol);
+    free(w->syn);
     free(w);
     *pw = NULL;
 }
@@ -898,6 +1123,11 @@ static int s_leaf(void *ctx, size_t block, double *out, ch_err *err)
                 }
             }
         }
+    } else if (w->op == OP_PRIVACY) {
+        /* the histogram of its rows' distances to the synthetic sample; no
+         * noise (the figures are not covered by the guarantee) */
+        return ch_syn_dcr_hist(d, w->syn, w->n_syn, t, rows, n < w->per_block ? n : w->per_block,
+                               out, err);
     } else {
         ch_syn_count(d, &w->layout, t, rows, n, out);
     }
@@ -926,7 +1156,7 @@ static int s_run_task(void *vw, uint32_t round, uint32_t op, const uint8_t *payl
     (void)round;
     const ch_plan *plan = w->env->plan;
     if (shard >= plan->n_shards || len < 1 || payload[0] > 1 ||
-        (op != OP_BOUNDS && op != OP_COUNT)) {
+        (op != OP_BOUNDS && op != OP_COUNT && op != OP_PRIVACY)) {
         return ch_err_set(err, CH_EPROTO, "synthetic: bad task (op %u, shard %u)", op, shard);
     }
     ch_syn_model_destroy(&w->m);
@@ -959,8 +1189,29 @@ static int s_run_task(void *vw, uint32_t round, uint32_t op, const uint8_t *payl
         }
         w->asked[op] = h;
     }
+    if ((op == OP_PRIVACY) != (w->m->stage == 2)) {
+        return ch_err_set(err, CH_EPROTO, "synthetic: op %u with a model at stage %u", op,
+                          w->m->stage);
+    }
     int rc = 0;
-    if (op == OP_BOUNDS) {
+    size_t vlen = 0;
+    if (op == OP_PRIVACY) {
+        /* the synthetic sample the coordinator also draws; at most
+         * CH_SYN_PRIV_ROWS training rows over all blocks (the first rows of
+         * each block: the same rows for any number of workers) */
+        free(w->syn);
+        w->syn = NULL;
+        w->n_syn = CH_SYN_PRIV_ROWS;
+        size_t nb = w->env->n_blocks_total ? w->env->n_blocks_total : 1;
+        w->per_block = (CH_SYN_PRIV_ROWS + nb - 1) / nb;
+        ch_table *syn = ch_syn_generate(w->m, w->n_syn, 0, CH_SYN_STREAM_PRIV, err);
+        w->syn = syn ? ch_syn_points(d, syn, w->n_syn, err) : NULL;
+        ch_table_destroy(&syn);
+        if (!w->syn) {
+            return ch_err_prefix(err, "synthetic: the privacy sample");
+        }
+        vlen = CH_SYN_DCR_CELLS;
+    } else if (op == OP_BOUNDS) {
         free(w->bcol);
         w->bcol = malloc(CH_SYN_MAX_COLS * sizeof *w->bcol);
         if (!w->bcol) {
@@ -980,7 +1231,9 @@ static int s_run_task(void *vw, uint32_t round, uint32_t op, const uint8_t *payl
     w->sigma_bounds = b.sigma_bounds;
     w->sigma_one = b.sigma_oneway;
     w->sigma_pairs = b.sigma_pairs;
-    size_t vlen = op == OP_BOUNDS ? w->n_bcol * CH_SYN_MAG_CELLS : w->layout.len;
+    if (op != OP_PRIVACY) {
+        vlen = op == OP_BOUNDS ? w->n_bcol * CH_SYN_MAG_CELLS : w->layout.len;
+    }
     size_t b0 = w->env->block_offset + plan->shard_block[shard];
     size_t b1 = w->env->block_offset + plan->shard_block[shard + 1];
     w->shard_first_block = b0;
@@ -1057,6 +1310,24 @@ static int s_evaluate(const void *vm, const ch_table *t, ch_round_metrics *out, 
     }
     if (!isnan(m->test_accuracy)) {
         ch_round_metric(out, "test_accuracy", m->test_accuracy);
+    }
+    if (!isnan(m->priv.mia_auc)) {
+        ch_round_metric(out, "mia_auc", m->priv.mia_auc);
+        ch_round_metric(out, "exact_match_train", m->priv.exact_train);
+        ch_round_metric(out, "exact_match_holdout", m->priv.exact_holdout);
+    }
+    const ch_syn_utility *u = &m->util;
+    if (u->synth.done) {
+        ch_round_metric(out, "tstr_accuracy", u->synth.accuracy);
+        if (!isnan(u->synth.auc)) {
+            ch_round_metric(out, "tstr_auc", u->synth.auc);
+        }
+    }
+    if (u->real.done) {
+        ch_round_metric(out, "trtr_accuracy", u->real.accuracy);
+        if (!isnan(u->real.auc)) {
+            ch_round_metric(out, "trtr_auc", u->real.auc);
+        }
     }
     return 0;
 }

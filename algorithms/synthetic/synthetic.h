@@ -25,6 +25,7 @@ enum {
     CH_SYN_NOISE_PAIRS = 4,   /* the selected two-way marginals */
     CH_SYN_STREAM_SAMPLE = 1, /* CH_STREAM_ALGO + 1: sampling rows */
     CH_SYN_STREAM_EVAL = 2,   /* CH_STREAM_ALGO + 2: the sample evaluate() draws */
+    CH_SYN_STREAM_PRIV = 3,   /* CH_STREAM_ALGO + 3: the sample the privacy figures use */
 };
 
 #define CH_SYN_MAX_COLS   512
@@ -138,10 +139,12 @@ void ch_syn_gauss(double *x, size_t n, double sigma, ch_rng *r);
  * over their total, less a data-independent offset (the L1 that sampling
  * gives an independent table of that shape, from the noisy one-way
  * probabilities `p` (layout one_off) and the noisy total). counts: exact
- * counts (layout). Writes the chosen pair indices to chosen[] and returns
- * how many, or CH_ENOMEM (negative). */
+ * counts (layout). The first n_focus steps pick only among the pairs of
+ * column `focus` (the target's neighbours first; fewer steps when it has
+ * fewer pairs). Writes the chosen pair indices to chosen[] and returns how
+ * many, or CH_ENOMEM (negative). */
 long ch_syn_select(const ch_syn_layout *l, const double *counts, const double *p, double total,
-                   double eps_step, ch_rng *r, uint32_t *chosen);
+                   double eps_step, long focus, size_t n_focus, ch_rng *r, uint32_t *chosen);
 
 /* --- consistency (consistency.c) --------------------------------------------- */
 
@@ -167,6 +170,32 @@ typedef struct ch_syn_budget {
     bool federated; /* noise added by each silo (per-silo guarantee) */
 } ch_syn_budget;
 
+/* The privacy figures (privacy.c): each real row's distance to the closest
+ * synthetic row, training rows against held-out rows; NaN when not computed. */
+typedef struct ch_syn_privacy {
+    double n_synthetic, n_train, n_holdout; /* rows compared */
+    double exact_train, exact_holdout;      /* share of rows at distance 0 */
+    double dcr_train_p05, dcr_train_median, dcr_holdout_p05, dcr_holdout_median;
+    double mia_auc; /* AUC of -DCR as a member score: 0.5 = no better than chance */
+} ch_syn_privacy;
+
+/* A logistic regression fitted on some rows and scored on held-out real
+ * rows (utility.c); NaN / done false when not computed. */
+typedef struct ch_syn_fit {
+    bool done;
+    size_t k;                   /* classes */
+    double n_train;             /* rows fitted */
+    double auc, accuracy;       /* AUC for two classes */
+    double *recall, *precision; /* per class, k each */
+} ch_syn_fit;
+
+/* What a model trained on the release is worth: on the real training rows
+ * (simulation only), on the synthetic plain rows, on the real rows plus the
+ * augmented ones (simulation), on every row of data.csv. */
+typedef struct ch_syn_utility {
+    ch_syn_fit real, synth, real_aug, synth_aug;
+} ch_syn_utility;
+
 typedef struct ch_syn_model {
     ch_syn_domain dom;
     double total;    /* the noisy row count */
@@ -184,6 +213,10 @@ typedef struct ch_syn_model {
     double *ks; /* per column: Kolmogorov-Smirnov distance (numeric), NaN else */
     double mean_tv, max_tv, corr_diff, test_auc, test_accuracy, n_test;
     uint32_t stage; /* 0 bounds pending, 1 domain set, 2 fitted */
+    double *prop;   /* NULL, or per level of aug_col: the share of the plain rows */
+    /* the reports' privacy and utility figures (not in the protobuf) */
+    ch_syn_privacy priv;
+    ch_syn_utility util;
 } ch_syn_model;
 
 ch_syn_model *ch_syn_model_new(void);
@@ -208,8 +241,14 @@ void ch_syn_sampler_destroy(ch_syn_sampler **s);
 void ch_syn_sample_row(const ch_syn_sampler *s, long fixed, ch_rng *r, uint32_t *cell);
 /* Log-probability of a row of cells under the model. */
 double ch_syn_log_prob(const ch_syn_sampler *s, const uint32_t *cell);
+/* The class of each of n plain rows when the model has proportions: exactly
+ * the largest-remainder rounding of prop[l] * n rows of level l (prop sums
+ * to 1), in an order shuffled from (seed, stream). NULL on CH_ENOMEM. */
+uint32_t *ch_syn_class_plan(const double *prop, size_t k, size_t n, uint64_t seed, uint64_t stream);
 /* Draws n rows (+ n_aug rows with the root fixed to aug_cell) as a table of
- * the domain's columns, decoded. NULL on failure. */
+ * the domain's columns, decoded. With m->prop, the n plain rows have the
+ * root (aug_col) fixed by ch_syn_class_plan: each class is sampled from the
+ * exact conditional, without rejection. NULL on failure. */
 ch_table *ch_syn_generate(const ch_syn_model *m, uint64_t n, uint64_t n_aug, uint64_t stream,
                           ch_err *err);
 /* Writes table t (as from ch_syn_generate) as CSV with a header, levels by
@@ -232,6 +271,55 @@ int ch_syn_quality(ch_syn_model *m, const ch_table *test, ch_err *err);
  * log-probability of each row's cells (one output). t is conformed to the
  * schema (features in order, the target absent or set). */
 int ch_syn_predict(const ch_syn_model *m, const ch_table *t, double *out, ch_err *err);
+
+/* --- privacy figures (privacy.c) ---------------------------------------------- */
+
+/* The DCR histogram: cell 0 holds distance 0 (an exact copy), cell k
+ * (1..CH_SYN_DCR_BINS) distances in ((k-1)/B, k/B]. */
+#define CH_SYN_DCR_BINS  1000
+#define CH_SYN_DCR_CELLS (CH_SYN_DCR_BINS + 1)
+/* Rows the privacy figures compare at most: synthetic, and training rows
+ * (spread over the blocks), and held-out rows. */
+#define CH_SYN_PRIV_ROWS 2000
+
+void ch_syn_privacy_clear(ch_syn_privacy *p);
+/* Rows [0, n) of t as points for distances (n x n_cols, malloc'd):
+ * numeric values divided by their column's range, level codes, NaN for
+ * missing. t is a generated table (every column in order) or a real one
+ * (the target apart). NULL with err set. */
+double *ch_syn_points(const ch_syn_domain *d, const ch_table *t, size_t n, ch_err *err);
+/* Distance of the point `row` to the closest of syn[n_syn]: the mean over
+ * columns of |x - y| / range (at most 1) for numeric columns, x != y for
+ * categorical ones, 1 when one of the two is missing. INFINITY when n_syn
+ * is 0. Can't fail. */
+double ch_syn_dcr(const ch_syn_domain *d, const double *syn, size_t n_syn, const double *row);
+/* The histogram cell of a distance. */
+size_t ch_syn_dcr_cell(double dcr);
+/* Adds to hist[CH_SYN_DCR_CELLS] the cell of each row's DCR, rows[0..n)
+ * of t (NULL: rows 0..n). 0 or an error. */
+int ch_syn_dcr_hist(const ch_syn_domain *d, const double *syn, size_t n_syn, const ch_table *t,
+                    const size_t *rows, size_t n, double *hist, ch_err *err);
+/* The figures from the training rows' and held-out rows' histograms:
+ * exact-match rates, DCR quantiles (cell upper edges) and the AUC of the
+ * attack scoring -DCR (ties within a cell counted half). Can't fail. */
+void ch_syn_privacy_from_hist(const double *train, const double *holdout, ch_syn_privacy *p);
+
+/* --- utility (utility.c) ----------------------------------------------------- */
+
+/* Fits w[0..p] (w[0] the intercept) minimising the logistic loss summed over
+ * X (n x p, row-major) and y in {0, 1}, plus lambda/2 |w[1..p]|^2, by
+ * Newton's method (as scikit-learn's LogisticRegression(C = 1/lambda)).
+ * 0, CH_ENOMEM, or CH_EINVAL when a Newton step fails. */
+int ch_syn_logit_fit(const double *X, const double *y, size_t n, size_t p, double lambda,
+                     double *w);
+void ch_syn_fit_clear(ch_syn_fit *f);
+/* Fits one-vs-rest logistic regressions (lambda 1; one-hot levels,
+ * standardised numbers, missing as zero) of the categorical target on rows
+ * [0, n_train) of train and scores them on test. Nothing (done false) when
+ * the domain has no categorical target, test has no target rows, or the
+ * design is wider than 2000 features. 0 or an error. */
+int ch_syn_fit_eval(const ch_syn_domain *d, const ch_table *train, size_t n_train,
+                    const ch_table *test, ch_syn_fit *out, ch_err *err);
 
 /* --- reports (report.c) ------------------------------------------------------- */
 

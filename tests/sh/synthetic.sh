@@ -35,6 +35,59 @@ check "summary states the epsilon and delta spent" \
 check "summary has the budget split" grep -q '"measurement": "two-way marginals"' "$T/w1/summary.json"
 check "report states the privacy spent" grep -q "privacy spent" "$T/w1/report.html"
 
+# the privacy figures: the training rows' DCR histogram is summed over the
+# block tree, so the same for any worker count; a DP generator at epsilon
+# 1 copies no training row and an attack on distances is near chance
+# (measured: exact match 0, MIA AUC 0.493 at seed 42)
+pe() { grep -o '"privacy_eval": {[^}]*}' "$1/summary.json" | sed 's/, "note".*//'; }
+check "privacy figures are written" [ -n "$(pe "$T/w1")" ]
+check "privacy figures: the same for 1 and 4 workers" [ "$(pe "$T/w1")" = "$(pe "$T/w4")" ]
+num() { grep -o "\"$2\": [0-9.e-]*" "$1/summary.json" | head -n 1 | sed 's/.*: //'; }
+check "epsilon 1: no training row is copied (exact match $(num "$T/w1" exact_match_train))" \
+    [ "$(num "$T/w1" exact_match_train)" = 0 ]
+# (ceil(2000 / blocks) rows of each block: 2048 with 64 blocks)
+check "epsilon 1: about 2000 training rows (the cap) against 1000 held-out" \
+    grep -q '"train_rows": 20[0-9][0-9], "holdout_rows": 1000' "$T/w1/summary.json"
+mia=$(num "$T/w1" mia_auc)
+check "epsilon 1: membership-inference AUC near 0.5 ($mia)" \
+    awk -v a="$mia" 'BEGIN { exit !(a != "" && a > 0.44 && a < 0.56) }'
+check "report has the privacy section" grep -q "Membership-inference AUC" "$T/w1/report.html"
+check "report has the utility and fairness table" grep -q "Utility and fairness" "$T/w1/report.html"
+# utility: a logistic regression trained on real rows beats one trained on
+# the synthetic rows at epsilon 1 (measured 0.826 vs 0.606); both stated
+trtr=$(num "$T/w1" trtr_auc)
+tstr=$(num "$T/w1" tstr_auc)
+check "train-on-real AUC ($trtr) above train-on-synthetic ($tstr), both above 0.55" \
+    awk -v a="$trtr" -v b="$tstr" 'BEGIN { exit !(a != "" && b != "" && a > b && b > 0.55) }'
+# fairness: the 1000 augmented churners raise the logistic model's recall of
+# churn = yes (measured 0.241 -> 0.390 at seed 42)
+rec() { grep -o "\"$2\": {\"rows\"[^}]*\"yes\": [0-9.e-]*" "$1/summary.json" | head -n 1 | sed 's/.*: //'; }
+r0=$(rec "$T/w1" train_on_real)
+r1=$(rec "$T/w1" train_on_real_plus_augmented)
+check "augmentation raises the churn class's recall ($r0 -> $r1)" \
+    awk -v a="$r0" -v b="$r1" 'BEGIN { exit !(a != "" && b != "" && b > a + 0.05) }'
+
+# augment.proportions: every plain row's class fixed, exact counts, the same
+# rows again from the same seed
+sed -e "s|../data/churn.csv|$PWD/data/churn.csv|" -e '/class: "yes"/d' -e 's/    rows: 1000/    proportions: {"yes": 0.5, "no": 0.5}/' $EX >"$T/prop.yaml"
+# (at epsilon 1000, where the tree joins churn and the service calls)
+timeout 60 "$COHORT" run "$T/prop.yaml" --workers 2 --out "$T/prop" --set model.epsilon=1000 \
+    --set model.privacy_eval=false >/dev/null 2>"$T/prop.err"
+timeout 60 "$COHORT" run "$T/prop.yaml" --workers 1 --out "$T/prop2" --set model.epsilon=1000 \
+    --set model.privacy_eval=false >/dev/null 2>&1
+prows=$(grep -o '"rows": [0-9]*' "$T/prop/summary.json" | head -n 1 | sed 's/.*: //')
+pyes=$(tail -n +2 "$T/prop/data.csv" | awk -F, '$20 == "yes"' | wc -l)
+check "proportions 0.5/0.5: exactly half of $prows rows are churners ($pyes)" \
+    [ "${prows:-0}" -gt 3900 -a $((prows / 2)) -eq "$pyes" ]
+check "proportions: no augmented rows beyond them" grep -q '"augmented_rows": 0' "$T/prop/summary.json"
+check "proportions are stated" grep -q '"proportions": {"no": 0.5, "yes": 0.5}' "$T/prop/summary.json"
+check "proportions: the same seed gives the same data.csv" cmp -s "$T/prop/data.csv" "$T/prop2/data.csv"
+# each class drawn from its conditional: the synthetic churners call the
+# service more often than the others (real rows: 2.23 vs 1.45)
+calls=$(tail -n +2 "$T/prop/data.csv" | awk -F, '{ s[$20] += $19; n[$20]++ } END { printf "%.3f %.3f", s["yes"] / n["yes"], s["no"] / n["no"] }')
+check "proportions: churners called more often ($calls)" \
+    awk -v a="${calls% *}" -v b="${calls#* }" 'BEGIN { exit !(a > b + 0.2) }'
+
 # a large epsilon: the marginals of the synthetic rows are close to the
 # held-out rows' (1000 rows, so sampling alone gives about 0.02 of mean TV;
 # measured 0.024 at seed 42)
@@ -57,13 +110,16 @@ auc=$(grep -o '"test_auc": [0-9.e-]*' "$T/big/summary.json" | sed 's/.*: //')
 # star tree of the broken selection)
 check "epsilon 1000: the tree model's churn AUC above 0.8 ($auc)" \
     awk -v a="$auc" 'BEGIN { exit !(a != "" && a > 0.8) }'
+mia=$(num "$T/big" mia_auc)
+check "epsilon 1000: no copies, MIA AUC below 0.6 ($(num "$T/big" exact_match_train), $mia)" \
+    awk -v a="$mia" -v e="$(num "$T/big" exact_match_train)" 'BEGIN { exit !(a != "" && a < 0.6 && e == 0) }'
 levels=$(cut -d, -f3 "$T/big/data.csv" | tail -n +2 | sort -u | tr '\n' ' ')
 check "area codes preserved ($levels)" [ "$levels" = "area_code_408 area_code_415 area_code_510 " ]
 
 # given bounds: used as they are, and that column leaves the private-range
 # measurement (14 columns instead of 15)
 timeout 60 "$COHORT" run $EX --workers 2 --out "$T/given" \
-    --set "model.bounds.account_length=[0, 250]" >/dev/null 2>&1
+    --set "model.bounds.account_length=[0, 250]" --set model.privacy_eval=false >/dev/null 2>&1
 check "given bounds are kept and stated" grep -q \
     '"name": "account_length", "kind": "numeric", "cells": 8, "low": 0, "high": 250, "bounds": "given"' \
     "$T/given/summary.json"
@@ -134,6 +190,12 @@ expect_error "a class that does not exist" "model.augment.class 'maybe' is not a
     "$COHORT" run $EX --workers 1 --out "$T/x5" --set model.augment.class=maybe
 expect_error "bounds that exclude the data" "exclude every training value" \
     "$COHORT" run $EX --workers 1 --out "$T/x6" --set "model.bounds.account_length=[1000, 2000]"
+expect_error "proportions naming no class" "model.augment.proportions names 'maybe', not a class of 'churn'" \
+    "$COHORT" run "$T/prop.yaml" --workers 1 --out "$T/x14" --set model.augment.proportions.maybe=0
+expect_error "proportions not summing to 1" "model.augment.proportions sum to 0.8, not 1" \
+    "$COHORT" run "$T/prop.yaml" --workers 1 --out "$T/x15" --set model.augment.proportions.yes=0.3
+expect_error "proportions with a class" "give it without class, rows or ratio" \
+    "$COHORT" run "$T/prop.yaml" --workers 1 --out "$T/x16" --set model.augment.class=yes
 expect_error "augment rows and ratio together" "give model.augment.rows or model.augment.ratio, not both" \
     "$COHORT" run $EX --workers 1 --out "$T/x8" --set model.augment.ratio=1
 expect_error "augment a numeric column" "model.augment.column 'account_length' is not a categorical column" \
@@ -154,7 +216,9 @@ expect_error "a numeric column with one value" "column 'flat' has one value (7)"
 # augment.ratio: 1.0 doubles the class's expected rows, by conditional
 # sampling (every extra row is of the class)
 timeout 60 "$COHORT" run $EX --workers 2 --out "$T/ratio" --set model.augment.rows=0 \
-    --set model.augment.ratio=1.0 >/dev/null 2>&1
+    --set model.augment.ratio=1.0 --set model.privacy_eval=false >/dev/null 2>&1
+check "privacy_eval false: no privacy round, no figures" \
+    eval '! grep -q "privacy_eval\|mia_auc" "$T/ratio/summary.json"'
 aug=$(grep -o '"augmented_rows": [0-9]*' "$T/ratio/summary.json" | sed 's/.*: //')
 rows=$(grep -o '"rows": [0-9]*' "$T/ratio/summary.json" | head -n 1 | sed 's/.*: //')
 # churners are 14.1% of 4000 rows: about 565, noisy

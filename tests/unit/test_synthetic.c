@@ -286,17 +286,28 @@ static void test_select(void)
     size_t first_ab = 0, first_ab_small = 0;
     for (uint64_t seed = 0; seed < 200; seed++) {
         ch_rng_init(&r, seed, ch_rng_stream(CH_STREAM_NOISE, 3));
-        long k = ch_syn_select(&l, counts, p, 1000, 1.0, &r, chosen);
+        long k = ch_syn_select(&l, counts, p, 1000, 1.0, -1, 0, &r, chosen);
         CHECK(k == 2);
         first_ab += chosen[0] == 0;
         CHECK(chosen[1] == 1 || chosen[1] == 2);
         /* a tiny epsilon: every pair equally likely (1/3) */
         ch_rng_init(&r, seed, ch_rng_stream(CH_STREAM_NOISE, 4));
-        k = ch_syn_select(&l, counts, p, 1000, 1e-9, &r, chosen);
+        k = ch_syn_select(&l, counts, p, 1000, 1e-9, -1, 0, &r, chosen);
         CHECK(k == 2 && chosen[0] != chosen[1]);
         first_ab_small += chosen[0] == 0;
     }
     CHECK(first_ab == 200);
+    /* focus on c for one step: its first edge is (a, c) or (b, c) though
+     * (a, b) scores far higher, then (a, b); focus for 5 steps on c: once
+     * c's pairs cannot join anything new, the usual steps go on */
+    for (uint64_t seed = 0; seed < 50; seed++) {
+        ch_rng_init(&r, seed, ch_rng_stream(CH_STREAM_NOISE, 3));
+        long k = ch_syn_select(&l, counts, p, 1000, 1.0, 2, 1, &r, chosen);
+        CHECK(k == 2 && (chosen[0] == 1 || chosen[0] == 2) && chosen[1] == 0);
+        ch_rng_init(&r, seed, ch_rng_stream(CH_STREAM_NOISE, 3));
+        k = ch_syn_select(&l, counts, p, 1000, 1.0, 2, 5, &r, chosen);
+        CHECK(k == 2 && (chosen[0] == 1 || chosen[0] == 2) && chosen[1] != chosen[0]);
+    }
     /* binomial(200, 1/3): mean 66.7, sd 6.7; 5 sd either side */
     CHECK(first_ab_small > 33 && first_ab_small < 100);
     ch_syn_layout_free(&l);
@@ -305,7 +316,7 @@ static void test_select(void)
     s_three(&d, &l, NULL, 3);
     CHECK(l.n_pairs == 0 && l.len == 6);
     ch_rng_init(&r, 1, ch_rng_stream(CH_STREAM_NOISE, 3));
-    CHECK(ch_syn_select(&l, counts, p, 1000, 1.0, &r, chosen) == 0);
+    CHECK(ch_syn_select(&l, counts, p, 1000, 1.0, -1, 0, &r, chosen) == 0);
     ch_syn_layout_free(&l);
     ch_syn_domain_free(&d);
 }
