@@ -30,6 +30,7 @@
 #include "algorithms/algo.h"
 #include "algorithms/synthetic/synthetic.h"
 #include "common/fsutil.h"
+#include "common/log.h"
 #include "common/metrics.h"
 #include "common/reduce.h"
 
@@ -492,9 +493,17 @@ static void *s_coord_new(const ch_coord_env *env, ch_err *err)
     st->n_train = env->n_train;
     st->test = env->test;
     st->train = env->train;
-    /* the privacy round needs held-out rows to compare with */
-    st->priv_done = !st->cfg.priv_eval || !env->test || env->test->n_rows == 0 ||
-                    (env->schema->target.name && !env->test->has_target);
+    /* the privacy round needs held-out rows to compare with. Silos send a
+     * histogram of their rows' distances to the synthetic sample without
+     * noise, outside the (epsilon, delta) statement: by-file runs do it only
+     * when model.privacy_eval says so explicitly. */
+    bool by_file_eval = !ch_config_is_default(env->cfg, "model.privacy_eval") && st->cfg.priv_eval;
+    st->priv_done = !st->cfg.priv_eval || (st->by_file && !by_file_eval) || !env->test ||
+                    env->test->n_rows == 0 || (env->schema->target.name && !env->test->has_target);
+    if (st->by_file && !st->priv_done) {
+        ch_warn("model.privacy_eval: every silo sends a histogram of its rows' distances to "
+                "the synthetic sample, without noise (outside the (epsilon, delta) statement)");
+    }
     ch_syn_model *m = st->m;
     if (s_domain(env->cfg, env->schema, &st->cfg, env->train, &m->dom, err) != 0) {
         s_coord_destroy(&p);

@@ -78,17 +78,25 @@ silos isolation_forest examples/isolation_forest.yaml data/breast_cancer.csv 2 7
     check "isolation_forest: the canary is in no message silo 0 sent" eval '! has "$T/isolation_forest/sent0" 77.7777777'
 silos synthetic examples/synthetic.yaml data/churn.csv 7 123.456789012 &&
     check "synthetic: the canary is in no message silo 0 sent" eval '! has "$T/synthetic/sent0" 123.456789012'
-# the synthetic generator's privacy round: each silo counts its rows'
-# distances to the synthetic sample and sends only the histogram
+# the synthetic generator's privacy round, asked for explicitly (by-file
+# runs leave it out by default: the histogram carries no noise): each silo
+# counts its rows' distances to the synthetic sample and sends only the
+# histogram
 head -n 4001 data/churn.csv >"$T/churn4000.csv"
 (head -n 1 data/churn.csv; tail -n 1000 data/churn.csv) >"$T/churn_holdout.csv"
 silos synthetic_eval examples/synthetic.yaml "$T/churn4000.csv" 7 123.456789012 \
-    --set data.test="$T/churn_holdout.csv" &&
+    --set data.test="$T/churn_holdout.csv" --set model.privacy_eval=true &&
     check "synthetic with held-out rows: the canary is in no message silo 0 sent" \
         eval '! has "$T/synthetic_eval/sent0" 123.456789012' &&
     check "synthetic by-file: about 2000 of the silos' rows (the cap) against 1000 held-out, no copy" \
         grep -q '"train_rows": 20[0-9][0-9], "holdout_rows": 1000, "exact_match_train": 0,' \
         "$T/synthetic_eval/run/summary.json"
+# by default a by-file run with held-out rows does not run that round
+silos synthetic_noeval examples/synthetic.yaml "$T/churn4000.csv" 7 123.456789012 \
+    --set data.test="$T/churn_holdout.csv" &&
+    check "synthetic by-file: no privacy round unless model.privacy_eval is set" \
+        eval '! grep -q "\"holdout_rows\"" "$T/synthetic_noeval/run/summary.json" &&
+              grep -q "\"status\": \"finished\"" "$T/synthetic_noeval/run/summary.json"'
 silos fedavg examples/fedavg.yaml data/churn.csv 7 123.456789012 --set model.federated.rounds=2 \
     --set model.federated.min_workers=2 &&
     check "fedavg: the canary is in no message silo 0 sent" eval '! has "$T/fedavg/sent0" 123.456789012'
