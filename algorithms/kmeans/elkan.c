@@ -134,7 +134,7 @@ void ch_km_elkan_shift(size_t m, size_t k, const double *shift, const int32_t *l
 
 size_t ch_km_elkan_step(const double *x, size_t m, size_t d, const double *c, size_t k,
                         const double *half, const double *s, int32_t *label, double *u, double *l,
-                        size_t *n_dist)
+                        unsigned char *dirty, size_t *n_dist)
 {
     double safe = s_safe(d);
     size_t changed = 0, nd = 0;
@@ -177,7 +177,12 @@ size_t ch_km_elkan_step(const double *x, size_t m, size_t d, const double *c, si
         }
         u[i] = ui;
         label[i] = a;
-        changed += a != a0;
+        if (a != a0) {
+            changed++;
+            if (dirty) {
+                dirty[a] = dirty[a0] = 1;
+            }
+        }
     }
     if (n_dist) {
         *n_dist = nd;
@@ -192,6 +197,32 @@ void ch_km_sums(size_t k, size_t d, const double *x, const double *w, const int3
     double *sums = head, *wsum = head + k * d, *count = wsum + k;
     for (size_t i = 0; i < m; i++) {
         int32_t c = label[i];
+        const double *xr = x + i * d;
+        double *sc = sums + (size_t)c * d;
+        for (size_t j = 0; j < d; j++) {
+            sc[j] += w[i] * xr[j];
+        }
+        wsum[c] += w[i];
+        count[c] += 1;
+    }
+}
+
+void ch_km_sums_update(size_t k, size_t d, const double *x, const double *w, const int32_t *label,
+                       size_t m, const unsigned char *dirty, double *head)
+{
+    double *sums = head, *wsum = head + k * d, *count = wsum + k;
+    for (size_t c = 0; c < k; c++) {
+        if (dirty[c]) {
+            memset(sums + c * d, 0, d * sizeof *sums);
+            wsum[c] = 0;
+            count[c] = 0;
+        }
+    }
+    for (size_t i = 0; i < m; i++) {
+        int32_t c = label[i];
+        if (!dirty[c]) {
+            continue;
+        }
         const double *xr = x + i * d;
         double *sc = sums + (size_t)c * d;
         for (size_t j = 0; j < d; j++) {

@@ -50,11 +50,12 @@ void ch_km_elkan_shift(size_t m, size_t k, const double *shift, const int32_t *l
 
 /* One Elkan assignment step over m rows with the geometry of
  * ch_km_elkan_geometry: updates label, u and l in place. Returns the number
- * of rows whose label changed; *n_dist (may be NULL) gets the number of
- * distances computed. Can't fail. */
+ * of rows whose label changed; dirty[k] (may be NULL) gets 1 for every
+ * cluster that lost or gained a row (and is otherwise left alone); *n_dist
+ * (may be NULL) the number of distances computed. Can't fail. */
 size_t ch_km_elkan_step(const double *x, size_t m, size_t d, const double *c, size_t k,
                         const double *half, const double *s, int32_t *label, double *u, double *l,
-                        size_t *n_dist);
+                        unsigned char *dirty, size_t *n_dist);
 
 /* The head of a Lloyd node (sums[k*d], wsum[k], count[k], inertia; lloyd.h)
  * for m rows with labels `label`: the sums are accumulated in row order
@@ -62,5 +63,12 @@ size_t ch_km_elkan_step(const double *x, size_t m, size_t d, const double *c, si
  * the same labels. The inertia slot gets 0. Can't fail. */
 void ch_km_sums(size_t k, size_t d, const double *x, const double *w, const int32_t *label,
                 size_t m, double *head);
+
+/* Recomputes, in a head written by ch_km_sums, only the clusters marked in
+ * dirty[k] (their sums, weight and count, over their rows in row order):
+ * the result is the same bytes as ch_km_sums over the current labels, since
+ * a cluster's sums only ever involve its own rows. Can't fail. */
+void ch_km_sums_update(size_t k, size_t d, const double *x, const double *w, const int32_t *label,
+                       size_t m, const unsigned char *dirty, double *head);
 
 #endif

@@ -201,7 +201,7 @@ typedef struct s_coord {
     int phase;
     uint32_t restart, iter, par_round;
     bool final_estep;
-    bool fallback; /* Elkan met an empty cluster: redo the iteration as Lloyd */
+    bool fallback;        /* Elkan met an empty cluster: redo the iteration as Lloyd */
     double *mean, *scale; /* d each; used when standardize */
     double n_used, n_skipped, tol_scaled;
     double *given;   /* k x d as read */
@@ -1420,7 +1420,7 @@ static int s_block(s_worker *w, size_t lb, ch_err *err)
         }
     }
     ch_cl_row_norms(b->x, b->m, d, b->xn);
-    if (w->p.dtype == 1) {
+    if (w->p.dtype == 1 && w->p.alg != ALG_ELKAN) { /* Elkan works in double */
         b->xf = ch_alloc_array(b->m ? b->m : 1, d * sizeof(float));
         b->xnf = malloc((b->m ? b->m : 1) * sizeof(float));
         if (!b->xf || !b->xnf) {
@@ -1450,6 +1450,7 @@ typedef struct s_ctx {
     float *cf, *cnf; /* float copies of the centroids */
     double *cn;
     double *half, *sep, *shift; /* Elkan geometry (elkan.h); shift NULL: no previous */
+    unsigned char *dirty;       /* k: the clusters an Elkan step changed */
     ch_km_shape shape;
     ch_buf *rows;
     /* silhouette reference set */
@@ -1477,7 +1478,7 @@ static int s_assign(s_ctx *cx, s_blk *b, int32_t *label, double *dist2, ch_err *
         ch_km_elkan_init(b->x, b->xn, m, d, cx->t->centroids, cx->cn, k, scr, label, dist2, NULL,
                          NULL);
         free(scr);
-    } else if (cx->w->p.dtype == 1) {
+    } else if (cx->w->p.dtype == 1 && b->xf) {
         float *scr = ch_alloc_array(m, k * sizeof(float));
         if (!scr) {
             return ch_err_set(err, CH_ENOMEM, "out of memory");
@@ -1527,8 +1528,9 @@ static int s_elkan_leaf(s_ctx *cx, size_t lb, double *out, ch_err *err)
         size_t changed = m;
         if (b->el_ver != 0 && b->el_ver == w->el_ver[1] && cx->shift) {
             ch_km_elkan_shift(m, k, cx->shift, b->el_label, b->el_u, b->el_l);
+            memset(cx->dirty, 0, k);
             changed = ch_km_elkan_step(b->x, m, d, c, k, cx->half, cx->sep, b->el_label, b->el_u,
-                                       b->el_l, NULL);
+                                       b->el_l, cx->dirty, NULL);
         } else if (m > 0) {
             double *scr = ch_alloc_array(m, k * sizeof(double));
             if (!scr) {
@@ -1539,7 +1541,10 @@ static int s_elkan_leaf(s_ctx *cx, size_t lb, double *out, ch_err *err)
             free(scr);
         }
         b->el_ver = w->el_ver[0];
-        if (changed) {
+        if (changed && b->el_head_ok && changed < m) {
+            /* only the clusters that lost or gained rows are re-summed */
+            ch_km_sums_update(k, d, b->x, b->w, b->el_label, m, cx->dirty, b->el_head);
+        } else if (changed) {
             b->el_head_ok = false;
         }
     }
@@ -1834,8 +1839,9 @@ static int s_elkan_setup(s_ctx *cx, ch_err *err)
     }
     cx->half = ch_alloc_array(k, k * sizeof(double));
     cx->sep = malloc(k * sizeof(double));
+    cx->dirty = malloc(k);
     cx->shift = w->el_ver[1] ? malloc(k * sizeof(double)) : NULL;
-    if (!cx->half || !cx->sep || (w->el_ver[1] && !cx->shift)) {
+    if (!cx->half || !cx->sep || !cx->dirty || (w->el_ver[1] && !cx->shift)) {
         return ch_err_set(err, CH_ENOMEM, "out of memory");
     }
     ch_km_elkan_geometry(w->el_c[0], w->el_ver[1] ? w->el_c[1] : NULL, k, d, cx->half, cx->sep,
@@ -1983,6 +1989,7 @@ static int s_run_task(void *vw, uint32_t round, uint32_t op, const uint8_t *payl
     free(cx.half);
     free(cx.sep);
     free(cx.shift);
+    free(cx.dirty);
     cohort__kmeans__task__free_unpacked(t, NULL);
     return rc;
 }
