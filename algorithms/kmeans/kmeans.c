@@ -1393,15 +1393,12 @@ static uint64_t s_row_id(const s_worker *w, size_t lb, size_t r)
     return ((uint64_t)(w->env->block_offset + lb) << 32) | (r - plan->block_begin[lb]);
 }
 
-/* Builds (once per standardisation) the dense rows of local block lb. */
-static int s_block(s_worker *w, size_t lb, ch_err *err)
+/* Allocates the arrays of local block lb (n rows, not yet gathered). */
+static int s_block_alloc(s_worker *w, size_t lb, ch_err *err)
 {
     s_blk *b = &w->blk[lb];
-    if (b->ready) {
-        return 0;
-    }
     const ch_plan *plan = w->env->plan;
-    size_t lo = plan->block_begin[lb], hi = plan->block_begin[lb + 1], n = hi - lo, d = w->d;
+    size_t n = plan->block_begin[lb + 1] - plan->block_begin[lb], d = w->d;
     b->x = ch_alloc_array(n ? n : 1, d * sizeof(double));
     b->xn = malloc((n ? n : 1) * sizeof(double));
     b->w = malloc((n ? n : 1) * sizeof(double));
@@ -1411,8 +1408,15 @@ static int s_block(s_worker *w, size_t lb, ch_err *err)
         s_blk_free(b);
         return ch_err_set(err, CH_ENOMEM, "out of memory for a block of %zu rows", n);
     }
-    b->m = ch_cl_gather(w->env->train, plan->rows + lo, n, w->scaled ? w->mean : NULL, w->scale,
-                        b->x, b->row, b->w);
+    return 0;
+}
+
+/* Completes gathered block lb: row ids, norms, the float copy. */
+static int s_block_finish(s_worker *w, size_t lb, ch_err *err)
+{
+    s_blk *b = &w->blk[lb];
+    const ch_plan *plan = w->env->plan;
+    size_t lo = plan->block_begin[lb], hi = plan->block_begin[lb + 1], d = w->d;
     size_t k = 0;
     for (size_t r = lo; r < hi && k < b->m; r++) {
         if (plan->rows[r] == b->row[k]) {
@@ -1440,6 +1444,51 @@ static int s_block(s_worker *w, size_t lb, ch_err *err)
     }
     b->ready = true;
     return 0;
+}
+
+/* Builds (once per standardisation) the dense rows of local blocks
+ * [lb0, lb1) that are not built yet, gathering them together
+ * (ch_cl_gather_many: one pass over each column for all the blocks). */
+static int s_blocks(s_worker *w, size_t lb0, size_t lb1, ch_err *err)
+{
+    const ch_plan *plan = w->env->plan;
+    ch_cl_gather_job *jobs = calloc(lb1 > lb0 ? lb1 - lb0 : 1, sizeof *jobs);
+    size_t *which = calloc(lb1 > lb0 ? lb1 - lb0 : 1, sizeof *which);
+    size_t nj = 0;
+    int rc = 0;
+    if (!jobs || !which) {
+        rc = ch_err_set(err, CH_ENOMEM, "out of memory");
+    }
+    for (size_t lb = lb0; rc == 0 && lb < lb1; lb++) {
+        s_blk *b = &w->blk[lb];
+        if (b->ready || (rc = s_block_alloc(w, lb, err)) != 0) {
+            continue;
+        }
+        size_t lo = plan->block_begin[lb];
+        jobs[nj] = (ch_cl_gather_job){
+            plan->rows + lo, plan->block_begin[lb + 1] - lo, b->x, b->row, b->w, 0};
+        which[nj++] = lb;
+    }
+    if (rc == 0 && nj > 0 &&
+        ch_cl_gather_many(w->env->train, jobs, nj, w->scaled ? w->mean : NULL, w->scale) != 0) {
+        rc = ch_err_set(err, CH_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < nj; i++) {
+        if (rc == 0) {
+            w->blk[which[i]].m = jobs[i].m;
+            rc = s_block_finish(w, which[i], err);
+        } else {
+            s_blk_free(&w->blk[which[i]]);
+        }
+    }
+    free(jobs);
+    free(which);
+    return rc;
+}
+
+static int s_block(s_worker *w, size_t lb, ch_err *err)
+{
+    return s_blocks(w, lb, lb + 1, err);
 }
 
 typedef struct s_ctx {
@@ -1961,6 +2010,9 @@ static int s_run_task(void *vw, uint32_t round, uint32_t op, const uint8_t *payl
     }
     if (rc == 0 && op == OP_ELKAN) {
         rc = s_elkan_setup(&cx, err);
+    }
+    if (rc == 0 && op != OP_MOMENTS) {
+        rc = s_blocks(w, plan->shard_block[shard], plan->shard_block[shard + 1], err);
     }
     if (rc == 0) {
         size_t b0 = w->env->block_offset + plan->shard_block[shard];
