@@ -147,7 +147,7 @@ size_t ch_km_elkan_step(const double *x, size_t m, size_t d, const double *c, si
         const double *xi = x + i * d;
         double *li = l + i * k;
         bool fresh = false;
-        double a2 = 0;
+        double a2 = 0, a02 = 0; /* exact squared distances to c_a and c_a0 */
         for (size_t j = 0; j < k; j++) {
             if ((int32_t)j == a) {
                 continue;
@@ -157,7 +157,7 @@ size_t ch_km_elkan_step(const double *x, size_t m, size_t d, const double *c, si
                 continue;
             }
             if (!fresh) {
-                a2 = ch_km_dist2(xi, c + (size_t)a * d, d);
+                a2 = a02 = ch_km_dist2(xi, c + (size_t)a * d, d);
                 ui = sqrt(a2);
                 li[a] = ui;
                 fresh = true;
@@ -166,9 +166,14 @@ size_t ch_km_elkan_step(const double *x, size_t m, size_t d, const double *c, si
                     continue;
                 }
             }
-            double e = ch_km_dist2(xi, c + j * d, d);
-            nd++;
-            li[j] = sqrt(e);
+            double e;
+            if ((int32_t)j == a0) {
+                e = a02; /* the old label, measured already (a has moved on) */
+            } else {
+                e = ch_km_dist2(xi, c + j * d, d);
+                nd++;
+                li[j] = sqrt(e);
+            }
             if (e < a2 || (e == a2 && (int32_t)j < a)) {
                 a = (int32_t)j;
                 a2 = e;
