@@ -82,18 +82,22 @@ for _ in range(runs):  # interleaved, so the machine's load hits every variant a
             res.setdefault(("sklearn", m, dt), []).append(run_sklearn(m, getattr(np, dt)))
 med = {key: statistics.median(r[0] for r in v) for key, v in res.items()}
 ref = med[("sklearn", "lloyd", "float32")]
-ref64 = res[("sklearn", "lloyd", "float64")][0][2]
 flops = 2.0 * 60000 * 784 * 10
-print("%-28s %10s %10s %6s %6s %18s %10s" % ("", "s/iter", "steady", "iters", "ratio",
-                                             "final inertia", "vs skl64"))
+print("%-28s %10s %10s %6s %7s %7s %18s %9s" % ("", "s/iter", "steady", "iters", "ratio",
+                                                 "ratio64", "final inertia", "rel diff"))
 for key, v in res.items():
     steady = "%10.4f" % statistics.median(r[1] for r in v) if key[0] == "cohort" else " " * 10
+    # the peer computing in the same precision: cohort's elkan works in double
+    same = "float64" if key[2] == "float64" else "float32"
+    peer = res[("sklearn", "lloyd", same)][0][-1]
     inertia = v[0][-1]
-    print("%-28s %10.4f %s %6d %6.3f %18.10g %10.2g" %
+    print("%-28s %10.4f %s %6d %7.3f %7.3f %18.10g %9.2g" %
           (" ".join(key), med[key], steady, v[0][2] if key[0] == "cohort" else v[0][1],
-           med[key] / ref, inertia, abs(inertia - ref64) / ref64))
-print("ratio = time per iteration / scikit-learn lloyd float32's; vs skl64 = relative "
-      "inertia difference from scikit-learn lloyd float64's")
+           med[key] / ref, med[key] / med[("sklearn", "lloyd", "float64")], inertia,
+           abs(inertia - peer) / peer))
+print("ratio, ratio64 = time per iteration / scikit-learn lloyd float32's, float64's; rel diff = "
+      "relative difference of the final inertia from scikit-learn lloyd's in the same precision "
+      "(cohort elkan computes in double: float64)")
 lloyd = med[("cohort", "lloyd", "float32")]
 print("cohort lloyd distance GEMM: %.2f GFLOP/s (2 n d k per iteration); numpy sgemm peak "
       "(2000^3, all cores) %.1f GFLOP/s" % (flops / lloyd / 1e9, sgemm_peak()))
