@@ -40,6 +40,29 @@ double ch_km_dist2(const double *a, const double *b, size_t d)
     return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
 }
 
+double ch_km_dist2_f(const float *a, const double *b, size_t d)
+{
+    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    size_t j = 0;
+    for (; j + 8 <= d; j += 8) {
+        for (size_t t = 0; t < 8; t++) {
+            double v = (double)a[j + t] - b[j + t];
+            acc[t] += v * v;
+        }
+    }
+    for (size_t t = 0; j < d; j++, t++) {
+        double v = (double)a[j] - b[j];
+        acc[t] += v * v;
+    }
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+/* The exact squared distance of row i (from xf when there is one). */
+static double s_row_dist2(const double *x, const float *xf, size_t i, size_t d, const double *c)
+{
+    return xf ? ch_km_dist2_f(xf + i * d, c, d) : ch_km_dist2(x + i * d, c, d);
+}
+
 void ch_km_elkan_geometry(const double *c, const double *c_prev, size_t k, size_t d, double *half,
                           double *s, double *shift)
 {
@@ -132,9 +155,9 @@ void ch_km_elkan_shift(size_t m, size_t k, const double *shift, const int32_t *l
     }
 }
 
-size_t ch_km_elkan_step(const double *x, size_t m, size_t d, const double *c, size_t k,
-                        const double *half, const double *s, int32_t *label, double *u, double *l,
-                        unsigned char *dirty, size_t *n_dist)
+size_t ch_km_elkan_step(const double *x, const float *xf, size_t m, size_t d, const double *c,
+                        size_t k, const double *half, const double *s, int32_t *label, double *u,
+                        double *l, unsigned char *dirty, size_t *n_dist)
 {
     double safe = s_safe(d);
     size_t changed = 0, nd = 0;
@@ -144,7 +167,6 @@ size_t ch_km_elkan_step(const double *x, size_t m, size_t d, const double *c, si
         if (s_below(ui, s[a], safe)) {
             continue; /* every other centroid is at least 2 s[a] from c_a */
         }
-        const double *xi = x + i * d;
         double *li = l + i * k;
         bool fresh = false;
         double a2 = 0, a02 = 0; /* exact squared distances to c_a and c_a0 */
@@ -157,7 +179,7 @@ size_t ch_km_elkan_step(const double *x, size_t m, size_t d, const double *c, si
                 continue;
             }
             if (!fresh) {
-                a2 = a02 = ch_km_dist2(xi, c + (size_t)a * d, d);
+                a2 = a02 = s_row_dist2(x, xf, i, d, c + (size_t)a * d);
                 ui = sqrt(a2);
                 li[a] = ui;
                 fresh = true;
@@ -170,7 +192,7 @@ size_t ch_km_elkan_step(const double *x, size_t m, size_t d, const double *c, si
             if ((int32_t)j == a0) {
                 e = a02; /* the old label, measured already (a has moved on) */
             } else {
-                e = ch_km_dist2(xi, c + j * d, d);
+                e = s_row_dist2(x, xf, i, d, c + j * d);
                 nd++;
                 li[j] = sqrt(e);
             }

@@ -25,6 +25,11 @@
  * reference distance of the Elkan labels and of the final inertia. */
 double ch_km_dist2(const double *a, const double *b, size_t d);
 
+/* ch_km_dist2 with the row in float: the same operations on the same
+ * values (each float widened exactly to double), so the same result as
+ * ch_km_dist2 on the row's double copy. Reads half the memory. */
+double ch_km_dist2_f(const float *a, const double *b, size_t d);
+
 /* Per-round centroid geometry: half[k*k] gets half the distance between
  * every pair of centroids, s[k] half the distance of each centroid to its
  * nearest other one (INFINITY when k = 1). When c_prev is not NULL, shift[k]
@@ -49,13 +54,15 @@ void ch_km_elkan_shift(size_t m, size_t k, const double *shift, const int32_t *l
                        double *l);
 
 /* One Elkan assignment step over m rows with the geometry of
- * ch_km_elkan_geometry: updates label, u and l in place. Returns the number
+ * ch_km_elkan_geometry: updates label, u and l in place. xf (may be NULL)
+ * is a float copy of x whose every value equals x's exactly (the distances
+ * are then read from it, the same values at half the memory traffic). Returns the number
  * of rows whose label changed; dirty[k] (may be NULL) gets 1 for every
  * cluster that lost or gained a row (and is otherwise left alone); *n_dist
  * (may be NULL) the number of distances computed. Can't fail. */
-size_t ch_km_elkan_step(const double *x, size_t m, size_t d, const double *c, size_t k,
-                        const double *half, const double *s, int32_t *label, double *u, double *l,
-                        unsigned char *dirty, size_t *n_dist);
+size_t ch_km_elkan_step(const double *x, const float *xf, size_t m, size_t d, const double *c,
+                        size_t k, const double *half, const double *s, int32_t *label, double *u,
+                        double *l, unsigned char *dirty, size_t *n_dist);
 
 /* The head of a Lloyd node (sums[k*d], wsum[k], count[k], inertia; lloyd.h)
  * for m rows with labels `label`: the sums are accumulated in row order

@@ -1303,6 +1303,7 @@ typedef struct s_blk {
      * weights, counts) of those labels while head_ok */
     size_t el_k;
     uint64_t el_ver;
+    float *el_xf; /* x in float when every value is exactly a float (else NULL) */
     int32_t *el_label;
     double *el_u, *el_l, *el_head;
     bool el_head_ok;
@@ -1331,6 +1332,7 @@ static void s_blk_free(s_blk *b)
     free(b->xnf);
     free(b->id);
     free(b->row);
+    free(b->el_xf);
     free(b->el_label);
     free(b->el_u);
     free(b->el_l);
@@ -1424,6 +1426,18 @@ static int s_block_finish(s_worker *w, size_t lb, ch_err *err)
         }
     }
     ch_cl_row_norms(b->x, b->m, d, b->xn);
+    if (w->p.alg == ALG_ELKAN) {
+        /* Elkan reads the rows for single distances, memory-bound: from a
+         * float copy when it holds exactly the same values (pixels, counts) */
+        size_t n = b->m * d, i = 0;
+        while (i < n && (double)(float)b->x[i] == b->x[i]) {
+            i++;
+        }
+        b->el_xf = i == n && n > 0 ? ch_alloc_array(n, sizeof(float)) : NULL;
+        for (i = 0; b->el_xf && i < n; i++) {
+            b->el_xf[i] = (float)b->x[i];
+        }
+    }
     if (w->p.dtype == 1 && w->p.alg != ALG_ELKAN) { /* Elkan works in double */
         b->xf = ch_alloc_array(b->m ? b->m : 1, d * sizeof(float));
         b->xnf = malloc((b->m ? b->m : 1) * sizeof(float));
@@ -1578,8 +1592,8 @@ static int s_elkan_leaf(s_ctx *cx, size_t lb, double *out, ch_err *err)
         if (b->el_ver != 0 && b->el_ver == w->el_ver[1] && cx->shift) {
             ch_km_elkan_shift(m, k, cx->shift, b->el_label, b->el_u, b->el_l);
             memset(cx->dirty, 0, k);
-            changed = ch_km_elkan_step(b->x, m, d, c, k, cx->half, cx->sep, b->el_label, b->el_u,
-                                       b->el_l, cx->dirty, NULL);
+            changed = ch_km_elkan_step(b->x, b->el_xf, m, d, c, k, cx->half, cx->sep, b->el_label,
+                                       b->el_u, b->el_l, cx->dirty, NULL);
         } else if (m > 0) {
             double *scr = ch_alloc_array(m, k * sizeof(double));
             if (!scr) {

@@ -142,8 +142,8 @@ static void s_both(const ch_table *t, bool standardize, const size_t *init, size
             } else {
                 ch_km_elkan_shift(m, k, shift, lab_e + lo, u + lo, l + lo * k);
                 memset(dirty, 0, k);
-                ch_km_elkan_step(x + lo * d, m, d, ce, k, half, sep, lab_e + lo, u + lo, l + lo * k,
-                                 dirty, NULL);
+                ch_km_elkan_step(x + lo * d, NULL, m, d, ce, k, half, sep, lab_e + lo, u + lo,
+                                 l + lo * k, dirty, NULL);
                 ch_km_sums_update(k, d, x + lo * d, w + lo, lab_e + lo, m, dirty, head + b * len0);
             }
             /* the kept-and-updated sums are the bytes of a fresh sum */
@@ -247,7 +247,7 @@ static void test_ties(void)
     CHECK(half[1] == 1 && sep[0] == 1 && sep[1] == 1);
     unsigned char dirty[2] = {0, 0};
     size_t nd = 0;
-    CHECK(ch_km_elkan_step(x, 2, 2, c, 2, half, sep, label, u, l, dirty, &nd) == 1);
+    CHECK(ch_km_elkan_step(x, NULL, 2, 2, c, 2, half, sep, label, u, l, dirty, &nd) == 1);
     CHECK(label[0] == 0 && label[1] == 0 && dirty[0] && dirty[1]);
     CHECK(nd == 2); /* row 1 pruned by its bounds: no distance computed */
     /* the shift moves the bounds by each centroid's displacement */
@@ -256,10 +256,67 @@ static void test_ties(void)
     CHECK(u[0] == 1.5 && l[1] == 0 && l[3] >= 3.9);
 }
 
+/* Rows that are exactly floats (iris x 10: whole numbers): the step on the
+ * float copy gives the same labels and the same bounds, bit for bit, as on
+ * the doubles, iteration after iteration. */
+static void test_float_rows(void)
+{
+    ch_table *t = s_load("data/iris.csv");
+    size_t n = t->n_rows, d = t->n_cols, k = 3;
+    double *xn, *x = s_rows(t, false, &xn);
+    float *xf = malloc(n * d * sizeof *xf);
+    double *w = malloc(n * sizeof *w);
+    for (size_t i = 0; i < n * d; i++) {
+        x[i] = round(x[i] * 10);
+        xf[i] = (float)x[i];
+    }
+    for (size_t i = 0; i < n; i++) {
+        w[i] = 1;
+        CHECK(ch_km_dist2_f(xf + i * d, x, d) == ch_km_dist2(x + i * d, x, d));
+    }
+    ch_cl_row_norms(x, n, d, xn);
+    double c[12], cprev[12], cn[3], scr[150 * 3], half[9], sep[3], shift[3];
+    memcpy(c, x, d * sizeof(double));
+    memcpy(c + d, x + 50 * d, d * sizeof(double));
+    memcpy(c + 2 * d, x + 100 * d, d * sizeof(double));
+    int32_t la[150], lb[150];
+    double ua[150], ub[150], l_a[450], l_b[450];
+    ch_cl_row_norms(c, k, d, cn);
+    ch_km_elkan_init(x, xn, n, d, c, cn, k, scr, la, NULL, ua, l_a);
+    memcpy(lb, la, sizeof la);
+    memcpy(ub, ua, sizeof ua);
+    memcpy(l_b, l_a, sizeof l_a);
+    ch_km_shape sh = {k, d, 0};
+    double head[12 + 7];
+    size_t changed_total = 0;
+    for (int it = 0; it < 8; it++) {
+        ch_km_sums(k, d, x, w, la, n, head);
+        double s;
+        size_t n_empty;
+        memcpy(cprev, c, sizeof c);
+        ch_km_update(&sh, head, cprev, c, &s, &n_empty);
+        ch_km_elkan_geometry(c, cprev, k, d, half, sep, shift);
+        ch_km_elkan_shift(n, k, shift, la, ua, l_a);
+        ch_km_elkan_shift(n, k, shift, lb, ub, l_b);
+        changed_total += ch_km_elkan_step(x, NULL, n, d, c, k, half, sep, la, ua, l_a, NULL, NULL);
+        ch_km_elkan_step(x, xf, n, d, c, k, half, sep, lb, ub, l_b, NULL, NULL);
+        CHECK(memcmp(la, lb, sizeof la) == 0);
+        CHECK(memcmp(ua, ub, sizeof ua) == 0);
+        CHECK(memcmp(l_a, l_b, sizeof l_a) == 0);
+    }
+    CHECK(changed_total > 0); /* the labels did move */
+    free(x);
+    free(xn);
+    free(xf);
+    free(w);
+    ch_table_destroy(&t);
+}
+
 int main(void)
 {
     test_iris();
     test_wine();
     test_ties();
+    test_float_rows();
     CH_TEST_END();
 }
