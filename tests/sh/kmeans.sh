@@ -92,6 +92,19 @@ check "elkan with an empty cluster: Lloyd's model (scikit-learn's inertia 78.855
         stable "$T/far-elkan/summary.json" | grep -v "\"rounds\"" >"$T/b" &&
         cmp -s "$T/a" "$T/b" && grep -q "\"inertia\": 78.8556658259" "$T/a"'
 check "elkan reported the empty cluster" grep -q "empty_clusters" "$T/far-elkan/events.jsonl"
+# whole-number rows (iris x 10): the workers read Elkan's single distances
+# from an exact float copy; the model stays Lloyd's, for 1 and 2 workers
+awk -F, -v OFS=, 'NR == 1 { print; next } { print $1 * 10, $2 * 10, $3 * 10, $4 * 10, $5 }' \
+    data/iris.csv >"$T/iris10.csv"
+for m in lloyd-1 elkan-1 elkan-2; do
+    timeout 60 "$COHORT" run examples/kmeans.yaml --workers "${m#*-}" --out "$T/i10-$m" \
+        --set data.train="$T/iris10.csv" --set model.standardize=false \
+        --set model.method="${m%-*}" >"$T/i10-$m.log" 2>&1
+done
+check "elkan on whole-number rows (float copy): Lloyd's model, 1 and 2 workers alike" \
+    eval 'stable "$T/i10-lloyd-1/summary.json" >"$T/a" && stable "$T/i10-elkan-1/summary.json" >"$T/b" &&
+        stable "$T/i10-elkan-2/summary.json" >"$T/c" && cmp -s "$T/a" "$T/b" && cmp -s "$T/a" "$T/c" &&
+        grep -q "\"inertia\": [0-9]" "$T/a"'
 sil=$(num "$T/given-1/summary.json" silhouette)
 check "silhouette matches scikit-learn's silhouette_score 0.5528190123564095 ($sil)" \
     awk -v a="$sil" 'BEGIN { d = a - 0.5528190123564095; if (d < 0) d = -d; exit !(d <= 1e-6) }'
