@@ -79,6 +79,20 @@ same_for_workers given-elkan "$T/iris.yaml" --set model.method=elkan
 inertia=$(num "$T/given-elkan-1/summary.json" inertia)
 check "given-centroid Elkan matches scikit-learn's inertia ($inertia)" \
     awk -v a="$inertia" 'BEGIN { d = a - 78.851441426146; if (d < 0) d = -d; exit !(d <= 78.85e-10) }'
+# a worker killed during the Elkan rounds: its shard moves to a worker that
+# has no bounds for those blocks and rebuilds them; the model is unchanged
+COHORT_TEST_TASK_DELAY_MS=250 timeout 60 "$COHORT" run "$T/iris.yaml" --workers 3 \
+    --set model.method=elkan --set runtime.heartbeat_timeout=2 --out "$T/ekill" \
+    >/dev/null 2>"$T/ekill.err" &
+cpid=$!
+sleep 1.5
+victim=$(child "$(child $cpid)")
+[ -n "$victim" ] && kill -9 "$victim"
+wait $cpid
+check "elkan: a worker killed mid-run, its shard reassigned" \
+    grep -q '"topic": "worker.reassigned"' "$T/ekill/events.jsonl"
+check "elkan: the model after the kill is the one of 1 worker" \
+    eval 'stable "$T/given-elkan-1/summary.json" >"$T/a" && stable "$T/ekill/summary.json" >"$T/b" && cmp -s "$T/a" "$T/b"'
 # an empty cluster at once (a centroid far from every row): Elkan hands that
 # iteration to a Lloyd round (farthest points), and ends where Lloyd does
 # (one round more: the Elkan round that found the empty cluster)
