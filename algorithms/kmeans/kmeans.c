@@ -42,6 +42,9 @@ enum { INIT_PLUSPLUS = 0, INIT_PARALLEL, INIT_RANDOM, INIT_GIVEN };
 enum { ALG_LLOYD = 0, ALG_MINIBATCH, ALG_ELKAN };
 /* Elkan keeps k lower bounds per row and k x k centroid distances */
 enum { S_MAX_FAR = 32, S_ELKAN_MAX_K = 1024 };
+/* Elkan's kept per-block sums stop at this many bytes on a worker (beyond,
+ * every block re-sums every round: the same bytes, more time) */
+#define S_ELKAN_KEEP_BYTES ((size_t)256 << 20)
 
 static const char *const s_inits[] = {"k-means++", "k-means||", "random", "given", NULL};
 static const char *const s_algs[] = {"lloyd", "minibatch", "elkan", NULL};
@@ -1321,6 +1324,7 @@ typedef struct s_worker {
     double *el_c[2];
     uint64_t el_ver[2], el_next;
     size_t el_k;
+    bool el_keep; /* blocks keep their sums (k d doubles each) across rounds */
 } s_worker;
 
 static void s_blk_free(s_blk *b)
@@ -1568,7 +1572,7 @@ static int s_elkan_leaf(s_ctx *cx, size_t lb, double *out, ch_err *err)
     s_worker *w = cx->w;
     s_blk *b = &w->blk[lb];
     size_t k = cx->k, d = w->d, m = b->m, head = k * d + 2 * k + 1;
-    if (b->el_k != k || !b->el_head) {
+    if (b->el_k != k || !b->el_l) {
         free(b->el_label);
         free(b->el_u);
         free(b->el_l);
@@ -1576,13 +1580,13 @@ static int s_elkan_leaf(s_ctx *cx, size_t lb, double *out, ch_err *err)
         b->el_label = malloc((m ? m : 1) * sizeof *b->el_label);
         b->el_u = malloc((m ? m : 1) * sizeof *b->el_u);
         b->el_l = ch_alloc_array(m ? m : 1, k * sizeof *b->el_l);
-        b->el_head = malloc(head * sizeof *b->el_head);
+        b->el_head = w->el_keep ? malloc(head * sizeof *b->el_head) : NULL;
         b->el_k = k;
         b->el_ver = 0;
         b->el_head_ok = false;
-        if (!b->el_label || !b->el_u || !b->el_l || !b->el_head) {
-            free(b->el_head);
-            b->el_head = NULL;
+        if (!b->el_label || !b->el_u || !b->el_l || (w->el_keep && !b->el_head)) {
+            free(b->el_l);
+            b->el_l = NULL;
             return ch_err_set(err, CH_ENOMEM, "out of memory for the bounds of %zu rows", m);
         }
     }
@@ -1611,11 +1615,15 @@ static int s_elkan_leaf(s_ctx *cx, size_t lb, double *out, ch_err *err)
             b->el_head_ok = false;
         }
     }
-    if (!b->el_head_ok) {
-        ch_km_sums(k, d, b->x, b->w, b->el_label, m, b->el_head);
-        b->el_head_ok = true;
+    if (!w->el_keep) {
+        ch_km_sums(k, d, b->x, b->w, b->el_label, m, out);
+    } else {
+        if (!b->el_head_ok) {
+            ch_km_sums(k, d, b->x, b->w, b->el_label, m, b->el_head);
+            b->el_head_ok = true;
+        }
+        memcpy(out, b->el_head, head * sizeof *out);
     }
-    memcpy(out, b->el_head, head * sizeof *out);
     if (cx->t->exact) {
         double inertia = 0;
         for (size_t i = 0; i < m; i++) {
@@ -1900,6 +1908,9 @@ static int s_elkan_setup(s_ctx *cx, ch_err *err)
         w->el_ver[0] = ++w->el_next;
         memcpy(w->el_c[0], c, kd * sizeof(double));
     }
+    size_t keep;
+    w->el_keep = ch_mul_size(kd + 2 * k + 1, w->env->plan->n_blocks * sizeof(double), &keep) == 0 &&
+                 keep <= S_ELKAN_KEEP_BYTES;
     cx->half = ch_alloc_array(k, k * sizeof(double));
     cx->sep = malloc(k * sizeof(double));
     cx->dirty = malloc(k);
