@@ -312,11 +312,58 @@ static void test_float_rows(void)
     ch_table_destroy(&t);
 }
 
+/* ch_cl_gather_many gives what ch_cl_gather gives list by list: scattered
+ * rows (every 7th, wrapping), three lists, standardised and not. */
+static void test_gather_many(void)
+{
+    ch_table *t = s_load("data/wine.csv");
+    size_t n = t->n_rows, d = t->n_cols;
+    size_t *rows = malloc(n * sizeof *rows);
+    for (size_t i = 0; i < n; i++) {
+        rows[i] = (i * 7) % n;
+    }
+    double mean[MAXD], scale[MAXD];
+    for (size_t j = 0; j < d; j++) {
+        mean[j] = (double)j;
+        scale[j] = 1.5 + (double)j;
+    }
+    size_t cut[4] = {0, 50, 51, n};
+    for (int std = 0; std < 2; std++) {
+        ch_cl_gather_job jobs[3];
+        double *xa = malloc(n * d * sizeof *xa), *xb = malloc(n * d * sizeof *xb);
+        double *wa = malloc(n * sizeof *wa), *wb = malloc(n * sizeof *wb);
+        size_t *ka = malloc(n * sizeof *ka), *kb = malloc(n * sizeof *kb);
+        for (size_t b = 0; b < 3; b++) {
+            jobs[b] = (ch_cl_gather_job){rows + cut[b], cut[b + 1] - cut[b], xa + cut[b] * d,
+                                         ka + cut[b],   wa + cut[b],         0};
+        }
+        CHECK(ch_cl_gather_many(t, jobs, 3, std ? mean : NULL, scale) == 0);
+        for (size_t b = 0; b < 3; b++) {
+            size_t m = ch_cl_gather(t, rows + cut[b], cut[b + 1] - cut[b], std ? mean : NULL, scale,
+                                    xb + cut[b] * d, kb + cut[b], wb + cut[b]);
+            CHECK(m == jobs[b].m && m == cut[b + 1] - cut[b]);
+        }
+        CHECK(memcmp(xa, xb, n * d * sizeof *xa) == 0);
+        CHECK(memcmp(ka, kb, n * sizeof *ka) == 0 && memcmp(wa, wb, n * sizeof *wa) == 0);
+        CHECK(ka[1] == 7 &&
+              xa[d] == (std ? (t->cols[0].values[7] - 0) / 1.5 : t->cols[0].values[7]));
+        free(xa);
+        free(xb);
+        free(wa);
+        free(wb);
+        free(ka);
+        free(kb);
+    }
+    free(rows);
+    ch_table_destroy(&t);
+}
+
 int main(void)
 {
     test_iris();
     test_wine();
     test_ties();
     test_float_rows();
+    test_gather_many();
     CH_TEST_END();
 }
