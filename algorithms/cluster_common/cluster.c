@@ -126,6 +126,68 @@ void ch_cl_moments_scale(const double *node, size_t d, double *mean, double *sca
     }
 }
 
+int ch_cl_gather_many(const ch_table *t, ch_cl_gather_job *jobs, size_t n_jobs, const double *mean,
+                      const double *scale)
+{
+    size_t d = t->n_cols, total = 0;
+    for (size_t b = 0; b < n_jobs; b++) {
+        total += jobs[b].n;
+    }
+    unsigned char *miss = calloc(total ? total : 1, 1);
+    size_t *pos = malloc((total ? total : 1) * sizeof *pos);
+    if (!miss || !pos) {
+        free(miss);
+        free(pos);
+        return CH_ENOMEM;
+    }
+    for (size_t j = 0; j < d; j++) {
+        const double *col = t->cols[j].values;
+        size_t off = 0;
+        for (size_t b = 0; b < n_jobs; b++) {
+            for (size_t r = 0; r < jobs[b].n; r++) {
+                miss[off + r] |= isnan(col[jobs[b].rows[r]]) ? 1 : 0;
+            }
+            off += jobs[b].n;
+        }
+    }
+    size_t off = 0;
+    for (size_t b = 0; b < n_jobs; b++) {
+        ch_cl_gather_job *g = &jobs[b];
+        g->m = 0;
+        for (size_t r = 0; r < g->n; r++) {
+            if (!miss[off + r]) {
+                size_t row = g->rows[r];
+                pos[off + g->m] = row;
+                if (g->kept) {
+                    g->kept[g->m] = row;
+                }
+                if (g->w) {
+                    g->w[g->m] = t->weights ? t->weights[row] : 1.0;
+                }
+                g->m++;
+            }
+        }
+        off += g->n;
+    }
+    for (size_t j = 0; j < d; j++) {
+        const double *col = t->cols[j].values;
+        double mu = mean ? mean[j] : 0, sc = mean ? scale[j] : 1;
+        off = 0;
+        for (size_t b = 0; b < n_jobs; b++) {
+            const size_t *p = pos + off;
+            double *x = jobs[b].x;
+            for (size_t i = 0; i < jobs[b].m; i++) {
+                double v = col[p[i]];
+                x[i * d + j] = mean ? (v - mu) / sc : v;
+            }
+            off += jobs[b].n;
+        }
+    }
+    free(miss);
+    free(pos);
+    return 0;
+}
+
 size_t ch_cl_gather(const ch_table *t, const size_t *rows, size_t n, const double *mean,
                     const double *scale, double *x, size_t *kept, double *w)
 {

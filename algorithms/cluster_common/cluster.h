@@ -59,6 +59,24 @@ bool ch_cl_row_missing(const ch_table *t, size_t i);
 size_t ch_cl_gather(const ch_table *t, const size_t *rows, size_t n, const double *mean,
                     const double *scale, double *x, size_t *kept, double *w);
 
+/* One row list of ch_cl_gather_many: rows[0..n) in, x (n x d), kept[n]
+ * (may be NULL), w[n] (may be NULL) out, and m, the number of complete rows. */
+typedef struct ch_cl_gather_job {
+    const size_t *rows;
+    size_t n;
+    double *x;
+    size_t *kept;
+    double *w;
+    size_t m;
+} ch_cl_gather_job;
+
+/* ch_cl_gather for n_jobs row lists at once, the same values: each column
+ * is read once for all of them, which keeps it in cache when the rows are
+ * scattered over a large table (one call per list misses the cache on
+ * nearly every value). Returns 0 or CH_ENOMEM (nothing gathered). */
+int ch_cl_gather_many(const ch_table *t, ch_cl_gather_job *jobs, size_t n_jobs, const double *mean,
+                      const double *scale);
+
 /* predict for a centroid model: out[i] is the index of the centroid (k x d,
  * standardised space) nearest to row i of t (Euclidean, the first on ties),
  * NaN for a row with a missing value. `algo` names the model in errors. */

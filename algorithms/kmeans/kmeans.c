@@ -1,4 +1,5 @@
-/* kmeans.c: distributed k-means (Lloyd, mini-batch), exact across workers.
+/* kmeans.c: distributed k-means (Lloyd, Elkan, mini-batch), exact across
+ * workers.
  *
  * Rounds, each reduced over the fixed block tree of common/reduce.h so that
  * the centroids are the same bytes for any number of workers:
@@ -10,13 +11,19 @@
  *   LLOYD    per-cluster weighted sums, weights, counts, inertia and the
  *            farthest points (for the empty-cluster rule, lloyd.h), one round
  *            per iteration; mini-batch uses a hashed subset of rows;
+ *   ELKAN    the same sums with Elkan's bounds (elkan.h), which the workers
+ *            keep per block across rounds; a block whose labels did not
+ *            change sends the sums it kept (the same bytes); an empty
+ *            cluster turns that iteration into a LLOYD round (far points);
  *   EVAL     sizes, per-cluster inertia and spread, contingency with the
  *            target, overall mean (Davies-Bouldin, Calinski-Harabasz, ARI);
  *   SIL      exact silhouette: each worker scores its blocks' rows against
  *            every row (or a seeded sample of silhouette_max_rows rows).
- * Distances go through dgemm (or sgemm with model.dtype float32). */
+ * Distances go through dgemm (or sgemm with model.dtype float32); the final
+ * E-step and EVAL recompute each row's distance to its centroid in double. */
 #include "algorithms/algo.h"
 #include "algorithms/cluster_common/cluster.h"
+#include "algorithms/kmeans/elkan.h"
 #include "algorithms/kmeans/kmeans_report.h"
 #include "algorithms/kmeans/lloyd.h"
 #include "common/log.h"
@@ -29,14 +36,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { OP_MOMENTS = 1, OP_SAMPLE, OP_PAR, OP_PARW, OP_LLOYD, OP_EVAL, OP_SIL };
+enum { OP_MOMENTS = 1, OP_SAMPLE, OP_PAR, OP_PARW, OP_LLOYD, OP_EVAL, OP_SIL, OP_ELKAN };
 enum { PH_MOMENTS = 0, PH_SAMPLE, PH_PAR, PH_PARW, PH_LLOYD, PH_EVAL, PH_SIL, PH_DONE };
 enum { INIT_PLUSPLUS = 0, INIT_PARALLEL, INIT_RANDOM, INIT_GIVEN };
-enum { ALG_LLOYD = 0, ALG_MINIBATCH };
-enum { S_MAX_FAR = 32 };
+enum { ALG_LLOYD = 0, ALG_MINIBATCH, ALG_ELKAN };
+/* Elkan keeps k lower bounds per row and k x k centroid distances */
+enum { S_MAX_FAR = 32, S_ELKAN_MAX_K = 1024 };
+/* Elkan's kept per-block sums stop at this many bytes on a worker (beyond,
+ * every block re-sums every round: the same bytes, more time) */
+#define S_ELKAN_KEEP_BYTES ((size_t)256 << 20)
 
 static const char *const s_inits[] = {"k-means++", "k-means||", "random", "given", NULL};
-static const char *const s_algs[] = {"lloyd", "minibatch", NULL};
+static const char *const s_algs[] = {"lloyd", "minibatch", "elkan", NULL};
 static const char *const s_dtypes[] = {"float64", "float32", NULL};
 
 /* Hash streams for row sampling (independent of the worker holding a row). */
@@ -72,6 +83,12 @@ static int s_read_params(ch_config *cfg, s_params *p, ch_err *err)
         (rc = ch_cfg_bool(cfg, "model.silhouette", true, &p->silhouette, err)) ||
         (rc = ch_cfg_int(cfg, "model.silhouette_max_rows", 10000, 2, 1L << 40, &p->sil_max, err))) {
         return rc;
+    }
+    if (p->alg == ALG_ELKAN && p->k > S_ELKAN_MAX_K) {
+        return ch_err_set(err, CH_EINVAL,
+                          "%s: model.method elkan keeps k lower bounds per row and is limited to "
+                          "k <= %d (k is %ld): use model.method lloyd",
+                          ch_config_where(cfg, "model.method"), S_ELKAN_MAX_K, p->k);
     }
     if (p->init == INIT_GIVEN) {
         if ((rc = ch_cfg_str(cfg, "model.init_centroids", NULL, &p->given_path, err))) {
@@ -121,6 +138,7 @@ typedef struct s_task {
     const double *mean, *scale; /* NULL: no standardisation */
     const double *c;            /* k x d */
     double phi, oversampling, fraction;
+    bool exact; /* labels and distances exact in double */
 } s_task;
 
 static int s_task_pack(const s_task *t, ch_buf *out, ch_err *err)
@@ -143,6 +161,7 @@ static int s_task_pack(const s_task *t, ch_buf *out, ch_err *err)
     m.oversampling = t->oversampling;
     m.fraction = t->fraction;
     m.far = t->far;
+    m.exact = t->exact;
     size_t size = cohort__kmeans__task__get_packed_size(&m);
     if (ch_buf_reserve(out, size) != 0) {
         return ch_err_set(err, CH_ENOMEM, "out of memory");
@@ -185,6 +204,7 @@ typedef struct s_coord {
     int phase;
     uint32_t restart, iter, par_round;
     bool final_estep;
+    bool fallback;        /* Elkan met an empty cluster: redo the iteration as Lloyd */
     double *mean, *scale; /* d each; used when standardize */
     double n_used, n_skipped, tol_scaled;
     double *given;   /* k x d as read */
@@ -346,10 +366,14 @@ static int s_next_task(void *vst, uint32_t round, uint32_t *op, ch_buf *payload,
         t.oversampling = st->p.oversampling * (double)st->k;
         break;
     case PH_LLOYD:
-        *op = OP_LLOYD;
+        *op = st->p.alg == ALG_ELKAN && !st->fallback ? OP_ELKAN : OP_LLOYD;
         t.c = st->c;
         t.iter = st->iter;
         t.fraction = 1;
+        t.exact = st->final_estep;
+        if (*op == OP_ELKAN) {
+            break;
+        }
         if (st->p.alg == ALG_MINIBATCH && !st->final_estep) {
             t.fraction = (double)st->p.batch_size / st->n_used;
             t.fraction = t.fraction < 1 ? t.fraction : 1;
@@ -361,6 +385,7 @@ static int s_next_task(void *vst, uint32_t round, uint32_t *op, ch_buf *payload,
     case PH_SIL:
         *op = st->phase == PH_EVAL ? OP_EVAL : OP_SIL;
         t.c = st->best_c;
+        t.exact = true;
         break;
     default:
         return 1;
@@ -686,6 +711,7 @@ static int s_agg_lloyd(s_coord *st, const ch_update *ups, size_t n, ch_round_met
         free(root);
         return rc;
     }
+    st->fallback = false;
     double inertia = root[st->k * st->d + 2 * st->k];
     if (st->final_estep) {
         ch_round_metric(m, "inertia", inertia);
@@ -718,6 +744,55 @@ static int s_agg_lloyd(s_coord *st, const ch_update *ups, size_t n, ch_round_met
     return 0;
 }
 
+/* An Elkan round: the reduced sums of the exact labels (no inertia, no far
+ * points); the final E-step's inertia is exact, in double. An empty cluster
+ * sends the same iteration back as a Lloyd round, whose far points serve the
+ * empty-cluster rule; the workers' bounds stay valid across it. */
+static int s_agg_elkan(s_coord *st, const ch_update *ups, size_t n, ch_round_metrics *m,
+                       ch_err *err)
+{
+    ch_km_shape sh = {st->k, st->d, 0};
+    size_t len = ch_km_node_len(&sh);
+    double *root = malloc(len * sizeof *root);
+    if (!root) {
+        return ch_err_set(err, CH_ENOMEM, "out of memory");
+    }
+    int rc = s_reduce(st, ups, n, len, ch_km_combine, &sh, root, NULL, err);
+    if (rc) {
+        free(root);
+        return rc;
+    }
+    if (st->final_estep) {
+        double inertia = root[st->k * st->d + 2 * st->k];
+        ch_round_metric(m, "inertia", inertia);
+        s_hist(st, inertia);
+        free(root);
+        return s_end_restart(st, inertia, err);
+    }
+    size_t n_empty = 0;
+    for (size_t c = 0; c < st->k; c++) {
+        n_empty += !(root[st->k * st->d + c] > 0);
+    }
+    if (n_empty) {
+        ch_round_metric(m, "empty_clusters", (double)n_empty);
+        st->fallback = true;
+        free(root);
+        return 0;
+    }
+    double shift;
+    ch_km_update(&sh, root, st->c, st->c_next, &shift, &n_empty);
+    ch_round_metric(m, "center_shift", shift);
+    free(root);
+    double *t = st->c;
+    st->c = st->c_next;
+    st->c_next = t;
+    st->iter++;
+    if (st->iter >= (uint32_t)st->p.max_iter || shift <= st->tol_scaled) {
+        st->final_estep = true;
+    }
+    return 0;
+}
+
 static int s_aggregate(void *vst, uint32_t round, uint32_t op, const ch_update *ups, size_t n,
                        ch_round_metrics *m, ch_err *err)
 {
@@ -734,6 +809,8 @@ static int s_aggregate(void *vst, uint32_t round, uint32_t op, const ch_update *
         return s_agg_parw(st, ups, n, err);
     case OP_LLOYD:
         return s_agg_lloyd(st, ups, n, m, err);
+    case OP_ELKAN:
+        return s_agg_elkan(st, ups, n, m, err);
     case OP_EVAL: {
         int rc = s_reduce(st, ups, n, s_eval_len(st->k, st->d, st->q), ch_combine_sum, NULL,
                           st->eval, NULL, err);
@@ -1224,6 +1301,15 @@ typedef struct s_blk {
     float *xf, *xnf;
     uint64_t *id;
     size_t *row;
+    /* Elkan state: labels, upper and k lower bounds per row, valid for the
+     * worker's centroid version el_ver (0: none), and the node head (sums,
+     * weights, counts) of those labels while head_ok */
+    size_t el_k;
+    uint64_t el_ver;
+    float *el_xf; /* x in float when every value is exactly a float (else NULL) */
+    int32_t *el_label;
+    double *el_u, *el_l, *el_head;
+    bool el_head_ok;
 } s_blk;
 
 typedef struct s_worker {
@@ -1233,6 +1319,12 @@ typedef struct s_worker {
     double *mean, *scale;
     bool have_scale, scaled;
     s_blk *blk;
+    /* the last two centroid sets of Elkan tasks: [0] current, [1] previous,
+     * with their versions (0: none) */
+    double *el_c[2];
+    uint64_t el_ver[2], el_next;
+    size_t el_k;
+    bool el_keep; /* blocks keep their sums (k d doubles each) across rounds */
 } s_worker;
 
 static void s_blk_free(s_blk *b)
@@ -1244,6 +1336,11 @@ static void s_blk_free(s_blk *b)
     free(b->xnf);
     free(b->id);
     free(b->row);
+    free(b->el_xf);
+    free(b->el_label);
+    free(b->el_u);
+    free(b->el_l);
+    free(b->el_head);
     memset(b, 0, sizeof *b);
 }
 
@@ -1257,6 +1354,8 @@ static void s_worker_destroy(void **pw)
         s_blk_free(&w->blk[b]);
     }
     free(w->blk);
+    free(w->el_c[0]);
+    free(w->el_c[1]);
     free(w->mean);
     free(w->scale);
     free(w);
@@ -1300,15 +1399,12 @@ static uint64_t s_row_id(const s_worker *w, size_t lb, size_t r)
     return ((uint64_t)(w->env->block_offset + lb) << 32) | (r - plan->block_begin[lb]);
 }
 
-/* Builds (once per standardisation) the dense rows of local block lb. */
-static int s_block(s_worker *w, size_t lb, ch_err *err)
+/* Allocates the arrays of local block lb (n rows, not yet gathered). */
+static int s_block_alloc(s_worker *w, size_t lb, ch_err *err)
 {
     s_blk *b = &w->blk[lb];
-    if (b->ready) {
-        return 0;
-    }
     const ch_plan *plan = w->env->plan;
-    size_t lo = plan->block_begin[lb], hi = plan->block_begin[lb + 1], n = hi - lo, d = w->d;
+    size_t n = plan->block_begin[lb + 1] - plan->block_begin[lb], d = w->d;
     b->x = ch_alloc_array(n ? n : 1, d * sizeof(double));
     b->xn = malloc((n ? n : 1) * sizeof(double));
     b->w = malloc((n ? n : 1) * sizeof(double));
@@ -1318,8 +1414,15 @@ static int s_block(s_worker *w, size_t lb, ch_err *err)
         s_blk_free(b);
         return ch_err_set(err, CH_ENOMEM, "out of memory for a block of %zu rows", n);
     }
-    b->m = ch_cl_gather(w->env->train, plan->rows + lo, n, w->scaled ? w->mean : NULL, w->scale,
-                        b->x, b->row, b->w);
+    return 0;
+}
+
+/* Completes gathered block lb: row ids, norms, the float copy. */
+static int s_block_finish(s_worker *w, size_t lb, ch_err *err)
+{
+    s_blk *b = &w->blk[lb];
+    const ch_plan *plan = w->env->plan;
+    size_t lo = plan->block_begin[lb], hi = plan->block_begin[lb + 1], d = w->d;
     size_t k = 0;
     for (size_t r = lo; r < hi && k < b->m; r++) {
         if (plan->rows[r] == b->row[k]) {
@@ -1327,7 +1430,19 @@ static int s_block(s_worker *w, size_t lb, ch_err *err)
         }
     }
     ch_cl_row_norms(b->x, b->m, d, b->xn);
-    if (w->p.dtype == 1) {
+    if (w->p.alg == ALG_ELKAN) {
+        /* Elkan reads the rows for single distances, memory-bound: from a
+         * float copy when it holds exactly the same values (pixels, counts) */
+        size_t n = b->m * d, i = 0;
+        while (i < n && (double)(float)b->x[i] == b->x[i]) {
+            i++;
+        }
+        b->el_xf = i == n && n > 0 ? ch_alloc_array(n, sizeof(float)) : NULL;
+        for (i = 0; b->el_xf && i < n; i++) {
+            b->el_xf[i] = (float)b->x[i];
+        }
+    }
+    if (w->p.dtype == 1 && w->p.alg != ALG_ELKAN) { /* Elkan works in double */
         b->xf = ch_alloc_array(b->m ? b->m : 1, d * sizeof(float));
         b->xnf = malloc((b->m ? b->m : 1) * sizeof(float));
         if (!b->xf || !b->xnf) {
@@ -1349,6 +1464,51 @@ static int s_block(s_worker *w, size_t lb, ch_err *err)
     return 0;
 }
 
+/* Builds (once per standardisation) the dense rows of local blocks
+ * [lb0, lb1) that are not built yet, gathering them together
+ * (ch_cl_gather_many: one pass over each column for all the blocks). */
+static int s_blocks(s_worker *w, size_t lb0, size_t lb1, ch_err *err)
+{
+    const ch_plan *plan = w->env->plan;
+    ch_cl_gather_job *jobs = calloc(lb1 > lb0 ? lb1 - lb0 : 1, sizeof *jobs);
+    size_t *which = calloc(lb1 > lb0 ? lb1 - lb0 : 1, sizeof *which);
+    size_t nj = 0;
+    int rc = 0;
+    if (!jobs || !which) {
+        rc = ch_err_set(err, CH_ENOMEM, "out of memory");
+    }
+    for (size_t lb = lb0; rc == 0 && lb < lb1; lb++) {
+        s_blk *b = &w->blk[lb];
+        if (b->ready || (rc = s_block_alloc(w, lb, err)) != 0) {
+            continue;
+        }
+        size_t lo = plan->block_begin[lb];
+        jobs[nj] = (ch_cl_gather_job){
+            plan->rows + lo, plan->block_begin[lb + 1] - lo, b->x, b->row, b->w, 0};
+        which[nj++] = lb;
+    }
+    if (rc == 0 && nj > 0 &&
+        ch_cl_gather_many(w->env->train, jobs, nj, w->scaled ? w->mean : NULL, w->scale) != 0) {
+        rc = ch_err_set(err, CH_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < nj; i++) {
+        if (rc == 0) {
+            w->blk[which[i]].m = jobs[i].m;
+            rc = s_block_finish(w, which[i], err);
+        } else {
+            s_blk_free(&w->blk[which[i]]);
+        }
+    }
+    free(jobs);
+    free(which);
+    return rc;
+}
+
+static int s_block(s_worker *w, size_t lb, ch_err *err)
+{
+    return s_blocks(w, lb, lb + 1, err);
+}
+
 typedef struct s_ctx {
     s_worker *w;
     uint32_t op;
@@ -1356,6 +1516,8 @@ typedef struct s_ctx {
     size_t k;
     float *cf, *cnf; /* float copies of the centroids */
     double *cn;
+    double *half, *sep, *shift; /* Elkan geometry (elkan.h); shift NULL: no previous */
+    unsigned char *dirty;       /* k: the clusters an Elkan step changed */
     ch_km_shape shape;
     ch_buf *rows;
     /* silhouette reference set */
@@ -1366,7 +1528,8 @@ typedef struct s_ctx {
     double *ref_count;
 } s_ctx;
 
-/* Labels and squared distances of block b's rows to the task's centroids. */
+/* Labels and squared distances of block b's rows to the task's centroids;
+ * exact in double when the task says so (ch_km_elkan_init). */
 static int s_assign(s_ctx *cx, s_blk *b, int32_t *label, double *dist2, ch_err *err)
 {
     size_t k = cx->k, d = cx->w->d;
@@ -1374,7 +1537,15 @@ static int s_assign(s_ctx *cx, s_blk *b, int32_t *label, double *dist2, ch_err *
         return 0;
     }
     size_t m = b->m;
-    if (cx->w->p.dtype == 1) {
+    if (cx->t->exact) {
+        double *scr = ch_alloc_array(m, k * sizeof(double));
+        if (!scr) {
+            return ch_err_set(err, CH_ENOMEM, "out of memory");
+        }
+        ch_km_elkan_init(b->x, b->xn, m, d, cx->t->centroids, cx->cn, k, scr, label, dist2, NULL,
+                         NULL);
+        free(scr);
+    } else if (cx->w->p.dtype == 1 && b->xf) {
         float *scr = ch_alloc_array(m, k * sizeof(float));
         if (!scr) {
             return ch_err_set(err, CH_ENOMEM, "out of memory");
@@ -1388,6 +1559,77 @@ static int s_assign(s_ctx *cx, s_blk *b, int32_t *label, double *dist2, ch_err *
         }
         ch_cl_assign(b->x, b->xn, m, d, cx->t->centroids, cx->cn, k, scr, label, dist2);
         free(scr);
+    }
+    return 0;
+}
+
+/* Elkan leaf of local block lb: moves the block's bounds to the task's
+ * centroids (or builds them), one Elkan step, the node head from the labels
+ * (kept while no label changes), and with an exact task the inertia in
+ * double. */
+static int s_elkan_leaf(s_ctx *cx, size_t lb, double *out, ch_err *err)
+{
+    s_worker *w = cx->w;
+    s_blk *b = &w->blk[lb];
+    size_t k = cx->k, d = w->d, m = b->m, head = k * d + 2 * k + 1;
+    if (b->el_k != k || !b->el_l) {
+        free(b->el_label);
+        free(b->el_u);
+        free(b->el_l);
+        free(b->el_head);
+        b->el_label = malloc((m ? m : 1) * sizeof *b->el_label);
+        b->el_u = malloc((m ? m : 1) * sizeof *b->el_u);
+        b->el_l = ch_alloc_array(m ? m : 1, k * sizeof *b->el_l);
+        b->el_head = w->el_keep ? malloc(head * sizeof *b->el_head) : NULL;
+        b->el_k = k;
+        b->el_ver = 0;
+        b->el_head_ok = false;
+        if (!b->el_label || !b->el_u || !b->el_l || (w->el_keep && !b->el_head)) {
+            free(b->el_l);
+            b->el_l = NULL;
+            return ch_err_set(err, CH_ENOMEM, "out of memory for the bounds of %zu rows", m);
+        }
+    }
+    const double *c = cx->t->centroids;
+    if (b->el_ver != w->el_ver[0]) {
+        size_t changed = m;
+        if (b->el_ver != 0 && b->el_ver == w->el_ver[1] && cx->shift) {
+            ch_km_elkan_shift(m, k, cx->shift, b->el_label, b->el_u, b->el_l);
+            memset(cx->dirty, 0, k);
+            changed = ch_km_elkan_step(b->x, b->el_xf, m, d, c, k, cx->half, cx->sep, b->el_label,
+                                       b->el_u, b->el_l, cx->dirty, NULL);
+        } else if (m > 0) {
+            double *scr = ch_alloc_array(m, k * sizeof(double));
+            if (!scr) {
+                return ch_err_set(err, CH_ENOMEM, "out of memory");
+            }
+            ch_km_elkan_init(b->x, b->xn, m, d, c, cx->cn, k, scr, b->el_label, NULL, b->el_u,
+                             b->el_l);
+            free(scr);
+        }
+        b->el_ver = w->el_ver[0];
+        if (changed && b->el_head_ok && changed < m) {
+            /* only the clusters that lost or gained rows are re-summed */
+            ch_km_sums_update(k, d, b->x, b->w, b->el_label, m, cx->dirty, b->el_head);
+        } else if (changed) {
+            b->el_head_ok = false;
+        }
+    }
+    if (!w->el_keep) {
+        ch_km_sums(k, d, b->x, b->w, b->el_label, m, out);
+    } else {
+        if (!b->el_head_ok) {
+            ch_km_sums(k, d, b->x, b->w, b->el_label, m, b->el_head);
+            b->el_head_ok = true;
+        }
+        memcpy(out, b->el_head, head * sizeof *out);
+    }
+    if (cx->t->exact) {
+        double inertia = 0;
+        for (size_t i = 0; i < m; i++) {
+            inertia += b->w[i] * ch_km_dist2(b->x + i * d, c + (size_t)b->el_label[i] * d, d);
+        }
+        out[head - 1] = inertia;
     }
     return 0;
 }
@@ -1407,6 +1649,9 @@ static int s_leaf(void *vcx, size_t block, double *out, ch_err *err)
     int rc = s_block(w, lb, err);
     if (rc) {
         return rc;
+    }
+    if (cx->op == OP_ELKAN) {
+        return s_elkan_leaf(cx, lb, out, err);
     }
     s_blk *b = &w->blk[lb];
     size_t m = b->m;
@@ -1632,6 +1877,52 @@ static int s_sil_setup(s_ctx *cx, ch_err *err)
     return rc;
 }
 
+/* Elkan round setup: the task's centroids become the worker's current set
+ * (the old current one the previous set) unless they are the same bytes,
+ * and the geometry of the step: half distances, separations and, when a
+ * previous set exists, the shifts from it. */
+static int s_elkan_setup(s_ctx *cx, ch_err *err)
+{
+    s_worker *w = cx->w;
+    size_t k = cx->k, d = w->d, kd = k * d;
+    if (k > S_ELKAN_MAX_K) {
+        return ch_err_set(err, CH_EPROTO, "kmeans task: k = %zu is too large for elkan", k);
+    }
+    const double *c = cx->t->centroids;
+    if (w->el_k != k) {
+        free(w->el_c[0]);
+        free(w->el_c[1]);
+        w->el_c[0] = ch_alloc_array(kd, sizeof(double));
+        w->el_c[1] = ch_alloc_array(kd, sizeof(double));
+        w->el_ver[0] = w->el_ver[1] = 0;
+        w->el_k = w->el_c[0] && w->el_c[1] ? k : 0;
+        if (!w->el_k) {
+            return ch_err_set(err, CH_ENOMEM, "out of memory");
+        }
+    }
+    if (w->el_ver[0] == 0 || memcmp(w->el_c[0], c, kd * sizeof(double)) != 0) {
+        double *t = w->el_c[1];
+        w->el_c[1] = w->el_c[0];
+        w->el_c[0] = t;
+        w->el_ver[1] = w->el_ver[0];
+        w->el_ver[0] = ++w->el_next;
+        memcpy(w->el_c[0], c, kd * sizeof(double));
+    }
+    size_t keep;
+    w->el_keep = ch_mul_size(kd + 2 * k + 1, w->env->plan->n_blocks * sizeof(double), &keep) == 0 &&
+                 keep <= S_ELKAN_KEEP_BYTES;
+    cx->half = ch_alloc_array(k, k * sizeof(double));
+    cx->sep = malloc(k * sizeof(double));
+    cx->dirty = malloc(k);
+    cx->shift = w->el_ver[1] ? malloc(k * sizeof(double)) : NULL;
+    if (!cx->half || !cx->sep || !cx->dirty || (w->el_ver[1] && !cx->shift)) {
+        return ch_err_set(err, CH_ENOMEM, "out of memory");
+    }
+    ch_km_elkan_geometry(w->el_c[0], w->el_ver[1] ? w->el_c[1] : NULL, k, d, cx->half, cx->sep,
+                         cx->shift);
+    return 0;
+}
+
 static int s_check_task(s_worker *w, uint32_t op, const Cohort__Kmeans__Task *t, ch_err *err)
 {
     size_t d = w->d;
@@ -1669,6 +1960,7 @@ static size_t s_leaf_len(const s_ctx *cx, uint32_t op)
     case OP_PARW:
         return k;
     case OP_LLOYD:
+    case OP_ELKAN:
         return ch_km_node_len(&cx->shape);
     case OP_EVAL:
         return s_eval_len(k, d, cx->w->q);
@@ -1683,7 +1975,7 @@ static int s_run_task(void *vw, uint32_t round, uint32_t op, const uint8_t *payl
     s_worker *w = vw;
     (void)round;
     const ch_plan *plan = w->env->plan;
-    if (op < OP_MOMENTS || op > OP_SIL) {
+    if (op < OP_MOMENTS || op > OP_ELKAN) {
         return ch_err_set(err, CH_EPROTO, "kmeans: unknown op %u", op);
     }
     if (shard >= plan->n_shards) {
@@ -1741,13 +2033,20 @@ static int s_run_task(void *vw, uint32_t round, uint32_t op, const uint8_t *payl
     if (rc == 0 && op == OP_SIL) {
         rc = s_sil_setup(&cx, err);
     }
+    if (rc == 0 && op == OP_ELKAN) {
+        rc = s_elkan_setup(&cx, err);
+    }
+    if (rc == 0 && op != OP_MOMENTS) {
+        rc = s_blocks(w, plan->shard_block[shard], plan->shard_block[shard + 1], err);
+    }
     if (rc == 0) {
         size_t b0 = w->env->block_offset + plan->shard_block[shard];
         size_t b1 = w->env->block_offset + plan->shard_block[shard + 1];
         *samples = ch_plan_shard_end(plan, shard) - ch_plan_shard_begin(plan, shard);
-        void *cctx = op == OP_LLOYD ? (void *)&cx.shape : NULL;
+        bool node = op == OP_LLOYD || op == OP_ELKAN;
+        void *cctx = node ? (void *)&cx.shape : NULL;
         ch_combine_fn fn = op == OP_MOMENTS ? ch_cl_moments_combine
-                           : op == OP_LLOYD ? ch_km_combine
+                           : node           ? ch_km_combine
                                             : ch_combine_sum;
         rc = ch_reduce_range(w->env->n_blocks_total, b0, b1, s_leaf_len(&cx, op), s_leaf, &cx, fn,
                              cctx, &red, err);
@@ -1764,6 +2063,10 @@ static int s_run_task(void *vw, uint32_t round, uint32_t op, const uint8_t *payl
     free(cx.ref_label);
     free(cx.ref_begin);
     free(cx.ref_count);
+    free(cx.half);
+    free(cx.sep);
+    free(cx.shift);
+    free(cx.dirty);
     cohort__kmeans__task__free_unpacked(t, NULL);
     return rc;
 }

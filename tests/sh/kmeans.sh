@@ -1,7 +1,8 @@
 # kmeans.sh: k-means and hierarchical clustering end to end: the same model
 # for 1, 2 and 4 workers (summary.json without run id, worker count and wall
 # time, which holds every centroid to 17 digits, inertia, silhouette and
-# sizes), scikit-learn's Lloyd result reproduced through a real run, the
+# sizes), Elkan's model equal to Lloyd's (and model.pb the same bytes for 1
+# and 2 workers), scikit-learn's Lloyd result reproduced through a real run, the
 # linkage file, cohort predict (nearest centroid, adjusted Rand index), and
 # the bad inputs of issue 12.
 . "$(dirname "$0")/lib.sh"
@@ -41,6 +42,10 @@ same_for_workers kmeanspp examples/kmeans.yaml
 same_for_workers kmeanspar examples/kmeans.yaml --set "model.init=k-means||" --set model.n_init=2
 same_for_workers minibatch examples/kmeans.yaml --set model.method=minibatch \
     --set model.batch_size=40 --set model.max_iter=20 --set model.dtype=float32
+same_for_workers elkan examples/kmeans.yaml --set model.method=elkan
+check "elkan: model.pb is the same bytes for 1 and 2 workers" cmp -s "$T/elkan-1/model.pb" "$T/elkan-2/model.pb"
+check "elkan gives Lloyd's model (k-means++, 4 restarts on wine)" \
+    eval 'stable "$T/elkan-1/summary.json" >"$T/a" && stable "$T/kmeanspp-1/summary.json" >"$T/b" && cmp -s "$T/a" "$T/b"'
 same_for_workers silsample examples/kmeans.yaml --set model.silhouette_max_rows=60 --set model.n_init=1
 same_for_workers ward examples/hierarchical.yaml
 same_for_workers single examples/hierarchical.yaml --set model.linkage=single --set model.n_clusters=4
@@ -70,6 +75,50 @@ same_for_workers given "$T/iris.yaml"
 inertia=$(num "$T/given-1/summary.json" inertia)
 check "given-centroid Lloyd matches scikit-learn's inertia ($inertia)" \
     awk -v a="$inertia" 'BEGIN { d = a - 78.851441426146; if (d < 0) d = -d; exit !(d <= 78.85e-10) }'
+same_for_workers given-elkan "$T/iris.yaml" --set model.method=elkan
+inertia=$(num "$T/given-elkan-1/summary.json" inertia)
+check "given-centroid Elkan matches scikit-learn's inertia ($inertia)" \
+    awk -v a="$inertia" 'BEGIN { d = a - 78.851441426146; if (d < 0) d = -d; exit !(d <= 78.85e-10) }'
+# a worker killed during the Elkan rounds: its shard moves to a worker that
+# has no bounds for those blocks and rebuilds them; the model is unchanged
+COHORT_TEST_TASK_DELAY_MS=250 timeout 60 "$COHORT" run "$T/iris.yaml" --workers 3 \
+    --set model.method=elkan --set runtime.heartbeat_timeout=2 --out "$T/ekill" \
+    >/dev/null 2>"$T/ekill.err" &
+cpid=$!
+sleep 1.5
+victim=$(child "$(child $cpid)")
+[ -n "$victim" ] && kill -9 "$victim"
+wait $cpid
+check "elkan: a worker killed mid-run, its shard reassigned" \
+    grep -q '"topic": "worker.reassigned"' "$T/ekill/events.jsonl"
+check "elkan: the model after the kill is the one of 1 worker" \
+    eval 'stable "$T/given-elkan-1/summary.json" >"$T/a" && stable "$T/ekill/summary.json" >"$T/b" && cmp -s "$T/a" "$T/b"'
+# an empty cluster at once (a centroid far from every row): Elkan hands that
+# iteration to a Lloyd round (farthest points), and ends where Lloyd does
+# (one round more: the Elkan round that found the empty cluster)
+printf 'a,b,c,d\n5.1,3.5,1.4,0.2\n7.0,3.2,4.7,1.4\n100,100,100,100\n' >"$T/init-far.csv"
+for m in lloyd elkan; do
+    timeout 60 "$COHORT" run "$T/iris.yaml" --workers 2 --out "$T/far-$m" --set model.method=$m \
+        --set model.init_centroids="$T/init-far.csv" >"$T/far-$m.log" 2>&1
+done
+check "elkan with an empty cluster: Lloyd's model (scikit-learn's inertia 78.85566582597731)" \
+    eval 'stable "$T/far-lloyd/summary.json" | grep -v "\"rounds\"" >"$T/a" &&
+        stable "$T/far-elkan/summary.json" | grep -v "\"rounds\"" >"$T/b" &&
+        cmp -s "$T/a" "$T/b" && grep -q "\"inertia\": 78.8556658259" "$T/a"'
+check "elkan reported the empty cluster" grep -q "empty_clusters" "$T/far-elkan/events.jsonl"
+# whole-number rows (iris x 10): the workers read Elkan's single distances
+# from an exact float copy; the model stays Lloyd's, for 1 and 2 workers
+awk -F, -v OFS=, 'NR == 1 { print; next } { print $1 * 10, $2 * 10, $3 * 10, $4 * 10, $5 }' \
+    data/iris.csv >"$T/iris10.csv"
+for m in lloyd-1 elkan-1 elkan-2; do
+    timeout 60 "$COHORT" run examples/kmeans.yaml --workers "${m#*-}" --out "$T/i10-$m" \
+        --set data.train="$T/iris10.csv" --set model.standardize=false \
+        --set model.method="${m%-*}" >"$T/i10-$m.log" 2>&1
+done
+check "elkan on whole-number rows (float copy): Lloyd's model, 1 and 2 workers alike" \
+    eval 'stable "$T/i10-lloyd-1/summary.json" >"$T/a" && stable "$T/i10-elkan-1/summary.json" >"$T/b" &&
+        stable "$T/i10-elkan-2/summary.json" >"$T/c" && cmp -s "$T/a" "$T/b" && cmp -s "$T/a" "$T/c" &&
+        grep -q "\"inertia\": [0-9]" "$T/a"'
 sil=$(num "$T/given-1/summary.json" silhouette)
 check "silhouette matches scikit-learn's silhouette_score 0.5528190123564095 ($sil)" \
     awk -v a="$sil" 'BEGIN { d = a - 0.5528190123564095; if (d < 0) d = -d; exit !(d <= 1e-6) }'
@@ -105,6 +154,10 @@ expect_error "k larger than the distinct points" "larger than the number of dist
     "$COHORT" run "$T/dup.yaml" --workers 1
 expect_error "init given with the wrong shape" "k = 4 centroids" \
     "$COHORT" run "$T/iris.yaml" --workers 1 --set model.k=4
+expect_error "a misspelt model.method" "model.method: expected one of lloyd, minibatch, elkan; got 'elken'" \
+    "$COHORT" run examples/kmeans.yaml --workers 1 --set model.method=elken
+expect_error "elkan with k above its limit" "model.method elkan keeps k lower bounds per row and is limited to k <= 1024" \
+    "$COHORT" run examples/kmeans.yaml --workers 1 --set model.method=elkan --set model.k=2000
 expect_error "categorical features are refused" "is categorical" \
     "$COHORT" run examples/kmeans.yaml --workers 1 --set data.train=$SRC/data/churn.csv \
     --set data.target=churn
