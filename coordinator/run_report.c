@@ -722,6 +722,7 @@ typedef struct s_run {
     const char *label;
     ch_json *sum;
     double value;
+    double x; /* the run's place on the index's axis */
     char *href;
     char note[CH_ERR_MSG_MAX];
 } s_run;
@@ -774,9 +775,60 @@ static size_t s_metric_keys(const s_run *runs, size_t n, const char *metric, con
     return nk;
 }
 
+static int s_cmp_x(const void *pa, const void *pb)
+{
+    const s_run *a = *(const s_run *const *)pa, *b = *(const s_run *const *)pb;
+    return a->x < b->x ? -1 : a->x > b->x;
+}
+
+/* One line chart per metric key (at most 6): the final value of every run
+ * that has it against the run's x, in increasing x. */
+static int s_axis_charts(ch_report *r, const s_run *runs, size_t n, const char *const *keys,
+                         size_t nk, const char *x_name)
+{
+    const s_run **by_x = calloc(n ? n : 1, sizeof *by_x);
+    double *xs = calloc(n ? n : 1, sizeof *xs), *ys = calloc(n ? n : 1, sizeof *ys);
+    int rc = by_x && xs && ys ? 0 : CH_ENOMEM;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        by_x[i] = &runs[i];
+    }
+    if (rc == 0) {
+        qsort(by_x, n, sizeof *by_x, s_cmp_x);
+        char head[300];
+        snprintf(head, sizeof head, "Metrics against %s", x_name);
+        rc = ch_report_section(r, head);
+    }
+    for (size_t k = 0; rc == 0 && k < nk && k < 6; k++) {
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++) {
+            double y = ch_json_num(ch_json_get(ch_json_get(by_x[i]->sum, "metrics"), keys[k]));
+            if (isfinite(y) && isfinite(by_x[i]->x)) {
+                xs[m] = by_x[i]->x;
+                ys[m++] = y;
+            }
+        }
+        if (m >= 2) {
+            ch_svg_series se = {.name = keys[k], .x = xs, .y = ys, .n = m};
+            ch_svg_line_opts o = {.title = keys[k], .x_label = x_name, .y_label = keys[k]};
+            rc = ch_report_line_chart(r, &o, &se, 1);
+        }
+    }
+    free(by_x);
+    free(xs);
+    free(ys);
+    return rc;
+}
+
 int ch_index_report(const char *dir, const char *title, const char *const *run_dirs,
                     const char *const *labels, size_t n, const char *metric, int goal_max,
                     ch_err *err)
+{
+    return ch_index_report_axis(dir, title, run_dirs, labels, n, metric, goal_max, NULL, NULL, err);
+}
+
+int ch_index_report_axis(const char *dir, const char *title, const char *const *run_dirs,
+                         const char *const *labels, size_t n, const char *metric, int goal_max,
+                         const char *x_name, const double *x, ch_err *err)
 {
     if (!dir || (n && !run_dirs)) {
         return ch_err_set(err, CH_EINVAL, "no index directory or runs given");
@@ -799,6 +851,7 @@ int ch_index_report(const char *dir, const char *title, const char *const *run_d
     for (size_t i = 0; i < n; i++) {
         s_run *u = &runs[i];
         u->dir = run_dirs[i];
+        u->x = x_name && x ? x[i] : NAN;
         if (!s_exists(u->dir, "report.html")) {
             ch_err rerr;
             ch_err_clear(&rerr);
@@ -910,6 +963,10 @@ int ch_index_report(const char *dir, const char *title, const char *const *run_d
         ch_svg_bar_opts bo = {
             .title = metric, .value_label = metric, .highlight = have_best ? 0 : -1};
         ch_report_bar_chart(r, &bo, bar_labels, bar_values, n);
+    }
+    if (x_name && x && nk && s_axis_charts(r, runs, n, keys, nk, x_name) != 0) {
+        rc = ch_err_set(err, CH_ENOMEM, "out of memory");
+        goto done;
     }
     ch_report_section(r, "Runs");
     ch_report_links(r, link_labels, link_hrefs, n);

@@ -41,4 +41,12 @@ int ch_index_report(const char *dir, const char *title, const char *const *run_d
                     const char *const *labels, size_t n, const char *metric, int goal_max,
                     ch_err *err);
 
+/* The same, with every run placed on a numeric axis (x[i] the value of the
+ * one parameter a sweep varies, named x_name): the index also draws each
+ * final metric against it (an elbow chart for a sweep over model.k). x_name
+ * NULL: as ch_index_report. */
+int ch_index_report_axis(const char *dir, const char *title, const char *const *run_dirs,
+                         const char *const *labels, size_t n, const char *metric, int goal_max,
+                         const char *x_name, const double *x, ch_err *err);
+
 #endif

@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #define S_MAX_TRIALS 10000
-#define S_MAX_KEYS 32
+#define S_MAX_KEYS   32
 #define S_MAX_VALUES 256
 
 bool ch_sweep_is(const ch_config *c)
@@ -214,15 +214,15 @@ static int s_random(const ch_config *cfg, uint64_t seed, ch_sweep *s, ch_err *er
                     break;
                 }
                 if (!(hi >= lo) || (lg && !(lo > 0))) {
-                    rc = ch_err_set(err, CH_EINVAL,
-                                    "%s: sweep.random.params.%s: need min <= max%s",
+                    rc = ch_err_set(err, CH_EINVAL, "%s: sweep.random.params.%s: need min <= max%s",
                                     ch_config_where(e, "value"), key,
                                     lg ? " and min > 0 for log" : "");
                 } else {
                     double u = ch_rng_uniform(&r);
                     double v = lg ? exp(log(lo) + u * (log(hi) - log(lo))) : lo + u * (hi - lo);
                     if (integer) {
-                        snprintf(text, sizeof text, "%s=%.0f", key, floor(v + 0.5 > hi ? hi : v + 0.5));
+                        snprintf(text, sizeof text, "%s=%.0f", key,
+                                 floor(v + 0.5 > hi ? hi : v + 0.5));
                     } else {
                         snprintf(text, sizeof text, "%s=%.6g", key, v);
                     }
@@ -282,8 +282,7 @@ int ch_sweep_expand(const ch_config *cfg, long n_workers, ch_sweep *out, ch_err 
     long seed;
     const char *metric;
     int rc = 0;
-    if ((rc = s_check_block(c, err)) ||
-        (rc = ch_cfg_str(c, "sweep.metric", NULL, &metric, err)) ||
+    if ((rc = s_check_block(c, err)) || (rc = ch_cfg_str(c, "sweep.metric", NULL, &metric, err)) ||
         (rc = ch_cfg_enum(c, "sweep.goal", "max", goals, &goal, err)) ||
         (rc = ch_cfg_int(c, "sweep.parallel", 0, 0, 1024, &out->parallel, err)) ||
         (rc = ch_cfg_int(c, "seed", 42, 0, 0x7fffffffffffffffL, &seed, err))) {
@@ -404,12 +403,36 @@ static double s_trial_metric(const char *dir, size_t i, const char *metric, cons
     return v;
 }
 
+/* When every trial sets the same single key to a number ("model.k=4"),
+ * that key's name into name (size bytes) and each trial's number into x;
+ * false otherwise (several keys, or a non-numeric value). */
+static bool s_one_numeric_key(const ch_sweep *s, char *name, size_t size, double *x)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        const char *lab = s->trials[i].label, *eq = strchr(lab, '=');
+        if (!eq || strchr(lab, ' ') || (size_t)(eq - lab) >= size) {
+            return false;
+        }
+        if (i == 0) {
+            snprintf(name, size, "%.*s", (int)(eq - lab), lab);
+        } else if (strlen(name) != (size_t)(eq - lab) || strncmp(name, lab, eq - lab) != 0) {
+            return false;
+        }
+        char *end;
+        x[i] = strtod(eq + 1, &end);
+        if (end == eq + 1 || *end || !isfinite(x[i])) {
+            return false;
+        }
+    }
+    return s->n >= 2;
+}
+
 int ch_sweep_finish(const ch_sweep *s, const char *dir, ch_err *err)
 {
     size_t n = s->n;
     double *v = calloc(n ? n : 1, sizeof *v);
     size_t *rank = calloc(n ? n : 1, sizeof *rank);
-    char (*status)[16] = calloc(n ? n : 1, sizeof *status);
+    char(*status)[16] = calloc(n ? n : 1, sizeof *status);
     char **dirs = calloc(n ? n : 1, sizeof *dirs);
     char **labels = calloc(n ? n : 1, sizeof *labels);
     if (!v || !rank || !status || !dirs || !labels) {
@@ -456,8 +479,8 @@ int ch_sweep_finish(const ch_sweep *s, const char *dir, ch_err *err)
     ch_buf_puts(&j, ",\n  \"trials\": [");
     for (size_t k = 0; k < n; k++) {
         size_t i = rank[k];
-        printf(" %s %3zu  t%03zu  %-14.6g %-9s %s\n", k == 0 && !isnan(v[i]) ? "*" : " ", k + 1,
-               i, v[i], status[i], s->trials[i].label);
+        printf(" %s %3zu  t%03zu  %-14.6g %-9s %s\n", k == 0 && !isnan(v[i]) ? "*" : " ", k + 1, i,
+               v[i], status[i], s->trials[i].label);
         ch_buf_puts(&j, k ? ",\n    {\"trial\": " : "\n    {\"trial\": ");
         ch_buf_printf(&j, "%zu, \"rank\": %zu, \"status\": ", i, k + 1);
         ch_buf_json_str(&j, status[i]);
@@ -475,8 +498,13 @@ int ch_sweep_finish(const ch_sweep *s, const char *dir, ch_err *err)
     if (rc == 0) {
         const char *name = "sweep";
         ch_cfg_str(s->base, "name", "sweep", &name, NULL);
-        rc = ch_index_report(dir, name, (const char *const *)dirs, (const char *const *)labels, n,
-                             s->metric, s->goal_max, err);
+        char key[256];
+        double *x = calloc(n ? n : 1, sizeof *x);
+        bool axis = x && s_one_numeric_key(s, key, sizeof key, x);
+        rc = ch_index_report_axis(dir, name, (const char *const *)dirs, (const char *const *)labels,
+                                  n, s->metric, s->goal_max, axis ? key : NULL, axis ? x : NULL,
+                                  err);
+        free(x);
     }
     size_t finished = 0;
     for (size_t i = 0; i < n; i++) {
@@ -500,8 +528,7 @@ int ch_sweep_finish(const ch_sweep *s, const char *dir, ch_err *err)
     return rc;
 }
 
-int ch_sweep_run_local(ch_sweep *s, const ch_sweep_opts *o, char *dir, size_t dir_size,
-                       ch_err *err)
+int ch_sweep_run_local(ch_sweep *s, const ch_sweep_opts *o, char *dir, size_t dir_size, ch_err *err)
 {
     char *d = NULL;
     if (o->out_dir) {
@@ -585,8 +612,8 @@ int ch_sweep_run_local(ch_sweep *s, const ch_sweep_opts *o, char *dir, size_t di
                 char status[16];
                 const char *stp;
                 double v = s_trial_metric(d, i, s->metric, &stp, status, sizeof status);
-                printf("  trial %zu (%zu/%zu) %s: %s=%.6g  [%s]\n", i, done, s->n, stp,
-                       s->metric, v, s->trials[i].label);
+                printf("  trial %zu (%zu/%zu) %s: %s=%.6g  [%s]\n", i, done, s->n, stp, s->metric,
+                       v, s->trials[i].label);
                 fflush(stdout);
             }
         }

@@ -26,6 +26,7 @@
 #include "algorithms/kmeans/elkan.h"
 #include "algorithms/kmeans/kmeans_report.h"
 #include "algorithms/kmeans/lloyd.h"
+#include "common/fsutil.h"
 #include "common/log.h"
 #include "common/reduce.h"
 #include "common/rng.h"
@@ -1053,6 +1054,38 @@ static void s_write_assignments(const s_coord *st, const Cohort__Kmeans__Model *
     free(ilab);
 }
 
+/* DIR/centroids.csv: cluster, then one column per feature, in the
+ * features' units (the centroids of summary.json), with 17 significant
+ * digits. Written in every mode: centroids are aggregates. */
+static void s_write_centroids(const s_coord *st, const Cohort__Kmeans__Model *m)
+{
+    if (!st->run_dir) {
+        return;
+    }
+    ch_buf b;
+    ch_buf_init(&b);
+    ch_buf_puts(&b, "cluster");
+    for (size_t f = 0; f < m->d; f++) {
+        ch_buf_printf(&b, ",%s", f < m->n_names && m->names[f] ? m->names[f] : "?");
+    }
+    for (size_t c = 0; c < m->k; c++) {
+        ch_buf_printf(&b, "\n%zu", c);
+        for (size_t f = 0; f < m->d; f++) {
+            double v = m->centroids[c * m->d + f];
+            ch_buf_printf(&b, ",%.17g", m->standardize ? v * m->scale[f] + m->mean[f] : v);
+        }
+    }
+    ch_buf_puts(&b, "\n");
+    char *path = ch_path_join(st->run_dir, "centroids.csv");
+    ch_err e;
+    ch_err_clear(&e);
+    if (b.failed || !path || ch_write_file_atomic(path, b.data, b.len, &e) != 0) {
+        ch_warn("kmeans: centroids.csv not written: %s", e.msg[0] ? e.msg : "out of memory");
+    }
+    free(path);
+    ch_buf_free(&b);
+}
+
 static void *s_finalize(void *vst, ch_err *err)
 {
     s_coord *st = vst;
@@ -1139,6 +1172,7 @@ static void *s_finalize(void *vst, ch_err *err)
     m->init = (char *)s_inits[st->p.init];
     free(mean);
     s_write_assignments(st, m);
+    s_write_centroids(st, m);
     return md;
 }
 

@@ -204,5 +204,24 @@ model: {algorithm: kmeans, k: 3}
 YAML
 timeout 60 "$COHORT" run "$T/nan.yaml" --workers 2 --out "$T/nan" >/dev/null 2>&1
 check "a NaN row is skipped and counted" grep -q '"rows": 150, "rows_skipped": 1' "$T/nan/summary.json"
+
+# DIR/centroids.csv: a header of the feature names, k rows, the summary's centroids
+c1=$(sed -n 2p "$T/kmeanspp-1/centroids.csv" | cut -d, -f2)
+s1=$(grep -o '"centroids": \[\[[^,]*' "$T/kmeanspp-1/summary.json" | sed 's/.*\[//')
+check "centroids.csv: header, 3 clusters, the summary's first value ($c1 = $s1)" \
+    eval 'head -n 1 "$T/kmeanspp-1/centroids.csv" | grep -q "^cluster,alcohol,malic_acid," &&
+          [ "$(wc -l <"$T/kmeanspp-1/centroids.csv")" -eq 4 ] &&
+          awk -v a="$c1" -v b="$s1" "BEGIN { d = a - b; if (d < 0) d = -d; exit !(a != \"\" && d <= 1e-12 * (b < 0 ? -b : b)) }"'
+
+# the elbow and silhouette sweep over k in one run (examples/kmeans-sweep.yaml)
+timeout 300 "$COHORT" run examples/kmeans-sweep.yaml --out "$T/ks" >"$T/ks.out" 2>&1
+check "k sweep: 7 trials, the best silhouette at k = 3 (wine's three cultivars)" \
+    eval 'grep -q "7 of 7 trials finished" "$T/ks.out" && grep -qE "^ \* +1 +t001 .* model.k=3" "$T/ks.out"'
+check "k sweep: index.html draws the metrics against model.k" \
+    eval '[ "$(grep -o "Metrics against model.k" "$T/ks/index.html" | wc -l)" -ge 1 ] &&
+          [ "$(grep -o "<svg" "$T/ks/index.html" | wc -l)" -ge 3 ]'
+i2=$(num "$T/ks/trial-000/summary.json" inertia)
+i8=$(num "$T/ks/trial-006/summary.json" inertia)
+check "k sweep: inertia falls from k = 2 ($i2) to k = 8 ($i8)" awk -v a="$i2" -v b="$i8" 'BEGIN { exit !(b < a) }'
 check "no local worker left behind" no_orphan_workers
 finish
