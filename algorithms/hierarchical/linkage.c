@@ -4,8 +4,12 @@
 #include "common/err.h"
 
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 size_t ch_hc_condensed(size_t n, size_t i, size_t j)
 {
@@ -31,12 +35,11 @@ static double s_pair(const double *u, const double *v, size_t d)
 
 /* Portable: four pairs at a time (four independent sums, each still in
  * feature order). */
-static void s_pdist_plain(const double *x, size_t n, size_t d, double *dist)
+static void s_pdist_plain(const double *x, size_t n, size_t d, double *dist, atomic_size_t *next)
 {
-    size_t at = 0;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i; (i = atomic_fetch_add(next, 1)) + 1 < n;) {
         const double *u = x + i * d;
-        size_t j = i + 1;
+        size_t j = i + 1, at = ch_hc_condensed(n, i, j);
         for (; j + 4 <= n; j += 4) {
             const double *v0 = x + j * d, *v1 = v0 + d, *v2 = v1 + d, *v3 = v2 + d;
             double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
@@ -69,11 +72,21 @@ typedef double s_v4 __attribute__((vector_size(32)));
  * order, and no FMA is used (target avx2 only): the distances are the
  * plain loop's (and SciPy's) to the bit. */
 __attribute__((target("avx2"))) static void s_pdist_avx2(const double *x, size_t n, size_t d,
-                                                         double *dist)
+                                                         double *dist, atomic_size_t *next)
 {
     double tile[S_TILE * S_TILE_MAX_D];
-    size_t j0 = 0;
-    for (; j0 + S_TILE <= n; j0 += S_TILE) {
+    size_t tiles = n / S_TILE, end = tiles * S_TILE, task;
+    /* tasks: the tiles, largest (last) first, then the rows' pairs with the
+     * columns past the last whole tile */
+    while ((task = atomic_fetch_add(next, 1)) < tiles + n) {
+        if (task >= tiles) {
+            size_t i = task - tiles;
+            for (size_t j = (end > i + 1 ? end : i + 1); j < n; j++) {
+                dist[ch_hc_condensed(n, i, j)] = s_pair(x + i * d, x + j * d, d);
+            }
+            continue;
+        }
+        size_t j0 = (tiles - 1 - task) * S_TILE;
         for (size_t f = 0; f < d; f++) {
             for (size_t b = 0; b < S_TILE; b++) {
                 tile[f * S_TILE + b] = x[(j0 + b) * d + f];
@@ -103,23 +116,54 @@ __attribute__((target("avx2"))) static void s_pdist_avx2(const double *x, size_t
             }
         }
     }
-    for (size_t i = 0; i < n; i++) {
-        for (size_t j = (j0 > i + 1 ? j0 : i + 1); j < n; j++) {
-            dist[ch_hc_condensed(n, i, j)] = s_pair(x + i * d, x + j * d, d);
-        }
-    }
 }
 #endif
 
-void ch_hc_pdist(const double *x, size_t n, size_t d, double *dist)
+typedef struct s_pdist_job {
+    const double *x;
+    size_t n, d;
+    double *dist;
+    atomic_size_t next; /* the next task to take */
+} s_pdist_job;
+
+static void *s_pdist_part(void *arg)
 {
+    s_pdist_job *j = arg;
 #if defined(__x86_64__) && defined(__GNUC__)
-    if (d <= S_TILE_MAX_D && __builtin_cpu_supports("avx2")) {
-        s_pdist_avx2(x, n, d, dist);
-        return;
+    if (j->d <= S_TILE_MAX_D && __builtin_cpu_supports("avx2")) {
+        s_pdist_avx2(j->x, j->n, j->d, j->dist, &j->next);
+        return NULL;
     }
 #endif
-    s_pdist_plain(x, n, d, dist);
+    s_pdist_plain(j->x, j->n, j->d, j->dist, &j->next);
+    return NULL;
+}
+
+/* The threads (the caller's included) take tasks from a shared counter, so
+ * a slow core does not hold the others up; every pair is computed the same
+ * way whoever computes it, so the matrix does not depend on the threads. */
+void ch_hc_pdist(const double *x, size_t n, size_t d, double *dist)
+{
+    enum { S_MAX_THREADS = 8, S_MIN_ROWS_A_THREAD = 256 };
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t parts = cpus > 1 ? (size_t)cpus : 1;
+    parts = parts > S_MAX_THREADS ? S_MAX_THREADS : parts;
+    while (parts > 1 && n / parts < S_MIN_ROWS_A_THREAD) {
+        parts--;
+    }
+    s_pdist_job job = {.x = x, .n = n, .d = d, .dist = dist};
+    atomic_init(&job.next, 0);
+    pthread_t th[S_MAX_THREADS];
+    bool started[S_MAX_THREADS] = {false};
+    for (size_t p = 1; p < parts; p++) {
+        started[p] = pthread_create(&th[p], NULL, s_pdist_part, &job) == 0;
+    }
+    s_pdist_part(&job); /* returns when every task is taken */
+    for (size_t p = 1; p < parts; p++) {
+        if (started[p]) {
+            pthread_join(th[p], NULL);
+        }
+    }
 }
 
 /* Lance-Williams update of the distance from cluster i to the merge of x and y. */
