@@ -17,6 +17,7 @@
  * run one BLAS thread). A table row is one sequence (inputs.h). */
 #include "algorithms/algo.h"
 #include "algorithms/mlp/batch.h"
+#include "algorithms/mlp/epochs.h"
 #include "algorithms/transformer/inputs.h"
 #include "algorithms/transformer/train.h"
 #include "common/reduce.h"
@@ -31,11 +32,6 @@ enum { OP_STATS = 1, OP_STEP = 2 };
 
 #define S_EVAL_CHUNK 256
 
-typedef struct s_curves {
-    size_t n, cap;
-    double *train_loss, *valid_loss, *valid_acc, *lr, *train_acc;
-} s_curves;
-
 typedef struct s_model {
     ch_tfm_inputs *in;
     ch_tfm *net;
@@ -46,7 +42,7 @@ typedef struct s_model {
     long best_epoch;    /* early stopping: 1-based epoch of the weights; 0 = last */
     bool stopped_early; /* before model.epochs */
     ch_opt_kind opt;
-    s_curves curves;
+    ch_nn_curves curves;
 } s_model;
 
 typedef struct s_coord {
@@ -63,14 +59,10 @@ typedef struct s_coord {
     size_t *block_rows;
     bool stats_done;
     size_t n_rows;
-    long steps_per_epoch, total_steps, step;
+    ch_nn_epochs ep; /* steps, curves, early stopping (algorithms/mlp/epochs.h) */
     float *w, *g, *opt_state;
-    float *best_w; /* early stopping: the weights of the best validation epoch */
-    bool stopped;  /* early stopping: patience ran out */
     double *gsum;
     ch_segment *seg;
-    double epoch_loss, epoch_rows, epoch_correct;
-    s_curves curves;
     const ch_table *test;
     float *test_x, *test_y;
     uint8_t *test_mask;
@@ -103,40 +95,8 @@ static size_t s_n_classes(const ch_schema *s, const ch_tfm_params *p)
     return s->target.kind == CH_COL_CATEGORICAL ? s->target.n_levels : (size_t)p->classes;
 }
 
-static void s_curves_free(s_curves *c)
-{
-    free(c->train_loss);
-    free(c->valid_loss);
-    free(c->valid_acc);
-    free(c->lr);
-    free(c->train_acc);
-    memset(c, 0, sizeof *c);
-}
-
-static int s_curves_push(s_curves *c, double tl, double vl, double va, double lr, double ta)
-{
-    if (c->n == c->cap) {
-        size_t nc = c->cap ? c->cap * 2 : 16;
-        double **arr[] = {&c->train_loss, &c->valid_loss, &c->valid_acc, &c->lr, &c->train_acc};
-        for (size_t i = 0; i < 5; i++) {
-            double *p = realloc(*arr[i], nc * sizeof *p);
-            if (!p) {
-                return CH_ENOMEM;
-            }
-            *arr[i] = p;
-        }
-        c->cap = nc;
-    }
-    c->train_loss[c->n] = tl;
-    c->valid_loss[c->n] = vl;
-    c->valid_acc[c->n] = va;
-    c->lr[c->n] = lr;
-    c->train_acc[c->n] = ta;
-    c->n++;
-    return 0;
-}
-
-static void s_curves_to_pb(const s_curves *c, Cohort__Transformer__Curves *pb)
+/* The model's curves in model.pb (transformer.proto's Curves message). */
+static void s_curves_to_pb(const ch_nn_curves *c, Cohort__Transformer__Curves *pb)
 {
     pb->n_train_loss = pb->n_valid_loss = pb->n_valid_accuracy = pb->n_lr = c->n;
     pb->n_train_accuracy = c->n;
@@ -147,24 +107,16 @@ static void s_curves_to_pb(const s_curves *c, Cohort__Transformer__Curves *pb)
     pb->train_accuracy = c->train_acc;
 }
 
-static int s_curves_from_pb(s_curves *c, const Cohort__Transformer__Curves *pb)
+static int s_curves_from_pb(ch_nn_curves *c, const Cohort__Transformer__Curves *pb)
 {
-    s_curves_free(c);
     if (!pb) {
+        ch_nn_curves_free(c);
         return 0;
     }
-    size_t n = pb->n_train_loss;
-    if (pb->n_valid_loss != n || pb->n_valid_accuracy != n || pb->n_lr != n ||
-        pb->n_train_accuracy != n) {
-        return CH_EINVAL;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (s_curves_push(c, pb->train_loss[i], pb->valid_loss[i], pb->valid_accuracy[i], pb->lr[i],
-                          pb->train_accuracy[i]) != 0) {
-            return CH_ENOMEM;
-        }
-    }
-    return 0;
+    size_t n[5] = {pb->n_train_loss, pb->n_valid_loss, pb->n_valid_accuracy, pb->n_lr,
+                   pb->n_train_accuracy};
+    double *v[5] = {pb->train_loss, pb->valid_loss, pb->valid_accuracy, pb->lr, pb->train_accuracy};
+    return ch_nn_curves_set(c, n, v);
 }
 
 /* The input layout for params p on schema s; classification when the
@@ -292,10 +244,9 @@ static void s_coord_destroy(void **pst)
     free(st->w);
     free(st->g);
     free(st->opt_state);
-    free(st->best_w);
     free(st->gsum);
     free(st->seg);
-    s_curves_free(&st->curves);
+    ch_nn_epochs_free(&st->ep);
     free(st->test_x);
     free(st->test_y);
     free(st->test_mask);
@@ -343,11 +294,12 @@ static void *s_coord_new(const ch_coord_env *env, ch_err *err)
     st->g = ch_alloc_array(np, sizeof *st->g);
     st->gsum = ch_alloc_array(np, sizeof *st->gsum);
     st->opt_state = ch_calloc_array(ns * np + 1, sizeof *st->opt_state);
-    st->best_w = st->p.early_stopping ? ch_alloc_array(np, sizeof *st->best_w) : NULL;
+    st->ep.patience = st->p.early_stopping;
+    st->ep.best_w = st->p.early_stopping ? ch_alloc_array(np, sizeof *st->ep.best_w) : NULL;
     st->ws = ch_tfm_ws_new(st->net, S_EVAL_CHUNK);
     st->dout = ch_alloc_array(S_EVAL_CHUNK, st->net->spec.d_out * sizeof *st->dout);
     if (!st->reduce || !st->stats || !st->block_rows || !st->seg || !st->w || !st->g || !st->gsum ||
-        !st->opt_state || !st->ws || !st->dout || (st->p.early_stopping && !st->best_w)) {
+        !st->opt_state || !st->ws || !st->dout || (st->p.early_stopping && !st->ep.best_w)) {
         ch_err_set(err, CH_ENOMEM, "out of memory for a network of %zu parameters", np);
         s_coord_destroy(&vst);
         return NULL;
@@ -372,11 +324,11 @@ static int s_next_task(void *vst, uint32_t round, uint32_t *op, ch_buf *payload,
         *op = OP_STATS;
         return 0;
     }
-    if (st->step >= st->total_steps || st->stopped) {
+    if (st->ep.step >= st->ep.total_steps || st->ep.stopped) {
         return 1;
     }
     *op = OP_STEP;
-    long epoch = st->step / st->steps_per_epoch, s = st->step % st->steps_per_epoch;
+    long epoch = st->ep.step / st->ep.steps_per_epoch, s = st->ep.step % st->ep.steps_per_epoch;
     size_t nseg = ch_batch_segments(st->block_rows, st->n_blocks, st->seed, epoch, s,
                                     (size_t)st->p.batch_size, st->seg);
     Cohort__Transformer__Segment *segs = calloc(nseg ? nseg : 1, sizeof *segs);
@@ -394,7 +346,7 @@ static int s_next_task(void *vst, uint32_t round, uint32_t *op, ch_buf *payload,
         sp[i] = &segs[i];
     }
     Cohort__Transformer__Task t = COHORT__TRANSFORMER__TASK__INIT;
-    t.step = (uint64_t)st->step;
+    t.step = (uint64_t)st->ep.step;
     t.epoch = (uint32_t)epoch;
     t.step_in_epoch = (uint32_t)s;
     t.n_segments = nseg;
@@ -477,39 +429,11 @@ static int s_aggregate_stats(s_coord *st, const ch_update *ups, size_t n, ch_rou
                           st->p.batch_size, st->n_rows);
     }
     ch_features_set_stats(st->in->feat, st->stats);
-    st->steps_per_epoch = ch_batch_steps_per_epoch(st->n_rows, (size_t)st->p.batch_size);
-    st->total_steps = st->steps_per_epoch * st->p.epochs;
+    st->ep.steps_per_epoch = ch_batch_steps_per_epoch(st->n_rows, (size_t)st->p.batch_size);
+    st->ep.total_steps = st->ep.steps_per_epoch * st->p.epochs;
     st->stats_done = true;
     ch_round_metric(m, "rows", (double)st->n_rows);
     return s_encode_test(st, err);
-}
-
-/* Early stopping: the 0-based epoch of the lowest validation loss so far
- * (the first of equals), or -1 without any. */
-static long s_best_epoch(const s_curves *c)
-{
-    long best = -1;
-    for (size_t e = 0; e < c->n; e++) {
-        if (isfinite(c->valid_loss[e]) && (best < 0 || c->valid_loss[e] < c->valid_loss[best])) {
-            best = (long)e;
-        }
-    }
-    return best;
-}
-
-/* After an epoch's validation: keeps the weights of a new best epoch and
- * stops when model.early_stopping epochs passed without one. */
-static void s_early_stop(s_coord *st)
-{
-    if (!st->p.early_stopping || !st->best_w) {
-        return;
-    }
-    long best = s_best_epoch(&st->curves), last = (long)st->curves.n - 1;
-    if (best == last) {
-        memcpy(st->best_w, st->w, st->net->n_params * sizeof *st->w);
-    } else if (best >= 0 && last - best >= st->p.early_stopping) {
-        st->stopped = true;
-    }
 }
 
 /* Validation metrics of the current weights (NaN without held-out rows). */
@@ -532,7 +456,7 @@ static void s_validate(s_coord *st, double *loss, double *acc)
 static int s_aggregate_step(s_coord *st, const ch_update *ups, size_t n, ch_round_metrics *m,
                             ch_err *err)
 {
-    long epoch = st->step / st->steps_per_epoch, s = st->step % st->steps_per_epoch;
+    long epoch = st->ep.step / st->ep.steps_per_epoch, s = st->ep.step % st->ep.steps_per_epoch;
     size_t nseg = ch_batch_segments(st->block_rows, st->n_blocks, st->seed, epoch, s,
                                     (size_t)st->p.batch_size, st->seg);
     size_t np = st->net->n_params;
@@ -546,10 +470,10 @@ static int s_aggregate_step(s_coord *st, const ch_update *ups, size_t n, ch_roun
                             ups[i].shard);
             break;
         }
-        if (u[i]->step_plus_one != (uint64_t)st->step + 1) {
+        if (u[i]->step_plus_one != (uint64_t)st->ep.step + 1) {
             rc = ch_err_set(err, CH_EPROTO,
                             "transformer: shard %u answered step %llu during step %ld",
-                            ups[i].shard, (unsigned long long)u[i]->step_plus_one - 1, st->step);
+                            ups[i].shard, (unsigned long long)u[i]->step_plus_one - 1, st->ep.step);
             break;
         }
         for (size_t k = 0; k < u[i]->n_leaves && rc == 0; k++) {
@@ -577,7 +501,7 @@ static int s_aggregate_step(s_coord *st, const ch_update *ups, size_t n, ch_roun
     for (size_t j = 0; j < nseg && rc == 0; j++) {
         if (!leaf[j]) {
             rc = ch_err_set(err, CH_EPROTO, "transformer: no gradient for block %u of step %ld",
-                            st->seg[j].block, st->step);
+                            st->seg[j].block, st->ep.step);
         }
     }
     double rows = 0, loss = 0, correct = 0;
@@ -613,53 +537,21 @@ static int s_aggregate_step(s_coord *st, const ch_update *ups, size_t n, ch_roun
                        .lr = st->p.lr,
                        .lr_min = st->p.lr_min,
                        .warmup_steps = st->p.warmup_steps,
-                       .steps_per_epoch = st->steps_per_epoch,
-                       .total_steps = st->total_steps,
+                       .steps_per_epoch = st->ep.steps_per_epoch,
+                       .total_steps = st->ep.total_steps,
                        .step_epochs = st->p.step_epochs,
                        .gamma = st->p.gamma};
-    double lr = ch_schedule_lr(&sch, st->step);
+    double lr = ch_schedule_lr(&sch, st->ep.step);
     if (rows > 0) {
-        ch_tfm_apply(&st->p, st->w, st->g, st->opt_state, np, rows, lr, st->step + 1);
+        ch_tfm_apply(&st->p, st->w, st->g, st->opt_state, np, rows, lr, st->ep.step + 1);
     }
-    for (size_t i = 0; i < np; i++) {
-        if (!isfinite(st->w[i])) {
-            return ch_err_set(
-                err, CH_EINVAL,
-                "transformer: step %ld (epoch %ld) made a weight non-finite (parameter "
-                "%zu); lower model.lr or set model.clip_norm",
-                st->step, epoch, i);
-        }
+    rc = ch_nn_epochs_step(&st->ep, "transformer", st->w, np, loss, rows, correct, err);
+    if (rc != 1) {
+        return rc;
     }
-    st->epoch_loss += loss;
-    st->epoch_rows += rows;
-    st->epoch_correct += correct;
-    st->step++;
-    if (st->step % st->steps_per_epoch == 0) {
-        double tl = st->epoch_rows > 0 ? st->epoch_loss / st->epoch_rows : NAN;
-        double ta = st->head != CH_HEAD_MSE && st->epoch_rows > 0
-                        ? st->epoch_correct / st->epoch_rows
-                        : NAN;
-        double vl, va;
-        s_validate(st, &vl, &va);
-        if (s_curves_push(&st->curves, tl, vl, va, lr, ta) != 0) {
-            return ch_err_set(err, CH_ENOMEM, "out of memory");
-        }
-        s_early_stop(st);
-        ch_round_metric(m, "epoch", (double)(st->step / st->steps_per_epoch));
-        ch_round_metric(m, "train_loss", tl);
-        if (st->head != CH_HEAD_MSE) {
-            ch_round_metric(m, "train_accuracy", ta);
-        }
-        if (st->n_test) {
-            ch_round_metric(m, "valid_loss", vl);
-            if (st->head != CH_HEAD_MSE) {
-                ch_round_metric(m, "valid_accuracy", va);
-            }
-        }
-        ch_round_metric(m, "lr", lr);
-        st->epoch_loss = st->epoch_rows = st->epoch_correct = 0;
-    }
-    return 0;
+    double vl, va;
+    s_validate(st, &vl, &va);
+    return ch_nn_epochs_end(&st->ep, st->w, np, st->head, st->n_test > 0, vl, va, lr, m, err);
 }
 
 static int s_aggregate(void *vst, uint32_t round, uint32_t op, const ch_update *ups, size_t n,
@@ -685,7 +577,7 @@ static void s_model_destroy(void **pm)
     ch_tfm_inputs_destroy(&md->in);
     ch_tfm_destroy(&md->net);
     free(md->w);
-    s_curves_free(&md->curves);
+    ch_nn_curves_free(&md->curves);
     free(md);
     *pm = NULL;
 }
@@ -693,13 +585,13 @@ static void s_model_destroy(void **pm)
 static void *s_finalize(void *vst, ch_err *err)
 {
     s_coord *st = vst;
-    if (!st->stats_done || (st->step < st->total_steps && !st->stopped)) {
+    if (!st->stats_done || (st->ep.step < st->ep.total_steps && !st->ep.stopped)) {
         ch_err_set(err, CH_EINTERNAL, "transformer: finalize before training finished");
         return NULL;
     }
-    long best = st->best_w && st->p.restore_best ? s_best_epoch(&st->curves) : -1;
+    long best = st->ep.best_w && st->p.restore_best ? ch_nn_curves_best(&st->ep.curves) : -1;
     if (best >= 0) {
-        memcpy(st->w, st->best_w, st->net->n_params * sizeof *st->w);
+        memcpy(st->w, st->ep.best_w, st->net->n_params * sizeof *st->w);
     }
     s_model *md = calloc(1, sizeof *md);
     if (!md) {
@@ -709,111 +601,62 @@ static void *s_finalize(void *vst, ch_err *err)
     md->in = st->in;
     md->net = st->net;
     md->w = st->w;
-    md->curves = st->curves;
+    md->curves = st->ep.curves;
     st->in = NULL;
     st->net = NULL;
     st->w = NULL;
-    memset(&st->curves, 0, sizeof st->curves);
+    memset(&st->ep.curves, 0, sizeof st->ep.curves);
     md->head = st->head;
     md->n_classes = st->n_classes;
-    md->steps = st->step;
-    md->epochs = st->step / st->steps_per_epoch;
+    md->steps = st->ep.step;
+    md->epochs = st->ep.step / st->ep.steps_per_epoch;
     md->best_epoch = best + 1;
-    md->stopped_early = st->stopped;
+    md->stopped_early = st->ep.stopped;
     md->opt = st->p.opt.kind;
     return md;
+}
+
+/* The coordinator's part of a checkpoint (algorithms/mlp/epochs.h: the
+ * mlp Checkpoint message, whose fields 1-11 are transformer.proto's
+ * Checkpoint; the loss-scaler fields stay unset). */
+static ch_nn_ckpt s_ckpt(s_coord *st)
+{
+    size_t np = st->net->n_params;
+    return (ch_nn_ckpt){.stats_done = st->stats_done,
+                        .stats = st->stats,
+                        .n_stats = ch_features_stats_len(st->in->feat),
+                        .block_rows = st->block_rows,
+                        .n_blocks = st->n_blocks,
+                        .w = st->w,
+                        .opt_state = st->opt_state,
+                        .n_params = np,
+                        .n_opt = ch_opt_state_per_param(st->p.opt.kind) * np};
 }
 
 static int s_save(void *vst, ch_buf *out, ch_err *err)
 {
     s_coord *st = vst;
-    Cohort__Transformer__Checkpoint ck = COHORT__TRANSFORMER__CHECKPOINT__INIT;
-    Cohort__Transformer__Curves cv = COHORT__TRANSFORMER__CURVES__INIT;
-    uint64_t *br = calloc(st->n_blocks ? st->n_blocks : 1, sizeof *br);
-    if (!br) {
-        return ch_err_set(err, CH_ENOMEM, "out of memory");
-    }
-    for (size_t b = 0; b < st->n_blocks; b++) {
-        br[b] = st->block_rows[b];
-    }
-    size_t np = st->net->n_params;
-    ck.stats_done = st->stats_done;
-    ck.n_stats = ch_features_stats_len(st->in->feat);
-    ck.stats = st->stats;
-    ck.n_block_rows = st->n_blocks;
-    ck.block_rows = br;
-    ck.step = (uint64_t)st->step;
-    ck.weights.data = (uint8_t *)st->w;
-    ck.weights.len = np * sizeof(float);
-    ck.opt_state.data = (uint8_t *)st->opt_state;
-    ck.opt_state.len = ch_opt_state_per_param(st->p.opt.kind) * np * sizeof(float);
-    ck.epoch_loss = st->epoch_loss;
-    ck.epoch_rows = st->epoch_rows;
-    ck.epoch_correct = st->epoch_correct;
-    s_curves_to_pb(&st->curves, &cv);
-    ck.curves = &cv;
-    if (st->best_w) {
-        ck.best_weights.data = (uint8_t *)st->best_w;
-        ck.best_weights.len = np * sizeof(float);
-    }
-    int rc = s_pack_msg(&ck.base, out, err);
-    free(br);
-    return rc;
+    ch_nn_ckpt c = s_ckpt(st);
+    return ch_nn_epochs_save(&st->ep, &c, out, err);
 }
 
 static int s_load(void *vst, const uint8_t *data, size_t len, ch_err *err)
 {
     s_coord *st = vst;
-    Cohort__Transformer__Checkpoint *ck = cohort__transformer__checkpoint__unpack(NULL, len, data);
-    if (!ck) {
-        return ch_err_set(err, CH_EINVAL, "the transformer checkpoint does not decode");
-    }
-    size_t np = st->net->n_params;
-    size_t nos = ch_opt_state_per_param(st->p.opt.kind) * np * sizeof(float);
-    int rc = 0;
-    if (ck->n_stats != ch_features_stats_len(st->in->feat) || ck->n_block_rows != st->n_blocks ||
-        ck->weights.len != np * sizeof(float) || ck->opt_state.len != nos ||
-        ck->best_weights.len != (st->best_w ? np * sizeof(float) : 0)) {
-        rc = ch_err_set(err, CH_EINVAL,
-                        "the transformer checkpoint does not match this network and data (%zu "
-                        "parameters expected)",
-                        np);
-    }
-    if (rc == 0) {
-        memcpy(st->stats, ck->stats, ck->n_stats * sizeof *st->stats);
-        st->n_rows = 0;
-        for (size_t b = 0; b < st->n_blocks; b++) {
-            st->block_rows[b] = (size_t)ck->block_rows[b];
-            st->n_rows += st->block_rows[b];
-        }
-        memcpy(st->w, ck->weights.data, ck->weights.len);
-        memcpy(st->opt_state, ck->opt_state.data, nos);
-        st->step = (long)ck->step;
-        st->epoch_loss = ck->epoch_loss;
-        st->epoch_rows = ck->epoch_rows;
-        st->epoch_correct = ck->epoch_correct;
-        rc = s_curves_from_pb(&st->curves, ck->curves);
-        if (rc != 0) {
-            rc = ch_err_set(err, CH_EINVAL, "the transformer checkpoint's curves are malformed");
-        } else if (st->best_w) {
-            memcpy(st->best_w, ck->best_weights.data, ck->best_weights.len);
-            long best = s_best_epoch(&st->curves), last = (long)st->curves.n - 1;
-            st->stopped = best >= 0 && last - best >= st->p.early_stopping;
-        }
-    }
-    if (rc == 0 && ck->stats_done) {
+    ch_nn_ckpt c = s_ckpt(st);
+    int rc = ch_nn_epochs_load(&st->ep, &c, &st->n_rows, "transformer", data, len, err);
+    if (rc == 0 && c.stats_done) {
         ch_reduce_destroy(&st->reduce);
         ch_features_set_stats(st->in->feat, st->stats);
-        st->steps_per_epoch = ch_batch_steps_per_epoch(st->n_rows, (size_t)st->p.batch_size);
-        st->total_steps = st->steps_per_epoch * st->p.epochs;
+        st->ep.steps_per_epoch = ch_batch_steps_per_epoch(st->n_rows, (size_t)st->p.batch_size);
+        st->ep.total_steps = st->ep.steps_per_epoch * st->p.epochs;
         st->stats_done = true;
-        if (st->steps_per_epoch < 1 || st->step > st->total_steps) {
+        if (st->ep.steps_per_epoch < 1 || st->ep.step > st->ep.total_steps) {
             rc = ch_err_set(err, CH_EINVAL, "the transformer checkpoint's step is out of range");
         } else {
             rc = s_encode_test(st, err);
         }
     }
-    cohort__transformer__checkpoint__free_unpacked(ck, NULL);
     return rc;
 }
 
@@ -1303,7 +1146,7 @@ static int s_summary_json(const void *vm, ch_buf *j)
         h = (h ^ wb[i]) * 1099511628211ULL;
     }
     ch_buf_printf(j, ", \"weights_fnv1a\": \"%016llx\"", (unsigned long long)h);
-    const s_curves *c = &md->curves;
+    const ch_nn_curves *c = &md->curves;
     if (c->n) {
         ch_buf_puts(j, ", \"final_train_loss\": ");
         ch_buf_json_num(j, c->train_loss[c->n - 1]);
@@ -1326,7 +1169,7 @@ static int s_describe(const void *vm, ch_buf *text)
                       md->stopped_early ? "stopped before model.epochs" : "ran every epoch",
                       md->best_epoch);
     }
-    const s_curves *c = &md->curves;
+    const ch_nn_curves *c = &md->curves;
     ch_buf_printf(text, "%6s %12s %12s %12s %12s\n", "epoch", "train_loss", "valid_loss",
                   "valid_acc", "lr");
     for (size_t e = 0; e < c->n; e++) {
@@ -1339,7 +1182,7 @@ static int s_describe(const void *vm, ch_buf *text)
 static int s_report(const void *vm, ch_report *r, ch_err *err)
 {
     const s_model *md = vm;
-    const s_curves *c = &md->curves;
+    const ch_nn_curves *c = &md->curves;
     ch_buf a;
     ch_buf_init(&a);
     s_arch(md, &a);
