@@ -17,6 +17,7 @@
 #include "algorithms/mlp/epochs.h"
 #include "algorithms/mlp/features.h"
 #include "algorithms/mlp/params.h"
+#include "algorithms/mlp/step.h"
 #include "algorithms/mlp/trainer.h"
 #include "common/reduce.h"
 #include "proto/mlp.pb-c.h"
@@ -388,6 +389,25 @@ static int s_local_task(s_coord *st, ch_buf *payload, ch_err *err)
     return rc;
 }
 
+/* The synchronous step st->ep.step: its segments of the global batch
+ * (into st->seg) and its task. */
+static ch_nn_task s_task(s_coord *st)
+{
+    long epoch = st->ep.step / st->ep.steps_per_epoch, s = st->ep.step % st->ep.steps_per_epoch;
+    size_t nseg = ch_batch_segments(st->block_rows, st->n_blocks, st->seed, epoch, s,
+                                    (size_t)st->p.batch_size, st->seg);
+    return (ch_nn_task){.step = st->ep.step,
+                        .steps_per_epoch = st->ep.steps_per_epoch,
+                        .seg = st->seg,
+                        .nseg = nseg,
+                        .weights = st->wbuf,
+                        .n_params = st->net->n_params,
+                        .wire = st->p.wire_precision,
+                        .loss_scale = st->scaling ? st->scaler.scale : 0,
+                        .stats = st->stats,
+                        .n_stats = ch_features_stats_len(st->feat)};
+}
+
 static int s_next_task(void *vst, uint32_t round, uint32_t *op, ch_buf *payload, ch_err *err)
 {
     s_coord *st = vst;
@@ -404,41 +424,11 @@ static int s_next_task(void *vst, uint32_t round, uint32_t *op, ch_buf *payload,
         return s_local_task(st, payload, err);
     }
     *op = OP_STEP;
-    long epoch = st->ep.step / st->ep.steps_per_epoch, s = st->ep.step % st->ep.steps_per_epoch;
-    size_t nseg = ch_batch_segments(st->block_rows, st->n_blocks, st->seed, epoch, s,
-                                    (size_t)st->p.batch_size, st->seg);
-    Cohort__Mlp__Segment *segs = calloc(nseg ? nseg : 1, sizeof *segs);
-    Cohort__Mlp__Segment **sp = calloc(nseg ? nseg : 1, sizeof *sp);
-    if (!segs || !sp) {
-        free(segs);
-        free(sp);
-        return ch_err_set(err, CH_ENOMEM, "out of memory");
-    }
-    for (size_t i = 0; i < nseg; i++) {
-        cohort__mlp__segment__init(&segs[i]);
-        segs[i].block = st->seg[i].block;
-        segs[i].offset = st->seg[i].offset;
-        segs[i].count = st->seg[i].count;
-        sp[i] = &segs[i];
-    }
-    Cohort__Mlp__Task t = COHORT__MLP__TASK__INIT;
-    t.step = (uint64_t)st->ep.step;
-    t.epoch = (uint32_t)epoch;
-    t.step_in_epoch = (uint32_t)s;
-    t.n_segments = nseg;
-    t.segments = sp;
+    ch_nn_task t = s_task(st);
     ch_half_pack(st->p.wire_precision, st->wbuf, st->w, st->net->n_params);
-    t.weights.data = st->wbuf;
-    t.weights.len = st->net->n_params * ch_precision_bytes(st->p.wire_precision);
-    t.wire_precision = (uint32_t)st->p.wire_precision;
-    t.loss_scale = st->scaling ? st->scaler.scale : 0;
-    t.n_stats = ch_features_stats_len(st->feat);
-    t.stats = st->stats;
     size_t before = payload->len;
-    int rc = s_pack_msg(&t.base, payload, err);
+    int rc = ch_nn_task_pack(&t, payload, err);
     st->task_bytes = (double)(payload->len - before);
-    free(segs);
-    free(sp);
     return rc;
 }
 
@@ -577,80 +567,14 @@ static int s_aggregate_local(s_coord *st, const ch_update *ups, size_t n, ch_rou
 static int s_aggregate_step(s_coord *st, const ch_update *ups, size_t n, ch_round_metrics *m,
                             ch_err *err)
 {
-    long epoch = st->ep.step / st->ep.steps_per_epoch, s = st->ep.step % st->ep.steps_per_epoch;
-    size_t nseg = ch_batch_segments(st->block_rows, st->n_blocks, st->seed, epoch, s,
-                                    (size_t)st->p.batch_size, st->seg);
-    size_t np = st->net->n_params;
-    Cohort__Mlp__Update **u = calloc(n ? n : 1, sizeof *u);
-    const Cohort__Mlp__Leaf **leaf = calloc(nseg ? nseg : 1, sizeof *leaf);
-    int rc = (!u || !leaf) ? ch_err_set(err, CH_ENOMEM, "out of memory") : 0;
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        u[i] = cohort__mlp__update__unpack(NULL, ups[i].state_len, ups[i].state);
-        if (!u[i]) {
-            rc = ch_err_set(err, CH_EPROTO, "mlp: the update of shard %u does not decode",
-                            ups[i].shard);
-            break;
-        }
-        if (u[i]->step_plus_one != (uint64_t)st->ep.step + 1) {
-            rc = ch_err_set(err, CH_EPROTO, "mlp: shard %u answered step %llu during step %ld",
-                            ups[i].shard, (unsigned long long)u[i]->step_plus_one - 1, st->ep.step);
-            break;
-        }
-        for (size_t k = 0; k < u[i]->n_leaves && rc == 0; k++) {
-            const Cohort__Mlp__Leaf *lf = u[i]->leaves[k];
-            size_t j = 0;
-            while (j < nseg && st->seg[j].block != lf->block) {
-                j++;
-            }
-            if (j == nseg || leaf[j]) {
-                rc = ch_err_set(err, CH_EPROTO,
-                                "mlp: shard %u sent a gradient for block %u, which is %s",
-                                ups[i].shard, lf->block,
-                                j == nseg ? "not in this step's batch" : "already covered");
-            } else if (lf->grad.len != np * ch_precision_bytes(st->p.wire_precision) ||
-                       lf->rows > st->seg[j].count || !isfinite(lf->loss)) {
-                rc = ch_err_set(err, CH_EPROTO,
-                                "mlp: shard %u sent a malformed gradient for block %u (%zu "
-                                "bytes, %u rows)",
-                                ups[i].shard, lf->block, lf->grad.len, lf->rows);
-            } else {
-                leaf[j] = lf;
-            }
-        }
-    }
-    for (size_t j = 0; j < nseg && rc == 0; j++) {
-        if (!leaf[j]) {
-            rc = ch_err_set(err, CH_EPROTO, "mlp: no gradient for block %u of step %ld",
-                            st->seg[j].block, st->ep.step);
-        }
-    }
-    double rows = 0, loss = 0, correct = 0;
-    if (rc == 0) {
-        /* the fixed order: segments in the batch's order, whoever sent them */
-        memset(st->gsum, 0, np * sizeof *st->gsum);
-        for (size_t j = 0; j < nseg; j++) {
-            ch_half_unpack(st->p.wire_precision, st->ltmp, leaf[j]->grad.data, np);
-            for (size_t i = 0; i < np; i++) {
-                st->gsum[i] += st->ltmp[i];
-            }
-            rows += leaf[j]->rows;
-            loss += leaf[j]->loss;
-            correct += leaf[j]->correct;
-        }
-        for (size_t i = 0; i < np; i++) {
-            st->g[i] = (float)st->gsum[i];
-        }
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (u && u[i]) {
-            cohort__mlp__update__free_unpacked(u[i], NULL);
-        }
-    }
-    free(u);
-    free(leaf);
+    ch_nn_task t = s_task(st);
+    size_t np = st->net->n_params, nseg = t.nseg;
+    ch_nn_leaves sum;
+    int rc = ch_nn_leaves_sum("mlp", &t, ups, n, st->gsum, st->ltmp, st->g, &sum, err);
     if (rc != 0) {
         return rc;
     }
+    double rows = sum.rows, loss = sum.loss, correct = sum.correct;
     double lr = s_lr(st, st->ep.step);
     double scale = st->scaling ? st->scaler.scale : 1;
     bool apply = !st->scaling || ch_loss_scaler_update(&st->scaler, ch_grad_finite(st->g, np));

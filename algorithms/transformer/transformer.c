@@ -18,6 +18,7 @@
 #include "algorithms/algo.h"
 #include "algorithms/mlp/batch.h"
 #include "algorithms/mlp/epochs.h"
+#include "algorithms/mlp/step.h"
 #include "algorithms/transformer/inputs.h"
 #include "algorithms/transformer/train.h"
 #include "common/reduce.h"
@@ -69,6 +70,7 @@ typedef struct s_coord {
     size_t n_test;
     ch_tfm_ws *ws;
     float *dout;
+    float *ltmp; /* one leaf's gradient, decoded */
 } s_coord;
 
 typedef struct s_worker {
@@ -252,6 +254,7 @@ static void s_coord_destroy(void **pst)
     free(st->test_mask);
     ch_tfm_ws_destroy(&st->ws);
     free(st->dout);
+    free(st->ltmp);
     free(st);
     *pst = NULL;
 }
@@ -298,8 +301,10 @@ static void *s_coord_new(const ch_coord_env *env, ch_err *err)
     st->ep.best_w = st->p.early_stopping ? ch_alloc_array(np, sizeof *st->ep.best_w) : NULL;
     st->ws = ch_tfm_ws_new(st->net, S_EVAL_CHUNK);
     st->dout = ch_alloc_array(S_EVAL_CHUNK, st->net->spec.d_out * sizeof *st->dout);
+    st->ltmp = ch_alloc_array(np, sizeof *st->ltmp);
     if (!st->reduce || !st->stats || !st->block_rows || !st->seg || !st->w || !st->g || !st->gsum ||
-        !st->opt_state || !st->ws || !st->dout || (st->p.early_stopping && !st->ep.best_w)) {
+        !st->opt_state || !st->ws || !st->dout || !st->ltmp ||
+        (st->p.early_stopping && !st->ep.best_w)) {
         ch_err_set(err, CH_ENOMEM, "out of memory for a network of %zu parameters", np);
         s_coord_destroy(&vst);
         return NULL;
@@ -316,6 +321,25 @@ static void *s_coord_new(const ch_coord_env *env, ch_err *err)
     return st;
 }
 
+/* The synchronous step st->ep.step: its segments of the global batch
+ * (into st->seg) and its task (algorithms/mlp/step.h: mlp.proto's Task,
+ * whose fields 1-6 are transformer.proto's; fp32, no loss scale). */
+static ch_nn_task s_task(s_coord *st)
+{
+    long epoch = st->ep.step / st->ep.steps_per_epoch, s = st->ep.step % st->ep.steps_per_epoch;
+    size_t nseg = ch_batch_segments(st->block_rows, st->n_blocks, st->seed, epoch, s,
+                                    (size_t)st->p.batch_size, st->seg);
+    return (ch_nn_task){.step = st->ep.step,
+                        .steps_per_epoch = st->ep.steps_per_epoch,
+                        .seg = st->seg,
+                        .nseg = nseg,
+                        .weights = (const uint8_t *)st->w,
+                        .n_params = st->net->n_params,
+                        .wire = CH_PREC_FP32,
+                        .stats = st->stats,
+                        .n_stats = ch_features_stats_len(st->in->feat)};
+}
+
 static int s_next_task(void *vst, uint32_t round, uint32_t *op, ch_buf *payload, ch_err *err)
 {
     s_coord *st = vst;
@@ -328,37 +352,8 @@ static int s_next_task(void *vst, uint32_t round, uint32_t *op, ch_buf *payload,
         return 1;
     }
     *op = OP_STEP;
-    long epoch = st->ep.step / st->ep.steps_per_epoch, s = st->ep.step % st->ep.steps_per_epoch;
-    size_t nseg = ch_batch_segments(st->block_rows, st->n_blocks, st->seed, epoch, s,
-                                    (size_t)st->p.batch_size, st->seg);
-    Cohort__Transformer__Segment *segs = calloc(nseg ? nseg : 1, sizeof *segs);
-    Cohort__Transformer__Segment **sp = calloc(nseg ? nseg : 1, sizeof *sp);
-    if (!segs || !sp) {
-        free(segs);
-        free(sp);
-        return ch_err_set(err, CH_ENOMEM, "out of memory");
-    }
-    for (size_t i = 0; i < nseg; i++) {
-        cohort__transformer__segment__init(&segs[i]);
-        segs[i].block = st->seg[i].block;
-        segs[i].offset = st->seg[i].offset;
-        segs[i].count = st->seg[i].count;
-        sp[i] = &segs[i];
-    }
-    Cohort__Transformer__Task t = COHORT__TRANSFORMER__TASK__INIT;
-    t.step = (uint64_t)st->ep.step;
-    t.epoch = (uint32_t)epoch;
-    t.step_in_epoch = (uint32_t)s;
-    t.n_segments = nseg;
-    t.segments = sp;
-    t.weights.data = (uint8_t *)st->w;
-    t.weights.len = st->net->n_params * sizeof(float);
-    t.n_stats = ch_features_stats_len(st->in->feat);
-    t.stats = st->stats;
-    int rc = s_pack_msg(&t.base, payload, err);
-    free(segs);
-    free(sp);
-    return rc;
+    ch_nn_task t = s_task(st);
+    return ch_nn_task_pack(&t, payload, err);
 }
 
 /* Encodes the held-out rows that have a target, once the statistics are known. */
@@ -456,83 +451,14 @@ static void s_validate(s_coord *st, double *loss, double *acc)
 static int s_aggregate_step(s_coord *st, const ch_update *ups, size_t n, ch_round_metrics *m,
                             ch_err *err)
 {
-    long epoch = st->ep.step / st->ep.steps_per_epoch, s = st->ep.step % st->ep.steps_per_epoch;
-    size_t nseg = ch_batch_segments(st->block_rows, st->n_blocks, st->seed, epoch, s,
-                                    (size_t)st->p.batch_size, st->seg);
+    ch_nn_task t = s_task(st);
     size_t np = st->net->n_params;
-    Cohort__Transformer__Update **u = calloc(n ? n : 1, sizeof *u);
-    const Cohort__Transformer__Leaf **leaf = calloc(nseg ? nseg : 1, sizeof *leaf);
-    int rc = (!u || !leaf) ? ch_err_set(err, CH_ENOMEM, "out of memory") : 0;
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        u[i] = cohort__transformer__update__unpack(NULL, ups[i].state_len, ups[i].state);
-        if (!u[i]) {
-            rc = ch_err_set(err, CH_EPROTO, "transformer: the update of shard %u does not decode",
-                            ups[i].shard);
-            break;
-        }
-        if (u[i]->step_plus_one != (uint64_t)st->ep.step + 1) {
-            rc = ch_err_set(err, CH_EPROTO,
-                            "transformer: shard %u answered step %llu during step %ld",
-                            ups[i].shard, (unsigned long long)u[i]->step_plus_one - 1, st->ep.step);
-            break;
-        }
-        for (size_t k = 0; k < u[i]->n_leaves && rc == 0; k++) {
-            const Cohort__Transformer__Leaf *lf = u[i]->leaves[k];
-            size_t j = 0;
-            while (j < nseg && st->seg[j].block != lf->block) {
-                j++;
-            }
-            if (j == nseg || leaf[j]) {
-                rc = ch_err_set(err, CH_EPROTO,
-                                "transformer: shard %u sent a gradient for block %u, which is %s",
-                                ups[i].shard, lf->block,
-                                j == nseg ? "not in this step's batch" : "already covered");
-            } else if (lf->grad.len != np * sizeof(float) || lf->rows > st->seg[j].count ||
-                       !isfinite(lf->loss)) {
-                rc = ch_err_set(err, CH_EPROTO,
-                                "transformer: shard %u sent a malformed gradient for block %u (%zu "
-                                "bytes, %u rows)",
-                                ups[i].shard, lf->block, lf->grad.len, lf->rows);
-            } else {
-                leaf[j] = lf;
-            }
-        }
-    }
-    for (size_t j = 0; j < nseg && rc == 0; j++) {
-        if (!leaf[j]) {
-            rc = ch_err_set(err, CH_EPROTO, "transformer: no gradient for block %u of step %ld",
-                            st->seg[j].block, st->ep.step);
-        }
-    }
-    double rows = 0, loss = 0, correct = 0;
-    if (rc == 0) {
-        /* the fixed order: segments in the batch's order, whoever sent them */
-        memset(st->gsum, 0, np * sizeof *st->gsum);
-        for (size_t j = 0; j < nseg; j++) {
-            float tmp;
-            const uint8_t *gb = leaf[j]->grad.data;
-            for (size_t i = 0; i < np; i++) {
-                memcpy(&tmp, gb + i * sizeof tmp, sizeof tmp);
-                st->gsum[i] += tmp;
-            }
-            rows += leaf[j]->rows;
-            loss += leaf[j]->loss;
-            correct += leaf[j]->correct;
-        }
-        for (size_t i = 0; i < np; i++) {
-            st->g[i] = (float)st->gsum[i];
-        }
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (u && u[i]) {
-            cohort__transformer__update__free_unpacked(u[i], NULL);
-        }
-    }
-    free(u);
-    free(leaf);
+    ch_nn_leaves sum;
+    int rc = ch_nn_leaves_sum("transformer", &t, ups, n, st->gsum, st->ltmp, st->g, &sum, err);
     if (rc != 0) {
         return rc;
     }
+    double rows = sum.rows, loss = sum.loss, correct = sum.correct;
     ch_schedule sch = {.kind = st->p.schedule,
                        .lr = st->p.lr,
                        .lr_min = st->p.lr_min,
