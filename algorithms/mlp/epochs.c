@@ -2,6 +2,8 @@
  * curves, early stopping and their checkpoint (epochs.h). */
 #include "algorithms/mlp/epochs.h"
 
+#include "common/report.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,6 +89,73 @@ long ch_nn_curves_best(const ch_nn_curves *c)
         }
     }
     return best;
+}
+
+void ch_nn_summary_tail(const float *w, size_t n_params, const ch_nn_curves *c, ch_buf *j)
+{
+    /* FNV-1a of the weight bytes: equal runs have equal fingerprints */
+    uint64_t h = 1469598103934665603ULL;
+    const uint8_t *wb = (const uint8_t *)w;
+    for (size_t i = 0; i < n_params * sizeof(float); i++) {
+        h = (h ^ wb[i]) * 1099511628211ULL;
+    }
+    ch_buf_printf(j, ", \"weights_fnv1a\": \"%016llx\"", (unsigned long long)h);
+    if (c->n) {
+        ch_buf_puts(j, ", \"final_train_loss\": ");
+        ch_buf_json_num(j, c->train_loss[c->n - 1]);
+        ch_buf_puts(j, ", \"final_valid_loss\": ");
+        ch_buf_json_num(j, c->valid_loss[c->n - 1]);
+    }
+}
+
+void ch_nn_curves_describe(const ch_nn_curves *c, long best_epoch, bool stopped_early, ch_buf *text)
+{
+    if (best_epoch > 0) {
+        ch_buf_printf(text, "early stopping: %s; weights of epoch %ld (lowest validation loss)\n",
+                      stopped_early ? "stopped before model.epochs" : "ran every epoch",
+                      best_epoch);
+    }
+    ch_buf_printf(text, "%6s %12s %12s %12s %12s\n", "epoch", "train_loss", "valid_loss",
+                  "valid_acc", "lr");
+    for (size_t e = 0; e < c->n; e++) {
+        ch_buf_printf(text, "%6zu %12.6g %12.6g %12.6g %12.6g\n", e + 1, c->train_loss[e],
+                      c->valid_loss[e], c->valid_acc[e], c->lr[e]);
+    }
+}
+
+int ch_nn_curves_report(const ch_nn_curves *c, ch_head head, ch_report *r, ch_err *err)
+{
+    if (!c->n) {
+        return 0;
+    }
+    double *x = malloc(c->n * sizeof *x);
+    if (!x) {
+        return ch_err_set(err, CH_ENOMEM, "out of memory");
+    }
+    for (size_t e = 0; e < c->n; e++) {
+        x[e] = (double)(e + 1);
+    }
+    ch_report_section(r, "Training curves");
+    ch_svg_series loss[2] = {{"train", x, c->train_loss, c->n},
+                             {"validation", x, c->valid_loss, c->n}};
+    ch_svg_line_opts lo = {.title = "Loss per epoch", .x_label = "epoch", .y_label = "loss"};
+    int rc = ch_report_line_chart(r, &lo, loss, 2);
+    if (rc == 0 && head != CH_HEAD_MSE) {
+        ch_svg_series acc[2] = {{"train", x, c->train_acc, c->n},
+                                {"validation", x, c->valid_acc, c->n}};
+        ch_svg_line_opts ao = {
+            .title = "Accuracy per epoch", .x_label = "epoch", .y_label = "accuracy"};
+        rc = ch_report_line_chart(r, &ao, acc, 2);
+    }
+    if (rc == 0) {
+        ch_svg_series lr[1] = {{"lr", x, c->lr, c->n}};
+        ch_svg_line_opts ro = {.title = "Learning rate at the end of each epoch",
+                               .x_label = "epoch",
+                               .y_label = "learning rate"};
+        rc = ch_report_line_chart(r, &ro, lr, 1);
+    }
+    free(x);
+    return rc ? ch_err_set(err, rc, "out of memory building the report") : 0;
 }
 
 void ch_nn_epochs_free(ch_nn_epochs *e)

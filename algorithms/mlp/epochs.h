@@ -42,6 +42,22 @@ int ch_nn_curves_from_pb(ch_nn_curves *c, const Cohort__Mlp__Curves *pb);
  * first of equals), or -1 without any. This function can't fail. */
 long ch_nn_curves_best(const ch_nn_curves *c);
 
+/* summary.json's end of the "network" object: the FNV-1a fingerprint of
+ * the n_params weights' bytes (equal runs have equal fingerprints) and the
+ * last epoch's train and validation losses. Failures show in j->failed. */
+void ch_nn_summary_tail(const float *w, size_t n_params, const ch_nn_curves *c, ch_buf *j);
+
+/* model.txt's lines on early stopping (best_epoch > 0: the 1-based epoch
+ * whose weights the model holds) and the table of the curves. Failures
+ * show in text->failed. */
+void ch_nn_curves_describe(const ch_nn_curves *c, long best_epoch, bool stopped_early,
+                           ch_buf *text);
+
+/* report.html's "Training curves" section (none without epochs): loss,
+ * accuracy (unless head is CH_HEAD_MSE) and learning rate per epoch.
+ * Returns 0 or CH_ENOMEM with a message. */
+int ch_nn_curves_report(const ch_nn_curves *c, ch_head head, ch_report *r, ch_err *err);
+
 /* The coordinator's training progress. The owner zeroes it, sets the plan
  * (steps_per_epoch, total_steps) once the rows are known and, with
  * early stopping, best_w (n_params floats, owned here: freed by

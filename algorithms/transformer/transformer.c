@@ -1065,20 +1065,7 @@ static int s_summary_json(const void *vm, ch_buf *j)
         ch_buf_printf(j, ", \"best_epoch\": %ld, \"stopped_early\": %s", md->best_epoch,
                       md->stopped_early ? "true" : "false");
     }
-    /* FNV-1a of the weight bytes: equal runs have equal fingerprints */
-    uint64_t h = 1469598103934665603ULL;
-    const uint8_t *wb = (const uint8_t *)md->w;
-    for (size_t i = 0; i < md->net->n_params * sizeof(float); i++) {
-        h = (h ^ wb[i]) * 1099511628211ULL;
-    }
-    ch_buf_printf(j, ", \"weights_fnv1a\": \"%016llx\"", (unsigned long long)h);
-    const ch_nn_curves *c = &md->curves;
-    if (c->n) {
-        ch_buf_puts(j, ", \"final_train_loss\": ");
-        ch_buf_json_num(j, c->train_loss[c->n - 1]);
-        ch_buf_puts(j, ", \"final_valid_loss\": ");
-        ch_buf_json_num(j, c->valid_loss[c->n - 1]);
-    }
+    ch_nn_summary_tail(md->w, md->net->n_params, &md->curves, j);
     ch_buf_puts(j, "}");
     return j->failed ? CH_ENOMEM : 0;
 }
@@ -1090,18 +1077,7 @@ static int s_describe(const void *vm, ch_buf *text)
     s_arch(md, text);
     ch_buf_printf(text, " (%zu parameters), %s, %ld epochs, %ld steps\n", md->net->n_params,
                   ch_opt_names[md->opt], md->epochs, md->steps);
-    if (md->best_epoch > 0) {
-        ch_buf_printf(text, "early stopping: %s; weights of epoch %ld (lowest validation loss)\n",
-                      md->stopped_early ? "stopped before model.epochs" : "ran every epoch",
-                      md->best_epoch);
-    }
-    const ch_nn_curves *c = &md->curves;
-    ch_buf_printf(text, "%6s %12s %12s %12s %12s\n", "epoch", "train_loss", "valid_loss",
-                  "valid_acc", "lr");
-    for (size_t e = 0; e < c->n; e++) {
-        ch_buf_printf(text, "%6zu %12.6g %12.6g %12.6g %12.6g\n", e + 1, c->train_loss[e],
-                      c->valid_loss[e], c->valid_acc[e], c->lr[e]);
-    }
+    ch_nn_curves_describe(&md->curves, md->best_epoch, md->stopped_early, text);
     return text->failed ? CH_ENOMEM : 0;
 }
 
@@ -1121,36 +1097,10 @@ static int s_report(const void *vm, ch_report *r, ch_err *err)
     ch_report_section(r, "Network");
     int rc = ch_report_kv(r, keys, vals, 5);
     ch_buf_free(&a);
-    if (rc == 0 && c->n) {
-        double *x = malloc(c->n * sizeof *x);
-        if (!x) {
-            return ch_err_set(err, CH_ENOMEM, "out of memory");
-        }
-        for (size_t e = 0; e < c->n; e++) {
-            x[e] = (double)(e + 1);
-        }
-        ch_report_section(r, "Training curves");
-        ch_svg_series loss[2] = {{"train", x, c->train_loss, c->n},
-                                 {"validation", x, c->valid_loss, c->n}};
-        ch_svg_line_opts lo = {.title = "Loss per epoch", .x_label = "epoch", .y_label = "loss"};
-        rc = ch_report_line_chart(r, &lo, loss, 2);
-        if (rc == 0 && md->head != CH_HEAD_MSE) {
-            ch_svg_series acc[2] = {{"train", x, c->train_acc, c->n},
-                                    {"validation", x, c->valid_acc, c->n}};
-            ch_svg_line_opts ao = {
-                .title = "Accuracy per epoch", .x_label = "epoch", .y_label = "accuracy"};
-            rc = ch_report_line_chart(r, &ao, acc, 2);
-        }
-        if (rc == 0) {
-            ch_svg_series lr[1] = {{"lr", x, c->lr, c->n}};
-            ch_svg_line_opts ro = {.title = "Learning rate at the end of each epoch",
-                                   .x_label = "epoch",
-                                   .y_label = "learning rate"};
-            rc = ch_report_line_chart(r, &ro, lr, 1);
-        }
-        free(x);
+    if (rc != 0) {
+        return ch_err_set(err, rc, "out of memory building the report");
     }
-    return rc ? ch_err_set(err, rc, "out of memory building the report") : 0;
+    return ch_nn_curves_report(c, md->head, r, err);
 }
 
 const ch_algo ch_algo_transformer = {
