@@ -14,6 +14,7 @@
  * (same machine and OpenBLAS build; workers run one BLAS thread). */
 #include "algorithms/algo.h"
 #include "algorithms/mlp/batch.h"
+#include "algorithms/mlp/blockstats.h"
 #include "algorithms/mlp/epochs.h"
 #include "algorithms/mlp/features.h"
 #include "algorithms/mlp/params.h"
@@ -464,31 +465,8 @@ static int s_encode_test(s_coord *st, ch_err *err)
 static int s_aggregate_stats(s_coord *st, const ch_update *ups, size_t n, ch_round_metrics *m,
                              ch_err *err)
 {
-    for (size_t i = 0; i < n; i++) {
-        if (ch_reduce_add(st->reduce, ups[i].state, ups[i].state_len, err) != 0) {
-            return ch_err_prefix(err, "mlp statistics from shard %u", ups[i].shard);
-        }
-    }
-    double *root = ch_alloc_array(st->stats_len, sizeof *root);
-    if (!root) {
-        return ch_err_set(err, CH_ENOMEM, "out of memory");
-    }
-    int rc = ch_reduce_finish(st->reduce, root, err);
-    if (rc == 0) {
-        st->n_rows = 0;
-        for (size_t b = 0; b < st->n_blocks; b++) {
-            double c = root[b];
-            if (!(c >= 0 && c < 4e9)) {
-                rc = ch_err_set(err, CH_EPROTO, "mlp: block %zu has a bad row count", b);
-                break;
-            }
-            st->block_rows[b] = (size_t)c;
-            st->n_rows += st->block_rows[b];
-        }
-        memcpy(st->stats, root + st->n_blocks, ch_features_stats_len(st->feat) * sizeof *st->stats);
-    }
-    free(root);
-    ch_reduce_destroy(&st->reduce);
+    int rc = ch_nn_block_stats("mlp", &st->reduce, ups, n, st->n_blocks, st->block_rows,
+                               &st->n_rows, st->stats, ch_features_stats_len(st->feat), err);
     if (rc != 0) {
         return rc;
     }

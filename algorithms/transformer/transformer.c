@@ -17,6 +17,7 @@
  * run one BLAS thread). A table row is one sequence (inputs.h). */
 #include "algorithms/algo.h"
 #include "algorithms/mlp/batch.h"
+#include "algorithms/mlp/blockstats.h"
 #include "algorithms/mlp/epochs.h"
 #include "algorithms/mlp/step.h"
 #include "algorithms/transformer/inputs.h"
@@ -389,32 +390,8 @@ static int s_encode_test(s_coord *st, ch_err *err)
 static int s_aggregate_stats(s_coord *st, const ch_update *ups, size_t n, ch_round_metrics *m,
                              ch_err *err)
 {
-    for (size_t i = 0; i < n; i++) {
-        if (ch_reduce_add(st->reduce, ups[i].state, ups[i].state_len, err) != 0) {
-            return ch_err_prefix(err, "transformer statistics from shard %u", ups[i].shard);
-        }
-    }
-    double *root = ch_alloc_array(st->stats_len, sizeof *root);
-    if (!root) {
-        return ch_err_set(err, CH_ENOMEM, "out of memory");
-    }
-    int rc = ch_reduce_finish(st->reduce, root, err);
-    if (rc == 0) {
-        st->n_rows = 0;
-        for (size_t b = 0; b < st->n_blocks; b++) {
-            double c = root[b];
-            if (!(c >= 0 && c < 4e9)) {
-                rc = ch_err_set(err, CH_EPROTO, "transformer: block %zu has a bad row count", b);
-                break;
-            }
-            st->block_rows[b] = (size_t)c;
-            st->n_rows += st->block_rows[b];
-        }
-        memcpy(st->stats, root + st->n_blocks,
-               ch_features_stats_len(st->in->feat) * sizeof *st->stats);
-    }
-    free(root);
-    ch_reduce_destroy(&st->reduce);
+    int rc = ch_nn_block_stats("transformer", &st->reduce, ups, n, st->n_blocks, st->block_rows,
+                               &st->n_rows, st->stats, ch_features_stats_len(st->in->feat), err);
     if (rc != 0) {
         return rc;
     }
