@@ -224,6 +224,25 @@ int ch_nn_epochs_end(ch_nn_epochs *e, const float *w, size_t n_params, ch_head h
     return 0;
 }
 
+int ch_nn_epochs_finish(ch_nn_epochs *e, const char *name, bool stats_done, bool restore_best,
+                        float *w, size_t n_params, ch_nn_record *rec, ch_err *err)
+{
+    if (!stats_done || (e->step < e->total_steps && !e->stopped)) {
+        return ch_err_set(err, CH_EINTERNAL, "%s: finalize before training finished", name);
+    }
+    long best = e->best_w && restore_best ? ch_nn_curves_best(&e->curves) : -1;
+    if (best >= 0) {
+        memcpy(w, e->best_w, n_params * sizeof *w);
+    }
+    *rec = (ch_nn_record){.steps = e->step,
+                          .epochs = e->step / e->steps_per_epoch,
+                          .best_epoch = best + 1,
+                          .stopped_early = e->stopped,
+                          .curves = e->curves};
+    memset(&e->curves, 0, sizeof e->curves);
+    return 0;
+}
+
 int ch_nn_epochs_save(const ch_nn_epochs *e, const ch_nn_ckpt *c, ch_buf *out, ch_err *err)
 {
     Cohort__Mlp__Checkpoint ck = COHORT__MLP__CHECKPOINT__INIT;

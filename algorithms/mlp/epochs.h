@@ -91,6 +91,21 @@ int ch_nn_epochs_step(ch_nn_epochs *e, const char *name, const float *w, size_t 
 int ch_nn_epochs_end(ch_nn_epochs *e, const float *w, size_t n_params, ch_head head, bool has_valid,
                      double vl, double va, double lr, ch_round_metrics *m, ch_err *err);
 
+/* A trained model's record of its training. */
+typedef struct ch_nn_record {
+    long steps, epochs;
+    long best_epoch;    /* early stopping: 1-based epoch of the weights; 0 = last */
+    bool stopped_early; /* before model.epochs */
+    ch_nn_curves curves;
+} ch_nn_record;
+
+/* The end of training: fails (CH_EINTERNAL, naming `name`) unless
+ * stats_done and every step ran or early stopping stopped; else copies
+ * the best epoch's weights into w[n_params] when restore_best (and early
+ * stopping kept some), and fills rec, moving e's curves into it. */
+int ch_nn_epochs_finish(ch_nn_epochs *e, const char *name, bool stats_done, bool restore_best,
+                        float *w, size_t n_params, ch_nn_record *rec, ch_err *err);
+
 /* The rest of a checkpoint, which the algorithm owns. */
 typedef struct ch_nn_ckpt {
     bool stats_done;

@@ -38,11 +38,8 @@ typedef struct s_model {
     ch_head head;
     size_t n_classes;
     float *w;
-    long steps, epochs;
-    long best_epoch;    /* early stopping: 1-based epoch of the weights; 0 = last */
-    bool stopped_early; /* before model.epochs */
+    ch_nn_record rec; /* steps, epochs, early stopping, curves */
     ch_opt_kind opt;
-    ch_nn_curves curves;
     size_t n_embed; /* model.embeddings: schema columns and dimensions */
     size_t embed_col[CH_MLP_MAX_EMBED], embed_dim[CH_MLP_MAX_EMBED];
     ch_precision wire;          /* model.wire_precision of the training */
@@ -611,7 +608,7 @@ static void s_model_destroy(void **pm)
     ch_features_destroy(&md->feat);
     ch_net_destroy(&md->net);
     free(md->w);
-    ch_nn_curves_free(&md->curves);
+    ch_nn_curves_free(&md->rec.curves);
     free(md);
     *pm = NULL;
 }
@@ -619,33 +616,26 @@ static void s_model_destroy(void **pm)
 static void *s_finalize(void *vst, ch_err *err)
 {
     s_coord *st = vst;
-    if (!st->stats_done || (st->ep.step < st->ep.total_steps && !st->ep.stopped)) {
-        ch_err_set(err, CH_EINTERNAL, "mlp: finalize before training finished");
+    ch_nn_record rec;
+    if (ch_nn_epochs_finish(&st->ep, "mlp", st->stats_done, st->p.restore_best, st->w,
+                            st->net->n_params, &rec, err) != 0) {
         return NULL;
-    }
-    long best = st->ep.best_w && st->p.restore_best ? ch_nn_curves_best(&st->ep.curves) : -1;
-    if (best >= 0) {
-        memcpy(st->w, st->ep.best_w, st->net->n_params * sizeof *st->w);
     }
     s_model *md = calloc(1, sizeof *md);
     if (!md) {
+        ch_nn_curves_free(&rec.curves);
         ch_err_set(err, CH_ENOMEM, "out of memory");
         return NULL;
     }
+    md->rec = rec;
     md->feat = st->feat;
     md->net = st->net;
     md->w = st->w;
-    md->curves = st->ep.curves;
     st->feat = NULL;
     st->net = NULL;
     st->w = NULL;
-    memset(&st->ep.curves, 0, sizeof st->ep.curves);
     md->head = st->head;
     md->n_classes = st->n_classes;
-    md->steps = st->ep.step;
-    md->epochs = st->ep.step / st->ep.steps_per_epoch;
-    md->best_epoch = best + 1;
-    md->stopped_early = st->ep.stopped;
     md->opt = st->p.opt.kind;
     md->n_embed = st->p.n_embed;
     memcpy(md->embed_col, st->p.embed_col, sizeof md->embed_col);
@@ -1162,10 +1152,10 @@ static int s_pack(const void *vm, ch_buf *out, ch_err *err)
     pm.y_scale = md->feat->y_scale;
     pm.weights.data = (uint8_t *)md->w;
     pm.weights.len = md->net->n_params * sizeof(float);
-    pm.steps = (uint64_t)md->steps;
-    pm.epochs = (uint32_t)md->epochs;
-    pm.best_epoch = (uint32_t)md->best_epoch;
-    pm.stopped_early = md->stopped_early;
+    pm.steps = (uint64_t)md->rec.steps;
+    pm.epochs = (uint32_t)md->rec.epochs;
+    pm.best_epoch = (uint32_t)md->rec.best_epoch;
+    pm.stopped_early = md->rec.stopped_early;
     pm.optimizer = (char *)ch_opt_names[md->opt];
     pm.precision = (char *)ch_precision_names[sp->precision];
     pm.wire_precision = (char *)ch_precision_names[md->wire];
@@ -1180,7 +1170,7 @@ static int s_pack(const void *vm, ch_buf *out, ch_err *err)
     pm.n_embed_col = pm.n_embed_dim = md->n_embed;
     pm.embed_col = ecol;
     pm.embed_dim = edim;
-    ch_nn_curves_to_pb(&md->curves, &cv);
+    ch_nn_curves_to_pb(&md->rec.curves, &cv);
     pm.curves = &cv;
     return s_pack_msg(&pm.base, out, err);
 }
@@ -1282,10 +1272,10 @@ static void *s_unpack(const uint8_t *data, size_t len, const ch_schema *schema, 
         md->feat->y_scale = pm->y_scale;
         md->head = ch_head_for(n_classes);
         md->n_classes = n_classes;
-        md->steps = (long)pm->steps;
-        md->epochs = pm->epochs;
-        md->best_epoch = pm->best_epoch;
-        md->stopped_early = pm->stopped_early;
+        md->rec.steps = (long)pm->steps;
+        md->rec.epochs = pm->epochs;
+        md->rec.best_epoch = pm->best_epoch;
+        md->rec.stopped_early = pm->stopped_early;
         md->n_embed = ep.n_embed;
         memcpy(md->embed_col, ep.embed_col, sizeof md->embed_col);
         memcpy(md->embed_dim, ep.embed_dim, sizeof md->embed_dim);
@@ -1299,7 +1289,7 @@ static void *s_unpack(const uint8_t *data, size_t len, const ch_schema *schema, 
                 md->opt = (ch_opt_kind)i;
             }
         }
-        if (ch_nn_curves_from_pb(&md->curves, pm->curves) != 0) {
+        if (ch_nn_curves_from_pb(&md->rec.curves, pm->curves) != 0) {
             rc = ch_err_set(err, CH_EINVAL, "the mlp model's curves are malformed");
         }
     }
@@ -1333,11 +1323,11 @@ static int s_summary_json(const void *vm, ch_buf *j)
     ch_buf_printf(j,
                   ", \"parameters\": %zu, \"activation\": \"%s\", \"steps\": %ld, "
                   "\"epochs\": %ld, \"optimizer\": \"%s\"",
-                  md->net->n_params, ch_act_names[md->net->spec.act], md->steps, md->epochs,
+                  md->net->n_params, ch_act_names[md->net->spec.act], md->rec.steps, md->rec.epochs,
                   ch_opt_names[md->opt]);
-    if (md->best_epoch > 0) {
-        ch_buf_printf(j, ", \"best_epoch\": %ld, \"stopped_early\": %s", md->best_epoch,
-                      md->stopped_early ? "true" : "false");
+    if (md->rec.best_epoch > 0) {
+        ch_buf_printf(j, ", \"best_epoch\": %ld, \"stopped_early\": %s", md->rec.best_epoch,
+                      md->rec.stopped_early ? "true" : "false");
     }
     ch_buf_printf(j,
                   ", \"precision\": \"%s\", \"wire_precision\": \"%s\", "
@@ -1348,7 +1338,7 @@ static int s_summary_json(const void *vm, ch_buf *j)
         ch_buf_printf(j, ", \"loss_scale\": %g, \"skipped_steps\": %ld", md->loss_scale,
                       md->skipped);
     }
-    ch_nn_summary_tail(md->w, md->net->n_params, &md->curves, j);
+    ch_nn_summary_tail(md->w, md->net->n_params, &md->rec.curves, j);
     ch_buf_puts(j, "}");
     return j->failed ? CH_ENOMEM : 0;
 }
@@ -1360,27 +1350,27 @@ static int s_describe(const void *vm, ch_buf *text)
     s_arch(md, text);
     ch_buf_printf(text, " (%s%s, %zu parameters), %s, %ld epochs, %ld steps, %s\n",
                   ch_act_names[md->net->spec.act], md->net->spec.layer_norm ? ", layer norm" : "",
-                  md->net->n_params, ch_opt_names[md->opt], md->epochs, md->steps,
+                  md->net->n_params, ch_opt_names[md->opt], md->rec.epochs, md->rec.steps,
                   ch_precision_names[md->net->spec.precision]);
     for (size_t e = 0; e < md->n_embed; e++) {
         ch_buf_printf(text, "embedding of input column %zu: dimension %zu\n", md->embed_col[e] + 1,
                       md->embed_dim[e]);
     }
-    ch_nn_curves_describe(&md->curves, md->best_epoch, md->stopped_early, text);
+    ch_nn_curves_describe(&md->rec.curves, md->rec.best_epoch, md->rec.stopped_early, text);
     return text->failed ? CH_ENOMEM : 0;
 }
 
 static int s_report(const void *vm, ch_report *r, ch_err *err)
 {
     const s_model *md = vm;
-    const ch_nn_curves *c = &md->curves;
+    const ch_nn_curves *c = &md->rec.curves;
     ch_buf a;
     ch_buf_init(&a);
     s_arch(md, &a);
     char np[32], st[32], ep[32];
     snprintf(np, sizeof np, "%zu", md->net->n_params);
-    snprintf(st, sizeof st, "%ld", md->steps);
-    snprintf(ep, sizeof ep, "%ld", md->epochs);
+    snprintf(st, sizeof st, "%ld", md->rec.steps);
+    snprintf(ep, sizeof ep, "%ld", md->rec.epochs);
     const char *keys[] = {"layers",    "activation", "layer norm", "parameters",
                           "optimizer", "epochs",     "steps"};
     const char *vals[] = {ch_buf_str(&a),

@@ -40,11 +40,8 @@ typedef struct s_model {
     ch_head head;
     size_t n_classes;
     float *w;
-    long steps, epochs;
-    long best_epoch;    /* early stopping: 1-based epoch of the weights; 0 = last */
-    bool stopped_early; /* before model.epochs */
+    ch_nn_record rec; /* steps, epochs, early stopping, curves */
     ch_opt_kind opt;
-    ch_nn_curves curves;
 } s_model;
 
 typedef struct s_coord {
@@ -480,7 +477,7 @@ static void s_model_destroy(void **pm)
     ch_tfm_inputs_destroy(&md->in);
     ch_tfm_destroy(&md->net);
     free(md->w);
-    ch_nn_curves_free(&md->curves);
+    ch_nn_curves_free(&md->rec.curves);
     free(md);
     *pm = NULL;
 }
@@ -488,33 +485,26 @@ static void s_model_destroy(void **pm)
 static void *s_finalize(void *vst, ch_err *err)
 {
     s_coord *st = vst;
-    if (!st->stats_done || (st->ep.step < st->ep.total_steps && !st->ep.stopped)) {
-        ch_err_set(err, CH_EINTERNAL, "transformer: finalize before training finished");
+    ch_nn_record rec;
+    if (ch_nn_epochs_finish(&st->ep, "transformer", st->stats_done, st->p.restore_best, st->w,
+                            st->net->n_params, &rec, err) != 0) {
         return NULL;
-    }
-    long best = st->ep.best_w && st->p.restore_best ? ch_nn_curves_best(&st->ep.curves) : -1;
-    if (best >= 0) {
-        memcpy(st->w, st->ep.best_w, st->net->n_params * sizeof *st->w);
     }
     s_model *md = calloc(1, sizeof *md);
     if (!md) {
+        ch_nn_curves_free(&rec.curves);
         ch_err_set(err, CH_ENOMEM, "out of memory");
         return NULL;
     }
+    md->rec = rec;
     md->in = st->in;
     md->net = st->net;
     md->w = st->w;
-    md->curves = st->ep.curves;
     st->in = NULL;
     st->net = NULL;
     st->w = NULL;
-    memset(&st->ep.curves, 0, sizeof st->ep.curves);
     md->head = st->head;
     md->n_classes = st->n_classes;
-    md->steps = st->ep.step;
-    md->epochs = st->ep.step / st->ep.steps_per_epoch;
-    md->best_epoch = best + 1;
-    md->stopped_early = st->ep.stopped;
     md->opt = st->p.opt.kind;
     return md;
 }
@@ -888,16 +878,16 @@ static int s_pack(const void *vm, ch_buf *out, ch_err *err)
     pm.y_scale = md->in->feat->y_scale;
     pm.weights.data = (uint8_t *)md->w;
     pm.weights.len = md->net->n_params * sizeof(float);
-    pm.steps = (uint64_t)md->steps;
-    pm.epochs = (uint32_t)md->epochs;
-    pm.best_epoch = (uint32_t)md->best_epoch;
-    pm.stopped_early = md->stopped_early;
+    pm.steps = (uint64_t)md->rec.steps;
+    pm.epochs = (uint32_t)md->rec.epochs;
+    pm.best_epoch = (uint32_t)md->rec.best_epoch;
+    pm.stopped_early = md->rec.stopped_early;
     pm.optimizer = (char *)ch_opt_names[md->opt];
     if (md->in->seqs) {
         pm.sequences = md->in->seqs->path;
         pm.id_column = md->in->id_name;
     }
-    s_curves_to_pb(&md->curves, &cv);
+    s_curves_to_pb(&md->rec.curves, &cv);
     pm.curves = &cv;
     return s_pack_msg(&pm.base, out, err);
 }
@@ -987,13 +977,13 @@ static void *s_unpack(const uint8_t *data, size_t len, const ch_schema *schema, 
         md->in->feat->y_scale = pm->y_scale;
         md->head = ch_head_for(n_classes);
         md->n_classes = n_classes;
-        md->steps = (long)pm->steps;
-        md->epochs = pm->epochs;
-        md->best_epoch = pm->best_epoch;
-        md->stopped_early = pm->stopped_early;
+        md->rec.steps = (long)pm->steps;
+        md->rec.epochs = pm->epochs;
+        md->rec.best_epoch = pm->best_epoch;
+        md->rec.stopped_early = pm->stopped_early;
         int o = s_lookup(ch_opt_names, pm->optimizer);
         md->opt = o < 0 ? CH_OPT_ADAM : (ch_opt_kind)o;
-        if (s_curves_from_pb(&md->curves, pm->curves) != 0) {
+        if (s_curves_from_pb(&md->rec.curves, pm->curves) != 0) {
             rc = ch_err_set(err, CH_EINVAL, "the transformer model's curves are malformed");
         }
     }
@@ -1036,13 +1026,13 @@ static int s_summary_json(const void *vm, ch_buf *j)
                   "\"layers\": %zu, \"d_ff\": %zu, \"pooling\": \"%s\", \"positions\": \"%s\", "
                   "\"steps\": %ld, \"epochs\": %ld, \"optimizer\": \"%s\"",
                   md->net->n_params, sp->len, sp->d_model, sp->heads, sp->n_layers, sp->d_ff,
-                  ch_tfm_pool_names[sp->pool], ch_tfm_pos_names[sp->pos], md->steps, md->epochs,
-                  ch_opt_names[md->opt]);
-    if (md->best_epoch > 0) {
-        ch_buf_printf(j, ", \"best_epoch\": %ld, \"stopped_early\": %s", md->best_epoch,
-                      md->stopped_early ? "true" : "false");
+                  ch_tfm_pool_names[sp->pool], ch_tfm_pos_names[sp->pos], md->rec.steps,
+                  md->rec.epochs, ch_opt_names[md->opt]);
+    if (md->rec.best_epoch > 0) {
+        ch_buf_printf(j, ", \"best_epoch\": %ld, \"stopped_early\": %s", md->rec.best_epoch,
+                      md->rec.stopped_early ? "true" : "false");
     }
-    ch_nn_summary_tail(md->w, md->net->n_params, &md->curves, j);
+    ch_nn_summary_tail(md->w, md->net->n_params, &md->rec.curves, j);
     ch_buf_puts(j, "}");
     return j->failed ? CH_ENOMEM : 0;
 }
@@ -1053,22 +1043,22 @@ static int s_describe(const void *vm, ch_buf *text)
     ch_buf_puts(text, "transformer encoder ");
     s_arch(md, text);
     ch_buf_printf(text, " (%zu parameters), %s, %ld epochs, %ld steps\n", md->net->n_params,
-                  ch_opt_names[md->opt], md->epochs, md->steps);
-    ch_nn_curves_describe(&md->curves, md->best_epoch, md->stopped_early, text);
+                  ch_opt_names[md->opt], md->rec.epochs, md->rec.steps);
+    ch_nn_curves_describe(&md->rec.curves, md->rec.best_epoch, md->rec.stopped_early, text);
     return text->failed ? CH_ENOMEM : 0;
 }
 
 static int s_report(const void *vm, ch_report *r, ch_err *err)
 {
     const s_model *md = vm;
-    const ch_nn_curves *c = &md->curves;
+    const ch_nn_curves *c = &md->rec.curves;
     ch_buf a;
     ch_buf_init(&a);
     s_arch(md, &a);
     char np[32], st[32], ep[32];
     snprintf(np, sizeof np, "%zu", md->net->n_params);
-    snprintf(st, sizeof st, "%ld", md->steps);
-    snprintf(ep, sizeof ep, "%ld", md->epochs);
+    snprintf(st, sizeof st, "%ld", md->rec.steps);
+    snprintf(ep, sizeof ep, "%ld", md->rec.epochs);
     const char *keys[] = {"architecture", "parameters", "optimizer", "epochs", "steps"};
     const char *vals[] = {ch_buf_str(&a), np, ch_opt_names[md->opt], ep, st};
     ch_report_section(r, "Network");
