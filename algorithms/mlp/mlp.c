@@ -14,8 +14,11 @@
  * (same machine and OpenBLAS build; workers run one BLAS thread). */
 #include "algorithms/algo.h"
 #include "algorithms/mlp/batch.h"
+#include "algorithms/mlp/blockstats.h"
+#include "algorithms/mlp/epochs.h"
 #include "algorithms/mlp/features.h"
 #include "algorithms/mlp/params.h"
+#include "algorithms/mlp/step.h"
 #include "algorithms/mlp/trainer.h"
 #include "common/reduce.h"
 #include "proto/mlp.pb-c.h"
@@ -29,22 +32,14 @@ enum { OP_STATS = 1, OP_STEP = 2, OP_LOCAL = 3 };
 
 #define S_EVAL_CHUNK 512
 
-typedef struct s_curves {
-    size_t n, cap;
-    double *train_loss, *valid_loss, *valid_acc, *lr, *train_acc;
-} s_curves;
-
 typedef struct s_model {
     ch_features *feat;
     ch_net *net;
     ch_head head;
     size_t n_classes;
     float *w;
-    long steps, epochs;
-    long best_epoch;    /* early stopping: 1-based epoch of the weights; 0 = last */
-    bool stopped_early; /* before model.epochs */
+    ch_nn_record rec; /* steps, epochs, early stopping, curves */
     ch_opt_kind opt;
-    s_curves curves;
     size_t n_embed; /* model.embeddings: schema columns and dimensions */
     size_t embed_col[CH_MLP_MAX_EMBED], embed_dim[CH_MLP_MAX_EMBED];
     ch_precision wire;          /* model.wire_precision of the training */
@@ -67,14 +62,10 @@ typedef struct s_coord {
     size_t *block_rows;
     bool stats_done;
     size_t n_rows;
-    long steps_per_epoch, total_steps, step;
+    ch_nn_epochs ep; /* steps, curves, early stopping */
     float *w, *g, *opt_state;
-    float *best_w; /* early stopping: the weights of the best validation epoch */
-    bool stopped;  /* early stopping: patience ran out */
     double *gsum;
     ch_segment *seg;
-    double epoch_loss, epoch_rows, epoch_correct;
-    s_curves curves;
     const ch_table *test;
     float *test_x, *test_y;
     size_t n_test;
@@ -115,70 +106,6 @@ typedef struct s_worker {
 static size_t s_n_classes(const ch_schema *s, const ch_mlp_params *p)
 {
     return s->target.kind == CH_COL_CATEGORICAL ? s->target.n_levels : (size_t)p->classes;
-}
-
-static void s_curves_free(s_curves *c)
-{
-    free(c->train_loss);
-    free(c->valid_loss);
-    free(c->valid_acc);
-    free(c->lr);
-    free(c->train_acc);
-    memset(c, 0, sizeof *c);
-}
-
-static int s_curves_push(s_curves *c, double tl, double vl, double va, double lr, double ta)
-{
-    if (c->n == c->cap) {
-        size_t nc = c->cap ? c->cap * 2 : 16;
-        double **arr[] = {&c->train_loss, &c->valid_loss, &c->valid_acc, &c->lr, &c->train_acc};
-        for (size_t i = 0; i < 5; i++) {
-            double *p = realloc(*arr[i], nc * sizeof *p);
-            if (!p) {
-                return CH_ENOMEM;
-            }
-            *arr[i] = p;
-        }
-        c->cap = nc;
-    }
-    c->train_loss[c->n] = tl;
-    c->valid_loss[c->n] = vl;
-    c->valid_acc[c->n] = va;
-    c->lr[c->n] = lr;
-    c->train_acc[c->n] = ta;
-    c->n++;
-    return 0;
-}
-
-static void s_curves_to_pb(const s_curves *c, Cohort__Mlp__Curves *pb)
-{
-    pb->n_train_loss = pb->n_valid_loss = pb->n_valid_accuracy = pb->n_lr = c->n;
-    pb->n_train_accuracy = c->n;
-    pb->train_loss = c->train_loss;
-    pb->valid_loss = c->valid_loss;
-    pb->valid_accuracy = c->valid_acc;
-    pb->lr = c->lr;
-    pb->train_accuracy = c->train_acc;
-}
-
-static int s_curves_from_pb(s_curves *c, const Cohort__Mlp__Curves *pb)
-{
-    s_curves_free(c);
-    if (!pb) {
-        return 0;
-    }
-    size_t n = pb->n_train_loss;
-    if (pb->n_valid_loss != n || pb->n_valid_accuracy != n || pb->n_lr != n ||
-        pb->n_train_accuracy != n) {
-        return CH_EINVAL;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (s_curves_push(c, pb->train_loss[i], pb->valid_loss[i], pb->valid_accuracy[i], pb->lr[i],
-                          pb->train_accuracy[i]) != 0) {
-            return CH_ENOMEM;
-        }
-    }
-    return 0;
 }
 
 /* The network for params p on schema s (shared by all three sides). */
@@ -309,10 +236,9 @@ static void s_coord_destroy(void **pst)
     free(st->w);
     free(st->g);
     free(st->opt_state);
-    free(st->best_w);
     free(st->gsum);
     free(st->seg);
-    s_curves_free(&st->curves);
+    ch_nn_epochs_free(&st->ep);
     free(st->test_x);
     free(st->test_y);
     ch_net_ws_destroy(&st->ws);
@@ -362,7 +288,8 @@ static void *s_coord_new(const ch_coord_env *env, ch_err *err)
     st->g = ch_alloc_array(np, sizeof *st->g);
     st->gsum = ch_alloc_array(np, sizeof *st->gsum);
     st->opt_state = ch_calloc_array(ns * np + 1, sizeof *st->opt_state);
-    st->best_w = st->p.early_stopping ? ch_alloc_array(np, sizeof *st->best_w) : NULL;
+    st->ep.patience = st->p.early_stopping;
+    st->ep.best_w = st->p.early_stopping ? ch_alloc_array(np, sizeof *st->ep.best_w) : NULL;
     st->ws = ch_net_ws_new(st->net, S_EVAL_CHUNK);
     st->dout = ch_alloc_array(S_EVAL_CHUNK, st->net->spec.d_out * sizeof *st->dout);
     st->wbuf = ch_alloc_array(np, ch_precision_bytes(st->p.wire_precision));
@@ -371,7 +298,7 @@ static void *s_coord_new(const ch_coord_env *env, ch_err *err)
     st->scaler = (ch_loss_scaler){.scale = st->p.loss_scale, .window = st->p.loss_scale_window};
     if (!st->reduce || !st->stats || !st->block_rows || !st->seg || !st->w || !st->g || !st->gsum ||
         !st->opt_state || !st->ws || !st->dout || !st->wbuf || !st->ltmp ||
-        (st->p.early_stopping && !st->best_w)) {
+        (st->p.early_stopping && !st->ep.best_w)) {
         ch_err_set(err, CH_ENOMEM, "out of memory for a network of %zu parameters", np);
         s_coord_destroy(&vst);
         return NULL;
@@ -401,7 +328,7 @@ static size_t s_local_batch(size_t batch, size_t block_rows)
 static void s_set_plan(s_coord *st)
 {
     if (st->p.local_steps <= 1) {
-        st->steps_per_epoch = ch_batch_steps_per_epoch(st->n_rows, (size_t)st->p.batch_size);
+        st->ep.steps_per_epoch = ch_batch_steps_per_epoch(st->n_rows, (size_t)st->p.batch_size);
     } else {
         double per_round = 0;
         for (size_t b = 0; b < st->n_blocks; b++) {
@@ -409,9 +336,9 @@ static void s_set_plan(s_coord *st)
         }
         per_round *= (double)st->p.local_steps;
         double r = per_round > 0 ? floor((double)st->n_rows / per_round + 0.5) : 1;
-        st->steps_per_epoch = r < 1 ? 1 : (long)r;
+        st->ep.steps_per_epoch = r < 1 ? 1 : (long)r;
     }
-    st->total_steps = st->steps_per_epoch * st->p.epochs;
+    st->ep.total_steps = st->ep.steps_per_epoch * st->p.epochs;
 }
 
 /* The learning rate of optimizer step t; with local SGD t counts local
@@ -423,8 +350,8 @@ static double s_lr(const s_coord *st, long t)
                        .lr = st->p.lr,
                        .lr_min = st->p.lr_min,
                        .warmup_steps = st->p.warmup_steps,
-                       .steps_per_epoch = st->steps_per_epoch * h,
-                       .total_steps = st->total_steps * h,
+                       .steps_per_epoch = st->ep.steps_per_epoch * h,
+                       .total_steps = st->ep.total_steps * h,
                        .step_epochs = st->p.step_epochs,
                        .gamma = st->p.gamma};
     return ch_schedule_lr(&sch, t);
@@ -440,11 +367,11 @@ static int s_local_task(s_coord *st, ch_buf *payload, ch_err *err)
         return ch_err_set(err, CH_ENOMEM, "out of memory");
     }
     for (long k = 0; k < h; k++) {
-        lr[k] = s_lr(st, st->step * h + k);
+        lr[k] = s_lr(st, st->ep.step * h + k);
     }
     Cohort__Mlp__Task t = COHORT__MLP__TASK__INIT;
-    t.step = (uint64_t)st->step;
-    t.epoch = (uint32_t)(st->step / st->steps_per_epoch);
+    t.step = (uint64_t)st->ep.step;
+    t.epoch = (uint32_t)(st->ep.step / st->ep.steps_per_epoch);
     ch_half_pack(st->p.wire_precision, st->wbuf, st->w, st->net->n_params);
     t.weights.data = st->wbuf;
     t.weights.len = st->net->n_params * ch_precision_bytes(st->p.wire_precision);
@@ -460,6 +387,25 @@ static int s_local_task(s_coord *st, ch_buf *payload, ch_err *err)
     return rc;
 }
 
+/* The synchronous step st->ep.step: its segments of the global batch
+ * (into st->seg) and its task. */
+static ch_nn_task s_task(s_coord *st)
+{
+    long epoch = st->ep.step / st->ep.steps_per_epoch, s = st->ep.step % st->ep.steps_per_epoch;
+    size_t nseg = ch_batch_segments(st->block_rows, st->n_blocks, st->seed, epoch, s,
+                                    (size_t)st->p.batch_size, st->seg);
+    return (ch_nn_task){.step = st->ep.step,
+                        .steps_per_epoch = st->ep.steps_per_epoch,
+                        .seg = st->seg,
+                        .nseg = nseg,
+                        .weights = st->wbuf,
+                        .n_params = st->net->n_params,
+                        .wire = st->p.wire_precision,
+                        .loss_scale = st->scaling ? st->scaler.scale : 0,
+                        .stats = st->stats,
+                        .n_stats = ch_features_stats_len(st->feat)};
+}
+
 static int s_next_task(void *vst, uint32_t round, uint32_t *op, ch_buf *payload, ch_err *err)
 {
     s_coord *st = vst;
@@ -468,7 +414,7 @@ static int s_next_task(void *vst, uint32_t round, uint32_t *op, ch_buf *payload,
         *op = OP_STATS;
         return 0;
     }
-    if (st->step >= st->total_steps || st->stopped) {
+    if (st->ep.step >= st->ep.total_steps || st->ep.stopped) {
         return 1;
     }
     if (st->p.local_steps > 1) {
@@ -476,41 +422,11 @@ static int s_next_task(void *vst, uint32_t round, uint32_t *op, ch_buf *payload,
         return s_local_task(st, payload, err);
     }
     *op = OP_STEP;
-    long epoch = st->step / st->steps_per_epoch, s = st->step % st->steps_per_epoch;
-    size_t nseg = ch_batch_segments(st->block_rows, st->n_blocks, st->seed, epoch, s,
-                                    (size_t)st->p.batch_size, st->seg);
-    Cohort__Mlp__Segment *segs = calloc(nseg ? nseg : 1, sizeof *segs);
-    Cohort__Mlp__Segment **sp = calloc(nseg ? nseg : 1, sizeof *sp);
-    if (!segs || !sp) {
-        free(segs);
-        free(sp);
-        return ch_err_set(err, CH_ENOMEM, "out of memory");
-    }
-    for (size_t i = 0; i < nseg; i++) {
-        cohort__mlp__segment__init(&segs[i]);
-        segs[i].block = st->seg[i].block;
-        segs[i].offset = st->seg[i].offset;
-        segs[i].count = st->seg[i].count;
-        sp[i] = &segs[i];
-    }
-    Cohort__Mlp__Task t = COHORT__MLP__TASK__INIT;
-    t.step = (uint64_t)st->step;
-    t.epoch = (uint32_t)epoch;
-    t.step_in_epoch = (uint32_t)s;
-    t.n_segments = nseg;
-    t.segments = sp;
+    ch_nn_task t = s_task(st);
     ch_half_pack(st->p.wire_precision, st->wbuf, st->w, st->net->n_params);
-    t.weights.data = st->wbuf;
-    t.weights.len = st->net->n_params * ch_precision_bytes(st->p.wire_precision);
-    t.wire_precision = (uint32_t)st->p.wire_precision;
-    t.loss_scale = st->scaling ? st->scaler.scale : 0;
-    t.n_stats = ch_features_stats_len(st->feat);
-    t.stats = st->stats;
     size_t before = payload->len;
-    int rc = s_pack_msg(&t.base, payload, err);
+    int rc = ch_nn_task_pack(&t, payload, err);
     st->task_bytes = (double)(payload->len - before);
-    free(segs);
-    free(sp);
     return rc;
 }
 
@@ -546,31 +462,8 @@ static int s_encode_test(s_coord *st, ch_err *err)
 static int s_aggregate_stats(s_coord *st, const ch_update *ups, size_t n, ch_round_metrics *m,
                              ch_err *err)
 {
-    for (size_t i = 0; i < n; i++) {
-        if (ch_reduce_add(st->reduce, ups[i].state, ups[i].state_len, err) != 0) {
-            return ch_err_prefix(err, "mlp statistics from shard %u", ups[i].shard);
-        }
-    }
-    double *root = ch_alloc_array(st->stats_len, sizeof *root);
-    if (!root) {
-        return ch_err_set(err, CH_ENOMEM, "out of memory");
-    }
-    int rc = ch_reduce_finish(st->reduce, root, err);
-    if (rc == 0) {
-        st->n_rows = 0;
-        for (size_t b = 0; b < st->n_blocks; b++) {
-            double c = root[b];
-            if (!(c >= 0 && c < 4e9)) {
-                rc = ch_err_set(err, CH_EPROTO, "mlp: block %zu has a bad row count", b);
-                break;
-            }
-            st->block_rows[b] = (size_t)c;
-            st->n_rows += st->block_rows[b];
-        }
-        memcpy(st->stats, root + st->n_blocks, ch_features_stats_len(st->feat) * sizeof *st->stats);
-    }
-    free(root);
-    ch_reduce_destroy(&st->reduce);
+    int rc = ch_nn_block_stats("mlp", &st->reduce, ups, n, st->n_blocks, st->block_rows,
+                               &st->n_rows, st->stats, ch_features_stats_len(st->feat), err);
     if (rc != 0) {
         return rc;
     }
@@ -584,34 +477,6 @@ static int s_aggregate_stats(s_coord *st, const ch_update *ups, size_t n, ch_rou
     st->stats_done = true;
     ch_round_metric(m, "rows", (double)st->n_rows);
     return s_encode_test(st, err);
-}
-
-/* Early stopping: the 0-based epoch of the lowest validation loss so far
- * (the first of equals), or -1 without any. */
-static long s_best_epoch(const s_curves *c)
-{
-    long best = -1;
-    for (size_t e = 0; e < c->n; e++) {
-        if (isfinite(c->valid_loss[e]) && (best < 0 || c->valid_loss[e] < c->valid_loss[best])) {
-            best = (long)e;
-        }
-    }
-    return best;
-}
-
-/* After an epoch's validation: keeps the weights of a new best epoch and
- * stops when model.early_stopping epochs passed without one. */
-static void s_early_stop(s_coord *st)
-{
-    if (!st->p.early_stopping || !st->best_w) {
-        return;
-    }
-    long best = s_best_epoch(&st->curves), last = (long)st->curves.n - 1;
-    if (best == last) {
-        memcpy(st->best_w, st->w, st->net->n_params * sizeof *st->w);
-    } else if (best >= 0 && last - best >= st->p.early_stopping) {
-        st->stopped = true;
-    }
 }
 
 /* Validation metrics of the current weights (NaN without held-out rows). */
@@ -671,91 +536,25 @@ static int s_aggregate_local(s_coord *st, const ch_update *ups, size_t n, ch_rou
     st->wire_bytes += st->task_bytes + (double)(np + 4) * sizeof(double);
     st->wire_rounds++;
     long h = st->p.local_steps;
-    return s_step_done(st, m, loss, rows, correct, s_lr(st, st->step * h + h - 1), err);
+    return s_step_done(st, m, loss, rows, correct, s_lr(st, st->ep.step * h + h - 1), err);
 }
 
 static int s_aggregate_step(s_coord *st, const ch_update *ups, size_t n, ch_round_metrics *m,
                             ch_err *err)
 {
-    long epoch = st->step / st->steps_per_epoch, s = st->step % st->steps_per_epoch;
-    size_t nseg = ch_batch_segments(st->block_rows, st->n_blocks, st->seed, epoch, s,
-                                    (size_t)st->p.batch_size, st->seg);
-    size_t np = st->net->n_params;
-    Cohort__Mlp__Update **u = calloc(n ? n : 1, sizeof *u);
-    const Cohort__Mlp__Leaf **leaf = calloc(nseg ? nseg : 1, sizeof *leaf);
-    int rc = (!u || !leaf) ? ch_err_set(err, CH_ENOMEM, "out of memory") : 0;
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        u[i] = cohort__mlp__update__unpack(NULL, ups[i].state_len, ups[i].state);
-        if (!u[i]) {
-            rc = ch_err_set(err, CH_EPROTO, "mlp: the update of shard %u does not decode",
-                            ups[i].shard);
-            break;
-        }
-        if (u[i]->step_plus_one != (uint64_t)st->step + 1) {
-            rc = ch_err_set(err, CH_EPROTO, "mlp: shard %u answered step %llu during step %ld",
-                            ups[i].shard, (unsigned long long)u[i]->step_plus_one - 1, st->step);
-            break;
-        }
-        for (size_t k = 0; k < u[i]->n_leaves && rc == 0; k++) {
-            const Cohort__Mlp__Leaf *lf = u[i]->leaves[k];
-            size_t j = 0;
-            while (j < nseg && st->seg[j].block != lf->block) {
-                j++;
-            }
-            if (j == nseg || leaf[j]) {
-                rc = ch_err_set(err, CH_EPROTO,
-                                "mlp: shard %u sent a gradient for block %u, which is %s",
-                                ups[i].shard, lf->block,
-                                j == nseg ? "not in this step's batch" : "already covered");
-            } else if (lf->grad.len != np * ch_precision_bytes(st->p.wire_precision) ||
-                       lf->rows > st->seg[j].count || !isfinite(lf->loss)) {
-                rc = ch_err_set(err, CH_EPROTO,
-                                "mlp: shard %u sent a malformed gradient for block %u (%zu "
-                                "bytes, %u rows)",
-                                ups[i].shard, lf->block, lf->grad.len, lf->rows);
-            } else {
-                leaf[j] = lf;
-            }
-        }
-    }
-    for (size_t j = 0; j < nseg && rc == 0; j++) {
-        if (!leaf[j]) {
-            rc = ch_err_set(err, CH_EPROTO, "mlp: no gradient for block %u of step %ld",
-                            st->seg[j].block, st->step);
-        }
-    }
-    double rows = 0, loss = 0, correct = 0;
-    if (rc == 0) {
-        /* the fixed order: segments in the batch's order, whoever sent them */
-        memset(st->gsum, 0, np * sizeof *st->gsum);
-        for (size_t j = 0; j < nseg; j++) {
-            ch_half_unpack(st->p.wire_precision, st->ltmp, leaf[j]->grad.data, np);
-            for (size_t i = 0; i < np; i++) {
-                st->gsum[i] += st->ltmp[i];
-            }
-            rows += leaf[j]->rows;
-            loss += leaf[j]->loss;
-            correct += leaf[j]->correct;
-        }
-        for (size_t i = 0; i < np; i++) {
-            st->g[i] = (float)st->gsum[i];
-        }
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (u && u[i]) {
-            cohort__mlp__update__free_unpacked(u[i], NULL);
-        }
-    }
-    free(u);
-    free(leaf);
+    ch_nn_task t = s_task(st);
+    size_t np = st->net->n_params, nseg = t.nseg;
+    ch_nn_leaves sum;
+    int rc = ch_nn_leaves_sum("mlp", &t, ups, n, st->gsum, st->ltmp, st->g, &sum, err);
     if (rc != 0) {
         return rc;
     }
-    double lr = s_lr(st, st->step);
+    double rows = sum.rows, loss = sum.loss, correct = sum.correct;
+    double lr = s_lr(st, st->ep.step);
     double scale = st->scaling ? st->scaler.scale : 1;
     bool apply = !st->scaling || ch_loss_scaler_update(&st->scaler, ch_grad_finite(st->g, np));
     if (rows > 0 && apply) {
-        ch_mlp_apply(&st->p, st->w, st->g, st->opt_state, np, rows * scale, lr, st->step + 1);
+        ch_mlp_apply(&st->p, st->w, st->g, st->opt_state, np, rows * scale, lr, st->ep.step + 1);
     }
     st->wire_bytes += st->task_bytes +
                       (double)nseg * (double)np * (double)ch_precision_bytes(st->p.wire_precision);
@@ -768,49 +567,19 @@ static int s_aggregate_step(s_coord *st, const ch_update *ups, size_t n, ch_roun
 static int s_step_done(s_coord *st, ch_round_metrics *m, double loss, double rows, double correct,
                        double lr, ch_err *err)
 {
-    long epoch = st->step / st->steps_per_epoch;
-    for (size_t i = 0; i < st->net->n_params; i++) {
-        if (!isfinite(st->w[i])) {
-            return ch_err_set(err, CH_EINVAL,
-                              "mlp: step %ld (epoch %ld) made a weight non-finite (parameter "
-                              "%zu); lower model.lr or set model.clip_norm",
-                              st->step, epoch, i);
-        }
+    int rc = ch_nn_epochs_step(&st->ep, "mlp", st->w, st->net->n_params, loss, rows, correct, err);
+    if (rc != 1) {
+        return rc;
     }
-    st->epoch_loss += loss;
-    st->epoch_rows += rows;
-    st->epoch_correct += correct;
-    st->step++;
-    if (st->step % st->steps_per_epoch == 0) {
-        double tl = st->epoch_rows > 0 ? st->epoch_loss / st->epoch_rows : NAN;
-        double ta = st->head != CH_HEAD_MSE && st->epoch_rows > 0
-                        ? st->epoch_correct / st->epoch_rows
-                        : NAN;
-        double vl, va;
-        s_validate(st, &vl, &va);
-        if (s_curves_push(&st->curves, tl, vl, va, lr, ta) != 0) {
-            return ch_err_set(err, CH_ENOMEM, "out of memory");
-        }
-        s_early_stop(st);
-        ch_round_metric(m, "epoch", (double)(st->step / st->steps_per_epoch));
-        ch_round_metric(m, "train_loss", tl);
-        if (st->head != CH_HEAD_MSE) {
-            ch_round_metric(m, "train_accuracy", ta);
-        }
-        if (st->n_test) {
-            ch_round_metric(m, "valid_loss", vl);
-            if (st->head != CH_HEAD_MSE) {
-                ch_round_metric(m, "valid_accuracy", va);
-            }
-        }
-        ch_round_metric(m, "lr", lr);
-        if (st->scaling) {
-            ch_round_metric(m, "loss_scale", st->scaler.scale);
-            ch_round_metric(m, "skipped_steps", (double)st->scaler.skipped);
-        }
-        st->epoch_loss = st->epoch_rows = st->epoch_correct = 0;
+    double vl, va;
+    s_validate(st, &vl, &va);
+    rc = ch_nn_epochs_end(&st->ep, st->w, st->net->n_params, st->head, st->n_test > 0, vl, va, lr,
+                          m, err);
+    if (rc == 0 && st->scaling) {
+        ch_round_metric(m, "loss_scale", st->scaler.scale);
+        ch_round_metric(m, "skipped_steps", (double)st->scaler.skipped);
     }
-    return 0;
+    return rc;
 }
 
 static int s_aggregate(void *vst, uint32_t round, uint32_t op, const ch_update *ups, size_t n,
@@ -839,7 +608,7 @@ static void s_model_destroy(void **pm)
     ch_features_destroy(&md->feat);
     ch_net_destroy(&md->net);
     free(md->w);
-    s_curves_free(&md->curves);
+    ch_nn_curves_free(&md->rec.curves);
     free(md);
     *pm = NULL;
 }
@@ -847,33 +616,26 @@ static void s_model_destroy(void **pm)
 static void *s_finalize(void *vst, ch_err *err)
 {
     s_coord *st = vst;
-    if (!st->stats_done || (st->step < st->total_steps && !st->stopped)) {
-        ch_err_set(err, CH_EINTERNAL, "mlp: finalize before training finished");
+    ch_nn_record rec;
+    if (ch_nn_epochs_finish(&st->ep, "mlp", st->stats_done, st->p.restore_best, st->w,
+                            st->net->n_params, &rec, err) != 0) {
         return NULL;
-    }
-    long best = st->best_w && st->p.restore_best ? s_best_epoch(&st->curves) : -1;
-    if (best >= 0) {
-        memcpy(st->w, st->best_w, st->net->n_params * sizeof *st->w);
     }
     s_model *md = calloc(1, sizeof *md);
     if (!md) {
+        ch_nn_curves_free(&rec.curves);
         ch_err_set(err, CH_ENOMEM, "out of memory");
         return NULL;
     }
+    md->rec = rec;
     md->feat = st->feat;
     md->net = st->net;
     md->w = st->w;
-    md->curves = st->curves;
     st->feat = NULL;
     st->net = NULL;
     st->w = NULL;
-    memset(&st->curves, 0, sizeof st->curves);
     md->head = st->head;
     md->n_classes = st->n_classes;
-    md->steps = st->step;
-    md->epochs = st->step / st->steps_per_epoch;
-    md->best_epoch = best + 1;
-    md->stopped_early = st->stopped;
     md->opt = st->p.opt.kind;
     md->n_embed = st->p.n_embed;
     memcpy(md->embed_col, st->p.embed_col, sizeof md->embed_col);
@@ -885,105 +647,46 @@ static void *s_finalize(void *vst, ch_err *err)
     return md;
 }
 
+/* The coordinator's part of a checkpoint (epochs.h). */
+static ch_nn_ckpt s_ckpt(s_coord *st)
+{
+    size_t np = st->net->n_params;
+    return (ch_nn_ckpt){.stats_done = st->stats_done,
+                        .stats = st->stats,
+                        .n_stats = ch_features_stats_len(st->feat),
+                        .block_rows = st->block_rows,
+                        .n_blocks = st->n_blocks,
+                        .w = st->w,
+                        .opt_state = st->opt_state,
+                        .n_params = np,
+                        .n_opt = ch_opt_state_per_param(st->p.opt.kind) * np,
+                        .scaler = &st->scaler,
+                        .scaling = st->scaling};
+}
+
 static int s_save(void *vst, ch_buf *out, ch_err *err)
 {
     s_coord *st = vst;
-    Cohort__Mlp__Checkpoint ck = COHORT__MLP__CHECKPOINT__INIT;
-    Cohort__Mlp__Curves cv = COHORT__MLP__CURVES__INIT;
-    uint64_t *br = calloc(st->n_blocks ? st->n_blocks : 1, sizeof *br);
-    if (!br) {
-        return ch_err_set(err, CH_ENOMEM, "out of memory");
-    }
-    for (size_t b = 0; b < st->n_blocks; b++) {
-        br[b] = st->block_rows[b];
-    }
-    size_t np = st->net->n_params;
-    ck.stats_done = st->stats_done;
-    ck.n_stats = ch_features_stats_len(st->feat);
-    ck.stats = st->stats;
-    ck.n_block_rows = st->n_blocks;
-    ck.block_rows = br;
-    ck.step = (uint64_t)st->step;
-    ck.weights.data = (uint8_t *)st->w;
-    ck.weights.len = np * sizeof(float);
-    ck.opt_state.data = (uint8_t *)st->opt_state;
-    ck.opt_state.len = ch_opt_state_per_param(st->p.opt.kind) * np * sizeof(float);
-    ck.epoch_loss = st->epoch_loss;
-    ck.epoch_rows = st->epoch_rows;
-    ck.epoch_correct = st->epoch_correct;
-    s_curves_to_pb(&st->curves, &cv);
-    ck.curves = &cv;
-    if (st->best_w) {
-        ck.best_weights.data = (uint8_t *)st->best_w;
-        ck.best_weights.len = np * sizeof(float);
-    }
-    ck.loss_scale = st->scaler.scale;
-    ck.scale_clean = (uint64_t)st->scaler.clean;
-    ck.skipped_steps = (uint64_t)st->scaler.skipped;
-    int rc = s_pack_msg(&ck.base, out, err);
-    free(br);
-    return rc;
+    ch_nn_ckpt c = s_ckpt(st);
+    return ch_nn_epochs_save(&st->ep, &c, out, err);
 }
 
 static int s_load(void *vst, const uint8_t *data, size_t len, ch_err *err)
 {
     s_coord *st = vst;
-    Cohort__Mlp__Checkpoint *ck = cohort__mlp__checkpoint__unpack(NULL, len, data);
-    if (!ck) {
-        return ch_err_set(err, CH_EINVAL, "the mlp checkpoint does not decode");
-    }
-    size_t np = st->net->n_params;
-    size_t nos = ch_opt_state_per_param(st->p.opt.kind) * np * sizeof(float);
-    int rc = 0;
-    if (ck->n_stats != ch_features_stats_len(st->feat) || ck->n_block_rows != st->n_blocks ||
-        ck->weights.len != np * sizeof(float) || ck->opt_state.len != nos ||
-        ck->best_weights.len != (st->best_w ? np * sizeof(float) : 0)) {
-        rc = ch_err_set(err, CH_EINVAL,
-                        "the mlp checkpoint does not match this network and data (%zu "
-                        "parameters expected)",
-                        np);
-    }
-    if (rc == 0) {
-        memcpy(st->stats, ck->stats, ck->n_stats * sizeof *st->stats);
-        st->n_rows = 0;
-        for (size_t b = 0; b < st->n_blocks; b++) {
-            st->block_rows[b] = (size_t)ck->block_rows[b];
-            st->n_rows += st->block_rows[b];
-        }
-        memcpy(st->w, ck->weights.data, ck->weights.len);
-        if (nos > 0) { /* plain SGD has no state (and the field no data) */
-            memcpy(st->opt_state, ck->opt_state.data, nos);
-        }
-        st->step = (long)ck->step;
-        st->epoch_loss = ck->epoch_loss;
-        st->epoch_rows = ck->epoch_rows;
-        st->epoch_correct = ck->epoch_correct;
-        if (st->scaling && ck->loss_scale >= 1) {
-            st->scaler.scale = ck->loss_scale;
-            st->scaler.clean = (long)ck->scale_clean;
-            st->scaler.skipped = (long)ck->skipped_steps;
-        }
-        rc = s_curves_from_pb(&st->curves, ck->curves);
-        if (rc != 0) {
-            rc = ch_err_set(err, CH_EINVAL, "the mlp checkpoint's curves are malformed");
-        } else if (st->best_w) {
-            memcpy(st->best_w, ck->best_weights.data, ck->best_weights.len);
-            long best = s_best_epoch(&st->curves), last = (long)st->curves.n - 1;
-            st->stopped = best >= 0 && last - best >= st->p.early_stopping;
-        }
-    }
-    if (rc == 0 && ck->stats_done) {
+    ch_nn_ckpt c = s_ckpt(st);
+    int rc = ch_nn_epochs_load(&st->ep, &c, &st->n_rows, "mlp", data, len, err);
+    if (rc == 0 && c.stats_done) {
         ch_reduce_destroy(&st->reduce);
         ch_features_set_stats(st->feat, st->stats);
         s_set_plan(st);
         st->stats_done = true;
-        if (st->steps_per_epoch < 1 || st->step > st->total_steps) {
+        if (st->ep.steps_per_epoch < 1 || st->ep.step > st->ep.total_steps) {
             rc = ch_err_set(err, CH_EINVAL, "the mlp checkpoint's step is out of range");
         } else {
             rc = s_encode_test(st, err);
         }
     }
-    cohort__mlp__checkpoint__free_unpacked(ck, NULL);
     return rc;
 }
 
@@ -1449,10 +1152,10 @@ static int s_pack(const void *vm, ch_buf *out, ch_err *err)
     pm.y_scale = md->feat->y_scale;
     pm.weights.data = (uint8_t *)md->w;
     pm.weights.len = md->net->n_params * sizeof(float);
-    pm.steps = (uint64_t)md->steps;
-    pm.epochs = (uint32_t)md->epochs;
-    pm.best_epoch = (uint32_t)md->best_epoch;
-    pm.stopped_early = md->stopped_early;
+    pm.steps = (uint64_t)md->rec.steps;
+    pm.epochs = (uint32_t)md->rec.epochs;
+    pm.best_epoch = (uint32_t)md->rec.best_epoch;
+    pm.stopped_early = md->rec.stopped_early;
     pm.optimizer = (char *)ch_opt_names[md->opt];
     pm.precision = (char *)ch_precision_names[sp->precision];
     pm.wire_precision = (char *)ch_precision_names[md->wire];
@@ -1467,7 +1170,7 @@ static int s_pack(const void *vm, ch_buf *out, ch_err *err)
     pm.n_embed_col = pm.n_embed_dim = md->n_embed;
     pm.embed_col = ecol;
     pm.embed_dim = edim;
-    s_curves_to_pb(&md->curves, &cv);
+    ch_nn_curves_to_pb(&md->rec.curves, &cv);
     pm.curves = &cv;
     return s_pack_msg(&pm.base, out, err);
 }
@@ -1569,10 +1272,10 @@ static void *s_unpack(const uint8_t *data, size_t len, const ch_schema *schema, 
         md->feat->y_scale = pm->y_scale;
         md->head = ch_head_for(n_classes);
         md->n_classes = n_classes;
-        md->steps = (long)pm->steps;
-        md->epochs = pm->epochs;
-        md->best_epoch = pm->best_epoch;
-        md->stopped_early = pm->stopped_early;
+        md->rec.steps = (long)pm->steps;
+        md->rec.epochs = pm->epochs;
+        md->rec.best_epoch = pm->best_epoch;
+        md->rec.stopped_early = pm->stopped_early;
         md->n_embed = ep.n_embed;
         memcpy(md->embed_col, ep.embed_col, sizeof md->embed_col);
         memcpy(md->embed_dim, ep.embed_dim, sizeof md->embed_dim);
@@ -1586,7 +1289,7 @@ static void *s_unpack(const uint8_t *data, size_t len, const ch_schema *schema, 
                 md->opt = (ch_opt_kind)i;
             }
         }
-        if (s_curves_from_pb(&md->curves, pm->curves) != 0) {
+        if (ch_nn_curves_from_pb(&md->rec.curves, pm->curves) != 0) {
             rc = ch_err_set(err, CH_EINVAL, "the mlp model's curves are malformed");
         }
     }
@@ -1620,11 +1323,11 @@ static int s_summary_json(const void *vm, ch_buf *j)
     ch_buf_printf(j,
                   ", \"parameters\": %zu, \"activation\": \"%s\", \"steps\": %ld, "
                   "\"epochs\": %ld, \"optimizer\": \"%s\"",
-                  md->net->n_params, ch_act_names[md->net->spec.act], md->steps, md->epochs,
+                  md->net->n_params, ch_act_names[md->net->spec.act], md->rec.steps, md->rec.epochs,
                   ch_opt_names[md->opt]);
-    if (md->best_epoch > 0) {
-        ch_buf_printf(j, ", \"best_epoch\": %ld, \"stopped_early\": %s", md->best_epoch,
-                      md->stopped_early ? "true" : "false");
+    if (md->rec.best_epoch > 0) {
+        ch_buf_printf(j, ", \"best_epoch\": %ld, \"stopped_early\": %s", md->rec.best_epoch,
+                      md->rec.stopped_early ? "true" : "false");
     }
     ch_buf_printf(j,
                   ", \"precision\": \"%s\", \"wire_precision\": \"%s\", "
@@ -1635,20 +1338,7 @@ static int s_summary_json(const void *vm, ch_buf *j)
         ch_buf_printf(j, ", \"loss_scale\": %g, \"skipped_steps\": %ld", md->loss_scale,
                       md->skipped);
     }
-    /* FNV-1a of the weight bytes: equal runs have equal fingerprints */
-    uint64_t h = 1469598103934665603ULL;
-    const uint8_t *wb = (const uint8_t *)md->w;
-    for (size_t i = 0; i < md->net->n_params * sizeof(float); i++) {
-        h = (h ^ wb[i]) * 1099511628211ULL;
-    }
-    ch_buf_printf(j, ", \"weights_fnv1a\": \"%016llx\"", (unsigned long long)h);
-    const s_curves *c = &md->curves;
-    if (c->n) {
-        ch_buf_puts(j, ", \"final_train_loss\": ");
-        ch_buf_json_num(j, c->train_loss[c->n - 1]);
-        ch_buf_puts(j, ", \"final_valid_loss\": ");
-        ch_buf_json_num(j, c->valid_loss[c->n - 1]);
-    }
+    ch_nn_summary_tail(md->w, md->net->n_params, &md->rec.curves, j);
     ch_buf_puts(j, "}");
     return j->failed ? CH_ENOMEM : 0;
 }
@@ -1660,38 +1350,27 @@ static int s_describe(const void *vm, ch_buf *text)
     s_arch(md, text);
     ch_buf_printf(text, " (%s%s, %zu parameters), %s, %ld epochs, %ld steps, %s\n",
                   ch_act_names[md->net->spec.act], md->net->spec.layer_norm ? ", layer norm" : "",
-                  md->net->n_params, ch_opt_names[md->opt], md->epochs, md->steps,
+                  md->net->n_params, ch_opt_names[md->opt], md->rec.epochs, md->rec.steps,
                   ch_precision_names[md->net->spec.precision]);
     for (size_t e = 0; e < md->n_embed; e++) {
         ch_buf_printf(text, "embedding of input column %zu: dimension %zu\n", md->embed_col[e] + 1,
                       md->embed_dim[e]);
     }
-    if (md->best_epoch > 0) {
-        ch_buf_printf(text, "early stopping: %s; weights of epoch %ld (lowest validation loss)\n",
-                      md->stopped_early ? "stopped before model.epochs" : "ran every epoch",
-                      md->best_epoch);
-    }
-    const s_curves *c = &md->curves;
-    ch_buf_printf(text, "%6s %12s %12s %12s %12s\n", "epoch", "train_loss", "valid_loss",
-                  "valid_acc", "lr");
-    for (size_t e = 0; e < c->n; e++) {
-        ch_buf_printf(text, "%6zu %12.6g %12.6g %12.6g %12.6g\n", e + 1, c->train_loss[e],
-                      c->valid_loss[e], c->valid_acc[e], c->lr[e]);
-    }
+    ch_nn_curves_describe(&md->rec.curves, md->rec.best_epoch, md->rec.stopped_early, text);
     return text->failed ? CH_ENOMEM : 0;
 }
 
 static int s_report(const void *vm, ch_report *r, ch_err *err)
 {
     const s_model *md = vm;
-    const s_curves *c = &md->curves;
+    const ch_nn_curves *c = &md->rec.curves;
     ch_buf a;
     ch_buf_init(&a);
     s_arch(md, &a);
     char np[32], st[32], ep[32];
     snprintf(np, sizeof np, "%zu", md->net->n_params);
-    snprintf(st, sizeof st, "%ld", md->steps);
-    snprintf(ep, sizeof ep, "%ld", md->epochs);
+    snprintf(st, sizeof st, "%ld", md->rec.steps);
+    snprintf(ep, sizeof ep, "%ld", md->rec.epochs);
     const char *keys[] = {"layers",    "activation", "layer norm", "parameters",
                           "optimizer", "epochs",     "steps"};
     const char *vals[] = {ch_buf_str(&a),
@@ -1704,36 +1383,10 @@ static int s_report(const void *vm, ch_report *r, ch_err *err)
     ch_report_section(r, "Network");
     int rc = ch_report_kv(r, keys, vals, 7);
     ch_buf_free(&a);
-    if (rc == 0 && c->n) {
-        double *x = malloc(c->n * sizeof *x);
-        if (!x) {
-            return ch_err_set(err, CH_ENOMEM, "out of memory");
-        }
-        for (size_t e = 0; e < c->n; e++) {
-            x[e] = (double)(e + 1);
-        }
-        ch_report_section(r, "Training curves");
-        ch_svg_series loss[2] = {{"train", x, c->train_loss, c->n},
-                                 {"validation", x, c->valid_loss, c->n}};
-        ch_svg_line_opts lo = {.title = "Loss per epoch", .x_label = "epoch", .y_label = "loss"};
-        rc = ch_report_line_chart(r, &lo, loss, 2);
-        if (rc == 0 && md->head != CH_HEAD_MSE) {
-            ch_svg_series acc[2] = {{"train", x, c->train_acc, c->n},
-                                    {"validation", x, c->valid_acc, c->n}};
-            ch_svg_line_opts ao = {
-                .title = "Accuracy per epoch", .x_label = "epoch", .y_label = "accuracy"};
-            rc = ch_report_line_chart(r, &ao, acc, 2);
-        }
-        if (rc == 0) {
-            ch_svg_series lr[1] = {{"lr", x, c->lr, c->n}};
-            ch_svg_line_opts ro = {.title = "Learning rate at the end of each epoch",
-                                   .x_label = "epoch",
-                                   .y_label = "learning rate"};
-            rc = ch_report_line_chart(r, &ro, lr, 1);
-        }
-        free(x);
+    if (rc != 0) {
+        return ch_err_set(err, rc, "out of memory building the report");
     }
-    return rc ? ch_err_set(err, rc, "out of memory building the report") : 0;
+    return ch_nn_curves_report(c, md->head, r, err);
 }
 
 const ch_algo ch_algo_mlp = {

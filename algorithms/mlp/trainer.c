@@ -14,9 +14,8 @@ size_t ch_head_outputs(ch_head h, size_t n_classes)
     return h == CH_HEAD_SOFTMAX ? n_classes : 1;
 }
 
-/* Loss and its gradient (into dout) for the head; also the correct count. */
-static double s_loss(ch_head head, float *dout, float *prob, const float *z, const float *y,
-                     size_t n, size_t k, double *correct)
+double ch_head_loss(ch_head head, float *dout, float *prob, const float *z, const float *y,
+                    size_t n, size_t k, double *correct)
 {
     double loss = 0;
     *correct = 0;
@@ -64,7 +63,7 @@ int ch_mlp_grad_scaled(const ch_net *net, ch_head head, const float *w, const fl
 {
     out->bad_layer = -1;
     const float *z = ch_net_forward(net, w, x, n, train, seed, dropout_stream, ws);
-    out->loss = s_loss(head, dout, NULL, z, y, n, net->spec.d_out, &out->correct);
+    out->loss = ch_head_loss(head, dout, NULL, z, y, n, net->spec.d_out, &out->correct);
     if (!isfinite(out->loss)) {
         out->bad_layer = ch_net_first_nonfinite(net, ws, n);
         return CH_EINVAL;
@@ -106,12 +105,18 @@ bool ch_loss_scaler_update(ch_loss_scaler *s, bool finite)
 double ch_mlp_apply(const ch_mlp_params *p, float *w, float *g, float *state, size_t n_params,
                     double rows, double lr, long t)
 {
+    return ch_grad_apply(&p->opt, p->clip_norm, w, g, state, n_params, rows, lr, t);
+}
+
+double ch_grad_apply(const ch_opt_params *opt, double clip_norm, float *w, float *g, float *state,
+                     size_t n_params, double rows, double lr, long t)
+{
     float inv = rows > 0 ? (float)(1.0 / rows) : 0.0f;
     for (size_t i = 0; i < n_params; i++) {
         g[i] *= inv;
     }
-    double norm = ch_opt_clip(g, n_params, p->clip_norm);
-    ch_opt_step(&p->opt, w, g, state, n_params, lr, t);
+    double norm = ch_opt_clip(g, n_params, clip_norm);
+    ch_opt_step(opt, w, g, state, n_params, lr, t);
     return norm;
 }
 
@@ -126,7 +131,7 @@ void ch_mlp_eval(const ch_net *net, ch_head head, const float *w, const float *x
         size_t m = n - i < chunk ? n - i : chunk;
         const float *z = ch_net_forward(net, w, x + i * d, m, false, 0, 0, ws);
         double c;
-        *loss += s_loss(head, dout, prob ? prob + i * k : NULL, z, y + i, m, k, &c);
+        *loss += ch_head_loss(head, dout, prob ? prob + i * k : NULL, z, y + i, m, k, &c);
         *correct += c;
     }
 }

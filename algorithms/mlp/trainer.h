@@ -67,6 +67,21 @@ typedef struct ch_loss_scaler {
  * [1, CH_LOSS_SCALE_MAX]. This function can't fail. */
 bool ch_loss_scaler_update(ch_loss_scaler *s, bool finite);
 
+/* The summed loss of n rows of outputs z (n x k) against the targets y
+ * for the head; its gradient goes into dout (n x k), the head's outputs
+ * into prob (n x k, may be NULL: probability of class 1 for BCE, softmax,
+ * or the value), the rows classified right into *correct. Shared with the
+ * transformer (algorithms/transformer/train.c). This function can't fail. */
+double ch_head_loss(ch_head head, float *dout, float *prob, const float *z, const float *y,
+                    size_t n, size_t k, double *correct);
+
+/* The update of a summed gradient g: divided by rows (none when rows is
+ * 0), clipped to clip_norm, one step of the optimizer opt at lr (t the
+ * 1-based step). Returns the norm before clipping. This function can't
+ * fail. */
+double ch_grad_apply(const ch_opt_params *opt, double clip_norm, float *w, float *g, float *state,
+                     size_t n_params, double rows, double lr, long t);
+
 /* Coordinator update: g (the summed gradient) is divided by rows, clipped
  * to params->clip_norm, and the optimizer steps w with the learning rate
  * lr (t is the 1-based step). Returns the gradient norm before clipping. */

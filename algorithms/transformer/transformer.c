@@ -17,6 +17,9 @@
  * run one BLAS thread). A table row is one sequence (inputs.h). */
 #include "algorithms/algo.h"
 #include "algorithms/mlp/batch.h"
+#include "algorithms/mlp/blockstats.h"
+#include "algorithms/mlp/epochs.h"
+#include "algorithms/mlp/step.h"
 #include "algorithms/transformer/inputs.h"
 #include "algorithms/transformer/train.h"
 #include "common/reduce.h"
@@ -31,22 +34,14 @@ enum { OP_STATS = 1, OP_STEP = 2 };
 
 #define S_EVAL_CHUNK 256
 
-typedef struct s_curves {
-    size_t n, cap;
-    double *train_loss, *valid_loss, *valid_acc, *lr, *train_acc;
-} s_curves;
-
 typedef struct s_model {
     ch_tfm_inputs *in;
     ch_tfm *net;
     ch_head head;
     size_t n_classes;
     float *w;
-    long steps, epochs;
-    long best_epoch;    /* early stopping: 1-based epoch of the weights; 0 = last */
-    bool stopped_early; /* before model.epochs */
+    ch_nn_record rec; /* steps, epochs, early stopping, curves */
     ch_opt_kind opt;
-    s_curves curves;
 } s_model;
 
 typedef struct s_coord {
@@ -63,20 +58,17 @@ typedef struct s_coord {
     size_t *block_rows;
     bool stats_done;
     size_t n_rows;
-    long steps_per_epoch, total_steps, step;
+    ch_nn_epochs ep; /* steps, curves, early stopping (algorithms/mlp/epochs.h) */
     float *w, *g, *opt_state;
-    float *best_w; /* early stopping: the weights of the best validation epoch */
-    bool stopped;  /* early stopping: patience ran out */
     double *gsum;
     ch_segment *seg;
-    double epoch_loss, epoch_rows, epoch_correct;
-    s_curves curves;
     const ch_table *test;
     float *test_x, *test_y;
     uint8_t *test_mask;
     size_t n_test;
     ch_tfm_ws *ws;
     float *dout;
+    float *ltmp; /* one leaf's gradient, decoded */
 } s_coord;
 
 typedef struct s_worker {
@@ -103,40 +95,8 @@ static size_t s_n_classes(const ch_schema *s, const ch_tfm_params *p)
     return s->target.kind == CH_COL_CATEGORICAL ? s->target.n_levels : (size_t)p->classes;
 }
 
-static void s_curves_free(s_curves *c)
-{
-    free(c->train_loss);
-    free(c->valid_loss);
-    free(c->valid_acc);
-    free(c->lr);
-    free(c->train_acc);
-    memset(c, 0, sizeof *c);
-}
-
-static int s_curves_push(s_curves *c, double tl, double vl, double va, double lr, double ta)
-{
-    if (c->n == c->cap) {
-        size_t nc = c->cap ? c->cap * 2 : 16;
-        double **arr[] = {&c->train_loss, &c->valid_loss, &c->valid_acc, &c->lr, &c->train_acc};
-        for (size_t i = 0; i < 5; i++) {
-            double *p = realloc(*arr[i], nc * sizeof *p);
-            if (!p) {
-                return CH_ENOMEM;
-            }
-            *arr[i] = p;
-        }
-        c->cap = nc;
-    }
-    c->train_loss[c->n] = tl;
-    c->valid_loss[c->n] = vl;
-    c->valid_acc[c->n] = va;
-    c->lr[c->n] = lr;
-    c->train_acc[c->n] = ta;
-    c->n++;
-    return 0;
-}
-
-static void s_curves_to_pb(const s_curves *c, Cohort__Transformer__Curves *pb)
+/* The model's curves in model.pb (transformer.proto's Curves message). */
+static void s_curves_to_pb(const ch_nn_curves *c, Cohort__Transformer__Curves *pb)
 {
     pb->n_train_loss = pb->n_valid_loss = pb->n_valid_accuracy = pb->n_lr = c->n;
     pb->n_train_accuracy = c->n;
@@ -147,24 +107,16 @@ static void s_curves_to_pb(const s_curves *c, Cohort__Transformer__Curves *pb)
     pb->train_accuracy = c->train_acc;
 }
 
-static int s_curves_from_pb(s_curves *c, const Cohort__Transformer__Curves *pb)
+static int s_curves_from_pb(ch_nn_curves *c, const Cohort__Transformer__Curves *pb)
 {
-    s_curves_free(c);
     if (!pb) {
+        ch_nn_curves_free(c);
         return 0;
     }
-    size_t n = pb->n_train_loss;
-    if (pb->n_valid_loss != n || pb->n_valid_accuracy != n || pb->n_lr != n ||
-        pb->n_train_accuracy != n) {
-        return CH_EINVAL;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (s_curves_push(c, pb->train_loss[i], pb->valid_loss[i], pb->valid_accuracy[i], pb->lr[i],
-                          pb->train_accuracy[i]) != 0) {
-            return CH_ENOMEM;
-        }
-    }
-    return 0;
+    size_t n[5] = {pb->n_train_loss, pb->n_valid_loss, pb->n_valid_accuracy, pb->n_lr,
+                   pb->n_train_accuracy};
+    double *v[5] = {pb->train_loss, pb->valid_loss, pb->valid_accuracy, pb->lr, pb->train_accuracy};
+    return ch_nn_curves_set(c, n, v);
 }
 
 /* The input layout for params p on schema s; classification when the
@@ -292,15 +244,15 @@ static void s_coord_destroy(void **pst)
     free(st->w);
     free(st->g);
     free(st->opt_state);
-    free(st->best_w);
     free(st->gsum);
     free(st->seg);
-    s_curves_free(&st->curves);
+    ch_nn_epochs_free(&st->ep);
     free(st->test_x);
     free(st->test_y);
     free(st->test_mask);
     ch_tfm_ws_destroy(&st->ws);
     free(st->dout);
+    free(st->ltmp);
     free(st);
     *pst = NULL;
 }
@@ -343,11 +295,14 @@ static void *s_coord_new(const ch_coord_env *env, ch_err *err)
     st->g = ch_alloc_array(np, sizeof *st->g);
     st->gsum = ch_alloc_array(np, sizeof *st->gsum);
     st->opt_state = ch_calloc_array(ns * np + 1, sizeof *st->opt_state);
-    st->best_w = st->p.early_stopping ? ch_alloc_array(np, sizeof *st->best_w) : NULL;
+    st->ep.patience = st->p.early_stopping;
+    st->ep.best_w = st->p.early_stopping ? ch_alloc_array(np, sizeof *st->ep.best_w) : NULL;
     st->ws = ch_tfm_ws_new(st->net, S_EVAL_CHUNK);
     st->dout = ch_alloc_array(S_EVAL_CHUNK, st->net->spec.d_out * sizeof *st->dout);
+    st->ltmp = ch_alloc_array(np, sizeof *st->ltmp);
     if (!st->reduce || !st->stats || !st->block_rows || !st->seg || !st->w || !st->g || !st->gsum ||
-        !st->opt_state || !st->ws || !st->dout || (st->p.early_stopping && !st->best_w)) {
+        !st->opt_state || !st->ws || !st->dout || !st->ltmp ||
+        (st->p.early_stopping && !st->ep.best_w)) {
         ch_err_set(err, CH_ENOMEM, "out of memory for a network of %zu parameters", np);
         s_coord_destroy(&vst);
         return NULL;
@@ -364,6 +319,25 @@ static void *s_coord_new(const ch_coord_env *env, ch_err *err)
     return st;
 }
 
+/* The synchronous step st->ep.step: its segments of the global batch
+ * (into st->seg) and its task (algorithms/mlp/step.h: mlp.proto's Task,
+ * whose fields 1-6 are transformer.proto's; fp32, no loss scale). */
+static ch_nn_task s_task(s_coord *st)
+{
+    long epoch = st->ep.step / st->ep.steps_per_epoch, s = st->ep.step % st->ep.steps_per_epoch;
+    size_t nseg = ch_batch_segments(st->block_rows, st->n_blocks, st->seed, epoch, s,
+                                    (size_t)st->p.batch_size, st->seg);
+    return (ch_nn_task){.step = st->ep.step,
+                        .steps_per_epoch = st->ep.steps_per_epoch,
+                        .seg = st->seg,
+                        .nseg = nseg,
+                        .weights = (const uint8_t *)st->w,
+                        .n_params = st->net->n_params,
+                        .wire = CH_PREC_FP32,
+                        .stats = st->stats,
+                        .n_stats = ch_features_stats_len(st->in->feat)};
+}
+
 static int s_next_task(void *vst, uint32_t round, uint32_t *op, ch_buf *payload, ch_err *err)
 {
     s_coord *st = vst;
@@ -372,41 +346,12 @@ static int s_next_task(void *vst, uint32_t round, uint32_t *op, ch_buf *payload,
         *op = OP_STATS;
         return 0;
     }
-    if (st->step >= st->total_steps || st->stopped) {
+    if (st->ep.step >= st->ep.total_steps || st->ep.stopped) {
         return 1;
     }
     *op = OP_STEP;
-    long epoch = st->step / st->steps_per_epoch, s = st->step % st->steps_per_epoch;
-    size_t nseg = ch_batch_segments(st->block_rows, st->n_blocks, st->seed, epoch, s,
-                                    (size_t)st->p.batch_size, st->seg);
-    Cohort__Transformer__Segment *segs = calloc(nseg ? nseg : 1, sizeof *segs);
-    Cohort__Transformer__Segment **sp = calloc(nseg ? nseg : 1, sizeof *sp);
-    if (!segs || !sp) {
-        free(segs);
-        free(sp);
-        return ch_err_set(err, CH_ENOMEM, "out of memory");
-    }
-    for (size_t i = 0; i < nseg; i++) {
-        cohort__transformer__segment__init(&segs[i]);
-        segs[i].block = st->seg[i].block;
-        segs[i].offset = st->seg[i].offset;
-        segs[i].count = st->seg[i].count;
-        sp[i] = &segs[i];
-    }
-    Cohort__Transformer__Task t = COHORT__TRANSFORMER__TASK__INIT;
-    t.step = (uint64_t)st->step;
-    t.epoch = (uint32_t)epoch;
-    t.step_in_epoch = (uint32_t)s;
-    t.n_segments = nseg;
-    t.segments = sp;
-    t.weights.data = (uint8_t *)st->w;
-    t.weights.len = st->net->n_params * sizeof(float);
-    t.n_stats = ch_features_stats_len(st->in->feat);
-    t.stats = st->stats;
-    int rc = s_pack_msg(&t.base, payload, err);
-    free(segs);
-    free(sp);
-    return rc;
+    ch_nn_task t = s_task(st);
+    return ch_nn_task_pack(&t, payload, err);
 }
 
 /* Encodes the held-out rows that have a target, once the statistics are known. */
@@ -442,32 +387,8 @@ static int s_encode_test(s_coord *st, ch_err *err)
 static int s_aggregate_stats(s_coord *st, const ch_update *ups, size_t n, ch_round_metrics *m,
                              ch_err *err)
 {
-    for (size_t i = 0; i < n; i++) {
-        if (ch_reduce_add(st->reduce, ups[i].state, ups[i].state_len, err) != 0) {
-            return ch_err_prefix(err, "transformer statistics from shard %u", ups[i].shard);
-        }
-    }
-    double *root = ch_alloc_array(st->stats_len, sizeof *root);
-    if (!root) {
-        return ch_err_set(err, CH_ENOMEM, "out of memory");
-    }
-    int rc = ch_reduce_finish(st->reduce, root, err);
-    if (rc == 0) {
-        st->n_rows = 0;
-        for (size_t b = 0; b < st->n_blocks; b++) {
-            double c = root[b];
-            if (!(c >= 0 && c < 4e9)) {
-                rc = ch_err_set(err, CH_EPROTO, "transformer: block %zu has a bad row count", b);
-                break;
-            }
-            st->block_rows[b] = (size_t)c;
-            st->n_rows += st->block_rows[b];
-        }
-        memcpy(st->stats, root + st->n_blocks,
-               ch_features_stats_len(st->in->feat) * sizeof *st->stats);
-    }
-    free(root);
-    ch_reduce_destroy(&st->reduce);
+    int rc = ch_nn_block_stats("transformer", &st->reduce, ups, n, st->n_blocks, st->block_rows,
+                               &st->n_rows, st->stats, ch_features_stats_len(st->in->feat), err);
     if (rc != 0) {
         return rc;
     }
@@ -477,39 +398,11 @@ static int s_aggregate_stats(s_coord *st, const ch_update *ups, size_t n, ch_rou
                           st->p.batch_size, st->n_rows);
     }
     ch_features_set_stats(st->in->feat, st->stats);
-    st->steps_per_epoch = ch_batch_steps_per_epoch(st->n_rows, (size_t)st->p.batch_size);
-    st->total_steps = st->steps_per_epoch * st->p.epochs;
+    st->ep.steps_per_epoch = ch_batch_steps_per_epoch(st->n_rows, (size_t)st->p.batch_size);
+    st->ep.total_steps = st->ep.steps_per_epoch * st->p.epochs;
     st->stats_done = true;
     ch_round_metric(m, "rows", (double)st->n_rows);
     return s_encode_test(st, err);
-}
-
-/* Early stopping: the 0-based epoch of the lowest validation loss so far
- * (the first of equals), or -1 without any. */
-static long s_best_epoch(const s_curves *c)
-{
-    long best = -1;
-    for (size_t e = 0; e < c->n; e++) {
-        if (isfinite(c->valid_loss[e]) && (best < 0 || c->valid_loss[e] < c->valid_loss[best])) {
-            best = (long)e;
-        }
-    }
-    return best;
-}
-
-/* After an epoch's validation: keeps the weights of a new best epoch and
- * stops when model.early_stopping epochs passed without one. */
-static void s_early_stop(s_coord *st)
-{
-    if (!st->p.early_stopping || !st->best_w) {
-        return;
-    }
-    long best = s_best_epoch(&st->curves), last = (long)st->curves.n - 1;
-    if (best == last) {
-        memcpy(st->best_w, st->w, st->net->n_params * sizeof *st->w);
-    } else if (best >= 0 && last - best >= st->p.early_stopping) {
-        st->stopped = true;
-    }
 }
 
 /* Validation metrics of the current weights (NaN without held-out rows). */
@@ -532,134 +425,33 @@ static void s_validate(s_coord *st, double *loss, double *acc)
 static int s_aggregate_step(s_coord *st, const ch_update *ups, size_t n, ch_round_metrics *m,
                             ch_err *err)
 {
-    long epoch = st->step / st->steps_per_epoch, s = st->step % st->steps_per_epoch;
-    size_t nseg = ch_batch_segments(st->block_rows, st->n_blocks, st->seed, epoch, s,
-                                    (size_t)st->p.batch_size, st->seg);
+    ch_nn_task t = s_task(st);
     size_t np = st->net->n_params;
-    Cohort__Transformer__Update **u = calloc(n ? n : 1, sizeof *u);
-    const Cohort__Transformer__Leaf **leaf = calloc(nseg ? nseg : 1, sizeof *leaf);
-    int rc = (!u || !leaf) ? ch_err_set(err, CH_ENOMEM, "out of memory") : 0;
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        u[i] = cohort__transformer__update__unpack(NULL, ups[i].state_len, ups[i].state);
-        if (!u[i]) {
-            rc = ch_err_set(err, CH_EPROTO, "transformer: the update of shard %u does not decode",
-                            ups[i].shard);
-            break;
-        }
-        if (u[i]->step_plus_one != (uint64_t)st->step + 1) {
-            rc = ch_err_set(err, CH_EPROTO,
-                            "transformer: shard %u answered step %llu during step %ld",
-                            ups[i].shard, (unsigned long long)u[i]->step_plus_one - 1, st->step);
-            break;
-        }
-        for (size_t k = 0; k < u[i]->n_leaves && rc == 0; k++) {
-            const Cohort__Transformer__Leaf *lf = u[i]->leaves[k];
-            size_t j = 0;
-            while (j < nseg && st->seg[j].block != lf->block) {
-                j++;
-            }
-            if (j == nseg || leaf[j]) {
-                rc = ch_err_set(err, CH_EPROTO,
-                                "transformer: shard %u sent a gradient for block %u, which is %s",
-                                ups[i].shard, lf->block,
-                                j == nseg ? "not in this step's batch" : "already covered");
-            } else if (lf->grad.len != np * sizeof(float) || lf->rows > st->seg[j].count ||
-                       !isfinite(lf->loss)) {
-                rc = ch_err_set(err, CH_EPROTO,
-                                "transformer: shard %u sent a malformed gradient for block %u (%zu "
-                                "bytes, %u rows)",
-                                ups[i].shard, lf->block, lf->grad.len, lf->rows);
-            } else {
-                leaf[j] = lf;
-            }
-        }
-    }
-    for (size_t j = 0; j < nseg && rc == 0; j++) {
-        if (!leaf[j]) {
-            rc = ch_err_set(err, CH_EPROTO, "transformer: no gradient for block %u of step %ld",
-                            st->seg[j].block, st->step);
-        }
-    }
-    double rows = 0, loss = 0, correct = 0;
-    if (rc == 0) {
-        /* the fixed order: segments in the batch's order, whoever sent them */
-        memset(st->gsum, 0, np * sizeof *st->gsum);
-        for (size_t j = 0; j < nseg; j++) {
-            float tmp;
-            const uint8_t *gb = leaf[j]->grad.data;
-            for (size_t i = 0; i < np; i++) {
-                memcpy(&tmp, gb + i * sizeof tmp, sizeof tmp);
-                st->gsum[i] += tmp;
-            }
-            rows += leaf[j]->rows;
-            loss += leaf[j]->loss;
-            correct += leaf[j]->correct;
-        }
-        for (size_t i = 0; i < np; i++) {
-            st->g[i] = (float)st->gsum[i];
-        }
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (u && u[i]) {
-            cohort__transformer__update__free_unpacked(u[i], NULL);
-        }
-    }
-    free(u);
-    free(leaf);
+    ch_nn_leaves sum;
+    int rc = ch_nn_leaves_sum("transformer", &t, ups, n, st->gsum, st->ltmp, st->g, &sum, err);
     if (rc != 0) {
         return rc;
     }
+    double rows = sum.rows, loss = sum.loss, correct = sum.correct;
     ch_schedule sch = {.kind = st->p.schedule,
                        .lr = st->p.lr,
                        .lr_min = st->p.lr_min,
                        .warmup_steps = st->p.warmup_steps,
-                       .steps_per_epoch = st->steps_per_epoch,
-                       .total_steps = st->total_steps,
+                       .steps_per_epoch = st->ep.steps_per_epoch,
+                       .total_steps = st->ep.total_steps,
                        .step_epochs = st->p.step_epochs,
                        .gamma = st->p.gamma};
-    double lr = ch_schedule_lr(&sch, st->step);
+    double lr = ch_schedule_lr(&sch, st->ep.step);
     if (rows > 0) {
-        ch_tfm_apply(&st->p, st->w, st->g, st->opt_state, np, rows, lr, st->step + 1);
+        ch_tfm_apply(&st->p, st->w, st->g, st->opt_state, np, rows, lr, st->ep.step + 1);
     }
-    for (size_t i = 0; i < np; i++) {
-        if (!isfinite(st->w[i])) {
-            return ch_err_set(
-                err, CH_EINVAL,
-                "transformer: step %ld (epoch %ld) made a weight non-finite (parameter "
-                "%zu); lower model.lr or set model.clip_norm",
-                st->step, epoch, i);
-        }
+    rc = ch_nn_epochs_step(&st->ep, "transformer", st->w, np, loss, rows, correct, err);
+    if (rc != 1) {
+        return rc;
     }
-    st->epoch_loss += loss;
-    st->epoch_rows += rows;
-    st->epoch_correct += correct;
-    st->step++;
-    if (st->step % st->steps_per_epoch == 0) {
-        double tl = st->epoch_rows > 0 ? st->epoch_loss / st->epoch_rows : NAN;
-        double ta = st->head != CH_HEAD_MSE && st->epoch_rows > 0
-                        ? st->epoch_correct / st->epoch_rows
-                        : NAN;
-        double vl, va;
-        s_validate(st, &vl, &va);
-        if (s_curves_push(&st->curves, tl, vl, va, lr, ta) != 0) {
-            return ch_err_set(err, CH_ENOMEM, "out of memory");
-        }
-        s_early_stop(st);
-        ch_round_metric(m, "epoch", (double)(st->step / st->steps_per_epoch));
-        ch_round_metric(m, "train_loss", tl);
-        if (st->head != CH_HEAD_MSE) {
-            ch_round_metric(m, "train_accuracy", ta);
-        }
-        if (st->n_test) {
-            ch_round_metric(m, "valid_loss", vl);
-            if (st->head != CH_HEAD_MSE) {
-                ch_round_metric(m, "valid_accuracy", va);
-            }
-        }
-        ch_round_metric(m, "lr", lr);
-        st->epoch_loss = st->epoch_rows = st->epoch_correct = 0;
-    }
-    return 0;
+    double vl, va;
+    s_validate(st, &vl, &va);
+    return ch_nn_epochs_end(&st->ep, st->w, np, st->head, st->n_test > 0, vl, va, lr, m, err);
 }
 
 static int s_aggregate(void *vst, uint32_t round, uint32_t op, const ch_update *ups, size_t n,
@@ -685,7 +477,7 @@ static void s_model_destroy(void **pm)
     ch_tfm_inputs_destroy(&md->in);
     ch_tfm_destroy(&md->net);
     free(md->w);
-    s_curves_free(&md->curves);
+    ch_nn_curves_free(&md->rec.curves);
     free(md);
     *pm = NULL;
 }
@@ -693,127 +485,71 @@ static void s_model_destroy(void **pm)
 static void *s_finalize(void *vst, ch_err *err)
 {
     s_coord *st = vst;
-    if (!st->stats_done || (st->step < st->total_steps && !st->stopped)) {
-        ch_err_set(err, CH_EINTERNAL, "transformer: finalize before training finished");
+    ch_nn_record rec;
+    if (ch_nn_epochs_finish(&st->ep, "transformer", st->stats_done, st->p.restore_best, st->w,
+                            st->net->n_params, &rec, err) != 0) {
         return NULL;
-    }
-    long best = st->best_w && st->p.restore_best ? s_best_epoch(&st->curves) : -1;
-    if (best >= 0) {
-        memcpy(st->w, st->best_w, st->net->n_params * sizeof *st->w);
     }
     s_model *md = calloc(1, sizeof *md);
     if (!md) {
+        ch_nn_curves_free(&rec.curves);
         ch_err_set(err, CH_ENOMEM, "out of memory");
         return NULL;
     }
+    md->rec = rec;
     md->in = st->in;
     md->net = st->net;
     md->w = st->w;
-    md->curves = st->curves;
     st->in = NULL;
     st->net = NULL;
     st->w = NULL;
-    memset(&st->curves, 0, sizeof st->curves);
     md->head = st->head;
     md->n_classes = st->n_classes;
-    md->steps = st->step;
-    md->epochs = st->step / st->steps_per_epoch;
-    md->best_epoch = best + 1;
-    md->stopped_early = st->stopped;
     md->opt = st->p.opt.kind;
     return md;
+}
+
+/* The coordinator's part of a checkpoint (algorithms/mlp/epochs.h: the
+ * mlp Checkpoint message, whose fields 1-11 are transformer.proto's
+ * Checkpoint; the loss-scaler fields stay unset). */
+static ch_nn_ckpt s_ckpt(s_coord *st)
+{
+    size_t np = st->net->n_params;
+    return (ch_nn_ckpt){.stats_done = st->stats_done,
+                        .stats = st->stats,
+                        .n_stats = ch_features_stats_len(st->in->feat),
+                        .block_rows = st->block_rows,
+                        .n_blocks = st->n_blocks,
+                        .w = st->w,
+                        .opt_state = st->opt_state,
+                        .n_params = np,
+                        .n_opt = ch_opt_state_per_param(st->p.opt.kind) * np};
 }
 
 static int s_save(void *vst, ch_buf *out, ch_err *err)
 {
     s_coord *st = vst;
-    Cohort__Transformer__Checkpoint ck = COHORT__TRANSFORMER__CHECKPOINT__INIT;
-    Cohort__Transformer__Curves cv = COHORT__TRANSFORMER__CURVES__INIT;
-    uint64_t *br = calloc(st->n_blocks ? st->n_blocks : 1, sizeof *br);
-    if (!br) {
-        return ch_err_set(err, CH_ENOMEM, "out of memory");
-    }
-    for (size_t b = 0; b < st->n_blocks; b++) {
-        br[b] = st->block_rows[b];
-    }
-    size_t np = st->net->n_params;
-    ck.stats_done = st->stats_done;
-    ck.n_stats = ch_features_stats_len(st->in->feat);
-    ck.stats = st->stats;
-    ck.n_block_rows = st->n_blocks;
-    ck.block_rows = br;
-    ck.step = (uint64_t)st->step;
-    ck.weights.data = (uint8_t *)st->w;
-    ck.weights.len = np * sizeof(float);
-    ck.opt_state.data = (uint8_t *)st->opt_state;
-    ck.opt_state.len = ch_opt_state_per_param(st->p.opt.kind) * np * sizeof(float);
-    ck.epoch_loss = st->epoch_loss;
-    ck.epoch_rows = st->epoch_rows;
-    ck.epoch_correct = st->epoch_correct;
-    s_curves_to_pb(&st->curves, &cv);
-    ck.curves = &cv;
-    if (st->best_w) {
-        ck.best_weights.data = (uint8_t *)st->best_w;
-        ck.best_weights.len = np * sizeof(float);
-    }
-    int rc = s_pack_msg(&ck.base, out, err);
-    free(br);
-    return rc;
+    ch_nn_ckpt c = s_ckpt(st);
+    return ch_nn_epochs_save(&st->ep, &c, out, err);
 }
 
 static int s_load(void *vst, const uint8_t *data, size_t len, ch_err *err)
 {
     s_coord *st = vst;
-    Cohort__Transformer__Checkpoint *ck = cohort__transformer__checkpoint__unpack(NULL, len, data);
-    if (!ck) {
-        return ch_err_set(err, CH_EINVAL, "the transformer checkpoint does not decode");
-    }
-    size_t np = st->net->n_params;
-    size_t nos = ch_opt_state_per_param(st->p.opt.kind) * np * sizeof(float);
-    int rc = 0;
-    if (ck->n_stats != ch_features_stats_len(st->in->feat) || ck->n_block_rows != st->n_blocks ||
-        ck->weights.len != np * sizeof(float) || ck->opt_state.len != nos ||
-        ck->best_weights.len != (st->best_w ? np * sizeof(float) : 0)) {
-        rc = ch_err_set(err, CH_EINVAL,
-                        "the transformer checkpoint does not match this network and data (%zu "
-                        "parameters expected)",
-                        np);
-    }
-    if (rc == 0) {
-        memcpy(st->stats, ck->stats, ck->n_stats * sizeof *st->stats);
-        st->n_rows = 0;
-        for (size_t b = 0; b < st->n_blocks; b++) {
-            st->block_rows[b] = (size_t)ck->block_rows[b];
-            st->n_rows += st->block_rows[b];
-        }
-        memcpy(st->w, ck->weights.data, ck->weights.len);
-        memcpy(st->opt_state, ck->opt_state.data, nos);
-        st->step = (long)ck->step;
-        st->epoch_loss = ck->epoch_loss;
-        st->epoch_rows = ck->epoch_rows;
-        st->epoch_correct = ck->epoch_correct;
-        rc = s_curves_from_pb(&st->curves, ck->curves);
-        if (rc != 0) {
-            rc = ch_err_set(err, CH_EINVAL, "the transformer checkpoint's curves are malformed");
-        } else if (st->best_w) {
-            memcpy(st->best_w, ck->best_weights.data, ck->best_weights.len);
-            long best = s_best_epoch(&st->curves), last = (long)st->curves.n - 1;
-            st->stopped = best >= 0 && last - best >= st->p.early_stopping;
-        }
-    }
-    if (rc == 0 && ck->stats_done) {
+    ch_nn_ckpt c = s_ckpt(st);
+    int rc = ch_nn_epochs_load(&st->ep, &c, &st->n_rows, "transformer", data, len, err);
+    if (rc == 0 && c.stats_done) {
         ch_reduce_destroy(&st->reduce);
         ch_features_set_stats(st->in->feat, st->stats);
-        st->steps_per_epoch = ch_batch_steps_per_epoch(st->n_rows, (size_t)st->p.batch_size);
-        st->total_steps = st->steps_per_epoch * st->p.epochs;
+        st->ep.steps_per_epoch = ch_batch_steps_per_epoch(st->n_rows, (size_t)st->p.batch_size);
+        st->ep.total_steps = st->ep.steps_per_epoch * st->p.epochs;
         st->stats_done = true;
-        if (st->steps_per_epoch < 1 || st->step > st->total_steps) {
+        if (st->ep.steps_per_epoch < 1 || st->ep.step > st->ep.total_steps) {
             rc = ch_err_set(err, CH_EINVAL, "the transformer checkpoint's step is out of range");
         } else {
             rc = s_encode_test(st, err);
         }
     }
-    cohort__transformer__checkpoint__free_unpacked(ck, NULL);
     return rc;
 }
 
@@ -1142,16 +878,16 @@ static int s_pack(const void *vm, ch_buf *out, ch_err *err)
     pm.y_scale = md->in->feat->y_scale;
     pm.weights.data = (uint8_t *)md->w;
     pm.weights.len = md->net->n_params * sizeof(float);
-    pm.steps = (uint64_t)md->steps;
-    pm.epochs = (uint32_t)md->epochs;
-    pm.best_epoch = (uint32_t)md->best_epoch;
-    pm.stopped_early = md->stopped_early;
+    pm.steps = (uint64_t)md->rec.steps;
+    pm.epochs = (uint32_t)md->rec.epochs;
+    pm.best_epoch = (uint32_t)md->rec.best_epoch;
+    pm.stopped_early = md->rec.stopped_early;
     pm.optimizer = (char *)ch_opt_names[md->opt];
     if (md->in->seqs) {
         pm.sequences = md->in->seqs->path;
         pm.id_column = md->in->id_name;
     }
-    s_curves_to_pb(&md->curves, &cv);
+    s_curves_to_pb(&md->rec.curves, &cv);
     pm.curves = &cv;
     return s_pack_msg(&pm.base, out, err);
 }
@@ -1241,13 +977,13 @@ static void *s_unpack(const uint8_t *data, size_t len, const ch_schema *schema, 
         md->in->feat->y_scale = pm->y_scale;
         md->head = ch_head_for(n_classes);
         md->n_classes = n_classes;
-        md->steps = (long)pm->steps;
-        md->epochs = pm->epochs;
-        md->best_epoch = pm->best_epoch;
-        md->stopped_early = pm->stopped_early;
+        md->rec.steps = (long)pm->steps;
+        md->rec.epochs = pm->epochs;
+        md->rec.best_epoch = pm->best_epoch;
+        md->rec.stopped_early = pm->stopped_early;
         int o = s_lookup(ch_opt_names, pm->optimizer);
         md->opt = o < 0 ? CH_OPT_ADAM : (ch_opt_kind)o;
-        if (s_curves_from_pb(&md->curves, pm->curves) != 0) {
+        if (s_curves_from_pb(&md->rec.curves, pm->curves) != 0) {
             rc = ch_err_set(err, CH_EINVAL, "the transformer model's curves are malformed");
         }
     }
@@ -1290,26 +1026,13 @@ static int s_summary_json(const void *vm, ch_buf *j)
                   "\"layers\": %zu, \"d_ff\": %zu, \"pooling\": \"%s\", \"positions\": \"%s\", "
                   "\"steps\": %ld, \"epochs\": %ld, \"optimizer\": \"%s\"",
                   md->net->n_params, sp->len, sp->d_model, sp->heads, sp->n_layers, sp->d_ff,
-                  ch_tfm_pool_names[sp->pool], ch_tfm_pos_names[sp->pos], md->steps, md->epochs,
-                  ch_opt_names[md->opt]);
-    if (md->best_epoch > 0) {
-        ch_buf_printf(j, ", \"best_epoch\": %ld, \"stopped_early\": %s", md->best_epoch,
-                      md->stopped_early ? "true" : "false");
+                  ch_tfm_pool_names[sp->pool], ch_tfm_pos_names[sp->pos], md->rec.steps,
+                  md->rec.epochs, ch_opt_names[md->opt]);
+    if (md->rec.best_epoch > 0) {
+        ch_buf_printf(j, ", \"best_epoch\": %ld, \"stopped_early\": %s", md->rec.best_epoch,
+                      md->rec.stopped_early ? "true" : "false");
     }
-    /* FNV-1a of the weight bytes: equal runs have equal fingerprints */
-    uint64_t h = 1469598103934665603ULL;
-    const uint8_t *wb = (const uint8_t *)md->w;
-    for (size_t i = 0; i < md->net->n_params * sizeof(float); i++) {
-        h = (h ^ wb[i]) * 1099511628211ULL;
-    }
-    ch_buf_printf(j, ", \"weights_fnv1a\": \"%016llx\"", (unsigned long long)h);
-    const s_curves *c = &md->curves;
-    if (c->n) {
-        ch_buf_puts(j, ", \"final_train_loss\": ");
-        ch_buf_json_num(j, c->train_loss[c->n - 1]);
-        ch_buf_puts(j, ", \"final_valid_loss\": ");
-        ch_buf_json_num(j, c->valid_loss[c->n - 1]);
-    }
+    ch_nn_summary_tail(md->w, md->net->n_params, &md->rec.curves, j);
     ch_buf_puts(j, "}");
     return j->failed ? CH_ENOMEM : 0;
 }
@@ -1320,68 +1043,31 @@ static int s_describe(const void *vm, ch_buf *text)
     ch_buf_puts(text, "transformer encoder ");
     s_arch(md, text);
     ch_buf_printf(text, " (%zu parameters), %s, %ld epochs, %ld steps\n", md->net->n_params,
-                  ch_opt_names[md->opt], md->epochs, md->steps);
-    if (md->best_epoch > 0) {
-        ch_buf_printf(text, "early stopping: %s; weights of epoch %ld (lowest validation loss)\n",
-                      md->stopped_early ? "stopped before model.epochs" : "ran every epoch",
-                      md->best_epoch);
-    }
-    const s_curves *c = &md->curves;
-    ch_buf_printf(text, "%6s %12s %12s %12s %12s\n", "epoch", "train_loss", "valid_loss",
-                  "valid_acc", "lr");
-    for (size_t e = 0; e < c->n; e++) {
-        ch_buf_printf(text, "%6zu %12.6g %12.6g %12.6g %12.6g\n", e + 1, c->train_loss[e],
-                      c->valid_loss[e], c->valid_acc[e], c->lr[e]);
-    }
+                  ch_opt_names[md->opt], md->rec.epochs, md->rec.steps);
+    ch_nn_curves_describe(&md->rec.curves, md->rec.best_epoch, md->rec.stopped_early, text);
     return text->failed ? CH_ENOMEM : 0;
 }
 
 static int s_report(const void *vm, ch_report *r, ch_err *err)
 {
     const s_model *md = vm;
-    const s_curves *c = &md->curves;
+    const ch_nn_curves *c = &md->rec.curves;
     ch_buf a;
     ch_buf_init(&a);
     s_arch(md, &a);
     char np[32], st[32], ep[32];
     snprintf(np, sizeof np, "%zu", md->net->n_params);
-    snprintf(st, sizeof st, "%ld", md->steps);
-    snprintf(ep, sizeof ep, "%ld", md->epochs);
+    snprintf(st, sizeof st, "%ld", md->rec.steps);
+    snprintf(ep, sizeof ep, "%ld", md->rec.epochs);
     const char *keys[] = {"architecture", "parameters", "optimizer", "epochs", "steps"};
     const char *vals[] = {ch_buf_str(&a), np, ch_opt_names[md->opt], ep, st};
     ch_report_section(r, "Network");
     int rc = ch_report_kv(r, keys, vals, 5);
     ch_buf_free(&a);
-    if (rc == 0 && c->n) {
-        double *x = malloc(c->n * sizeof *x);
-        if (!x) {
-            return ch_err_set(err, CH_ENOMEM, "out of memory");
-        }
-        for (size_t e = 0; e < c->n; e++) {
-            x[e] = (double)(e + 1);
-        }
-        ch_report_section(r, "Training curves");
-        ch_svg_series loss[2] = {{"train", x, c->train_loss, c->n},
-                                 {"validation", x, c->valid_loss, c->n}};
-        ch_svg_line_opts lo = {.title = "Loss per epoch", .x_label = "epoch", .y_label = "loss"};
-        rc = ch_report_line_chart(r, &lo, loss, 2);
-        if (rc == 0 && md->head != CH_HEAD_MSE) {
-            ch_svg_series acc[2] = {{"train", x, c->train_acc, c->n},
-                                    {"validation", x, c->valid_acc, c->n}};
-            ch_svg_line_opts ao = {
-                .title = "Accuracy per epoch", .x_label = "epoch", .y_label = "accuracy"};
-            rc = ch_report_line_chart(r, &ao, acc, 2);
-        }
-        if (rc == 0) {
-            ch_svg_series lr[1] = {{"lr", x, c->lr, c->n}};
-            ch_svg_line_opts ro = {.title = "Learning rate at the end of each epoch",
-                                   .x_label = "epoch",
-                                   .y_label = "learning rate"};
-            rc = ch_report_line_chart(r, &ro, lr, 1);
-        }
-        free(x);
+    if (rc != 0) {
+        return ch_err_set(err, rc, "out of memory building the report");
     }
-    return rc ? ch_err_set(err, rc, "out of memory building the report") : 0;
+    return ch_nn_curves_report(c, md->head, r, err);
 }
 
 const ch_algo ch_algo_transformer = {
