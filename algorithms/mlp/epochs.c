@@ -278,6 +278,10 @@ int ch_nn_epochs_save(const ch_nn_epochs *e, const ch_nn_ckpt *c, ch_buf *out, c
         ck.scale_clean = (uint64_t)c->scaler->clean;
         ck.skipped_steps = (uint64_t)c->scaler->skipped;
     }
+    if (c->wire_bytes && c->wire_rounds) {
+        ck.wire_bytes = *c->wire_bytes;
+        ck.wire_rounds = (uint64_t)*c->wire_rounds;
+    }
     size_t size = protobuf_c_message_get_packed_size(&ck.base);
     int rc = ch_buf_reserve(out, size) != 0
                  ? ch_err_set(err, CH_ENOMEM, "out of memory packing %zu bytes", size)
@@ -326,6 +330,10 @@ int ch_nn_epochs_load(ch_nn_epochs *e, ch_nn_ckpt *c, size_t *n_rows, const char
             c->scaler->scale = ck->loss_scale;
             c->scaler->clean = (long)ck->scale_clean;
             c->scaler->skipped = (long)ck->skipped_steps;
+        }
+        if (c->wire_bytes && c->wire_rounds) {
+            *c->wire_bytes = ck->wire_bytes;
+            *c->wire_rounds = (long)ck->wire_rounds;
         }
         rc = ch_nn_curves_from_pb(&e->curves, ck->curves);
         if (rc != 0) {

@@ -117,6 +117,8 @@ typedef struct ch_nn_ckpt {
     size_t n_params, n_opt;
     ch_loss_scaler *scaler; /* fp16 loss scaling, or NULL (not written) */
     bool scaling;           /* load the scaler's state (a run that scales) */
+    double *wire_bytes;     /* tensor bytes sent so far, or NULL (not kept) */
+    long *wire_rounds;      /* over this many training rounds */
 } ch_nn_ckpt;
 
 /* Appends the checkpoint of e and c to out. Returns 0 or CH_ENOMEM. */

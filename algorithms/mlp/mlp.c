@@ -661,7 +661,9 @@ static ch_nn_ckpt s_ckpt(s_coord *st)
                         .n_params = np,
                         .n_opt = ch_opt_state_per_param(st->p.opt.kind) * np,
                         .scaler = &st->scaler,
-                        .scaling = st->scaling};
+                        .scaling = st->scaling,
+                        .wire_bytes = &st->wire_bytes,
+                        .wire_rounds = &st->wire_rounds};
 }
 
 static int s_save(void *vst, ch_buf *out, ch_err *err)

@@ -58,6 +58,8 @@ timeout 60 "$COHORT" run $exp --workers 2 $fast --set runtime.checkpoint_every=5
     --resume "$T/res" >/dev/null 2>"$T/res.err"
 check "resume: same model as an uninterrupted run" \
     cmp -s "$T/ref" <(fingerprint "$T/res/summary.json" 2>/dev/null)
+check "resume: model.pb byte-identical to the uninterrupted run's (wire bytes kept in the checkpoint)" \
+    cmp -s "$T/r2/model.pb" "$T/res/model.pb"
 
 # early stopping: patience 3 on the validation loss, the best epoch's weights
 es="--set model.epochs=40 --set model.early_stopping=3 --set model.schedule=constant --set model.lr=0.01"
