@@ -26,10 +26,10 @@ typedef enum { S_EXPERIMENT = 0, S_COMPARE } s_kind;
 typedef struct s_step {
     char *name;
     s_kind kind;
-    ch_config *cfg;      /* experiment steps */
+    ch_config *cfg; /* experiment steps */
     size_t deps[S_MAX_STEPS];
     size_t n_deps;
-    char **compare;      /* compare steps: names */
+    char **compare; /* compare steps: names */
     size_t n_compare;
     const char *metric;
     bool goal_max;
@@ -79,10 +79,10 @@ static int s_add_dep(s_step *s, size_t d)
 
 /* --- references: ${steps.NAME.OUTPUT} ------------------------------------------ */
 
-static const char *const s_outputs[] = {"dir", "model", "summary", "report", "config", "data",
-                                        NULL};
-static const char *const s_output_files[] = {"", "model.pb", "summary.json", "report.html",
-                                             "config.yaml", "data.csv", NULL};
+static const char *const s_outputs[] = {"dir",    "model", "summary", "report",
+                                        "config", "data",  NULL};
+static const char *const s_output_files[] = {
+    "", "model.pb", "summary.json", "report.html", "config.yaml", "data.csv", NULL};
 
 typedef struct s_refctx {
     s_flow *f;
@@ -153,7 +153,14 @@ static int s_refs(void *vctx, const char *text, char **repl, ch_err *err)
         if (!ctx->substitute) {
             s_add_dep(&f->steps[ctx->step], (size_t)target);
         } else {
-            ch_buf_puts(&out, f->steps[target].dir);
+            /* absolute: the step that reads it resolves relative paths
+             * against its own config file's folder, not the cwd */
+            const char *dir = f->steps[target].dir;
+            char cwd[4096];
+            if (dir[0] != '/' && getcwd(cwd, sizeof cwd)) {
+                ch_buf_printf(&out, "%s/", cwd);
+            }
+            ch_buf_puts(&out, dir);
             if (s_output_files[k][0]) {
                 ch_buf_printf(&out, "/%s", s_output_files[k]);
             }
@@ -291,8 +298,9 @@ static int s_parse(s_flow *f, ch_err *err)
                 s->cfg = ch_config_subtree(c, exp);
                 ch_config_mark_used(c, exp);
                 if (!s->cfg) {
-                    return ch_err_set(err, CH_EINVAL, "%s: step '%s': experiment must be a "
-                                                      "mapping",
+                    return ch_err_set(err, CH_EINVAL,
+                                      "%s: step '%s': experiment must be a "
+                                      "mapping",
                                       ch_config_where(c, exp), s->name);
                 }
             }
@@ -343,10 +351,10 @@ static int s_parse(s_flow *f, ch_err *err)
             }
         }
     }
-    static const char *const known[] = {"name", "workers", "parallel", "steps.*.name", "steps.*.use",
-                                        "steps.*.set", "steps.*.experiment", "steps.*.compare",
-                                        "steps.*.metric", "steps.*.goal", "steps.*.after",
-                                        NULL};
+    static const char *const known[] = {
+        "name",           "workers",      "parallel",           "steps.*.name",
+        "steps.*.use",    "steps.*.set",  "steps.*.experiment", "steps.*.compare",
+        "steps.*.metric", "steps.*.goal", "steps.*.after",      NULL};
     return ch_config_check_unused(c, known, err);
 }
 
@@ -377,8 +385,9 @@ static int s_order(s_flow *f, size_t *order, ch_err *err)
                     ch_buf_printf(&names, "%s%s", names.len ? ", " : "", f->steps[i].name);
                 }
             }
-            int rc = ch_err_set(err, CH_EINVAL, "%s: the steps %s depend on each other in a "
-                                                "cycle (after: and ${steps...} references)",
+            int rc = ch_err_set(err, CH_EINVAL,
+                                "%s: the steps %s depend on each other in a "
+                                "cycle (after: and ${steps...} references)",
                                 f->path, ch_buf_str(&names));
             ch_buf_free(&names);
             return rc;
@@ -460,8 +469,8 @@ static int s_compare(s_flow *f, s_step *s, ch_err *err)
            s->goal_max ? "higher" : "lower");
     for (size_t k = 0; k < n; k++) {
         size_t i = rank[k];
-        printf("  %s %zu. %-24s %.6g\n", k == 0 && !isnan(value[i]) ? "*" : " ", k + 1,
-               labels[i], value[i]);
+        printf("  %s %zu. %-24s %.6g\n", k == 0 && !isnan(value[i]) ? "*" : " ", k + 1, labels[i],
+               value[i]);
     }
     ch_buf j;
     ch_buf_init(&j);

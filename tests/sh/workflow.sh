@@ -72,6 +72,14 @@ YAML
 mkdir -p "$T/refrun" && cp "$SRC/data/wine.csv" "$T/refrun/wine-copy.csv"
 timeout 120 "$COHORT" run "$T/ref.yaml" --out "$T/refrun/wf" >"$T/ref.out" 2>&1
 check "a \${steps.X.dir} reference orders the steps and resolves" grep -q "test: \"\?$T/refrun/wf/first/../../wine-copy.csv" "$T/refrun/wf/second/config.yaml"
+# the same with a relative --out, run from another folder than the config's:
+# the reference becomes an absolute path (the step resolves relative paths
+# against its config's folder, where runs/... does not exist)
+mkdir -p "$T/cwd/relrun" && cp "$SRC/data/wine.csv" "$T/cwd/relrun/wine-copy.csv"
+(cd "$T/cwd" && timeout 120 "$COHORT" run "$T/ref.yaml" --out relrun/wf >"$T/rel.out" 2>&1)
+check "a reference with a relative --out resolves from the cwd, not the config's folder" \
+    eval 'grep -q "2 of 2 steps finished" "$T/rel.out" &&
+          grep -q "test: \"\?$T/cwd/relrun/wf/first/../../wine-copy.csv" "$T/cwd/relrun/wf/second/config.yaml"'
 
 printf 'name: cyc\nsteps:\n  - {name: x, use: %s, after: [y]}\n  - {name: y, use: %s, after: [x]}\n' \
     "$SRC/examples/ols.yaml" "$SRC/examples/ols.yaml" >"$T/cycle.yaml"
