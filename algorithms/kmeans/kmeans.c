@@ -696,6 +696,19 @@ static int s_agg_parw(s_coord *st, const ch_update *ups, size_t n, ch_err *err)
     return 0;
 }
 
+/* The new centroids become the current ones; after max_iter iterations, or
+ * once they moved less than tol, the next round is the final E-step. */
+static void s_next_iteration(s_coord *st, double shift)
+{
+    double *t = st->c;
+    st->c = st->c_next;
+    st->c_next = t;
+    st->iter++;
+    if (st->iter >= (uint32_t)st->p.max_iter || shift <= st->tol_scaled) {
+        st->final_estep = true;
+    }
+}
+
 static int s_agg_lloyd(s_coord *st, const ch_update *ups, size_t n, ch_round_metrics *m,
                        ch_err *err)
 {
@@ -735,13 +748,7 @@ static int s_agg_lloyd(s_coord *st, const ch_update *ups, size_t n, ch_round_met
     }
     ch_round_metric(m, "center_shift", shift);
     free(root);
-    double *t = st->c;
-    st->c = st->c_next;
-    st->c_next = t;
-    st->iter++;
-    if (st->iter >= (uint32_t)st->p.max_iter || shift <= st->tol_scaled) {
-        st->final_estep = true;
-    }
+    s_next_iteration(st, shift);
     return 0;
 }
 
@@ -784,13 +791,7 @@ static int s_agg_elkan(s_coord *st, const ch_update *ups, size_t n, ch_round_met
     ch_km_update(&sh, root, st->c, st->c_next, &shift, &n_empty);
     ch_round_metric(m, "center_shift", shift);
     free(root);
-    double *t = st->c;
-    st->c = st->c_next;
-    st->c_next = t;
-    st->iter++;
-    if (st->iter >= (uint32_t)st->p.max_iter || shift <= st->tol_scaled) {
-        st->final_estep = true;
-    }
+    s_next_iteration(st, shift);
     return 0;
 }
 
