@@ -7,6 +7,7 @@
 #include "algorithms/synthetic/synthetic.h"
 #include "common/metrics.h"
 #include "tests/check.h"
+#include "tests/unit/test_syn_toy.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -221,50 +222,6 @@ static void test_dcr(void)
     ch_syn_domain_free(&d);
 }
 
-/* A two-column model: class (no 95%, yes 5%) -- x (3 cells on [0, 3]). */
-static ch_syn_model *s_toy(void)
-{
-    ch_syn_model *m = ch_syn_model_new();
-    m->dom.n_cols = 2;
-    m->dom.cols = calloc(2, sizeof *m->dom.cols);
-    ch_syn_col *a = &m->dom.cols[0], *b = &m->dom.cols[1];
-    a->name = s_dup("class");
-    a->kind = CH_COL_CATEGORICAL;
-    a->n_levels = 2;
-    a->levels = calloc(2, sizeof(char *));
-    a->levels[0] = s_dup("no");
-    a->levels[1] = s_dup("yes");
-    ch_syn_col_size(a);
-    b->name = s_dup("x");
-    b->kind = CH_COL_NUMERIC;
-    b->lo = 0;
-    b->hi = 3;
-    b->bins = 3;
-    ch_syn_col_size(b);
-    m->dom.target = 0;
-    m->total = 1000;
-    m->oneway = calloc(2, sizeof(double *));
-    m->oneway[0] = malloc(2 * sizeof(double));
-    m->oneway[1] = malloc(3 * sizeof(double));
-    double joint[6] = {900, 50, 0, 0, 10, 40}; /* yes: x mostly in cell 2 */
-    m->oneway[0][0] = 950;
-    m->oneway[0][1] = 50;
-    m->oneway[1][0] = 900;
-    m->oneway[1][1] = 60;
-    m->oneway[1][2] = 40;
-    m->n_edges = 1;
-    m->edges = calloc(1, sizeof *m->edges);
-    m->edges[0].a = 0;
-    m->edges[0].b = 1;
-    m->edges[0].joint = malloc(sizeof joint);
-    memcpy(m->edges[0].joint, joint, sizeof joint);
-    m->stage = 2;
-    m->seed = 9;
-    m->aug_col = 0;
-    m->aug_cell = 1;
-    return m;
-}
-
 /* Rows [a, a + n) of the generated table g as a new generated table. */
 static ch_table *s_rows(const ch_table *g, size_t a, size_t n)
 {
@@ -280,7 +237,7 @@ static ch_table *s_rows(const ch_table *g, size_t a, size_t n)
 /* Membership inference against a copy and against a model's sample. */
 static void test_mia(void)
 {
-    ch_syn_model *m = s_toy();
+    ch_syn_model *m = ch_test_syn_toy();
     ch_err err;
     ch_err_clear(&err);
     ch_table *g = ch_syn_generate(m, 1000, 0, CH_SYN_STREAM_SAMPLE, &err);
@@ -330,7 +287,7 @@ static void test_proportions(void)
     /* shuffled: 300 first rows with 70% of class 1 expected, not 0 */
     CHECK(n1_first > 150 && n1_first < 270);
     free(c);
-    ch_syn_model *m = s_toy();
+    ch_syn_model *m = ch_test_syn_toy();
     m->prop = malloc(2 * sizeof *m->prop);
     m->prop[0] = 0.5;
     m->prop[1] = 0.5;
@@ -376,7 +333,7 @@ static void test_proportions(void)
  * standardised column, and accuracy is the class-weighted recall. */
 static void test_fit_eval(void)
 {
-    ch_syn_model *m = s_toy();
+    ch_syn_model *m = ch_test_syn_toy();
     ch_err err;
     ch_err_clear(&err);
     ch_table *g = ch_syn_generate(m, 600, 0, CH_SYN_STREAM_SAMPLE, &err);

@@ -5,6 +5,7 @@
  * and the exponential-mechanism tree selection. */
 #include "algorithms/synthetic/synthetic.h"
 #include "tests/check.h"
+#include "tests/unit/test_syn_toy.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -117,59 +118,9 @@ static void test_discretize(void)
     CHECK(!ch_syn_mag_range(h, 10, &lo, &hi));
 }
 
-static char *s_dup(const char *s)
-{
-    return strdup(s);
-}
-
-/* A two-column model: class (no 95%, yes 5%) -- x (3 cells) whose
- * distribution depends on the class. */
-static ch_syn_model *s_toy(void)
-{
-    ch_syn_model *m = ch_syn_model_new();
-    m->dom.n_cols = 2;
-    m->dom.cols = calloc(2, sizeof *m->dom.cols);
-    ch_syn_col *a = &m->dom.cols[0], *b = &m->dom.cols[1];
-    a->name = s_dup("class");
-    a->kind = CH_COL_CATEGORICAL;
-    a->n_levels = 2;
-    a->levels = calloc(2, sizeof(char *));
-    a->levels[0] = s_dup("no");
-    a->levels[1] = s_dup("yes");
-    ch_syn_col_size(a);
-    b->name = s_dup("x");
-    b->kind = CH_COL_NUMERIC;
-    b->lo = 0;
-    b->hi = 3;
-    b->bins = 3;
-    ch_syn_col_size(b);
-    m->dom.target = 0;
-    m->total = 1000;
-    m->oneway = calloc(2, sizeof(double *));
-    m->oneway[0] = malloc(2 * sizeof(double));
-    m->oneway[1] = malloc(3 * sizeof(double));
-    double joint[6] = {900, 50, 0, 0, 10, 40}; /* yes: x mostly in cell 2 */
-    m->oneway[0][0] = 950;
-    m->oneway[0][1] = 50;
-    m->oneway[1][0] = 900;
-    m->oneway[1][1] = 60;
-    m->oneway[1][2] = 40;
-    m->n_edges = 1;
-    m->edges = calloc(1, sizeof *m->edges);
-    m->edges[0].a = 0;
-    m->edges[0].b = 1;
-    m->edges[0].joint = malloc(sizeof joint);
-    memcpy(m->edges[0].joint, joint, sizeof joint);
-    m->stage = 2;
-    m->seed = 9;
-    m->aug_col = 0;
-    m->aug_cell = 1;
-    return m;
-}
-
 static void test_sampling(void)
 {
-    ch_syn_model *m = s_toy();
+    ch_syn_model *m = ch_test_syn_toy();
     ch_err err;
     ch_err_clear(&err);
     /* 2000 rows + 3000 of the rare class, by conditional sampling */
@@ -201,7 +152,7 @@ static void test_sampling(void)
     xv[1] = 2.5;
     ch_table_add_column(q, "x", CH_COL_NUMERIC, xv, NULL, 0);
     /* predict takes the feature columns: swap the model's column order view */
-    ch_syn_model *m2 = s_toy();
+    ch_syn_model *m2 = ch_test_syn_toy();
     /* put the target last, as the engine's tables have it */
     ch_syn_col tmp = m2->dom.cols[0];
     m2->dom.cols[0] = m2->dom.cols[1];
