@@ -71,9 +71,9 @@ typedef struct ch_cl_gather_job {
 } ch_cl_gather_job;
 
 /* ch_cl_gather for n_jobs row lists at once, the same values: each column
- * is read once for all of them, which keeps it in cache when the rows are
- * scattered over a large table (one call per list misses the cache on
- * nearly every value). Returns 0 or CH_ENOMEM (nothing gathered). */
+ * is read once for all of them, meant to keep it in cache when the rows
+ * are scattered over a large table (not measured against one call per
+ * list). Returns 0 or CH_ENOMEM (nothing gathered). */
 int ch_cl_gather_many(const ch_table *t, ch_cl_gather_job *jobs, size_t n_jobs, const double *mean,
                       const double *scale);
 
