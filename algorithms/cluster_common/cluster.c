@@ -296,6 +296,24 @@ void ch_cl_assign_f(const float *x, const float *xn, size_t m, size_t d, const f
 
 enum { S_QB = 128, S_RB = 1024 };
 
+double ch_cl_silhouette_of(const double *acc, size_t own, bool self_in, const double *count,
+                           size_t k)
+{
+    double n_own = count[own] - (self_in ? 1 : 0);
+    if (n_own <= 0) {
+        return 0; /* alone in its cluster */
+    }
+    double a = acc[own] / n_own, b = INFINITY;
+    for (size_t c = 0; c < k; c++) {
+        if (c != own && count[c] > 0) {
+            double v = acc[c] / count[c];
+            b = v < b ? v : b;
+        }
+    }
+    double den = a > b ? a : b;
+    return (isfinite(b) && den > 0) ? (b - a) / den : 0;
+}
+
 int ch_cl_silhouette(const double *q, size_t mq, const int32_t *lq, const long *self,
                      const double *r, size_t mr, const int32_t *lr, const double *count, size_t k,
                      size_t d, double *s, ch_err *err)
@@ -335,24 +353,8 @@ int ch_cl_silhouette(const double *q, size_t mq, const int32_t *lq, const long *
             }
         }
         for (size_t i = 0; i < nq; i++) {
-            const double *acc = sums + i * k;
-            int32_t own = lq[q0 + i];
             bool in_ref = self && self[q0 + i] >= 0;
-            double n_own = count[own] - (in_ref ? 1 : 0);
-            if (n_own <= 0) {
-                s[q0 + i] = 0; /* alone in its cluster */
-                continue;
-            }
-            double a = acc[own] / n_own;
-            double b = INFINITY;
-            for (size_t c = 0; c < k; c++) {
-                if ((int32_t)c != own && count[c] > 0) {
-                    double v = acc[c] / count[c];
-                    b = v < b ? v : b;
-                }
-            }
-            double den = a > b ? a : b;
-            s[q0 + i] = (isfinite(b) && den > 0) ? (b - a) / den : 0;
+            s[q0 + i] = ch_cl_silhouette_of(sums + i * k, (size_t)lq[q0 + i], in_ref, count, k);
         }
     }
     free(qn);

@@ -130,6 +130,13 @@ void ch_cl_assign_f(const float *x, const float *xn, size_t m, size_t d, const f
  * scikit-learn's silhouette_samples. s[i] gets the silhouette of query row i
  * (0 for a row alone in its cluster, as scikit-learn). Returns 0 or
  * CH_ENOMEM. */
+/* One row's silhouette from acc[c], the sum of its distances to the rows
+ * of cluster c (k of them), its own cluster and whether it is among them
+ * (then one fewer counts in its own mean): (b - a) / max(a, b), 0 for a row
+ * alone in its cluster, as scikit-learn. */
+double ch_cl_silhouette_of(const double *acc, size_t own, bool self_in, const double *count,
+                           size_t k);
+
 int ch_cl_silhouette(const double *q, size_t mq, const int32_t *lq, const long *self,
                      const double *r, size_t mr, const int32_t *lr, const double *count, size_t k,
                      size_t d, double *s, ch_err *err);

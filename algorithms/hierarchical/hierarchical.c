@@ -200,16 +200,7 @@ static void s_silhouette_condensed(const double *dist, size_t n, const int32_t *
         }
     }
     for (size_t i = 0; i < n; i++) {
-        const double *si = sums + i * k;
-        size_t own = (size_t)lab[i];
-        double a = count[own] > 1 ? si[own] / (count[own] - 1) : NAN, b = INFINITY;
-        for (size_t c = 0; c < k; c++) {
-            if (c != own && count[c] > 0 && si[c] / count[c] < b) {
-                b = si[c] / count[c];
-            }
-        }
-        double den = a > b ? a : b;
-        s[i] = (isnan(a) || !isfinite(b) || !(den > 0)) ? 0 : (b - a) / den;
+        s[i] = ch_cl_silhouette_of(sums + i * k, (size_t)lab[i], true, count, k);
     }
 }
 
