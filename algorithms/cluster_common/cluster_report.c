@@ -1,6 +1,8 @@
 /* cluster_report.c: report pieces shared by the clustering algorithms. */
 #include "algorithms/cluster_common/cluster_report.h"
 
+#include "algorithms/cluster_common/silplot.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -106,6 +108,30 @@ int ch_clr_sizes(ch_report *r, size_t k, const double *count, const double *sil,
         }
         free(labels);
     }
+    return rc;
+}
+
+int ch_clr_silhouette_plot(ch_report *r, size_t k, const double *hist, double mean,
+                           unsigned long long rows)
+{
+    if (!hist || k == 0 || k > 60) {
+        return 0;
+    }
+    ch_buf svg;
+    ch_buf_init(&svg);
+    int rc = ch_sil_plot_svg(&svg, hist, k, mean);
+    if (rc == 0 && svg.len > 0) {
+        char text[256];
+        snprintf(text, sizeof text,
+                 "Each cluster's rows sorted by silhouette value, highest first, over %llu "
+                 "rows (values binned to 0.05; hover a bar for its count). The dashed line is "
+                 "the mean silhouette; bars left of zero are rows closer to another cluster.",
+                 rows);
+        rc = ch_report_heading(r, "Silhouette plot");
+        rc = rc ? rc : ch_report_paragraph(r, text);
+        rc = rc ? rc : ch_report_svg(r, ch_buf_str(&svg));
+    }
+    ch_buf_free(&svg);
     return rc;
 }
 

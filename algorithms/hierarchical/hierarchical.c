@@ -12,6 +12,7 @@
 #include "algorithms/algo.h"
 #include "algorithms/cluster_common/cluster.h"
 #include "algorithms/cluster_common/cluster_report.h"
+#include "algorithms/cluster_common/silplot.h"
 #include "algorithms/hierarchical/dendrogram.h"
 #include "algorithms/hierarchical/linkage.h"
 #include "common/fsutil.h"
@@ -116,6 +117,7 @@ static void s_free_built(Cohort__Hierarchical__Model *m)
     free(m->centroids);
     free(m->count);
     free(m->silhouette_cluster);
+    free(m->silhouette_hist);
     free(m->contingency);
     free(m->rows);
     free(m->labels);
@@ -312,8 +314,14 @@ static int s_cluster(s_coord *st, Cohort__Hierarchical__Model *m, double *x, con
             }
             free(sums);
             double tot = 0;
+            m->silhouette_hist = rc == 0 ? ch_calloc_array(k, CH_SIL_BINS * sizeof(double)) : NULL;
+            if (rc == 0 && !m->silhouette_hist) {
+                rc = ch_err_set(err, CH_ENOMEM, "out of memory");
+            }
+            m->n_silhouette_hist = rc == 0 ? k * CH_SIL_BINS : 0;
             for (size_t i = 0; rc == 0 && i < n; i++) {
                 m->silhouette_cluster[lab[i]] += s[i];
+                m->silhouette_hist[(size_t)lab[i] * CH_SIL_BINS + ch_sil_bin(s[i])] += 1;
                 tot += s[i];
             }
             for (size_t c = 0; rc == 0 && c < k; c++) {
@@ -702,6 +710,7 @@ static void *s_unpack(const uint8_t *data, size_t len, const ch_schema *schema, 
               (!schema || schema->n_features == d) && m->n_names == d && m->n_mean == d &&
               m->n_scale == d && m->n_merges == 4 * (n - 1) && m->n_centroids == k * d &&
               m->n_count == k && (m->n_silhouette_cluster == 0 || m->n_silhouette_cluster == k) &&
+              (m->n_silhouette_hist == 0 || m->n_silhouette_hist == k * CH_SIL_BINS) &&
               m->n_contingency == k * m->n_classes && m->n_labels == n && m->n_rows == n;
     for (size_t i = 0; ok && i < n; i++) {
         ok = m->labels[i] >= 0 && (size_t)m->labels[i] < k;
@@ -822,6 +831,10 @@ static int s_report(const void *vm, ch_report *r, ch_err *err)
     if (rc == 0) {
         rc = ch_clr_sizes(r, k, m->count, m->n_silhouette_cluster ? m->silhouette_cluster : NULL,
                           NULL, NULL, 0);
+    }
+    if (rc == 0) {
+        rc = ch_clr_silhouette_plot(r, k, m->n_silhouette_hist ? m->silhouette_hist : NULL,
+                                    m->silhouette, (unsigned long long)m->n);
     }
     if (rc == 0) {
         ch_report_heading(r, "Dendrogram");

@@ -23,6 +23,7 @@
  * E-step and EVAL recompute each row's distance to its centroid in double. */
 #include "algorithms/algo.h"
 #include "algorithms/cluster_common/cluster.h"
+#include "algorithms/cluster_common/silplot.h"
 #include "algorithms/kmeans/elkan.h"
 #include "algorithms/kmeans/kmeans_report.h"
 #include "algorithms/kmeans/lloyd.h"
@@ -142,6 +143,13 @@ typedef struct s_task {
     bool exact; /* labels and distances exact in double */
 } s_task;
 
+/* The SIL round's leaf: per cluster the sum of silhouettes and the count,
+ * then the silhouette plot's histogram (silplot.h). */
+static size_t s_sil_len(size_t k)
+{
+    return 2 * k + k * CH_SIL_BINS;
+}
+
 static int s_task_pack(const s_task *t, ch_buf *out, ch_err *err)
 {
     Cohort__Kmeans__Task m = COHORT__KMEANS__TASK__INIT;
@@ -221,7 +229,7 @@ typedef struct s_coord {
     double *hist; /* (restart, iter, inertia) */
     size_t n_hist, cap_hist;
     double *eval; /* s_eval_len */
-    double *sil;  /* 2k: sum of s, count */
+    double *sil;  /* 2k + k x CH_SIL_BINS: sum of s, count, histogram */
     bool have_sil;
     char note[256];
 } s_coord;
@@ -320,7 +328,7 @@ static void *s_coord_new(const ch_coord_env *env, ch_err *err)
     st->wtotal = calloc(st->k, sizeof(double));
     st->restart_inertia = calloc((size_t)st->p.n_init, sizeof(double));
     st->eval = calloc(s_eval_len(st->k, st->d, st->q), sizeof(double));
-    st->sil = calloc(2 * st->k, sizeof(double));
+    st->sil = calloc(s_sil_len(st->k), sizeof(double));
     if (!st->mean || !st->scale || !st->c || !st->c_next || !st->best_c || !st->given ||
         !st->wtotal || !st->restart_inertia || !st->eval || !st->sil) {
         ch_err_set(err, CH_ENOMEM, "out of memory for %zu centroids", st->k);
@@ -826,7 +834,7 @@ static int s_aggregate(void *vst, uint32_t round, uint32_t op, const ch_update *
         return rc;
     }
     case OP_SIL: {
-        int rc = s_reduce(st, ups, n, 2 * st->k, ch_combine_sum, NULL, st->sil, NULL, err);
+        int rc = s_reduce(st, ups, n, s_sil_len(st->k), ch_combine_sum, NULL, st->sil, NULL, err);
         if (rc == 0) {
             double s = 0, c = 0;
             for (size_t j = 0; j < st->k; j++) {
@@ -1000,6 +1008,7 @@ static void s_model_destroy(void **pm)
         free(m->cluster_inertia);
         free(m->spread);
         free(m->silhouette_cluster);
+        free(m->silhouette_hist);
         free(m->contingency);
         free(m->history);
         free(m->restart_inertia);
@@ -1130,6 +1139,8 @@ static void *s_finalize(void *vst, ch_err *err)
     m->spread = malloc(k * sizeof(double));
     m->n_silhouette_cluster = st->have_sil ? k : 0;
     m->silhouette_cluster = malloc(k * sizeof(double));
+    m->n_silhouette_hist = st->have_sil ? k * CH_SIL_BINS : 0;
+    m->silhouette_hist = s_dup(st->sil + 2 * k, k * CH_SIL_BINS);
     m->n_contingency = k * q;
     m->contingency = s_dup(cont, k * q);
     m->n_history = st->n_hist;
@@ -1139,8 +1150,8 @@ static void *s_finalize(void *vst, ch_err *err)
     m->note = strdup(st->note);
     double *mean = calloc(d, sizeof(double));
     if (!m->mean || !m->scale || !m->centroids || !m->count || !m->weight || !m->cluster_inertia ||
-        !m->spread || !m->silhouette_cluster || !m->contingency || !m->history ||
-        !m->restart_inertia || !m->note || !mean) {
+        !m->spread || !m->silhouette_cluster || !m->silhouette_hist || !m->contingency ||
+        !m->history || !m->restart_inertia || !m->note || !mean) {
         free(mean);
         void *v = md;
         s_model_destroy(&v);
@@ -1227,6 +1238,7 @@ static void *s_unpack(const uint8_t *data, size_t len, const ch_schema *schema, 
               (!schema || schema->n_features == d) && m->n_centroids == k * d && m->n_mean == d &&
               m->n_scale == d && m->n_count == k && m->n_weight == k && m->n_cluster_inertia == k &&
               m->n_spread == k && (m->n_silhouette_cluster == 0 || m->n_silhouette_cluster == k) &&
+              (m->n_silhouette_hist == 0 || m->n_silhouette_hist == k * CH_SIL_BINS) &&
               m->n_contingency == k * m->n_classes && m->n_history % 3 == 0;
     if (!ok) {
         cohort__kmeans__model__free_unpacked(m, NULL);
@@ -1805,6 +1817,7 @@ static int s_leaf(void *vcx, size_t block, double *out, ch_err *err)
         for (size_t i = 0; rc == 0 && i < nq; i++) {
             out[cx->ref_label[r0 + i]] += s[i];
             out[k + cx->ref_label[r0 + i]] += 1;
+            out[2 * k + (size_t)cx->ref_label[r0 + i] * CH_SIL_BINS + ch_sil_bin(s[i])] += 1;
         }
         free(self);
         free(s);
@@ -1999,6 +2012,8 @@ static size_t s_leaf_len(const s_ctx *cx, uint32_t op)
         return ch_km_node_len(&cx->shape);
     case OP_EVAL:
         return s_eval_len(k, d, cx->w->q);
+    case OP_SIL:
+        return s_sil_len(k);
     default:
         return 2 * k;
     }

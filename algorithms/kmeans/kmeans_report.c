@@ -107,6 +107,10 @@ int ch_km_report(const Cohort__Kmeans__Model *m, ch_report *r, ch_err *err)
         free(extra);
     }
     if (rc == 0) {
+        rc = ch_clr_silhouette_plot(r, k, m->n_silhouette_hist ? m->silhouette_hist : NULL,
+                                    m->silhouette, (unsigned long long)m->silhouette_rows);
+    }
+    if (rc == 0) {
         rc = s_curves(m, r);
     }
     if (rc == 0) {

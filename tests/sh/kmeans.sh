@@ -123,6 +123,22 @@ sil=$(num "$T/given-1/summary.json" silhouette)
 check "silhouette matches scikit-learn's silhouette_score 0.5528190123564095 ($sil)" \
     awk -v a="$sil" 'BEGIN { d = a - 0.5528190123564095; if (d < 0) d = -d; exit !(d <= 1e-6) }'
 
+# the silhouette plot (report.html): its bars count every scored row once
+# (150 iris rows, 178 wine rows), and the rows' mean over the bars' middles is the
+# silhouette to half a bin (0.025)
+silplot() { # silplot RUN: prints "rows binned-mean" from the plot's bar titles
+    grep -o 'cluster [0-9]*: [0-9]* rows with silhouette in \[[-0-9.]*, [-0-9.]*)' "$1/report.html" |
+        sed 's/.*: \([0-9]*\) rows.*\[\([-0-9.]*\), \([-0-9.]*\))/\1 \2 \3/' |
+        awk '{ n += $1; s += $1 * ($2 + $3) / 2 } END { if (n) printf "%d %.6f\n", n, s / n }'
+}
+for run in given-1:150 ward-1:178; do
+    rows=${run#*:} run=${run%:*}
+    set -- $(silplot "$T/$run")
+    sil=$(num "$T/$run/summary.json" silhouette)
+    check "$run: the silhouette plot counts the $rows rows (${1:-none}) around the silhouette ($sil vs ${2:-none})" \
+        awk -v n="${1:-0}" -v m="${2:-9}" -v s="$sil" -v r="$rows" 'BEGIN { d = m - s; if (d < 0) d = -d; exit !(n == r && d <= 0.025) }'
+done
+
 # the linkage file: n-1 rows of 4 numbers, SciPy's last merge of ward on wine
 timeout 60 "$COHORT" run examples/hierarchical.yaml --workers 2 --out "$T/lk" \
     --set model.linkage_csv="$T/linkage.csv" >/dev/null 2>&1
