@@ -126,6 +126,8 @@ void ch_cl_moments_scale(const double *node, size_t d, double *mean, double *sca
     }
 }
 
+#define S_GATHER_TILE 16 /* columns per pass of ch_cl_gather_many */
+
 int ch_cl_gather_many(const ch_table *t, ch_cl_gather_job *jobs, size_t n_jobs, const double *mean,
                       const double *scale)
 {
@@ -169,16 +171,29 @@ int ch_cl_gather_many(const ch_table *t, ch_cl_gather_job *jobs, size_t n_jobs, 
         }
         off += g->n;
     }
-    for (size_t j = 0; j < d; j++) {
-        const double *col = t->cols[j].values;
-        double mu = mean ? mean[j] : 0, sc = mean ? scale[j] : 1;
+    /* Columns in tiles of S_GATHER_TILE: a row's tile is one or two cache
+     * lines written together, where a column at a time would write one
+     * value per row, d * 8 bytes apart (a TLB miss per value for wide rows). */
+    for (size_t j0 = 0; j0 < d; j0 += S_GATHER_TILE) {
+        size_t nj = d - j0 < S_GATHER_TILE ? d - j0 : S_GATHER_TILE;
+        const double *col[S_GATHER_TILE];
+        double mu[S_GATHER_TILE], sc[S_GATHER_TILE];
+        for (size_t j = 0; j < nj; j++) {
+            col[j] = t->cols[j0 + j].values;
+            mu[j] = mean ? mean[j0 + j] : 0;
+            sc[j] = mean ? scale[j0 + j] : 1;
+        }
         off = 0;
         for (size_t b = 0; b < n_jobs; b++) {
             const size_t *p = pos + off;
-            double *x = jobs[b].x;
+            double *x = jobs[b].x + j0;
             for (size_t i = 0; i < jobs[b].m; i++) {
-                double v = col[p[i]];
-                x[i * d + j] = mean ? (v - mu) / sc : v;
+                size_t row = p[i];
+                double *xi = x + i * d;
+                for (size_t j = 0; j < nj; j++) {
+                    double v = col[j][row];
+                    xi[j] = mean ? (v - mu[j]) / sc[j] : v;
+                }
             }
             off += jobs[b].n;
         }
