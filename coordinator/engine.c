@@ -946,8 +946,10 @@ static int s_take_offer(s_round *r, ch_wslot *w, const ch_wire_msg *m, ch_err *e
  * grants waiting offers, oldest first, while a slot is free. The sums are
  * order-independent (accumulate's contract), so the grant order cannot
  * change the result. An offer no longer wanted (its shard delivered by
- * another copy, its worker gone) is dropped. Returns 0 or an error. */
-static int s_grant_uploads(s_engine *e, s_round *r, ch_err *err)
+ * another copy, its worker gone) is dropped. A worker found disconnected on
+ * the way is marked lost and *lost set (its shard is the caller's to
+ * reassign or skip). Returns 0 or an error. */
+static int s_grant_uploads(s_engine *e, s_round *r, bool *lost, ch_err *err)
 {
     if (r->plan.upload_slots == 0) {
         return 0;
@@ -975,6 +977,7 @@ static int s_grant_uploads(s_engine *e, s_round *r, ch_err *err)
         int rc = s_send(e, w, r->round, COHORT__KIND__GRANT, &g.base, err);
         if (rc == CH_ELOST) {
             s_lose(e, w, "disconnected");
+            *lost = true;
             continue;
         }
         if (rc) {
@@ -1156,8 +1159,12 @@ static int s_round_run(s_engine *e, uint32_t round, uint32_t op, const ch_buf *p
         if (rc == 0) {
             rc = s_reassign(e, r, err);
         }
+        bool lost = false;
         if (rc == 0) {
-            rc = s_grant_uploads(e, r, err);
+            rc = s_grant_uploads(e, r, &lost, err);
+        }
+        if (rc == 0 && lost) {
+            rc = s_reassign(e, r, err);
         }
     }
     r->stats.round_seconds = (double)(ch_now_ms() - t0) / 1000.0;
