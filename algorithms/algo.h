@@ -71,6 +71,9 @@ typedef struct ch_round_stats {
     double bytes_in;        /* update bytes received */
     double compute_seconds; /* the slowest worker's computing time */
     double round_seconds;   /* from the first task sent to the last update */
+    size_t upload_slots;    /* the round plan's upload_slots (0: no flow control) */
+    size_t max_inflight;    /* most uploads granted and not yet taken at once */
+    size_t ungranted;       /* updates of this round that came without a grant (flow control) */
 } ch_round_stats;
 
 /* Metrics an algorithm reports for a round (train loss, ...). */
@@ -94,6 +97,12 @@ typedef struct ch_round_plan {
     ch_task_policy policy;
     double timeout_seconds; /* QUORUM: the round closes at this deadline */
     size_t min_updates;     /* QUORUM: fewer by the deadline is an error */
+    /* Upload flow control: workers announce a finished update and send it
+     * when granted one of this many slots, so that at most this many
+     * updates are in the coordinator's memory at once however many workers
+     * finish together (coordinator/uploads.h). 0: off, each worker sends
+     * as soon as it is done (the default). */
+    size_t upload_slots;
 } ch_round_plan;
 
 typedef enum { CH_OUT_REGRESSION = 0, CH_OUT_PROBABILITIES = 1 } ch_output_kind;

@@ -16,6 +16,7 @@
 #include "coordinator/progress.h"
 #include "coordinator/registry.h"
 #include "coordinator/run_report.h"
+#include "coordinator/uploads.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -627,6 +628,7 @@ typedef struct s_round {
     size_t pending;
     ch_round_plan plan;
     ch_round_stats stats;
+    ch_uploads up; /* upload flow control: offers and grants (plan.upload_slots) */
 } s_round;
 
 static void s_round_free(s_round *r)
@@ -642,6 +644,7 @@ static void s_round_free(s_round *r)
     free(r->state);
     free(r->state_len);
     free(r->samples);
+    ch_uploads_free(&r->up);
     memset(r, 0, sizeof *r);
 }
 
@@ -653,6 +656,7 @@ static int s_send_task(s_engine *e, s_round *r, ch_wslot *w, const uint32_t *sha
     t.op = r->op;
     t.n_shards = n;
     t.shards = (uint32_t *)shards;
+    t.announce = r->plan.upload_slots > 0;
     /* Task.state travels as a frame shared by every task of the round
      * (common/wire.h): ZeroMQ queues the global state once, not per worker */
     if (!r->task_state) {
@@ -885,10 +889,103 @@ static int s_take_update(s_engine *e, s_round *r, ch_wslot *w, const ch_wire_msg
             r->stats.received += r->got[u->shard];
         }
     }
+    if (u && u->round == r->round && m->env->round == r->round && r->plan.upload_slots > 0) {
+        if (ch_uploads_release(&r->up, w->index, u->shard)) {
+            ch_debug("round %u: upload of shard %u from worker %d taken; %zu in flight", r->round,
+                     u->shard, w->index, ch_uploads_inflight(&r->up));
+        } else {
+            /* taken all the same: it is in memory already, and a worker
+             * that predates flow control sends this way */
+            r->stats.ungranted++;
+        }
+    }
     if (u) {
         cohort__update__free_unpacked(u, NULL);
     }
     return rc;
+}
+
+/* An OFFER (upload flow control): the sender's update is ready. Queued for
+ * a grant when it is for this round and a shard the sender is computing;
+ * counted late when the round it is for has closed (its update would have
+ * been); refused otherwise. Returns 0 or CH_ENOMEM. */
+static int s_take_offer(s_round *r, ch_wslot *w, const ch_wire_msg *m, ch_err *err)
+{
+    Cohort__Offer *of = cohort__offer__unpack(NULL, m->env->payload.len, m->env->payload.data);
+    char name[256];
+    int rc = 0;
+    if (!of) {
+        ch_warn("rejected an OFFER from %s: payload does not decode",
+                ch_wslot_name(w, name, sizeof name));
+        r->stats.rejected++;
+    } else if (of->round != r->round || m->env->round != r->round) {
+        ch_warn("discarded a late OFFER for round %u from %s (round %u is running)", of->round,
+                ch_wslot_name(w, name, sizeof name), r->round);
+        r->stats.late++;
+    } else if (of->shard < r->n_shards && r->got[of->shard]) {
+        r->stats.late++; /* the slower copy of a shard already delivered */
+    } else if (of->shard >= r->n_shards ||
+               (r->owner[of->shard] != w->index && r->backup[of->shard] != w->index)) {
+        ch_warn("rejected an OFFER for shard %u from %s: not its shard", of->shard,
+                ch_wslot_name(w, name, sizeof name));
+        r->stats.rejected++;
+    } else if (r->plan.upload_slots == 0) {
+        ch_warn("rejected an OFFER from %s: this round has no upload flow control",
+                ch_wslot_name(w, name, sizeof name));
+        r->stats.rejected++;
+    } else if (ch_uploads_offer(&r->up, w->index, of->shard) != 0) {
+        rc = ch_err_set(err, CH_ENOMEM, "out of memory");
+    }
+    if (of) {
+        cohort__offer__free_unpacked(of, NULL);
+    }
+    return rc;
+}
+
+/* Upload flow control: frees the slots of workers that are gone, then
+ * grants waiting offers, oldest first, while a slot is free. The sums are
+ * order-independent (accumulate's contract), so the grant order cannot
+ * change the result. An offer no longer wanted (its shard delivered by
+ * another copy, its worker gone) is dropped. A worker found disconnected on
+ * the way is marked lost and *lost set (its shard is the caller's to
+ * reassign or skip). Returns 0 or an error. */
+static int s_grant_uploads(s_engine *e, s_round *r, bool *lost, ch_err *err)
+{
+    if (r->plan.upload_slots == 0) {
+        return 0;
+    }
+    for (size_t i = r->up.n_grant; i-- > 0;) {
+        ch_wslot *w = ch_registry_get(&e->reg, r->up.grant[i].worker);
+        if (!w || w->state != CH_W_READY) {
+            int gone = r->up.grant[i].worker;
+            ch_debug("round %u: worker %d is gone; its upload slot is free again", r->round, gone);
+            ch_uploads_forget(&r->up, gone);
+            i = r->up.n_grant; /* forget may have removed several */
+        }
+    }
+    int worker;
+    uint32_t shard;
+    while (ch_uploads_next(&r->up, &worker, &shard)) {
+        ch_wslot *w = ch_registry_get(&e->reg, worker);
+        if (!w || w->state != CH_W_READY || shard >= r->n_shards || r->got[shard] ||
+            (r->owner[shard] != worker && r->backup[shard] != worker)) {
+            continue;
+        }
+        Cohort__Grant g = COHORT__GRANT__INIT;
+        g.round = r->round;
+        g.shard = shard;
+        int rc = s_send(e, w, r->round, COHORT__KIND__GRANT, &g.base, err);
+        if (rc == CH_ELOST) {
+            s_lose(e, w, "disconnected");
+            *lost = true;
+            continue;
+        }
+        if (rc) {
+            return rc;
+        }
+        ch_uploads_grant(&r->up, worker, shard);
+    }
+    return 0;
 }
 
 /* runtime.speculate: a worker left with nothing to do in this round, once
@@ -963,9 +1060,13 @@ static int s_round_run(s_engine *e, uint32_t round, uint32_t op, const ch_buf *p
         rc = a->participants(e->st, round, live, n, r->chosen, &r->plan, err);
     }
     free(live);
+    if (rc == 0 && ch_uploads_init(&r->up, r->plan.upload_slots) != 0) {
+        rc = ch_err_set(err, CH_ENOMEM, "out of memory");
+    }
     if (rc) {
         return rc;
     }
+    r->stats.upload_slots = r->plan.upload_slots;
     int64_t t0 = ch_now_ms();
     for (size_t s = 0; s < n && rc == 0; s++) {
         r->owner[s] = -1;
@@ -1000,7 +1101,13 @@ static int s_round_run(s_engine *e, uint32_t round, uint32_t op, const ch_buf *p
         } else if (rc == CH_ETIMEOUT) {
             rc = 0;
             if (r->plan.policy == CH_TASK_QUORUM) {
-                /* the round closes with whatever arrived */
+                /* the round closes with whatever arrived; updates offered
+                 * but not yet granted came too late, like those still on
+                 * their way */
+                for (size_t i = 0; i < r->up.n_wait; i++) {
+                    uint32_t s = r->up.wait[i].shard;
+                    r->stats.late += s < n && r->owner[s] == r->up.wait[i].worker;
+                }
                 for (size_t s = 0; s < n; s++) {
                     if (r->owner[s] >= 0) {
                         r->owner[s] = -1;
@@ -1042,7 +1149,9 @@ static int s_round_run(s_engine *e, uint32_t round, uint32_t op, const ch_buf *p
                 if (rc == 0) {
                     rc = s_speculate(e, r, w, err);
                 }
-            } else if (m.env->kind == COHORT__KIND__UPDATE) {
+            } else if (m.env->kind == COHORT__KIND__OFFER && w && w->state == CH_W_READY) {
+                rc = s_take_offer(r, w, &m, err);
+            } else if (m.env->kind == COHORT__KIND__UPDATE || m.env->kind == COHORT__KIND__OFFER) {
                 r->stats.late++; /* from a worker already given up on */
             }
             ch_wire_msg_free(&m);
@@ -1050,8 +1159,16 @@ static int s_round_run(s_engine *e, uint32_t round, uint32_t op, const ch_buf *p
         if (rc == 0) {
             rc = s_reassign(e, r, err);
         }
+        bool lost = false;
+        if (rc == 0) {
+            rc = s_grant_uploads(e, r, &lost, err);
+        }
+        if (rc == 0 && lost) {
+            rc = s_reassign(e, r, err);
+        }
     }
     r->stats.round_seconds = (double)(ch_now_ms() - t0) / 1000.0;
+    r->stats.max_inflight = r->up.max_inflight;
     if (rc == 0 && r->plan.policy == CH_TASK_QUORUM && r->stats.received < r->plan.min_updates) {
         rc = ch_err_set(err, CH_ELOST,
                         "round %u: only %zu of %zu chosen workers answered, fewer than the %zu "
@@ -1086,9 +1203,11 @@ static void s_round_record(s_engine *e, uint32_t round, const ch_round_metrics *
                   "}, \"engine\": {\"chosen\": %zu, \"received\": %zu, \"rejected\": %zu, "
                   "\"late\": %zu, \"speculative\": %zu, \"bytes_out\": %.0f, \"bytes_in\": %.0f, "
                   "\"compute_seconds\": %.4f, \"gather_seconds\": %.4f, "
-                  "\"aggregate_seconds\": %.4f}}",
+                  "\"aggregate_seconds\": %.4f, \"upload_slots\": %zu, \"max_inflight\": %zu, "
+                  "\"ungranted\": %zu}}",
                   st->chosen, st->received, st->rejected, st->late, st->speculative, st->bytes_out,
-                  st->bytes_in, st->compute_seconds, st->round_seconds, agg_seconds);
+                  st->bytes_in, st->compute_seconds, st->round_seconds, agg_seconds,
+                  st->upload_slots, st->max_inflight, st->ungranted);
     ch_events_emit(e->ev, "round.end", ch_buf_str(&body));
     ch_progress_round(&e->progress, round, st->round_seconds + agg_seconds, met->key, met->value,
                       met->n);

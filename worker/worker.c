@@ -6,8 +6,10 @@
 #include "common/schema_pb.h"
 #include "common/wire.h"
 #include "worker/heartbeat.h"
+#include "worker/offers.h"
 
 #include <cblas.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +33,7 @@ typedef struct s_worker {
     ch_keypair kp;       /* this worker's keypair */
     bool by_file;        /* the plan holds only this silo: global shard index -> local 0 */
     uint32_t silo_shard; /* by-file: the global shard index of this silo */
+    ch_offers *offers;   /* updates announced, waiting for their GRANT */
 } s_worker;
 
 static void s_send_error(s_worker *w, const char *msg)
@@ -191,6 +194,77 @@ static void s_test_delay(void)
     }
 }
 
+/* Upload flow control (docs/protocol.md): packs the update, holds it, and
+ * announces it with an OFFER; s_grant sends it when the coordinator says. */
+static int s_offer(s_worker *w, const Cohort__Update *u, ch_err *err)
+{
+    ch_buf packed;
+    ch_buf_init(&packed);
+    size_t size = protobuf_c_message_get_packed_size(&u->base);
+    if (ch_buf_reserve(&packed, size ? size : 1) != 0) {
+        return ch_err_set(err, CH_ENOMEM, "out of memory for an update of %zu bytes", size);
+    }
+    packed.len = protobuf_c_message_pack(&u->base, packed.data);
+    if (!w->offers && !(w->offers = ch_offers_new())) {
+        ch_buf_free(&packed);
+        return ch_err_set(err, CH_ENOMEM, "out of memory");
+    }
+    if (ch_offers_hold_take(w->offers, u->round, u->shard, &packed) != 0) {
+        return ch_err_set(err, CH_ENOMEM, "out of memory");
+    }
+    Cohort__Offer of = COHORT__OFFER__INIT;
+    of.round = u->round;
+    of.op = u->op;
+    of.shard = u->shard;
+    of.bytes = size;
+    return ch_wire_send_msg(w->sock, NULL, 0, w->experiment, u->round, w->index,
+                            COHORT__KIND__OFFER, &of.base, err);
+}
+
+/* Fault injection: COHORT_TEST_DIE_ON_GRANT=S1,S2 makes the worker of
+ * shards S1, S2 kill itself (SIGKILL) when its upload is granted, so a test
+ * can check that a slot held by a dead silo is reclaimed. */
+static void s_test_die_on_grant(uint32_t shard)
+{
+    const char *v = getenv("COHORT_TEST_DIE_ON_GRANT");
+    while (v && *v) {
+        char *end;
+        unsigned long s = strtoul(v, &end, 10);
+        if (end == v) {
+            return;
+        }
+        if (s == shard) {
+            kill(getpid(), SIGKILL);
+        }
+        v = *end == ',' ? end + 1 : end;
+    }
+}
+
+/* A GRANT: sends the held update it names. A grant for an update not held
+ * (already dropped for a later round) is ignored. */
+static int s_grant(s_worker *w, const Cohort__Envelope *env, ch_err *err)
+{
+    Cohort__Grant *g = cohort__grant__unpack(NULL, env->payload.len, env->payload.data);
+    if (!g) {
+        ch_warn("rejected a GRANT whose payload does not decode");
+        return 0;
+    }
+    ch_buf up;
+    ch_buf_init(&up);
+    int rc = 0;
+    if (w->offers && ch_offers_take(w->offers, g->round, g->shard, &up)) {
+        s_test_die_on_grant(g->shard);
+        rc = ch_wire_send(w->sock, NULL, 0, w->experiment, g->round, w->index, COHORT__KIND__UPDATE,
+                          up.data, up.len, err);
+        ch_buf_free(&up);
+    } else {
+        ch_debug("a GRANT for round %u shard %u, which this worker does not hold", g->round,
+                 g->shard);
+    }
+    cohort__grant__free_unpacked(g, NULL);
+    return rc;
+}
+
 static int s_task(s_worker *w, const Cohort__Envelope *env, ch_err *err)
 {
     s_test_delay();
@@ -230,8 +304,12 @@ static int s_task(s_worker *w, const Cohort__Envelope *env, ch_err *err)
             u.state.data = out.data;
             u.state.len = out.len;
             u.compute_seconds = (double)(ch_now_ms() - t0) / 1000.0;
-            rc = ch_wire_send_msg(w->sock, NULL, 0, w->experiment, t->round, w->index,
-                                  COHORT__KIND__UPDATE, &u.base, err);
+            if (t->announce) {
+                rc = s_offer(w, &u, err);
+            } else {
+                rc = ch_wire_send_msg(w->sock, NULL, 0, w->experiment, t->round, w->index,
+                                      COHORT__KIND__UPDATE, &u.base, err);
+            }
         }
         ch_buf_free(&out);
     }
@@ -311,6 +389,10 @@ static int s_loop(s_worker *w, ch_err *err)
                 rc = ch_err_set(err, CH_EPROTO, "a TASK before any assignment");
                 break;
             }
+            if (w->offers && ch_offers_drop_before(w->offers, env->round) > 0) {
+                /* the coordinator closed that round without granting them */
+                ch_debug("dropped the ungranted updates of rounds before %u", env->round);
+            }
             have_next = s_read_ahead(w, &next);
             if (have_next && next.env->round > env->round &&
                 (next.env->kind == COHORT__KIND__TASK || next.env->kind == COHORT__KIND__BYE)) {
@@ -323,6 +405,9 @@ static int s_loop(s_worker *w, ch_err *err)
                 break; /* the run is over */
             }
             rc = s_task(w, env, err);
+            break;
+        case COHORT__KIND__GRANT:
+            rc = s_grant(w, env, err);
             break;
         case COHORT__KIND__BYE:
             ch_wire_msg_free(&m);
@@ -405,6 +490,7 @@ int ch_worker_main(const ch_worker_opts *o, ch_err *err)
         rc = s_loop(&w, err);
     }
     ch_heartbeat_stop(&w.hb);
+    ch_offers_destroy(&w.offers);
     if (w.st) {
         w.x.algo->worker_destroy(&w.st);
     }

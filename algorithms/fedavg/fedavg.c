@@ -321,6 +321,9 @@ static int s_participants(void *vst, uint32_t round, const bool *live, size_t n_
     plan->policy = CH_TASK_QUORUM;
     plan->timeout_seconds = st->p.round_timeout;
     plan->min_updates = (size_t)st->p.min_workers < k ? (size_t)st->p.min_workers : k;
+    /* round 0's statistics are a few KB per silo; the models are what
+     * needs upload flow control */
+    plan->upload_slots = st->stats_done ? (size_t)st->p.upload_slots : 0;
     return 0;
 }
 

@@ -112,6 +112,16 @@ int ch_fed_params_read(ch_config *cfg, ch_fed_params *p, ch_err *err)
                          &p->eval_every, err))) {
         return rc;
     }
+    /* Read only when given: a default would be written into the resolved
+     * config, which model.pb carries, and change the model bytes of every
+     * existing experiment. */
+    p->upload_slots = CH_FED_UPLOAD_SLOTS;
+    char ku[64];
+    ch_fed_key(cfg, "upload_slots", ku, sizeof ku);
+    if (ch_config_has(cfg, ku) &&
+        (rc = ch_cfg_int(cfg, ku, CH_FED_UPLOAD_SLOTS, 0, 100000, &p->upload_slots, err))) {
+        return rc;
+    }
     p->compression = (ch_fed_comp)comp;
     if (p->strategy != CH_FED_FEDPROX) {
         p->mu = 0; /* only FedProx adds the proximal term */

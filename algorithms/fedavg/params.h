@@ -36,6 +36,10 @@ typedef enum {
 } ch_fed_comp;
 extern const char *const ch_fed_comp_names[];
 
+/* federated.upload_slots when not given: one update on the wire while the
+ * coordinator folds the previous one into the sum. */
+#define CH_FED_UPLOAD_SLOTS 2
+
 typedef struct ch_fed_params {
     /* local model */
     ch_fed_net net;
@@ -55,6 +59,7 @@ typedef struct ch_fed_params {
     long byzantine, krum_m;   /* krum: f assumed byzantine; multi-krum: m selected */
     ch_fed_comp compression;
     double topk_fraction;
+    long upload_slots; /* uploads granted at once (upload flow control); 0: off */
 } ch_fed_params;
 
 /* Whether the strategy needs every update of a round at once (robust
