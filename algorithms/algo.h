@@ -21,6 +21,7 @@
 #include "common/partition.h"
 #include "common/report.h"
 #include "common/table.h"
+#include "common/table_lease.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -31,9 +32,15 @@ typedef struct ch_coord_env {
     ch_config *cfg;          /* resolved config; model.* are the algorithm's keys */
     const ch_schema *schema; /* columns of the training data */
     const ch_table *train;   /* the coordinator's training table, NULL in by-file mode */
-    const ch_table *test;    /* held-out rows (for per-round curves), may be NULL */
-    size_t n_train;          /* training rows over all shards */
-    size_t n_blocks;         /* reduction blocks (reduce.h) */
+    /* The engine's hold on `train` (table_lease.h; may be NULL): a state
+     * that copied what it needs calls ch_table_lease_release so the parsed
+     * table is not held through the run, and ch_table_lease_get when it
+     * needs rows again (read again from the file). `train` is invalid after
+     * a release. */
+    ch_table_lease *lease;
+    const ch_table *test; /* held-out rows (for per-round curves), may be NULL */
+    size_t n_train;       /* training rows over all shards */
+    size_t n_blocks;      /* reduction blocks (reduce.h) */
     size_t n_shards;
     uint64_t seed;
     const char *run_dir; /* where the run's files go (labels.csv, linkage.csv, ...) */
@@ -44,6 +51,7 @@ typedef struct ch_worker_env {
     ch_config *cfg;
     const ch_schema *schema;
     const ch_table *train; /* the training table the plan indexes */
+    ch_table_lease *lease; /* the engine's hold on train, as ch_coord_env.lease */
     const ch_plan *plan;   /* rows, blocks and shards */
     size_t block_offset;   /* global index of plan block 0 (by-file silos) */
     size_t n_blocks_total; /* blocks over all shards */

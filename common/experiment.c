@@ -196,16 +196,14 @@ static ch_table *s_read(ch_experiment *x, const char *path, const char *key, ch_
     return t;
 }
 
-int ch_experiment_load(ch_experiment *x, const char *path_override, ch_err *err)
+/* The training rows (and, when test is not NULL and they are split from the
+ * same file, the held-out rows) as ch_experiment_load reads them. */
+static int s_load_split(ch_experiment *x, const char *path_override, ch_table **train,
+                        ch_table **test, ch_err *err)
 {
-    if (!path_override && !x->train_path) {
-        /* an algorithm without data (ch_algo.no_data): an empty table */
-        x->train = ch_table_new(0);
-        x->schema = x->train ? ch_schema_from_table(x->train, NULL) : NULL;
-        if (!x->train || !x->schema) {
-            return ch_err_set(err, CH_ENOMEM, "out of memory");
-        }
-        return 0;
+    *train = NULL;
+    if (test) {
+        *test = NULL;
     }
     ch_table *all = s_read(x, path_override ? path_override : x->train_path, "data.train", err);
     if (!all) {
@@ -217,21 +215,45 @@ int ch_experiment_load(ch_experiment *x, const char *path_override, ch_err *err)
                           path_override ? path_override : x->train_path);
     }
     if (path_override || x->test_path || x->test_fraction == 0) {
-        x->train = all;
-    } else {
-        ch_split split;
-        int rc = ch_split_make(all, x->test_fraction, x->seed, &split, err);
-        if (rc) {
-            ch_table_destroy(&all);
-            return rc;
-        }
-        x->train = ch_table_take_rows(all, split.train, split.n_train);
-        x->test = ch_table_take_rows(all, split.test, split.n_test);
-        ch_split_free(&split);
+        *train = all;
+        return 0;
+    }
+    ch_split split;
+    int rc = ch_split_make(all, x->test_fraction, x->seed, &split, err);
+    if (rc) {
         ch_table_destroy(&all);
-        if (!x->train || !x->test) {
-            return ch_err_set(err, CH_ENOMEM, "out of memory splitting the data");
+        return rc;
+    }
+    *train = ch_table_take_rows(all, split.train, split.n_train);
+    if (test) {
+        *test = ch_table_take_rows(all, split.test, split.n_test);
+    }
+    ch_split_free(&split);
+    ch_table_destroy(&all);
+    if (!*train || (test && !*test)) {
+        ch_table_destroy(train);
+        if (test) {
+            ch_table_destroy(test);
         }
+        return ch_err_set(err, CH_ENOMEM, "out of memory splitting the data");
+    }
+    return 0;
+}
+
+int ch_experiment_load(ch_experiment *x, const char *path_override, ch_err *err)
+{
+    if (!path_override && !x->train_path) {
+        /* an algorithm without data (ch_algo.no_data): an empty table */
+        x->train = ch_table_new(0);
+        x->schema = x->train ? ch_schema_from_table(x->train, NULL) : NULL;
+        if (!x->train || !x->schema) {
+            return ch_err_set(err, CH_ENOMEM, "out of memory");
+        }
+        return 0;
+    }
+    int rc = s_load_split(x, path_override, &x->train, &x->test, err);
+    if (rc) {
+        return rc;
     }
     x->schema = ch_schema_from_table(x->train, x->positive);
     if (!x->schema) {
@@ -242,7 +264,7 @@ int ch_experiment_load(ch_experiment *x, const char *path_override, ch_err *err)
         if (!t) {
             return ch_err_prefix(err, "%s: data.test", ch_config_where(x->cfg, "data.test"));
         }
-        int rc = ch_table_conform(t, x->schema, err);
+        rc = ch_table_conform(t, x->schema, err);
         if (rc) {
             ch_table_destroy(&t);
             return ch_err_prefix(err, "%s: data.test", ch_config_where(x->cfg, "data.test"));
@@ -250,6 +272,14 @@ int ch_experiment_load(ch_experiment *x, const char *path_override, ch_err *err)
         x->test = t;
     }
     return 0;
+}
+
+int ch_experiment_reload_train(ch_experiment *x, ch_table **out, ch_err *err)
+{
+    if (!x->train_path) {
+        return ch_err_set(err, CH_EINTERNAL, "no training file to read again");
+    }
+    return s_load_split(x, NULL, out, NULL, err);
 }
 
 int ch_experiment_check_common_keys(ch_experiment *x, ch_err *err)

@@ -61,6 +61,12 @@ int ch_experiment_resolve_paths(ch_config *cfg, ch_err *err);
  * given: a silo trains on all its rows), and the test file. */
 int ch_experiment_load(ch_experiment *x, const char *path_override, ch_err *err);
 
+/* Reads the training rows again exactly as ch_experiment_load read them
+ * (same file, target, weights and split; not a by-file silo's file) into
+ * *out, a new table; x is not changed. The loader of the engine's table
+ * lease (table_lease.h). */
+int ch_experiment_reload_train(ch_experiment *x, ch_table **out, ch_err *err);
+
 /* Runs the algorithm's configure with the schema and then reports any
  * unknown key. */
 int ch_experiment_check_keys(ch_experiment *x, ch_err *err);

@@ -23,8 +23,7 @@ int ch_mkdirs(const char *dir, ch_err *err)
             if (mkdir(p, 0755) != 0 && errno != EEXIST) {
                 int e = errno;
                 free(p);
-                return ch_err_set(err, CH_EIO, "cannot create directory %s: %s", dir,
-                                  strerror(e));
+                return ch_err_set(err, CH_EIO, "cannot create directory %s: %s", dir, strerror(e));
             }
             p[i] = c;
         }
@@ -37,36 +36,46 @@ int ch_mkdirs(const char *dir, ch_err *err)
     return 0;
 }
 
-int ch_write_file_atomic(const char *path, const void *data, size_t len, ch_err *err)
+/* Writes len bytes to fd; 0 or the errno. */
+static int s_write_all(int fd, const char *p, size_t left)
 {
-    size_t n = strlen(path) + 32;
-    char *tmp = malloc(n);
-    if (!tmp) {
-        return ch_err_set(err, CH_ENOMEM, "out of memory");
-    }
-    snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) {
-        int e = errno;
-        free(tmp);
-        return ch_err_set(err, CH_EIO, "cannot write %s: %s", path, strerror(e));
-    }
-    const char *p = data;
-    size_t left = len;
     while (left > 0) {
         ssize_t w = write(fd, p, left);
         if (w < 0) {
             if (errno == EINTR) {
                 continue;
             }
-            int e = errno;
+            return errno;
+        }
+        p += w;
+        left -= (size_t)w;
+    }
+    return 0;
+}
+
+int ch_write_file_atomic_pieces(const char *path, const ch_file_piece *pieces, size_t n,
+                                ch_err *err)
+{
+    size_t tn = strlen(path) + 32;
+    char *tmp = malloc(tn);
+    if (!tmp) {
+        return ch_err_set(err, CH_ENOMEM, "out of memory");
+    }
+    snprintf(tmp, tn, "%s.tmp.%ld", path, (long)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) {
+        int e = errno;
+        free(tmp);
+        return ch_err_set(err, CH_EIO, "cannot write %s: %s", path, strerror(e));
+    }
+    for (size_t i = 0; i < n; i++) {
+        int e = s_write_all(fd, pieces[i].data, pieces[i].len);
+        if (e) {
             close(fd);
             unlink(tmp);
             free(tmp);
             return ch_err_set(err, CH_EIO, "cannot write %s: %s", path, strerror(e));
         }
-        p += w;
-        left -= (size_t)w;
     }
     if (fsync(fd) != 0 || close(fd) != 0) {
         int e = errno;
@@ -82,6 +91,12 @@ int ch_write_file_atomic(const char *path, const void *data, size_t len, ch_err 
     }
     free(tmp);
     return 0;
+}
+
+int ch_write_file_atomic(const char *path, const void *data, size_t len, ch_err *err)
+{
+    ch_file_piece one = {data, len};
+    return ch_write_file_atomic_pieces(path, &one, 1, err);
 }
 
 uint8_t *ch_read_file(const char *path, size_t max, size_t *len, ch_err *err)

@@ -7,8 +7,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-int ch_model_save(const char *path, const ch_algo *algo, const void *model,
-                  const ch_schema *schema, const char *config_yaml, ch_err *err)
+/* Packs m into a new buffer (*out, *len). 0 or CH_ENOMEM. */
+static int s_pack(const Cohort__Model *m, uint8_t **out, size_t *len)
+{
+    *len = cohort__model__get_packed_size(m);
+    *out = malloc(*len ? *len : 1);
+    if (!*out) {
+        return CH_ENOMEM;
+    }
+    cohort__model__pack(m, *out);
+    return 0;
+}
+
+int ch_model_save(const char *path, const ch_algo *algo, const void *model, const ch_schema *schema,
+                  const char *config_yaml, ch_err *err)
 {
     ch_buf payload;
     ch_buf_init(&payload);
@@ -17,27 +29,38 @@ int ch_model_save(const char *path, const ch_algo *algo, const void *model,
         ch_buf_free(&payload);
         return rc;
     }
-    Cohort__Model m = COHORT__MODEL__INIT;
-    m.version = CH_MODEL_VERSION;
-    m.algorithm = (char *)algo->name;
-    m.schema = ch_schema_to_pb(schema);
-    m.payload.data = payload.data;
-    m.payload.len = payload.len;
-    m.config_yaml = (char *)(config_yaml ? config_yaml : "");
-    if (!m.schema) {
-        ch_buf_free(&payload);
-        return ch_err_set(err, CH_ENOMEM, "out of memory");
+    /* The Model message is written in three parts around the payload, the
+     * fields before it (1-3), the payload (4) and the one after it (5),
+     * which are the bytes cohort__model__pack would make (fields in number
+     * order; proto3 leaves empty ones out), without a second copy of a
+     * payload that can be most of the memory a run holds. */
+    Cohort__Model head = COHORT__MODEL__INIT, tail = COHORT__MODEL__INIT;
+    head.version = CH_MODEL_VERSION;
+    head.algorithm = (char *)algo->name;
+    head.schema = ch_schema_to_pb(schema);
+    tail.config_yaml = (char *)(config_yaml ? config_yaml : "");
+    uint8_t *h = NULL, *t = NULL;
+    size_t hn = 0, tn = 0;
+    uint8_t key[1 + 10];
+    size_t kn = 0;
+    if (payload.len) {
+        key[kn++] = (4 << 3) | 2; /* field 4, length-delimited */
+        for (uint64_t v = payload.len; kn < sizeof key; v >>= 7) {
+            key[kn++] = (uint8_t)((v & 0x7f) | (v >= 0x80 ? 0x80 : 0));
+            if (v < 0x80) {
+                break;
+            }
+        }
     }
-    size_t size = cohort__model__get_packed_size(&m);
-    uint8_t *buf = malloc(size ? size : 1);
-    if (!buf) {
+    if (!head.schema || s_pack(&head, &h, &hn) != 0 || s_pack(&tail, &t, &tn) != 0) {
         rc = ch_err_set(err, CH_ENOMEM, "out of memory");
     } else {
-        cohort__model__pack(&m, buf);
-        rc = ch_write_file_atomic(path, buf, size, err);
+        ch_file_piece parts[] = {{h, hn}, {key, kn}, {payload.data, payload.len}, {t, tn}};
+        rc = ch_write_file_atomic_pieces(path, parts, sizeof parts / sizeof parts[0], err);
     }
-    free(buf);
-    ch_schema_pb_free(m.schema);
+    free(h);
+    free(t);
+    ch_schema_pb_free(head.schema);
     ch_buf_free(&payload);
     return rc;
 }
@@ -58,14 +81,14 @@ int ch_model_load(const char *path, ch_model_file *out, ch_err *err)
     }
     int rc = 0;
     if (m->version != CH_MODEL_VERSION) {
-        rc = ch_err_set(err, CH_EINVAL, "%s: model format version %u, this cohort reads %d",
-                        path, m->version, CH_MODEL_VERSION);
+        rc = ch_err_set(err, CH_EINVAL, "%s: model format version %u, this cohort reads %d", path,
+                        m->version, CH_MODEL_VERSION);
     } else if (!(out->algo = ch_algo_find(m->algorithm))) {
         rc = ch_err_set(err, CH_EINVAL, "%s: unknown algorithm '%s'", path, m->algorithm);
     } else if (!(out->schema = ch_schema_from_pb(m->schema, err))) {
         rc = ch_err_prefix(err, "%s", path);
-    } else if (!(out->model = out->algo->unpack(m->payload.data, m->payload.len, out->schema,
-                                                err))) {
+    } else if (!(out->model =
+                     out->algo->unpack(m->payload.data, m->payload.len, out->schema, err))) {
         rc = ch_err_prefix(err, "%s", path);
     } else {
         out->config_yaml = strdup(m->config_yaml ? m->config_yaml : "");

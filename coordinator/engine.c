@@ -44,6 +44,7 @@ bool ch_engine_stop_requested(void)
 typedef struct s_engine {
     const ch_run_opts *o;
     ch_experiment x;
+    ch_table_lease *lease; /* on x.train, when it can be read again */
     void *zctx;
     void *router;
     char endpoint[512];
@@ -1396,6 +1397,12 @@ static int s_setup_dir(s_engine *e, ch_err *err)
     return ch_mkdirs(e->run_dir, err);
 }
 
+/* The table lease's loader: the training rows read again from data.train. */
+static int s_reload_train(void *ctx, ch_table **out, ch_err *err)
+{
+    return ch_experiment_reload_train(ctx, out, err);
+}
+
 static int s_run(s_engine *e, ch_run_result *res, ch_err *err)
 {
     const ch_run_opts *o = e->o;
@@ -1521,6 +1528,10 @@ static int s_run(s_engine *e, ch_run_result *res, ch_err *err)
         if ((rc = ch_experiment_check_keys(&e->x, err)) || (rc = s_plan(e, err))) {
             return rc;
         }
+        if (e->x.train_path &&
+            !(e->lease = ch_table_lease_new(&e->x.train, s_reload_train, &e->x))) {
+            return ch_err_set(err, CH_ENOMEM, "out of memory");
+        }
         free(e->config_yaml);
         e->config_yaml = ch_config_emit(e->x.cfg); /* with the algorithm's defaults */
         if (!e->config_yaml) {
@@ -1548,6 +1559,7 @@ static int s_run(s_engine *e, ch_run_result *res, ch_err *err)
         .cfg = e->x.cfg,
         .schema = e->x.schema,
         .train = e->x.train,
+        .lease = e->lease,
         .test = e->x.test,
         .n_train = e->n_train,
         .n_blocks = e->n_blocks,
@@ -1695,6 +1707,7 @@ int ch_coordinator_run(const ch_run_opts *o, ch_run_result *res, ch_err *err)
     ch_outputs_free(&e.out);
     ch_registry_free(&e.reg);
     ch_plan_free(&e.plan);
+    ch_table_lease_destroy(&e.lease);
     free(e.config_yaml);
     free(e.run_dir);
     ch_experiment_free(&e.x); /* owns o->cfg since s_run's first step */

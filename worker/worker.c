@@ -26,6 +26,7 @@ typedef struct s_worker {
     ch_table *silo; /* by-file: the table read from --data */
     ch_plan plan;
     ch_worker_env env;
+    ch_table_lease *lease; /* on x.train, when it can be read again */
     void *st;
     ch_heartbeat *hb;
     bool curve;
@@ -76,6 +77,12 @@ static int s_hello(s_worker *w, ch_err *err)
     ch_schema_pb_free(spb);
     ch_schema_destroy(&schema);
     return rc;
+}
+
+/* The table lease's loader: the training rows read again from data.train. */
+static int s_reload_train(void *ctx, ch_table **out, ch_err *err)
+{
+    return ch_experiment_reload_train(ctx, out, err);
 }
 
 /* Builds the experiment from the Assign: config, data, plan, algorithm. */
@@ -146,6 +153,13 @@ static int s_setup(s_worker *w, const Cohort__Assign *a, ch_err *err)
             return rc;
         }
         w->env.block_offset = 0;
+        /* a worker trains on its shard; the held-out rows are the
+         * coordinator's */
+        ch_table_destroy(&w->x.test);
+        if (w->x.train_path &&
+            !(w->lease = ch_table_lease_new(&w->x.train, s_reload_train, &w->x))) {
+            return ch_err_set(err, CH_ENOMEM, "out of memory");
+        }
     }
     if ((rc = w->x.algo->configure(w->x.cfg, w->x.schema, err))) {
         return rc;
@@ -153,6 +167,7 @@ static int s_setup(s_worker *w, const Cohort__Assign *a, ch_err *err)
     w->env.cfg = w->x.cfg;
     w->env.schema = w->x.schema;
     w->env.train = w->x.train;
+    w->env.lease = w->lease;
     w->env.plan = &w->plan;
     /* a silo's blocks are numbered among all silos'; a simulated worker's
      * plan is the whole plan */
@@ -164,19 +179,20 @@ static int s_setup(s_worker *w, const Cohort__Assign *a, ch_err *err)
                           (unsigned long long)w->env.block_offset, w->plan.n_blocks,
                           (unsigned long long)a->n_blocks);
     }
-    w->st = w->x.algo->worker_new(&w->env, err);
-    if (!w->st) {
-        return err->code ? err->code : CH_EINVAL;
-    }
     Cohort__Ready r = COHORT__READY__INIT;
     Cohort__DataSummary ds = COHORT__DATA_SUMMARY__INIT;
     r.train_rows = w->x.train->n_rows;
     if (!w->by_file) {
-        /* the coordinator checks that every worker read the same data */
+        /* the coordinator checks that every worker read the same data
+         * (taken before worker_new, which may release the table) */
         ds.rows = w->x.train->n_rows;
         ds.cols = (uint32_t)w->x.train->n_cols;
         ds.fingerprint = ch_table_fingerprint(w->x.train);
         r.data = &ds;
+    }
+    w->st = w->x.algo->worker_new(&w->env, err);
+    if (!w->st) {
+        return err->code ? err->code : CH_EINVAL;
     }
     return ch_wire_send_msg(w->sock, NULL, 0, w->experiment, 0, w->index, COHORT__KIND__READY,
                             &r.base, err);
@@ -495,6 +511,7 @@ int ch_worker_main(const ch_worker_opts *o, ch_err *err)
         w.x.algo->worker_destroy(&w.st);
     }
     ch_plan_free(&w.plan);
+    ch_table_lease_destroy(&w.lease);
     if (w.have_x) {
         ch_experiment_free(&w.x);
     }

@@ -43,6 +43,8 @@ int ch_cf_coord_setup(const ch_coord_env *env, const ch_cf_params *p, ch_cf_kind
     if (rc) {
         return rc;
     }
+    /* the model keeps its own ids, CSR and CSC: the parsed table goes */
+    ch_table_lease_release(env->lease);
     if (ch_cf_params_to_model(p, kind, m) != 0) {
         return ch_err_set(err, CH_ENOMEM, "out of memory");
     }
@@ -143,5 +145,9 @@ int ch_cf_worker_setup(const ch_worker_env *env, const ch_cf_params *p, ch_cf_da
         env->plan->n_blocks != env->n_blocks_total) {
         return s_no_by_file(err);
     }
-    return ch_cf_data_build(env->train, &p->spec, d, err);
+    int rc = ch_cf_data_build(env->train, &p->spec, d, err);
+    if (rc == 0) {
+        ch_table_lease_release(env->lease); /* the worker keeps its own CSR and CSC */
+    }
+    return rc;
 }

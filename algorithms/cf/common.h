@@ -20,7 +20,8 @@ typedef struct ch_cf_heldout {
 
 /* Builds the data of env->train by p, moves ids and the training CSR into
  * m (settings from p), and maps the held-out interactions. Returns 0 or an
- * error (by-file mode, bad data). d keeps the rest (by_item, ...). */
+ * error (by-file mode, bad data). d keeps the rest (by_item, ...). The
+ * engine's table is released once built (env->train is invalid after). */
 int ch_cf_coord_setup(const ch_coord_env *env, const ch_cf_params *p, ch_cf_kind kind,
                       ch_cf_data *d, ch_cf_model *m, ch_cf_heldout *h, ch_err *err);
 void ch_cf_heldout_free(ch_cf_heldout *h);
@@ -39,7 +40,7 @@ int ch_cf_finish(ch_cf_model *m, const ch_cf_heldout *h, const ch_cf_params *p, 
 size_t ch_cf_block_begin(size_t n, size_t b, size_t n_blocks);
 
 /* The worker's data: the same build as the coordinator's; by-file silos
- * are refused. */
+ * are refused. The engine's table is released once built. */
 int ch_cf_worker_setup(const ch_worker_env *env, const ch_cf_params *p, ch_cf_data *d, ch_err *err);
 
 #endif

@@ -35,7 +35,8 @@ enum { S_MAX_KDIST_K = 128, S_SCATTER = 2000 };
 
 typedef struct s_coord {
     ch_db_params p;
-    const ch_table *train; /* borrowed from the engine */
+    const ch_table *train; /* borrowed from the engine; invalid once released */
+    ch_table_lease *lease; /* the engine's hold on it (may be NULL) */
     size_t n, d, k, ns;
     ch_db_slabs sl;
     int stage; /* rounds completed: 0..3 */
@@ -50,9 +51,19 @@ typedef struct s_coord {
 typedef struct s_worker {
     ch_db_params p;
     const ch_worker_env *env;
-    long shard; /* the cell built, -1 for none */
+    size_t n, d; /* rows and columns of the training table */
+    long shard;  /* the cell built, -1 for none */
     ch_db_cell cell;
+    double *kq; /* the k-distance sample's coordinates (ch_db_kdist_queries) */
+    size_t n_kq;
 } s_worker;
+
+/* The training table: the engine's (read again if this process released
+ * it), or the borrowed one when there is no lease (unit tests). */
+static const ch_table *s_table(ch_table_lease *lease, const ch_table *borrowed, ch_err *err)
+{
+    return lease ? ch_table_lease_get(lease, err) : borrowed;
+}
 
 /* Reads every model.* key. */
 static int s_params(ch_config *cfg, ch_db_params *p, ch_err *err)
@@ -167,6 +178,7 @@ static void *s_coord_new(const ch_coord_env *env, ch_err *err)
     }
     int rc = s_params(env->cfg, &st->p, err);
     st->train = env->train;
+    st->lease = env->lease;
     st->n = env->train->n_rows;
     st->run_dir = env->run_dir ? strdup(env->run_dir) : NULL;
     st->d = env->train->n_cols;
@@ -194,6 +206,9 @@ static void *s_coord_new(const ch_coord_env *env, ch_err *err)
     for (size_t i = 0; i < st->n; i++) {
         st->label[i] = -1;
     }
+    /* the rounds need only the slabs; finalize reads the table again for
+     * the core points and the silhouette sample */
+    ch_table_lease_release(st->lease);
     return st;
 }
 
@@ -434,6 +449,11 @@ static void *s_finalize(void *vst, ch_err *err)
         return NULL;
     }
     size_t n = st->n, d = st->d, nk = st->n_clusters;
+    const ch_table *tr = s_table(st->lease, st->train, err);
+    if (!tr) {
+        free(md);
+        return NULL;
+    }
     md->p = st->p;
     md->d = d;
     md->n_points = n;
@@ -458,7 +478,7 @@ static void *s_finalize(void *vst, ch_err *err)
     ok = ok && md->names && md->sizes && md->sizes_core && md->core_pts && md->core_label &&
          md->kdist && md->sx && md->sy && md->sl;
     for (size_t j = 0; j < d && ok; j++) {
-        ok = (md->names[j] = strdup(st->train->cols[j].name)) != NULL;
+        ok = (md->names[j] = strdup(tr->cols[j].name)) != NULL;
     }
     if (!ok) {
         void *v = md;
@@ -474,7 +494,7 @@ static void *s_finalize(void *vst, ch_err *err)
         if (st->core[i]) {
             md->sizes_core[st->label[i]]++;
             for (size_t j = 0; j < d; j++) {
-                md->core_pts[c * d + j] = st->train->cols[j].values[i];
+                md->core_pts[c * d + j] = tr->cols[j].values[i];
             }
             md->core_label[c++] = st->label[i];
         }
@@ -486,11 +506,14 @@ static void *s_finalize(void *vst, ch_err *err)
     md->knee = ch_db_knee(md->kdist, st->ns);
     for (size_t s = 0; s < md->n_scatter; s++) {
         size_t i = ch_db_kdist_row(n, md->n_scatter, s);
-        md->sx[s] = st->train->cols[0].values[i];
-        md->sy[s] = d > 1 ? st->train->cols[1].values[i] : 0;
+        md->sx[s] = tr->cols[0].values[i];
+        md->sy[s] = d > 1 ? tr->cols[1].values[i] : 0;
         md->sl[s] = st->label[i];
     }
-    if (ch_db_quality_of(st->train, st->label, nk, st->p.silhouette_max_rows, &md->q, err) != 0) {
+    int rc = ch_db_quality_of(tr, st->label, nk, st->p.silhouette_max_rows, &md->q, err);
+    /* the model holds what it needs: the table goes before it is packed */
+    ch_table_lease_release(st->lease);
+    if (rc != 0) {
         void *v = md;
         ch_db_model_destroy(&v);
         return NULL;
@@ -513,6 +536,8 @@ static void *s_worker_new(const ch_worker_env *env, ch_err *err)
         return NULL;
     }
     w->env = env;
+    w->n = env->train->n_rows;
+    w->d = env->train->n_cols;
     w->shard = -1;
     return w;
 }
@@ -524,28 +549,46 @@ static void s_worker_destroy(void **pw)
     }
     s_worker *w = *pw;
     ch_db_cell_free(&w->cell);
+    free(w->kq);
     free(w);
     *pw = NULL;
 }
 
-/* The cell of `shard` from the task's slabs (kept between rounds). */
+/* The cell of `shard` from the task's slabs (kept between rounds). The
+ * table is read (again, if released) only to build a cell; once the cell
+ * and the k-distance sample are copied out of it, it is released. */
 static int s_cell(s_worker *w, const Cohort__Dbscan__Task *t, uint32_t shard, ch_err *err)
 {
-    const ch_table *tr = w->env->train;
-    if (t->n != tr->n_rows || t->n_cuts < 2 || shard + 1 >= t->n_cuts || t->dim >= tr->n_cols ||
+    if (t->n != w->n || t->n_cuts < 2 || shard + 1 >= t->n_cuts || t->dim >= w->d ||
         !(t->halo > 0)) {
         return ch_err_set(err, CH_EPROTO,
                           "dbscan: the task does not fit this worker's data (%llu points, "
                           "%zu cuts, shard %u; the worker has %zu rows)",
-                          (unsigned long long)t->n, t->n_cuts, shard, tr->n_rows);
+                          (unsigned long long)t->n, t->n_cuts, shard, w->n);
     }
     if (w->shard == (long)shard) {
         return 0;
     }
     ch_db_cell_free(&w->cell);
     w->shard = -1;
+    const ch_table *tr = s_table(w->env->lease, w->env->train, err);
+    if (!tr) {
+        return err ? err->code : CH_EINVAL;
+    }
     ch_db_slabs sl = {.dim = t->dim, .n = t->n_cuts - 1, .cuts = t->cuts, .halo = t->halo};
-    int rc = ch_db_cell_make(tr, &w->p, &sl, shard, &w->cell, err);
+    int rc = 0;
+    size_t k = (size_t)w->p.min_samples;
+    if (!w->kq && k <= S_MAX_KDIST_K && ch_db_kdist_n(w->n, &w->p) > 0) {
+        rc = ch_db_kdist_queries(tr, &w->p, &w->kq, err);
+        w->n_kq = rc == 0 ? ch_db_kdist_n(w->n, &w->p) : 0;
+    }
+    if (rc == 0) {
+        rc = ch_db_cell_gather(tr, &w->p, &sl, shard, &w->cell, err);
+    }
+    ch_table_lease_release(w->env->lease);
+    if (rc == 0) {
+        rc = ch_db_cell_index(&w->cell, &w->p, err);
+    }
     if (rc == 0) {
         w->shard = shard;
     }
@@ -571,7 +614,7 @@ static int s_run_core(s_worker *w, Cohort__Dbscan__Update *u, ch_buf *out, ch_er
     uint32_t *rows = ch_alloc_array(c->m_own + 1, sizeof *rows);
     double *kd = NULL;
     int rc = 0;
-    size_t ns = k <= S_MAX_KDIST_K ? ch_db_kdist_n(w->env->train->n_rows, &w->p) : 0;
+    size_t ns = k <= S_MAX_KDIST_K ? ch_db_kdist_n(w->n, &w->p) : 0;
     if (!core || !rows || !(kd = ch_alloc_array(ns * k + 1, sizeof *kd))) {
         rc = ch_err_set(err, CH_ENOMEM, "out of memory");
     }
@@ -583,7 +626,7 @@ static int s_run_core(s_worker *w, Cohort__Dbscan__Update *u, ch_buf *out, ch_er
             kd[i] = INFINITY;
         }
         if (c->m_own) {
-            rc = ch_db_kdist_partial(w->env->train, c, &w->p, k, kd, err);
+            rc = ch_db_kdist_partial(w->kq, w->n_kq, c, &w->p, k, kd, err);
         }
     }
     if (rc == 0) {

@@ -134,6 +134,13 @@ typedef struct ch_db_cell {
  * coordinate, out of memory. */
 int ch_db_cell_make(const ch_table *t, const ch_db_params *p, const ch_db_slabs *sl, size_t s,
                     ch_db_cell *out, ch_err *err);
+/* The two steps of ch_db_cell_make: gather copies the points out of t (t is
+ * not needed after it, so a worker can let its table go before the index
+ * is built); index orders them (Morton) and builds the k-d tree. Each frees
+ * the cell on failure. */
+int ch_db_cell_gather(const ch_table *t, const ch_db_params *p, const ch_db_slabs *sl, size_t s,
+                      ch_db_cell *out, ch_err *err);
+int ch_db_cell_index(ch_db_cell *c, const ch_db_params *p, ch_err *err);
 void ch_db_cell_free(ch_db_cell *c);
 
 /* --- count.c: neighbour counting ------------------------------------------ */
@@ -182,10 +189,14 @@ int ch_db_border(const ch_db_cell *c, const int32_t *label_cell, int32_t *out, c
  * (evenly spaced rows). */
 size_t ch_db_kdist_n(size_t n, const ch_db_params *p);
 size_t ch_db_kdist_row(size_t n, size_t n_sample, size_t j);
-/* The k smallest distances from each sample point to the cell's OWNED
- * points: out[n_sample * k]. Rows of the sample are read from t. */
-int ch_db_kdist_partial(const ch_table *t, const ch_db_cell *c, const ch_db_params *p, size_t k,
-                        double *out, ch_err *err);
+/* The coordinates of the sample points (ch_db_kdist_row of t, normalised
+ * for cosine): *out, ch_db_kdist_n x t->n_cols doubles the caller frees, so
+ * a worker can let the table go once its cell is built. */
+int ch_db_kdist_queries(const ch_table *t, const ch_db_params *p, double **out, ch_err *err);
+/* The k smallest distances from each of the ns sample points q to the
+ * cell's OWNED points: out[ns * k]. */
+int ch_db_kdist_partial(const double *q, size_t ns, const ch_db_cell *c, const ch_db_params *p,
+                        size_t k, double *out, ch_err *err);
 /* Merges one shard's lists into acc (k smallest of both, ascending). */
 void ch_db_kdist_merge(double *acc, const double *part, size_t n_sample, size_t k);
 /* The knee of an ascending curve: the point farthest below the chord from

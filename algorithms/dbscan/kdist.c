@@ -25,20 +25,16 @@ size_t ch_db_kdist_row(size_t n, size_t n_sample, size_t j)
     return (size_t)((double)j * (double)n / (double)n_sample);
 }
 
-/* The partial lists of one cell (see dbscan.h). The owned points are indexed
- * separately (the cell's index also holds the halo). */
-int ch_db_kdist_partial(const ch_table *t, const ch_db_cell *c, const ch_db_params *p, size_t k,
-                        double *out, ch_err *err)
+/* The sample points' coordinates (see dbscan.h). */
+int ch_db_kdist_queries(const ch_table *t, const ch_db_params *p, double **out, ch_err *err)
 {
-    size_t ns = ch_db_kdist_n(t->n_rows, p), d = c->d;
-    if (ns == 0 || k == 0) {
-        return 0;
-    }
+    size_t ns = ch_db_kdist_n(t->n_rows, p), d = t->n_cols;
     size_t nq;
+    *out = NULL;
     if (ch_mul_size(ns, d, &nq) != 0) {
         return ch_err_set(err, CH_ENOMEM, "k-distance sample too large");
     }
-    double *q = ch_alloc_array(nq, sizeof *q);
+    double *q = ch_alloc_array(nq + 1, sizeof *q);
     if (!q) {
         return ch_err_set(err, CH_ENOMEM, "out of memory");
     }
@@ -48,10 +44,21 @@ int ch_db_kdist_partial(const ch_table *t, const ch_db_cell *c, const ch_db_para
             return ch_err_set(err, CH_EINVAL, "dbscan: a missing coordinate in the sample");
         }
     }
-    ch_db_index *own = ch_db_index_new(c->pts, c->m_own, d, p, err);
+    *out = q;
+    return 0;
+}
+
+/* The partial lists of one cell (see dbscan.h). The owned points are indexed
+ * separately (the cell's index also holds the halo). */
+int ch_db_kdist_partial(const double *q, size_t ns, const ch_db_cell *c, const ch_db_params *p,
+                        size_t k, double *out, ch_err *err)
+{
+    if (ns == 0 || k == 0) {
+        return 0;
+    }
+    ch_db_index *own = ch_db_index_new(c->pts, c->m_own, c->d, p, err);
     int rc = own ? ch_db_index_knn(own, q, ns, k, out, err) : (err ? err->code : CH_ENOMEM);
     ch_db_index_destroy(&own);
-    free(q);
     return rc;
 }
 

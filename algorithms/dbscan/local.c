@@ -43,7 +43,7 @@ int ch_db_fit(const ch_table *t, const ch_db_params *p, size_t n_cells, ch_db_re
     uint32_t *pairs = NULL;
     uint8_t *cc = NULL;
     int32_t *lc = NULL, *lo = NULL;
-    double *part = NULL;
+    double *part = NULL, *q = NULL;
     out->n = n;
     out->label = ch_alloc_array(n, sizeof *out->label);
     out->core = ch_calloc_array(n, sizeof *out->core);
@@ -55,6 +55,9 @@ int ch_db_fit(const ch_table *t, const ch_db_params *p, size_t n_cells, ch_db_re
     }
     for (size_t i = 0; i < ns * k; i++) {
         out->kdist[i] = INFINITY;
+    }
+    if (ns && (rc = ch_db_kdist_queries(t, p, &q, err)) != 0) {
+        goto done;
     }
     /* step 1: core flags and the k-distance lists */
     for (size_t s = 0; s < n_cells && rc == 0; s++) {
@@ -69,7 +72,7 @@ int ch_db_fit(const ch_table *t, const ch_db_params *p, size_t n_cells, ch_db_re
             for (size_t i = 0; i < c.m_own; i++) {
                 out->core[c.gidx[i]] = cc[i];
             }
-            if (ns && (rc = ch_db_kdist_partial(t, &c, p, k, part, err)) == 0) {
+            if (ns && (rc = ch_db_kdist_partial(q, ns, &c, p, k, part, err)) == 0) {
                 ch_db_kdist_merge(out->kdist, part, ns, k);
             }
         }
@@ -142,6 +145,7 @@ done:
     free(lc);
     free(lo);
     free(part);
+    free(q);
     if (rc != 0) {
         ch_db_result_free(out);
     }

@@ -234,8 +234,8 @@ static int s_morton_order(ch_db_cell *c, size_t a, size_t b)
 /* Gathers and indexes a cell (see dbscan.h): two passes over the rows, the
  * first to count, the second to copy owned points then halo points; each
  * part is then put in Morton order. */
-int ch_db_cell_make(const ch_table *t, const ch_db_params *p, const ch_db_slabs *sl, size_t s,
-                    ch_db_cell *out, ch_err *err)
+int ch_db_cell_gather(const ch_table *t, const ch_db_params *p, const ch_db_slabs *sl, size_t s,
+                      ch_db_cell *out, ch_err *err)
 {
     memset(out, 0, sizeof *out);
     size_t d = t->n_cols, rows = t->n_rows;
@@ -291,21 +291,37 @@ int ch_db_cell_make(const ch_table *t, const ch_db_params *p, const ch_db_slabs 
         out->m = m;
         out->m_own = m_own;
         out->d = d;
-        if (s_morton_order(out, 0, m_own) != 0 || s_morton_order(out, m_own, m) != 0) {
-            rc = ch_err_set(err, CH_ENOMEM, "out of memory ordering a cell of %zu points", m);
-        }
-    }
-    if (rc == 0) {
-        out->ix = ch_db_index_new(out->pts, m, d, p, err);
-        if (!out->ix) {
-            rc = err ? err->code : CH_ENOMEM;
-        }
     }
     free(row);
     if (rc != 0) {
         ch_db_cell_free(out);
     }
     return rc;
+}
+
+int ch_db_cell_index(ch_db_cell *c, const ch_db_params *p, ch_err *err)
+{
+    int rc = 0;
+    if (s_morton_order(c, 0, c->m_own) != 0 || s_morton_order(c, c->m_own, c->m) != 0) {
+        rc = ch_err_set(err, CH_ENOMEM, "out of memory ordering a cell of %zu points", c->m);
+    }
+    if (rc == 0) {
+        c->ix = ch_db_index_new(c->pts, c->m, c->d, p, err);
+        if (!c->ix) {
+            rc = err ? err->code : CH_ENOMEM;
+        }
+    }
+    if (rc != 0) {
+        ch_db_cell_free(c);
+    }
+    return rc;
+}
+
+int ch_db_cell_make(const ch_table *t, const ch_db_params *p, const ch_db_slabs *sl, size_t s,
+                    ch_db_cell *out, ch_err *err)
+{
+    int rc = ch_db_cell_gather(t, p, sl, s, out, err);
+    return rc != 0 ? rc : ch_db_cell_index(out, p, err);
 }
 
 /* Frees a cell; can't fail. */
