@@ -4,18 +4,18 @@
  * (features and the target code), the coordinator puts them in row order
  * (so the result does not depend on the number of workers) and standardises
  * them. Then the condensed distance matrix: computed on the coordinator
- * (ch_hc_pdist), or, with model.distances: workers (auto: large n and more
- * than one worker), in bands of rows on the workers (OP_PDIST rounds: the
- * task carries the standardised rows and each shard's band, balanced by
- * pair count, with as many rounds as keep every task and update under 64
- * MB; each band is the same bits ch_hc_pdist gives, so the model is the
- * same either way). Then, on the coordinator, the linkage (linkage.h:
- * SciPy's algorithms and merge format), the cut by n_clusters or
- * distance_threshold, and its scores (exact silhouette, Davies-Bouldin,
- * Calinski-Harabasz, contingency with the target). The linkage needs the
- * whole O(n^2) matrix in one place, so model.max_rows (default 10000)
- * bounds n. A checkpoint taken before the model is done makes a resumed run
- * gather again. */
+ * (ch_hc_pdist), or, with model.distances: workers (auto: n >= 4000,
+ * d >= 1024 and more than one worker), in bands of rows on the workers
+ * (OP_PDIST rounds: the task carries the standardised rows and each
+ * shard's band, balanced by pair count, with as many rounds as keep every
+ * task and update under 64 MiB; each band is the same bits ch_hc_pdist
+ * gives, so the model is the same either way). Then, on the coordinator,
+ * the linkage (linkage.h: SciPy's algorithms and merge format), the cut by
+ * n_clusters or distance_threshold, and its scores (exact silhouette,
+ * Davies-Bouldin, Calinski-Harabasz, contingency with the target). The
+ * linkage needs the whole O(n^2) matrix in one place, so model.max_rows
+ * (default 10000) bounds n. A checkpoint taken before the model is done
+ * makes a resumed run gather again. */
 #include "algorithms/algo.h"
 #include "algorithms/cluster_common/cluster.h"
 #include "algorithms/cluster_common/cluster_report.h"
@@ -39,9 +39,15 @@ static const char *const s_linkages[] = {"ward", "complete", "average", "single"
 enum { S_DIST_COORDINATOR = 0, S_DIST_WORKERS, S_DIST_AUTO };
 static const char *const s_distances[] = {"coordinator", "workers", "auto", NULL};
 
-/* auto: the workers compute the distances from this many rows up (when
- * there is more than one worker; README.md, "Distances on workers"). */
-enum { S_AUTO_WORKER_ROWS = 4000 };
+/* auto: the workers compute the distances from this many rows and features
+ * up, when there is more than one worker. Measured on one machine: a pair
+ * costs about 0.075 ns a feature on a core to compute, and 20-30 ns to
+ * ship to the coordinator and copy into the matrix wherever it was
+ * computed, so the workers can only win with d above roughly 270-400 times
+ * the coordinator's cores (1024: about 3 cores); below 4000 rows the whole
+ * matrix costs the coordinator at most about a second of one core
+ * (README.md, "Distances on workers"). */
+enum { S_AUTO_WORKER_ROWS = 4000, S_AUTO_WORKER_FEATURES = 1024 };
 
 /* No OP_PDIST task or update is larger than this (nor than
  * runtime.max_message_mb); S_MSG_SLACK of it is kept for the envelope, the
@@ -505,7 +511,8 @@ static int s_plan_pdist(s_coord *st, size_t n, bool *use, ch_err *err)
     int mode = st->p.distances;
     size_t w = st->n_shards;
     if (mode == S_DIST_COORDINATOR || w == 0 ||
-        (mode == S_DIST_AUTO && (w < 2 || n < S_AUTO_WORKER_ROWS || st->by_file))) {
+        (mode == S_DIST_AUTO &&
+         (w < 2 || n < S_AUTO_WORKER_ROWS || st->d < S_AUTO_WORKER_FEATURES || st->by_file))) {
         return 0;
     }
     size_t pairs = ch_hc_row_start(n, n), x_bytes, task = SIZE_MAX;
