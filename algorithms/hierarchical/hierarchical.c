@@ -1,14 +1,21 @@
 /* hierarchical.c: agglomerative clustering (ward, complete, average, single).
  *
- * One round: the workers send the complete rows of their blocks (features
- * and the target code), the coordinator puts them in row order (so the
- * result does not depend on the number of workers), standardises them,
- * computes the condensed distance matrix and the linkage (linkage.h: SciPy's
- * algorithms and merge format), cuts it by n_clusters or distance_threshold
- * and scores the cut (exact silhouette, Davies-Bouldin, Calinski-Harabasz,
- * contingency with the target). Everything after the gather runs on the
- * coordinator: the method needs the whole O(n^2) matrix in one place, so
- * model.max_rows (default 10000) bounds n. */
+ * Round 1 (OP_GATHER): the workers send the complete rows of their blocks
+ * (features and the target code), the coordinator puts them in row order
+ * (so the result does not depend on the number of workers) and standardises
+ * them. Then the condensed distance matrix: computed on the coordinator
+ * (ch_hc_pdist), or, with model.distances: workers (auto: n >= 4000,
+ * d >= 1024 and more than one worker), in bands of rows on the workers
+ * (OP_PDIST rounds: the task carries the standardised rows and each
+ * shard's band, balanced by pair count, with as many rounds as keep every
+ * task and update under 64 MiB; each band is the same bits ch_hc_pdist
+ * gives, so the model is the same either way). Then, on the coordinator,
+ * the linkage (linkage.h: SciPy's algorithms and merge format), the cut by
+ * n_clusters or distance_threshold, and its scores (exact silhouette,
+ * Davies-Bouldin, Calinski-Harabasz, contingency with the target). The
+ * linkage needs the whole O(n^2) matrix in one place, so model.max_rows
+ * (default 10000) bounds n. A checkpoint taken before the model is done
+ * makes a resumed run gather again. */
 #include "algorithms/algo.h"
 #include "algorithms/cluster_common/cluster.h"
 #include "algorithms/cluster_common/cluster_report.h"
@@ -24,12 +31,33 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { OP_GATHER = 1 };
+enum { OP_GATHER = 1, OP_PDIST = 2 };
 
 static const char *const s_linkages[] = {"ward", "complete", "average", "single", NULL};
 
+/* model.distances: where the distance matrix is computed */
+enum { S_DIST_COORDINATOR = 0, S_DIST_WORKERS, S_DIST_AUTO };
+static const char *const s_distances[] = {"coordinator", "workers", "auto", NULL};
+
+/* auto: the workers compute the distances from this many rows and features
+ * up, when there is more than one worker. Measured on one machine: a pair
+ * costs about 0.075 ns a feature on a core to compute, and 20-30 ns to
+ * ship to the coordinator and copy into the matrix wherever it was
+ * computed, so the workers can only win with d above roughly 270-400 times
+ * the coordinator's cores (1024: about 3 cores); below 4000 rows the whole
+ * matrix costs the coordinator at most about a second of one core
+ * (README.md, "Distances on workers"). */
+enum { S_AUTO_WORKER_ROWS = 4000, S_AUTO_WORKER_FEATURES = 1024 };
+
+/* No OP_PDIST task or update is larger than this (nor than
+ * runtime.max_message_mb); S_MSG_SLACK of it is kept for the envelope, the
+ * task's header and the band list. */
+#define S_PDIST_MAX_MESSAGE ((size_t)64 << 20)
+#define S_MSG_SLACK         ((size_t)64 << 10)
+
 typedef struct s_params {
     int linkage;
+    int distances;
     long n_clusters, max_rows;
     double threshold; /* NAN: cut by n_clusters */
     bool standardize;
@@ -50,7 +78,8 @@ static int s_read_params(ch_config *cfg, s_params *p, ch_err *err)
     }
     if ((rc = ch_cfg_enum(cfg, "model.linkage", "ward", s_linkages, &p->linkage, err)) ||
         (rc = ch_cfg_bool(cfg, "model.standardize", true, &p->standardize, err)) ||
-        (rc = ch_cfg_int(cfg, "model.max_rows", 10000, 2, 200000, &p->max_rows, err))) {
+        (rc = ch_cfg_int(cfg, "model.max_rows", 10000, 2, 200000, &p->max_rows, err)) ||
+        (rc = ch_cfg_enum(cfg, "model.distances", "auto", s_distances, &p->distances, err))) {
         return rc;
     }
     if (has_t) {
@@ -88,9 +117,20 @@ typedef struct s_coord {
     s_params p;
     const ch_schema *schema;
     const char *run_dir; /* assignments.csv and linkage.csv go here */
-    size_t d, q, n_blocks, n_train;
+    size_t d, q, n_blocks, n_train, n_shards;
+    size_t max_message; /* bytes: the bound on an OP_PDIST task or update */
+    bool by_file;       /* silos: their rows are not sent to the other silos */
     bool done;
     Cohort__Hierarchical__Model *model; /* built by aggregate */
+    /* Between the gather and the clustering when the workers compute the
+     * distances (OP_PDIST rounds): the model so far (rows, mean, scale,
+     * names), the standardised rows, the targets, the matrix being filled,
+     * and the bands: band b is rows band[b] <= i < band[b + 1]; a round
+     * asks shard s for band first + s. */
+    Cohort__Hierarchical__Model *pending;
+    double *x, *y, *dist;
+    size_t n, n_bands, first, *band;
+    bool pdist; /* OP_PDIST rounds to run */
 } s_coord;
 
 typedef struct s_model {
@@ -142,19 +182,126 @@ static void *s_coord_new(const ch_coord_env *env, ch_err *err)
     st->q = s_classes(env->schema);
     st->n_blocks = env->n_blocks;
     st->n_train = env->n_train;
+    st->n_shards = env->n_shards;
+    /* the engine refuses larger messages (runtime.max_message_mb) */
+    st->max_message = S_PDIST_MAX_MESSAGE;
+    double mb = 0;
+    if (ch_config_has(env->cfg, "runtime.max_message_mb") &&
+        ch_cfg_num(env->cfg, "runtime.max_message_mb", 256, 1, 4096, &mb, err) != 0) {
+        free(st);
+        return NULL;
+    }
+    if (mb > 0 && mb * 1048576.0 < (double)st->max_message) {
+        st->max_message = (size_t)(mb * 1048576.0);
+    }
+    int scheme = 0;
+    if (ch_cfg_enum(env->cfg, "partition.scheme", "iid", ch_part_scheme_names, &scheme, err) != 0) {
+        free(st);
+        return NULL;
+    }
+    st->by_file = scheme == CH_PART_BY_FILE;
+    if (st->by_file && st->p.distances == S_DIST_WORKERS) {
+        /* (and a silo knows only its local shard, not its band's index) */
+        ch_err_set(err, CH_EINVAL,
+                   "%s: model.distances workers would send every silo's rows to every silo "
+                   "(partition.scheme by-file); use model.distances: coordinator",
+                   ch_config_where(env->cfg, "model.distances"));
+        free(st);
+        return NULL;
+    }
     return st;
+}
+
+/* Drops the OP_PDIST state (the pending model, rows and matrix). */
+static void s_pdist_free(s_coord *st)
+{
+    if (st->pending) {
+        st->pending->linkage = NULL;
+    }
+    s_free_built(st->pending);
+    free(st->x);
+    free(st->y);
+    free(st->dist);
+    free(st->band);
+    st->pending = NULL;
+    st->x = st->y = st->dist = NULL;
+    st->band = NULL;
+    st->n = st->n_bands = st->first = 0;
+    st->pdist = false;
+}
+
+/* Skips the rounds whose bands are all empty (tiny bands can fall between
+ * two rows' boundaries). */
+static void s_skip_empty(s_coord *st)
+{
+    while (st->first < st->n_bands) {
+        size_t end =
+            st->first + st->n_shards < st->n_bands ? st->first + st->n_shards : st->n_bands;
+        if (st->band[end] > st->band[st->first]) {
+            return;
+        }
+        st->first = end;
+    }
 }
 
 static int s_next_task(void *vst, uint32_t round, uint32_t *op, ch_buf *payload, ch_err *err)
 {
     s_coord *st = vst;
     (void)round;
-    (void)payload;
-    (void)err;
     if (st->done) {
         return 1;
     }
-    *op = OP_GATHER;
+    if (!st->pdist) {
+        *op = OP_GATHER;
+        return 0;
+    }
+    /* OP_PDIST: the rows and, per shard, its band of this round */
+    size_t w = st->n_shards;
+    uint64_t *lo = calloc(w, sizeof *lo), *hi = calloc(w, sizeof *hi);
+    if (!lo || !hi) {
+        free(lo);
+        free(hi);
+        return ch_err_set(err, CH_ENOMEM, "out of memory");
+    }
+    for (size_t s = 0; s < w && st->first + s < st->n_bands; s++) {
+        lo[s] = st->band[st->first + s];
+        hi[s] = st->band[st->first + s + 1];
+    }
+    Cohort__Hierarchical__PdistTask t = COHORT__HIERARCHICAL__PDIST_TASK__INIT;
+    t.n = st->n;
+    t.d = (uint32_t)st->d;
+    t.n_x = st->n * st->d;
+    t.x = st->x;
+    t.n_band_begin = t.n_band_end = w;
+    t.band_begin = lo;
+    t.band_end = hi;
+    size_t size = cohort__hierarchical__pdist_task__get_packed_size(&t);
+    int rc = 0;
+    if (ch_buf_reserve(payload, size) != 0) {
+        rc = ch_err_set(err, CH_ENOMEM, "out of memory");
+    } else {
+        cohort__hierarchical__pdist_task__pack(&t, payload->data + payload->len);
+        payload->len += size;
+        *op = OP_PDIST;
+    }
+    free(lo);
+    free(hi);
+    return rc;
+}
+
+/* OP_PDIST rounds ask only the shards that have a band in the round. */
+static int s_participants(void *vst, uint32_t round, const bool *live, size_t n_shards,
+                          bool *chosen, ch_round_plan *plan, ch_err *err)
+{
+    s_coord *st = vst;
+    (void)round;
+    (void)live;
+    (void)plan;
+    (void)err;
+    for (size_t s = 0; st->pdist && s < n_shards; s++) {
+        size_t b = st->first + s;
+        chosen[s] = s < st->n_shards && b < st->n_bands && st->band[b + 1] > st->band[b];
+    }
     return 0;
 }
 
@@ -180,7 +327,6 @@ static int s_write_csv(const char *path, const double *z, size_t n, ch_err *err)
     return rc ? ch_err_prefix(err, "model.linkage_csv") : 0;
 }
 
-/* Clusters the n rows of x (n x d, standardised) and fills the model. */
 /* Up to this many rows the condensed matrix is kept (copied before the
  * linkage overwrites it) and the silhouette is read from it: exact pdist
  * distances and no second O(n^2 d) pass. Above it (the copy would pass
@@ -206,15 +352,19 @@ static void s_silhouette_condensed(const double *dist, size_t n, const int32_t *
     }
 }
 
+/* Clusters the n rows of x (n x d, standardised) and fills the model.
+ * given: their condensed distance matrix (computed by the workers), which
+ * this function takes and frees, or NULL: it is computed here. */
 static int s_cluster(s_coord *st, Cohort__Hierarchical__Model *m, double *x, const double *y,
-                     size_t n, ch_err *err)
+                     size_t n, double *given, ch_err *err)
 {
     size_t d = st->d, q = st->q, pairs;
     if (ch_mul_size(n, n - 1, &pairs) != 0) {
+        free(given);
         return ch_err_set(err, CH_EINVAL, "too many rows");
     }
     pairs /= 2;
-    double *dist = ch_alloc_array(pairs ? pairs : 1, sizeof(double));
+    double *dist = given ? given : ch_alloc_array(pairs ? pairs : 1, sizeof(double));
     m->merges = ch_alloc_array(n - 1, 4 * sizeof(double));
     m->labels = malloc(n * sizeof(int32_t));
     if (!dist || !m->merges || !m->labels) {
@@ -223,7 +373,9 @@ static int s_cluster(s_coord *st, Cohort__Hierarchical__Model *m, double *x, con
     }
     m->n_merges = 4 * (n - 1);
     m->n_labels = n;
-    ch_hc_pdist(x, n, d, dist);
+    if (!given) {
+        ch_hc_pdist(x, n, d, dist);
+    }
     double *kept = n <= S_KEEP_DIST_ROWS ? malloc((pairs ? pairs : 1) * sizeof *kept) : NULL;
     if (kept) {
         memcpy(kept, dist, pairs * sizeof *kept);
@@ -346,14 +498,83 @@ static int s_cluster(s_coord *st, Cohort__Hierarchical__Model *m, double *x, con
     return rc;
 }
 
-static int s_aggregate(void *vst, uint32_t round, uint32_t op, const ch_update *ups, size_t n_up,
-                       ch_round_metrics *mt, ch_err *err)
+/* Decides where the distances of n rows are computed (model.distances) and,
+ * for the workers, plans the OP_PDIST rounds: one band per shard per round,
+ * balanced by pair count (ch_hc_bands), and as many rounds as keep each
+ * band's update, and the task with all n rows, under st->max_message.
+ * Returns 0 with *use set (and, when true, st->band, st->n_bands and the
+ * matrix st->dist allocated), or an error: workers asked for where the
+ * messages cannot hold the task or a row's distances, out of memory. */
+static int s_plan_pdist(s_coord *st, size_t n, bool *use, ch_err *err)
 {
-    s_coord *st = vst;
-    (void)round;
-    if (op != OP_GATHER) {
-        return ch_err_set(err, CH_EPROTO, "hierarchical: unknown op %u", op);
+    *use = false;
+    int mode = st->p.distances;
+    size_t w = st->n_shards;
+    if (mode == S_DIST_COORDINATOR || w == 0 ||
+        (mode == S_DIST_AUTO &&
+         (w < 2 || n < S_AUTO_WORKER_ROWS || st->d < S_AUTO_WORKER_FEATURES || st->by_file))) {
+        return 0;
     }
+    size_t pairs = ch_hc_row_start(n, n), x_bytes, task = SIZE_MAX;
+    if (ch_mul_size(n, st->d, &x_bytes) == 0 &&
+        ch_mul_size(x_bytes, sizeof(double), &x_bytes) == 0 && x_bytes < SIZE_MAX / 2) {
+        task = x_bytes + 20 * w + 64; /* the rows, two varints per shard, the header */
+    }
+    size_t room = st->max_message > S_MSG_SLACK ? st->max_message - S_MSG_SLACK : 0;
+    size_t cap = room / sizeof(double); /* distances in one update */
+    double mb = (double)st->max_message / 1048576.0;
+    if (task > room || cap < n) {
+        if (mode == S_DIST_AUTO) {
+            ch_info("hierarchical: distances on the coordinator: the %zu x %zu rows do not fit "
+                    "the %.0f MB a task may hold",
+                    n, st->d, mb);
+            return 0;
+        }
+        return task > room
+                   ? ch_err_set(err, CH_EINVAL,
+                                "model.distances workers: the task would carry the %zu x %zu "
+                                "standardised rows (%.1f MB), more than the %.0f MB a message "
+                                "may hold (64 MB, or runtime.max_message_mb if lower); use "
+                                "model.distances: coordinator",
+                                n, st->d, (double)x_bytes / 1048576.0, mb)
+                   : ch_err_set(err, CH_EINVAL,
+                                "model.distances workers: one row's %zu distances do not fit the "
+                                "%.0f MB a message may hold (runtime.max_message_mb); use "
+                                "model.distances: coordinator",
+                                n - 1, mb);
+    }
+    /* a band has fewer than ceil(pairs / bands) + n - 1 pairs (linkage.h),
+     * so ceil(pairs / bands) <= cap - n + 1 keeps it under cap */
+    size_t per = cap - n + 1, bands = (pairs + per - 1) / per;
+    size_t rounds = (bands + w - 1) / w;
+    rounds = rounds ? rounds : 1;
+    bands = rounds * w;
+    st->band = ch_alloc_array(bands + 1, sizeof *st->band);
+    st->dist = ch_alloc_array(pairs ? pairs : 1, sizeof(double));
+    if (!st->band || !st->dist) {
+        free(st->band);
+        free(st->dist);
+        st->band = NULL;
+        st->dist = NULL;
+        return ch_err_set(err, CH_ENOMEM, "out of memory for the %zu x %zu distance matrix", n, n);
+    }
+    ch_hc_bands(n, bands, st->band);
+    st->n_bands = bands;
+    st->first = 0;
+    st->n = n;
+    s_skip_empty(st);
+    ch_info("hierarchical: the workers compute the %zu x %zu distance matrix in %zu band%s, %zu "
+            "round%s (messages of at most %.0f MB)",
+            n, n, bands, bands == 1 ? "" : "s", rounds, rounds == 1 ? "" : "s", mb);
+    *use = true;
+    return 0;
+}
+
+/* The gather round: rows in row order, standardised; then the clustering,
+ * or the OP_PDIST rounds first. */
+static int s_gather(s_coord *st, const ch_update *ups, size_t n_up, ch_round_metrics *mt,
+                    ch_err *err)
+{
     size_t d = st->d, w = d + 1;
     ch_cl_rows g;
     if (ch_cl_rows_init(&g, st->n_blocks, w) != 0) {
@@ -460,7 +681,18 @@ static int s_aggregate(void *vst, uint32_t round, uint32_t op, const ch_update *
                 }
             }
         }
-        rc = s_cluster(st, m, x, y, n, err);
+        bool on_workers = false;
+        rc = s_plan_pdist(st, n, &on_workers, err);
+        if (rc == 0 && on_workers) { /* kept for the OP_PDIST rounds */
+            st->pending = m;
+            st->x = x;
+            st->y = y;
+            st->pdist = true;
+            m = NULL;
+            x = y = NULL;
+        } else if (rc == 0) {
+            rc = s_cluster(st, m, x, y, n, NULL, err);
+        }
     }
     free(order);
     free(x);
@@ -474,6 +706,10 @@ static int s_aggregate(void *vst, uint32_t round, uint32_t op, const ch_update *
         s_free_built(m);
         return rc;
     }
+    if (st->pdist) {
+        ch_round_metric(mt, "rows_used", (double)n);
+        return 0;
+    }
     st->model = m;
     st->done = true;
     ch_round_metric(mt, "rows_used", (double)n);
@@ -481,6 +717,102 @@ static int s_aggregate(void *vst, uint32_t round, uint32_t op, const ch_update *
         ch_round_metric(mt, "silhouette", m->silhouette);
     }
     return 0;
+}
+
+/* An OP_PDIST round: each shard's band copied into the matrix at its
+ * offset; after the last band, the clustering. A band that is not the one
+ * asked of its shard, or of the wrong length, stops the run with an error
+ * that names the shard. */
+static int s_take_bands(s_coord *st, const ch_update *ups, size_t n_up, ch_round_metrics *mt,
+                        ch_err *err)
+{
+    size_t n = st->n, w = st->n_shards, first = st->first;
+    size_t end = first + w < st->n_bands ? first + w : st->n_bands, want = 0, got = 0;
+    double pairs_in = 0;
+    for (size_t b = first; b < end; b++) {
+        want += st->band[b + 1] > st->band[b];
+    }
+    int rc = 0;
+    for (size_t i = 0; i < n_up && rc == 0; i++) {
+        uint32_t s = ups[i].shard;
+        size_t b = first + s;
+        if (s >= w || b >= end || st->band[b + 1] == st->band[b]) {
+            rc = ch_err_set(err, CH_EPROTO,
+                            "hierarchical: shard %u sent distances, but it was asked for no band "
+                            "in this round",
+                            s);
+            break;
+        }
+        Cohort__Hierarchical__Update *u =
+            cohort__hierarchical__update__unpack(NULL, ups[i].state_len, ups[i].state);
+        size_t lo = st->band[b], hi = st->band[b + 1];
+        size_t off = ch_hc_row_start(n, lo), cnt = ch_hc_row_start(n, hi) - off;
+        if (!u) {
+            rc = ch_err_set(err, CH_EPROTO,
+                            "hierarchical: the distance update for shard %u does not decode", s);
+        } else if (u->band_begin != lo || u->band_end != hi) {
+            rc = ch_err_set(err, CH_EPROTO,
+                            "hierarchical: shard %u sent the distances of rows [%llu, %llu), but "
+                            "its band in this round is rows [%zu, %zu)",
+                            s, (unsigned long long)u->band_begin, (unsigned long long)u->band_end,
+                            lo, hi);
+        } else if (u->n_dist != cnt) {
+            rc = ch_err_set(err, CH_EPROTO,
+                            "hierarchical: shard %u sent %zu distances for rows [%zu, %zu), which "
+                            "have %zu pairs",
+                            s, u->n_dist, lo, hi, cnt);
+        } else {
+            memcpy(st->dist + off, u->dist, cnt * sizeof(double));
+            pairs_in += (double)cnt;
+            got++;
+        }
+        if (u) {
+            cohort__hierarchical__update__free_unpacked(u, NULL);
+        }
+    }
+    if (rc == 0 && got != want) {
+        rc = ch_err_set(err, CH_EPROTO,
+                        "hierarchical: the round ended with %zu of its %zu distance bands", got,
+                        want);
+    }
+    if (rc) {
+        return rc;
+    }
+    ch_round_metric(mt, "distance_pairs", pairs_in);
+    st->first = end;
+    s_skip_empty(st);
+    if (st->first < st->n_bands) {
+        return 0;
+    }
+    Cohort__Hierarchical__Model *m = st->pending;
+    double *dist = st->dist;
+    st->dist = NULL; /* s_cluster takes it */
+    rc = s_cluster(st, m, st->x, st->y, n, dist, err);
+    if (rc) {
+        return rc; /* st->pending is freed with the state */
+    }
+    st->pending = NULL;
+    s_pdist_free(st);
+    st->model = m;
+    st->done = true;
+    if (!isnan(m->silhouette)) {
+        ch_round_metric(mt, "silhouette", m->silhouette);
+    }
+    return 0;
+}
+
+static int s_aggregate(void *vst, uint32_t round, uint32_t op, const ch_update *ups, size_t n_up,
+                       ch_round_metrics *mt, ch_err *err)
+{
+    s_coord *st = vst;
+    (void)round;
+    if (op == OP_GATHER && !st->pdist) {
+        return s_gather(st, ups, n_up, mt, err);
+    }
+    if (op == OP_PDIST && st->pdist) {
+        return s_take_bands(st, ups, n_up, mt, err);
+    }
+    return ch_err_set(err, CH_EPROTO, "hierarchical: unexpected op %u", op);
 }
 
 /* DIR/assignments.csv: row, cluster of the cut (linkage.csv is written
@@ -533,6 +865,7 @@ static int s_load(void *vst, const uint8_t *data, size_t len, ch_err *err)
     (void)data;
     (void)len;
     (void)err;
+    s_pdist_free(st);
     st->done = false; /* gather again: cheaper than trusting a partial state */
     return 0;
 }
@@ -547,6 +880,7 @@ static void s_coord_destroy(void **pst)
         st->model->linkage = NULL;
     }
     s_free_built(st->model);
+    s_pdist_free(st);
     free(st);
     *pst = NULL;
 }
@@ -578,15 +912,70 @@ static void s_worker_destroy(void **pw)
     }
 }
 
+/* OP_PDIST: the distances of this shard's band of the task's rows. The
+ * task is checked (it comes from the network) before anything is sized
+ * from it. */
+static int s_run_pdist(s_worker *w, const uint8_t *payload, size_t len, uint32_t shard, ch_buf *out,
+                       uint64_t *samples, ch_err *err)
+{
+    Cohort__Hierarchical__PdistTask *t =
+        cohort__hierarchical__pdist_task__unpack(NULL, len, payload);
+    if (!t) {
+        return ch_err_set(err, CH_EPROTO, "hierarchical: the distance task does not decode");
+    }
+    size_t n = t->n, d = t->d, nx = 0;
+    int rc = 0;
+    if (n < 2 || n > 200000 || d != w->d || ch_mul_size(n, d, &nx) != 0 || t->n_x != nx ||
+        t->n_band_begin != t->n_band_end) {
+        rc = ch_err_set(err, CH_EPROTO,
+                        "hierarchical: a distance task of inconsistent sizes (%zu rows, %zu "
+                        "features, %zu values; this worker's data has %zu features)",
+                        n, d, t->n_x, w->d);
+    } else if (shard >= t->n_band_begin || t->band_begin[shard] > t->band_end[shard] ||
+               t->band_end[shard] > n) {
+        rc = ch_err_set(err, CH_EPROTO, "hierarchical: the distance task has no band for shard %u",
+                        shard);
+    }
+    if (rc) {
+        cohort__hierarchical__pdist_task__free_unpacked(t, NULL);
+        return rc;
+    }
+    size_t lo = t->band_begin[shard], hi = t->band_end[shard];
+    size_t cnt = ch_hc_row_start(n, hi) - ch_hc_row_start(n, lo);
+    double *dist = ch_alloc_array(cnt ? cnt : 1, sizeof *dist);
+    if (!dist) {
+        cohort__hierarchical__pdist_task__free_unpacked(t, NULL);
+        return ch_err_set(err, CH_ENOMEM, "out of memory for %zu distances", cnt);
+    }
+    ch_hc_pdist_rows(t->x, n, d, lo, hi, dist);
+    cohort__hierarchical__pdist_task__free_unpacked(t, NULL);
+    Cohort__Hierarchical__Update u = COHORT__HIERARCHICAL__UPDATE__INIT;
+    u.band_begin = lo;
+    u.band_end = hi;
+    u.n_dist = cnt;
+    u.dist = dist;
+    size_t size = cohort__hierarchical__update__get_packed_size(&u);
+    if (ch_buf_reserve(out, size) != 0) {
+        rc = ch_err_set(err, CH_ENOMEM, "out of memory");
+    } else {
+        cohort__hierarchical__update__pack(&u, out->data + out->len);
+        out->len += size;
+    }
+    free(dist);
+    *samples = hi - lo;
+    return rc;
+}
+
 static int s_run_task(void *vw, uint32_t round, uint32_t op, const uint8_t *payload, size_t len,
                       uint32_t shard, ch_buf *out, uint64_t *samples, ch_err *err)
 {
     s_worker *w = vw;
     (void)round;
-    (void)payload;
-    (void)len;
     const ch_plan *plan = w->env->plan;
     const ch_table *t = w->env->train;
+    if (op == OP_PDIST) {
+        return s_run_pdist(w, payload, len, shard, out, samples, err);
+    }
     if (op != OP_GATHER) {
         return ch_err_set(err, CH_EPROTO, "hierarchical: unknown op %u", op);
     }
@@ -865,6 +1254,7 @@ const ch_algo ch_algo_hierarchical = {
     .configure = s_configure,
     .coord_new = s_coord_new,
     .next_task = s_next_task,
+    .participants = s_participants,
     .aggregate = s_aggregate,
     .finalize = s_finalize,
     .save = s_save,

@@ -33,13 +33,35 @@ static double s_pair(const double *u, const double *v, size_t d)
     return sqrt(s);
 }
 
-/* Portable: four pairs at a time (four independent sums, each still in
- * feature order). */
-static void s_pdist_plain(const double *x, size_t n, size_t d, double *dist, atomic_size_t *next)
+size_t ch_hc_row_start(size_t n, size_t i)
 {
-    for (size_t i; (i = atomic_fetch_add(next, 1)) + 1 < n;) {
+    return n * i - i * (i + 1) / 2;
+}
+
+/* A band of pdist's rows, shared by the threads computing it: rows
+ * i0 <= i < i1, the entry of pair (i, j) at out[ch_hc_condensed(n, i, j) -
+ * base], base = ch_hc_row_start(n, i0) (0 for the whole matrix). */
+typedef struct s_pdist_job {
+    const double *x;
+    size_t n, d, i0, i1, base;
+    double *out;
+    atomic_size_t next; /* the next task to take */
+} s_pdist_job;
+
+/* Portable: a task is a row; four pairs at a time (four independent sums,
+ * each still in feature order). */
+static void s_pdist_plain(s_pdist_job *jb)
+{
+    const double *x = jb->x;
+    size_t n = jb->n, d = jb->d;
+    for (size_t task; (task = atomic_fetch_add(&jb->next, 1)) < jb->i1 - jb->i0;) {
+        size_t i = jb->i0 + task;
+        if (i + 1 >= n) {
+            continue;
+        }
         const double *u = x + i * d;
-        size_t j = i + 1, at = ch_hc_condensed(n, i, j);
+        size_t j = i + 1;
+        double *o = jb->out + (ch_hc_condensed(n, i, j) - jb->base);
         for (; j + 4 <= n; j += 4) {
             const double *v0 = x + j * d, *v1 = v0 + d, *v2 = v1 + d, *v3 = v2 + d;
             double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
@@ -51,13 +73,13 @@ static void s_pdist_plain(const double *x, size_t n, size_t d, double *dist, ato
                 s2 += t2 * t2;
                 s3 += t3 * t3;
             }
-            dist[at++] = sqrt(s0);
-            dist[at++] = sqrt(s1);
-            dist[at++] = sqrt(s2);
-            dist[at++] = sqrt(s3);
+            *o++ = sqrt(s0);
+            *o++ = sqrt(s1);
+            *o++ = sqrt(s2);
+            *o++ = sqrt(s3);
         }
         for (; j < n; j++) {
-            dist[at++] = s_pair(u, x + j * d, d);
+            *o++ = s_pair(u, x + j * d, d);
         }
     }
 }
@@ -66,33 +88,40 @@ static void s_pdist_plain(const double *x, size_t n, size_t d, double *dist, ato
 enum { S_TILE = 8, S_TILE_MAX_D = 512 };
 typedef double s_v4 __attribute__((vector_size(32)));
 
-/* AVX2: rows j0 .. j0 + 7 are transposed into a feature-major tile, and
- * every row i < j0 meets them eight at a time in two 4-lane vectors. The
- * lanes are pairs, not features, so each pair is still summed in feature
- * order, and no FMA is used (target avx2 only): the distances are the
- * plain loop's (and SciPy's) to the bit. */
-__attribute__((target("avx2"))) static void s_pdist_avx2(const double *x, size_t n, size_t d,
-                                                         double *dist, atomic_size_t *next)
+/* AVX2: columns j0 .. j0 + 7 are transposed into a feature-major tile, and
+ * every row i < j0 of the band meets them eight at a time in two 4-lane
+ * vectors. The lanes are pairs, not features, so each pair is still summed
+ * in feature order, and no FMA is used (target avx2 only): the distances
+ * are the plain loop's (and SciPy's) to the bit. Which path computes a pair
+ * depends only on (i, j) (the tiles are fixed by n), not on the band. */
+__attribute__((target("avx2"))) static void s_pdist_avx2(s_pdist_job *jb)
 {
+    const double *x = jb->x;
+    size_t n = jb->n, d = jb->d, i0 = jb->i0, i1 = jb->i1;
     double tile[S_TILE * S_TILE_MAX_D];
-    size_t tiles = n / S_TILE, end = tiles * S_TILE, task;
-    /* tasks: the tiles, largest (last) first, then the rows' pairs with the
-     * columns past the last whole tile */
-    while ((task = atomic_fetch_add(next, 1)) < tiles + n) {
-        if (task >= tiles) {
-            size_t i = task - tiles;
+    /* tiles below the one holding row i0 have no pair (i, j), i >= i0, j > i */
+    size_t tiles = n / S_TILE, end = tiles * S_TILE, t_lo = i0 / S_TILE;
+    size_t n_tiles = tiles > t_lo ? tiles - t_lo : 0, task;
+    /* tasks: the band's tiles, largest (last) first, then the band's rows'
+     * pairs with the columns past the last whole tile */
+    while ((task = atomic_fetch_add(&jb->next, 1)) < n_tiles + (i1 - i0)) {
+        if (task >= n_tiles) {
+            size_t i = i0 + (task - n_tiles);
             for (size_t j = (end > i + 1 ? end : i + 1); j < n; j++) {
-                dist[ch_hc_condensed(n, i, j)] = s_pair(x + i * d, x + j * d, d);
+                jb->out[ch_hc_condensed(n, i, j) - jb->base] = s_pair(x + i * d, x + j * d, d);
             }
             continue;
         }
         size_t j0 = (tiles - 1 - task) * S_TILE;
-        for (size_t f = 0; f < d; f++) {
-            for (size_t b = 0; b < S_TILE; b++) {
-                tile[f * S_TILE + b] = x[(j0 + b) * d + f];
+        size_t main_end = i1 < j0 ? i1 : j0;
+        if (i0 < main_end) {
+            for (size_t f = 0; f < d; f++) {
+                for (size_t b = 0; b < S_TILE; b++) {
+                    tile[f * S_TILE + b] = x[(j0 + b) * d + f];
+                }
             }
         }
-        for (size_t i = 0; i < j0; i++) {
+        for (size_t i = i0; i < main_end; i++) {
             const double *u = x + i * d;
             s_v4 s0 = {0, 0, 0, 0}, s1 = {0, 0, 0, 0};
             for (size_t f = 0; f < d; f++) {
@@ -104,54 +133,55 @@ __attribute__((target("avx2"))) static void s_pdist_avx2(const double *x, size_t
                 s0 += t0 * t0;
                 s1 += t1 * t1;
             }
-            double *o = dist + ch_hc_condensed(n, i, j0);
+            double *o = jb->out + (ch_hc_condensed(n, i, j0) - jb->base);
             for (size_t b = 0; b < 4; b++) {
                 o[b] = sqrt(s0[b]);
                 o[b + 4] = sqrt(s1[b]);
             }
         }
-        for (size_t i = j0; i < j0 + S_TILE; i++) {
+        size_t lo = i0 > j0 ? i0 : j0, hi = i1 < j0 + S_TILE ? i1 : j0 + S_TILE;
+        for (size_t i = lo; i < hi; i++) {
             for (size_t j = i + 1; j < j0 + S_TILE; j++) {
-                dist[ch_hc_condensed(n, i, j)] = s_pair(x + i * d, x + j * d, d);
+                jb->out[ch_hc_condensed(n, i, j) - jb->base] = s_pair(x + i * d, x + j * d, d);
             }
         }
     }
 }
 #endif
 
-typedef struct s_pdist_job {
-    const double *x;
-    size_t n, d;
-    double *dist;
-    atomic_size_t next; /* the next task to take */
-} s_pdist_job;
-
 static void *s_pdist_part(void *arg)
 {
-    s_pdist_job *j = arg;
+    s_pdist_job *jb = arg;
 #if defined(__x86_64__) && defined(__GNUC__)
-    if (j->d <= S_TILE_MAX_D && __builtin_cpu_supports("avx2")) {
-        s_pdist_avx2(j->x, j->n, j->d, j->dist, &j->next);
+    if (jb->d <= S_TILE_MAX_D && __builtin_cpu_supports("avx2")) {
+        s_pdist_avx2(jb);
         return NULL;
     }
 #endif
-    s_pdist_plain(j->x, j->n, j->d, j->dist, &j->next);
+    s_pdist_plain(jb);
     return NULL;
 }
 
 /* The threads (the caller's included) take tasks from a shared counter, so
  * a slow core does not hold the others up; every pair is computed the same
  * way whoever computes it, so the matrix does not depend on the threads. */
-void ch_hc_pdist(const double *x, size_t n, size_t d, double *dist)
+void ch_hc_pdist_rows(const double *x, size_t n, size_t d, size_t i0, size_t i1, double *out)
 {
-    enum { S_MAX_THREADS = 8, S_MIN_ROWS_A_THREAD = 256 };
+    enum { S_MAX_THREADS = 8, S_MIN_PAIRS_A_THREAD = 32768 };
+    if (i1 > n) {
+        i1 = n;
+    }
+    if (i0 >= i1) {
+        return;
+    }
+    size_t base = ch_hc_row_start(n, i0), pairs = ch_hc_row_start(n, i1) - base;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     size_t parts = cpus > 1 ? (size_t)cpus : 1;
     parts = parts > S_MAX_THREADS ? S_MAX_THREADS : parts;
-    while (parts > 1 && n / parts < S_MIN_ROWS_A_THREAD) {
+    while (parts > 1 && pairs / parts < S_MIN_PAIRS_A_THREAD) {
         parts--;
     }
-    s_pdist_job job = {.x = x, .n = n, .d = d, .dist = dist};
+    s_pdist_job job = {.x = x, .n = n, .d = d, .i0 = i0, .i1 = i1, .base = base, .out = out};
     atomic_init(&job.next, 0);
     pthread_t th[S_MAX_THREADS];
     bool started[S_MAX_THREADS] = {false};
@@ -164,6 +194,32 @@ void ch_hc_pdist(const double *x, size_t n, size_t d, double *dist)
             pthread_join(th[p], NULL);
         }
     }
+}
+
+void ch_hc_pdist(const double *x, size_t n, size_t d, double *dist)
+{
+    ch_hc_pdist_rows(x, n, d, 0, n, dist);
+}
+
+void ch_hc_bands(size_t n, size_t n_bands, size_t *begin)
+{
+    size_t total = ch_hc_row_start(n, n);
+    begin[0] = 0;
+    for (size_t b = 1; b < n_bands; b++) {
+        /* floor(b * total / n_bands) without overflow */
+        size_t target = b * (total / n_bands) + b * (total % n_bands) / n_bands;
+        size_t lo = begin[b - 1], hi = n; /* first row starting at or after target */
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (ch_hc_row_start(n, mid) >= target) {
+                hi = mid;
+            } else {
+                lo = mid + 1;
+            }
+        }
+        begin[b] = lo;
+    }
+    begin[n_bands] = n;
 }
 
 /* Lance-Williams update of the distance from cluster i to the merge of x and y. */
