@@ -9,6 +9,7 @@ const char *const ch_fed_strategy_names[] = {"fedavg",  "fedprox",   "fedavgm", 
                                              "fedadam", "fedyogi",   "median",  "trimmed_mean",
                                              "krum",    "multikrum", NULL};
 const char *const ch_fed_comp_names[] = {"none", "fp16", "bf16", "int8", "topk", NULL};
+const char *const ch_fed_lr_schedule_names[] = {"constant", "cosine", NULL};
 
 bool ch_fed_strategy_buffers(ch_fed_strategy s)
 {
@@ -122,6 +123,16 @@ int ch_fed_params_read(ch_config *cfg, ch_fed_params *p, ch_err *err)
         (rc = ch_cfg_int(cfg, ku, CH_FED_UPLOAD_SLOTS, 0, 100000, &p->upload_slots, err))) {
         return rc;
     }
+    /* also read only when given, for the same reason */
+    p->server_lr_schedule = CH_FED_LR_CONSTANT;
+    char ks[64];
+    ch_fed_key(cfg, "server_lr_schedule", ks, sizeof ks);
+    int sched = 0;
+    if (ch_config_has(cfg, ks) &&
+        (rc = ch_cfg_enum(cfg, ks, "constant", ch_fed_lr_schedule_names, &sched, err))) {
+        return rc;
+    }
+    p->server_lr_schedule = (ch_fed_lr_schedule)sched;
     p->compression = (ch_fed_comp)comp;
     if (p->strategy != CH_FED_FEDPROX) {
         p->mu = 0; /* only FedProx adds the proximal term */

@@ -36,6 +36,12 @@ typedef enum {
 } ch_fed_comp;
 extern const char *const ch_fed_comp_names[];
 
+/* federated.server_lr_schedule: the server learning rate of round t of T,
+ * constant or cosine-annealed from server_lr towards 0 (see
+ * ch_fed_server_lr). */
+typedef enum { CH_FED_LR_CONSTANT = 0, CH_FED_LR_COSINE = 1 } ch_fed_lr_schedule;
+extern const char *const ch_fed_lr_schedule_names[];
+
 /* federated.upload_slots when not given: one update on the wire while the
  * coordinator folds the previous one into the sum. */
 #define CH_FED_UPLOAD_SLOTS 2
@@ -54,6 +60,7 @@ typedef struct ch_fed_params {
     double fraction, round_timeout;
     double mu; /* fedprox */
     double server_lr, server_momentum;
+    ch_fed_lr_schedule server_lr_schedule;
     double beta1, beta2, tau; /* fedadagrad / fedadam / fedyogi */
     double trim;              /* trimmed mean: fraction cut at each end */
     long byzantine, krum_m;   /* krum: f assumed byzantine; multi-krum: m selected */

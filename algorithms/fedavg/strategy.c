@@ -35,12 +35,21 @@ int ch_fed_server_moments(ch_fed_strategy s)
     }
 }
 
+double ch_fed_server_lr(const ch_fed_params *p, long t)
+{
+    if (p->server_lr_schedule != CH_FED_LR_COSINE || p->rounds < 2) {
+        return p->server_lr;
+    }
+    long T = p->rounds, k = t < 1 ? 0 : t > T ? T - 1 : t - 1;
+    return p->server_lr * 0.5 * (1.0 + cos(3.14159265358979323846 * (double)k / (double)T));
+}
+
 void ch_fed_server_step(const ch_fed_params *p, float *w, float *m, float *v, const int64_t *acc,
                         double denom, const float *delta, size_t n, long t)
 {
     double inv = acc ? 1.0 / (ldexp(1.0, CH_FED_FIX_BITS) * denom) : 1.0;
-    double lr = p->server_lr, b1 = p->beta1, b2 = p->beta2, tau = p->tau;
-    (void)t; /* no bias correction, as in Reddi et al. */
+    /* no bias correction, as in Reddi et al.; t only sets the rate */
+    double lr = ch_fed_server_lr(p, t), b1 = p->beta1, b2 = p->beta2, tau = p->tau;
     for (size_t i = 0; i < n; i++) {
         double d = acc ? (double)acc[i] * inv : (double)delta[i];
         switch (p->strategy) {

@@ -31,6 +31,12 @@ void ch_fed_fix_add(int64_t *acc, const float *delta, size_t n, double weight);
  * d = delta). m and v are the server's moment buffers (NULL when the
  * strategy has none); t is the 1-based server step. This function can't
  * fail. */
+/* The server learning rate of round t (1-based) of p->rounds: server_lr,
+ * or under the cosine schedule server_lr * (1 + cos(pi (t - 1) / T)) / 2,
+ * server_lr in round 1 falling to near 0 in round T (a t past T gets
+ * round T's rate). */
+double ch_fed_server_lr(const ch_fed_params *p, long t);
+
 void ch_fed_server_step(const ch_fed_params *p, float *w, float *m, float *v, const int64_t *acc,
                         double denom, const float *delta, size_t n, long t);
 

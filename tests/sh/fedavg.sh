@@ -66,6 +66,12 @@ check "two runs give the same weights (order-independent sums)" \
     eval '[ -n "$(fnv "$T/ref")" ] && [ "$(fnv "$T/ref")" = "$(fnv "$T/ref2")" ]'
 curve() { grep -o '"round_test_accuracy": \[[^]]*\]' "$1/summary.json"; }
 check "and the same accuracy every round" eval '[ "$(curve "$T/ref")" = "$(curve "$T/ref2")" ]'
+# the cosine server schedule is used: the same run with it ends elsewhere,
+# and still learns
+run cos --set model.federated.server_lr_schedule=cosine
+check "cosine server schedule: other weights than constant" \
+    eval '[ -n "$(fnv "$T/cos")" ] && [ "$(fnv "$T/cos")" != "$(fnv "$T/ref")" ]'
+check "cosine server schedule: still reaches 0.8 ($(acc "$T/cos"))" ge "$(acc "$T/cos")" 0.8
 timeout 60 "$COHORT" predict --model "$T/ref/model.pb" --data "$SRC/data/digits.csv" \
     --out "$T/pred.csv" >/dev/null 2>"$T/pred.err"
 check "predict writes one row per input row" \
@@ -176,4 +182,7 @@ timeout 60 "$COHORT" run "$D" --out "$T/e3" --set model.federated.strategy=krum 
 check "krum with too many byzantine silos refused" grep -q "at least 11 silos" "$T/e3.log"
 timeout 60 "$COHORT" run "$D" --out "$T/e4" --set model.federated.compresion=int8 >"$T/e4.log" 2>&1
 check "misspelt key: did you mean" grep -q "did you mean .model.federated.compression" "$T/e4.log"
+timeout 60 "$COHORT" run "$D" --out "$T/e5" --set model.federated.server_lr_schedule=linear \
+    >"$T/e5.log" 2>&1
+check "unknown server schedule: error lists the choices" grep -q "constant, cosine" "$T/e5.log"
 finish

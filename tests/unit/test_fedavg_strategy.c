@@ -80,6 +80,34 @@ static void test_server_steps(void)
     CHECK_NEAR(w2[1], 1 + (-0.2 * 30 + 0.3 * 10) / 40, 1e-6);
 }
 
+/* The cosine server schedule: the rate of round t of T is
+ * lr (1 + cos(pi (t - 1) / T)) / 2; constant leaves it alone. */
+static void test_server_lr_schedule(void)
+{
+    ch_fed_params p = {.strategy = CH_FED_FEDYOGI, .server_lr = 0.01, .rounds = 100};
+    CHECK_NEAR(ch_fed_server_lr(&p, 1), 0.01, 1e-15);
+    CHECK_NEAR(ch_fed_server_lr(&p, 100), 0.01, 1e-15);
+    p.server_lr_schedule = CH_FED_LR_COSINE;
+    CHECK_NEAR(ch_fed_server_lr(&p, 1), 0.01, 1e-15);
+    CHECK_NEAR(ch_fed_server_lr(&p, 51), 0.005, 1e-15);                /* halfway */
+    CHECK_NEAR(ch_fed_server_lr(&p, 100), 0.01 * 2.4671981e-4, 1e-11); /* (1 + cos(0.99 pi)) / 2 */
+    CHECK(ch_fed_server_lr(&p, 100) > 0);
+    CHECK_NEAR(ch_fed_server_lr(&p, 150), ch_fed_server_lr(&p, 100), 0); /* past T: the last rate */
+    for (long t = 2; t <= 100; t++) {
+        CHECK(ch_fed_server_lr(&p, t) < ch_fed_server_lr(&p, t - 1));
+    }
+    /* the step uses it: FedAvg with lr 1 halfway moves w by half the mean */
+    p.strategy = CH_FED_FEDAVG;
+    p.server_lr = 1;
+    float w[1] = {0};
+    const float d[1] = {0.4f};
+    ch_fed_server_step(&p, w, NULL, NULL, NULL, 1, d, 1, 51);
+    CHECK_NEAR(w[0], 0.2, 1e-7);
+    /* one round: nothing to anneal */
+    p.rounds = 1;
+    CHECK_NEAR(ch_fed_server_lr(&p, 1), 1, 0);
+}
+
 static void test_robust(void)
 {
     /* 7 silos, 5 parameters; silos 3 and 6 are byzantine */
@@ -163,6 +191,7 @@ int main(void)
 {
     test_fixed_point_order();
     test_server_steps();
+    test_server_lr_schedule();
     test_robust();
     test_sampling();
     CH_TEST_END();
