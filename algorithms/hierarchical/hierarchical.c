@@ -22,6 +22,7 @@
 #include "algorithms/cluster_common/silplot.h"
 #include "algorithms/hierarchical/dendrogram.h"
 #include "algorithms/hierarchical/linkage.h"
+#include "common/bigalloc.h"
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "proto/hierarchical.pb-c.h"
@@ -364,7 +365,7 @@ static int s_cluster(s_coord *st, Cohort__Hierarchical__Model *m, double *x, con
         return ch_err_set(err, CH_EINVAL, "too many rows");
     }
     pairs /= 2;
-    double *dist = given ? given : ch_alloc_array(pairs ? pairs : 1, sizeof(double));
+    double *dist = given ? given : ch_alloc_big(pairs ? pairs : 1, sizeof(double));
     m->merges = ch_alloc_array(n - 1, 4 * sizeof(double));
     m->labels = malloc(n * sizeof(int32_t));
     if (!dist || !m->merges || !m->labels) {
@@ -376,7 +377,7 @@ static int s_cluster(s_coord *st, Cohort__Hierarchical__Model *m, double *x, con
     if (!given) {
         ch_hc_pdist(x, n, d, dist);
     }
-    double *kept = n <= S_KEEP_DIST_ROWS ? malloc((pairs ? pairs : 1) * sizeof *kept) : NULL;
+    double *kept = n <= S_KEEP_DIST_ROWS ? ch_alloc_big(pairs ? pairs : 1, sizeof *kept) : NULL;
     if (kept) {
         memcpy(kept, dist, pairs * sizeof *kept);
     }
@@ -550,7 +551,7 @@ static int s_plan_pdist(s_coord *st, size_t n, bool *use, ch_err *err)
     rounds = rounds ? rounds : 1;
     bands = rounds * w;
     st->band = ch_alloc_array(bands + 1, sizeof *st->band);
-    st->dist = ch_alloc_array(pairs ? pairs : 1, sizeof(double));
+    st->dist = ch_alloc_big(pairs ? pairs : 1, sizeof(double));
     if (!st->band || !st->dist) {
         free(st->band);
         free(st->dist);
