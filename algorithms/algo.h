@@ -82,6 +82,7 @@ typedef struct ch_round_stats {
     size_t upload_slots;    /* the round plan's upload_slots (0: no flow control) */
     size_t max_inflight;    /* most uploads granted and not yet taken at once */
     size_t ungranted;       /* updates of this round that came without a grant (flow control) */
+    size_t revoked; /* grants revoked: the upload did not come within runtime.grant_timeout */
 } ch_round_stats;
 
 /* Metrics an algorithm reports for a round (train loss, ...). */

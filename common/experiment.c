@@ -20,6 +20,7 @@ static const char *const s_known[] = {"name",
                                       "model.algorithm",
                                       "runtime.heartbeat_timeout",
                                       "runtime.round_timeout",
+                                      "runtime.grant_timeout",
                                       "runtime.join_timeout",
                                       "runtime.coordinator_timeout",
                                       "runtime.max_message_mb",
@@ -103,7 +104,7 @@ int ch_experiment_configure(ch_experiment *x, ch_config *cfg, ch_err *err)
     memset(x, 0, sizeof *x);
     x->cfg = cfg;
     long seed = 0, workers = 0;
-    double hb, rt, jt, ct, mm;
+    double hb, rt, gt, jt, ct, mm;
     long ckpt;
     int fmt = 0, scheme = 0;
     const char *algo = NULL;
@@ -119,6 +120,7 @@ int ch_experiment_configure(ch_experiment *x, ch_config *cfg, ch_err *err)
         (rc = ch_cfg_num(cfg, "partition.alpha", 0.5, 1e-6, 1e6, &x->alpha, err)) ||
         (rc = ch_cfg_num(cfg, "runtime.heartbeat_timeout", 10, 0.2, 86400, &hb, err)) ||
         (rc = ch_cfg_num(cfg, "runtime.round_timeout", 3600, 0.5, 604800, &rt, err)) ||
+        (rc = ch_cfg_num(cfg, "runtime.grant_timeout", 30, 0.1, 604800, &gt, err)) ||
         (rc = ch_cfg_num(cfg, "runtime.join_timeout", 60, 0.5, 86400, &jt, err)) ||
         (rc = ch_cfg_num(cfg, "runtime.coordinator_timeout", 30, 0.5, 86400, &ct, err)) ||
         (rc = ch_cfg_num(cfg, "runtime.max_message_mb", 256, 1, 4096, &mm, err)) ||
@@ -133,6 +135,7 @@ int ch_experiment_configure(ch_experiment *x, ch_config *cfg, ch_err *err)
     x->scheme = (ch_part_scheme)scheme;
     x->rt.heartbeat_ms = (long)(hb * 1000);
     x->rt.round_timeout_ms = (long)(rt * 1000);
+    x->rt.grant_timeout_ms = (long)(gt * 1000);
     x->rt.join_timeout_ms = (long)(jt * 1000);
     x->rt.coordinator_timeout_ms = (long)(ct * 1000);
     x->rt.max_message = (long long)(mm * 1048576.0);

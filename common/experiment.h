@@ -15,6 +15,7 @@
 typedef struct ch_runtime_opts {
     long heartbeat_ms; /* a worker silent this long is lost */
     long round_timeout_ms;
+    long grant_timeout_ms;       /* a granted upload not in by then: the slot is revoked */
     long join_timeout_ms;        /* time for all workers to connect */
     long coordinator_timeout_ms; /* a worker exits when its coordinator is silent this long */
     long long max_message;       /* bytes */

@@ -984,9 +984,29 @@ static int s_grant_uploads(s_engine *e, s_round *r, bool *lost, ch_err *err)
         if (rc) {
             return rc;
         }
-        ch_uploads_grant(&r->up, worker, shard);
+        ch_uploads_grant(&r->up, worker, shard, ch_now_ms());
     }
     return 0;
+}
+
+/* Upload flow control: revokes the grants whose upload has not come within
+ * runtime.grant_timeout (a silo that hangs after its grant with its
+ * heartbeat still beating would otherwise hold the slot till the round's
+ * deadline); s_grant_uploads then gives the slots to the next offers. The
+ * silo keeps its shard: an update it sends later is still taken. */
+static void s_revoke_grants(s_engine *e, s_round *r)
+{
+    ch_upload_ref g;
+    int64_t now = ch_now_ms();
+    while (ch_uploads_revoke_older(&r->up, now - e->x.rt.grant_timeout_ms, &g)) {
+        ch_wslot *w = ch_registry_get(&e->reg, g.worker);
+        char name[256];
+        ch_warn("round %u: %s was granted its upload of shard %u %.1f s ago and has not sent it "
+                "(runtime.grant_timeout); its upload slot goes to the next silo",
+                r->round, w ? ch_wslot_name(w, name, sizeof name) : "a worker", g.shard,
+                (double)(now - g.at) / 1000.0);
+        r->stats.revoked++;
+    }
 }
 
 /* runtime.speculate: a worker left with nothing to do in this round, once
@@ -1096,8 +1116,16 @@ static int s_round_run(s_engine *e, uint32_t round, uint32_t op, const ch_buf *p
     int64_t deadline = ch_now_ms() + (timeout_ms > 0 ? timeout_ms : e->x.rt.round_timeout_ms);
     while (rc == 0 && r->pending > 0) {
         ch_wire_msg m;
-        rc = s_pump(e, deadline, &m, err);
-        if (rc == CH_ELOST) {
+        /* wake up for the oldest grant's timeout too (flow control) */
+        int64_t wake = deadline, oldest;
+        if (ch_uploads_oldest(&r->up, &oldest) && oldest + e->x.rt.grant_timeout_ms < wake) {
+            wake = oldest + e->x.rt.grant_timeout_ms;
+        }
+        rc = s_pump(e, wake, &m, err);
+        if (rc == CH_ETIMEOUT && wake < deadline) {
+            rc = 0;
+            s_revoke_grants(e, r); /* the slots are granted again below */
+        } else if (rc == CH_ELOST) {
             rc = 0; /* handled by the reassignment below */
         } else if (rc == CH_ETIMEOUT) {
             rc = 0;
@@ -1205,10 +1233,10 @@ static void s_round_record(s_engine *e, uint32_t round, const ch_round_metrics *
                   "\"late\": %zu, \"speculative\": %zu, \"bytes_out\": %.0f, \"bytes_in\": %.0f, "
                   "\"compute_seconds\": %.4f, \"gather_seconds\": %.4f, "
                   "\"aggregate_seconds\": %.4f, \"upload_slots\": %zu, \"max_inflight\": %zu, "
-                  "\"ungranted\": %zu}}",
+                  "\"ungranted\": %zu, \"revoked\": %zu}}",
                   st->chosen, st->received, st->rejected, st->late, st->speculative, st->bytes_out,
                   st->bytes_in, st->compute_seconds, st->round_seconds, agg_seconds,
-                  st->upload_slots, st->max_inflight, st->ungranted);
+                  st->upload_slots, st->max_inflight, st->ungranted, st->revoked);
     ch_events_emit(e->ev, "round.end", ch_buf_str(&body));
     ch_progress_round(&e->progress, round, st->round_seconds + agg_seconds, met->key, met->value,
                       met->n);

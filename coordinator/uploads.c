@@ -75,11 +75,12 @@ bool ch_uploads_next(ch_uploads *u, int *worker, uint32_t *shard)
     return true;
 }
 
-void ch_uploads_grant(ch_uploads *u, int worker, uint32_t shard)
+void ch_uploads_grant(ch_uploads *u, int worker, uint32_t shard, int64_t now_ms)
 {
     assert(u->n_grant < u->slots); /* ch_uploads_next checked it */
     u->grant[u->n_grant].worker = worker;
     u->grant[u->n_grant].shard = shard;
+    u->grant[u->n_grant].at = now_ms;
     u->n_grant++;
     u->grants++;
     if (u->n_grant > u->max_inflight) {
@@ -92,6 +93,43 @@ static void s_remove(ch_upload_ref *v, size_t *n, size_t i)
 {
     (*n)--;
     memmove(v + i, v + i + 1, (*n - i) * sizeof *v);
+}
+
+/* Index of the oldest grant (grants are appended in time order, but a
+ * clock step or a caller's order is not assumed). */
+static size_t s_oldest(const ch_uploads *u)
+{
+    size_t best = 0;
+    for (size_t i = 1; i < u->n_grant; i++) {
+        if (u->grant[i].at < u->grant[best].at) {
+            best = i;
+        }
+    }
+    return best;
+}
+
+bool ch_uploads_oldest(const ch_uploads *u, int64_t *at)
+{
+    if (u->n_grant == 0) {
+        return false;
+    }
+    *at = u->grant[s_oldest(u)].at;
+    return true;
+}
+
+bool ch_uploads_revoke_older(ch_uploads *u, int64_t before, ch_upload_ref *out)
+{
+    if (u->n_grant == 0) {
+        return false;
+    }
+    size_t i = s_oldest(u);
+    if (u->grant[i].at >= before) {
+        return false;
+    }
+    *out = u->grant[i];
+    s_remove(u->grant, &u->n_grant, i);
+    u->revoked++;
+    return true;
 }
 
 bool ch_uploads_release(ch_uploads *u, int worker, uint32_t shard)

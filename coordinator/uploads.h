@@ -16,6 +16,7 @@
 typedef struct ch_upload_ref {
     int worker;
     uint32_t shard;
+    int64_t at; /* a grant: when it was sent (ms, ch_now_ms) */
 } ch_upload_ref;
 
 typedef struct ch_uploads {
@@ -26,6 +27,7 @@ typedef struct ch_uploads {
     size_t n_wait, cap_wait;
     size_t max_inflight;   /* the most grants outstanding at once */
     size_t offers, grants; /* counted over the round */
+    size_t revoked;        /* grants revoked for taking too long */
 } ch_uploads;
 
 /* An empty book for `slots` slots (0: flow control off; every call below
@@ -43,8 +45,17 @@ int ch_uploads_offer(ch_uploads *u, int worker, uint32_t shard);
  * *worker and *shard and returns true. The caller grants it
  * (ch_uploads_grant) or drops it (no longer wanted). */
 bool ch_uploads_next(ch_uploads *u, int *worker, uint32_t *shard);
-/* Takes a slot for (worker, shard), after ch_uploads_next gave it. */
-void ch_uploads_grant(ch_uploads *u, int worker, uint32_t shard);
+/* Takes a slot for (worker, shard), after ch_uploads_next gave it, at time
+ * now_ms. */
+void ch_uploads_grant(ch_uploads *u, int worker, uint32_t shard, int64_t now_ms);
+
+/* When the oldest outstanding grant was sent: false when there is none. */
+bool ch_uploads_oldest(const ch_uploads *u, int64_t *at);
+/* Revokes the oldest grant sent before `before` (ms): frees its slot and
+ * returns it in *out; false when no grant is that old. A worker granted an
+ * upload that does not come (hung with its heartbeat alive) then holds no
+ * slot; if its update comes later it is taken as one without a grant. */
+bool ch_uploads_revoke_older(ch_uploads *u, int64_t before, ch_upload_ref *out);
 
 /* The update of (worker, shard) was taken: frees its slot. Returns whether
  * it held one (an update sent without a grant holds none). */

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -256,6 +257,25 @@ static void s_test_die_on_grant(uint32_t shard)
     }
 }
 
+/* Fault injection: COHORT_TEST_HANG_ON_GRANT=S:SECONDS makes the worker of
+ * shard S sleep that long when its upload is granted, before sending it,
+ * its heartbeat thread still beating: a silo hung, not dead. */
+static void s_test_hang_on_grant(uint32_t shard)
+{
+    const char *v = getenv("COHORT_TEST_HANG_ON_GRANT");
+    char *end;
+    unsigned long s = v ? strtoul(v, &end, 10) : 0;
+    if (v && end != v && *end == ':' && s == shard) {
+        double secs = strtod(end + 1, NULL);
+        if (secs > 0 && secs < 3600) {
+            ch_warn("test: hanging %.1f s on the grant of shard %u", secs, shard);
+            struct timespec ts = {(time_t)secs, (long)((secs - (double)(time_t)secs) * 1e9)};
+            while (nanosleep(&ts, &ts) != 0) {
+            }
+        }
+    }
+}
+
 /* A GRANT: sends the held update it names. A grant for an update not held
  * (already dropped for a later round) is ignored. */
 static int s_grant(s_worker *w, const Cohort__Envelope *env, ch_err *err)
@@ -270,6 +290,7 @@ static int s_grant(s_worker *w, const Cohort__Envelope *env, ch_err *err)
     int rc = 0;
     if (w->offers && ch_offers_take(w->offers, g->round, g->shard, &up)) {
         s_test_die_on_grant(g->shard);
+        s_test_hang_on_grant(g->shard);
         rc = ch_wire_send(w->sock, NULL, 0, w->experiment, g->round, w->index, COHORT__KIND__UPDATE,
                           up.data, up.len, err);
         ch_buf_free(&up);

@@ -5,7 +5,9 @@
 # none (the sums do not depend on the order); a silo killed right after its
 # grant does not stall the round (its slot is freed when it is seen dead:
 # its process exit in local mode, its heartbeat over tcp, or the round's
-# deadline); mpirun and standalone tcp workers follow the protocol too.
+# deadline); a silo that hangs after its grant loses it after
+# runtime.grant_timeout; mpirun and standalone tcp workers follow the
+# protocol too.
 . "$(dirname "$0")/lib.sh"
 export COHORT_DB="$T/cohort.db"
 
@@ -86,6 +88,20 @@ check "its round still took the 15 other updates ($(received "$T/die" 1))" \
     [ "$(received "$T/die" 1)" = 15 ]
 check "still at most 1 in flight" bounded "$T/die" 1
 check "the dead silo never took part" eval 'part "$T/die" | grep -q "^\"participation\": \[5, 5, 5, 0, 5"'
+
+# --- a silo that hangs on its grant, its heartbeat alive: the grant is revoked ----------------
+COHORT_TEST_HANG_ON_GRANT=3:12 run hang --set model.federated.upload_slots=1 \
+    --set runtime.grant_timeout=1 --set model.federated.round_timeout=8 \
+    --set model.federated.rounds=2
+check "local, 1 slot, a silo hung 12 s on its grant: the run finishes" finished "$T/hang"
+check "its grant was revoked after runtime.grant_timeout, and the log says so" \
+    grep -q "has not sent it (runtime.grant_timeout)" "$T/hang.log"
+check "the slot served the 15 others: 15 updates in round 1 ($(received "$T/hang" 1))" \
+    [ "$(received "$T/hang" 1)" = 15 ]
+check "round.end counts the revoked grant" \
+    eval 'grep "\"round\": 1," "$T/hang/events.jsonl" | grep "round.end" | grep -q "\"revoked\": [1-9]"'
+check "a bad runtime.grant_timeout is refused, naming the key" \
+    eval 'run e2 --set runtime.grant_timeout=0; grep -q "runtime.grant_timeout.*out of range" "$T/e2.log"'
 
 # --- standalone tcp: a granted silo killed (seen dead by its heartbeat) ----------------------
 # tcp N OUT ARGS...: a standalone coordinator and N workers on loopback

@@ -24,7 +24,7 @@ static void test_slots_bound_and_order(void)
         while (ch_uploads_next(&u, &w, &s)) {
             CHECK(w == next && s == (uint32_t)next);
             next++;
-            ch_uploads_grant(&u, w, s);
+            ch_uploads_grant(&u, w, s, 0);
             CHECK(ch_uploads_inflight(&u) <= 2);
         }
         CHECK(ch_uploads_inflight(&u) == 2);
@@ -49,13 +49,13 @@ static void test_forget(void)
     int w;
     uint32_t s;
     CHECK(ch_uploads_next(&u, &w, &s) && w == 5 && s == 0);
-    ch_uploads_grant(&u, w, s);
+    ch_uploads_grant(&u, w, s, 0);
     CHECK(!ch_uploads_next(&u, &w, &s)); /* the one slot is taken */
     /* worker 5 dies holding the slot: freed, and its other offer dropped */
     CHECK(ch_uploads_forget(&u, 5) == 1);
     CHECK(ch_uploads_waiting(&u) == 2);
     CHECK(ch_uploads_next(&u, &w, &s) && w == 6 && s == 1);
-    ch_uploads_grant(&u, w, s);
+    ch_uploads_grant(&u, w, s, 0);
     CHECK(ch_uploads_forget(&u, 7) == 0); /* only waiting */
     CHECK(ch_uploads_waiting(&u) == 0);
     ch_uploads_free(&u);
@@ -101,11 +101,50 @@ static void test_worker_offers(void)
     ch_offers_destroy(&o);
 }
 
+/* Grants older than the timeout are revoked, oldest first, freeing their
+ * slots for the next offers; a revoked upload that comes later holds no
+ * slot. */
+static void test_revoke(void)
+{
+    ch_uploads u;
+    CHECK(ch_uploads_init(&u, 2) == 0);
+    int64_t at;
+    CHECK(!ch_uploads_oldest(&u, &at)); /* nothing granted */
+    for (int w = 0; w < 4; w++) {
+        CHECK(ch_uploads_offer(&u, w, (uint32_t)(10 + w)) == 0);
+    }
+    int w;
+    uint32_t s;
+    CHECK(ch_uploads_next(&u, &w, &s) && w == 0);
+    ch_uploads_grant(&u, w, s, 1000);
+    CHECK(ch_uploads_next(&u, &w, &s) && w == 1);
+    ch_uploads_grant(&u, w, s, 1500);
+    CHECK(!ch_uploads_next(&u, &w, &s)); /* both slots taken */
+    CHECK(ch_uploads_oldest(&u, &at) && at == 1000);
+
+    ch_upload_ref g;
+    CHECK(!ch_uploads_revoke_older(&u, 1000, &g)); /* not older than 1000 */
+    CHECK(ch_uploads_revoke_older(&u, 1600, &g));  /* both are; the oldest first */
+    CHECK(g.worker == 0 && g.shard == 10 && g.at == 1000);
+    CHECK(ch_uploads_inflight(&u) == 1 && u.revoked == 1);
+    CHECK(ch_uploads_oldest(&u, &at) && at == 1500);
+    CHECK(ch_uploads_next(&u, &w, &s) && w == 2); /* the freed slot goes on */
+    ch_uploads_grant(&u, w, s, 1700);
+    CHECK(ch_uploads_revoke_older(&u, 1600, &g) && g.worker == 1);
+    CHECK(!ch_uploads_revoke_older(&u, 1600, &g)); /* 1700 is recent */
+    CHECK(ch_uploads_inflight(&u) == 1 && u.revoked == 2);
+    CHECK(!ch_uploads_release(&u, 0, 10)); /* the revoked upload came late: no slot */
+    CHECK(ch_uploads_release(&u, 2, 12));
+    CHECK(ch_uploads_inflight(&u) == 0);
+    ch_uploads_free(&u);
+}
+
 int main(void)
 {
     test_slots_bound_and_order();
     test_forget();
     test_off();
+    test_revoke();
     test_worker_offers();
     CH_TEST_END();
 }
