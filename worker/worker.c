@@ -3,6 +3,7 @@
 #include "algorithms/algo.h"
 #include "common/experiment.h"
 #include "common/log.h"
+#include "common/pb.h"
 #include "common/schema_pb.h"
 #include "common/wire.h"
 #include "worker/heartbeat.h"
@@ -217,11 +218,10 @@ static int s_offer(s_worker *w, const Cohort__Update *u, ch_err *err)
 {
     ch_buf packed;
     ch_buf_init(&packed);
-    size_t size = protobuf_c_message_get_packed_size(&u->base);
-    if (ch_buf_reserve(&packed, size ? size : 1) != 0) {
-        return ch_err_set(err, CH_ENOMEM, "out of memory for an update of %zu bytes", size);
+    if (ch_pb_append(&u->base, &packed, err) != 0) {
+        return CH_ENOMEM;
     }
-    packed.len = protobuf_c_message_pack(&u->base, packed.data);
+    size_t size = packed.len;
     if (!w->offers && !(w->offers = ch_offers_new())) {
         ch_buf_free(&packed);
         return ch_err_set(err, CH_ENOMEM, "out of memory");

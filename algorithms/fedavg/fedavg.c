@@ -16,6 +16,7 @@
 #include "algorithms/fedavg/sampling.h"
 #include "algorithms/fedavg/strategy.h"
 #include "algorithms/mlp/trainer.h"
+#include "common/pb.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -291,7 +292,7 @@ static int s_next_task(void *vst, uint32_t round, uint32_t *op, ch_buf *payload,
                 return ch_err_set(err, CH_ENOMEM, "out of memory");
             }
         }
-        return ch_fed_pack_msg(&t.base, payload, err);
+        return ch_pb_append(&t.base, payload, err);
     }
     if (st->fed_round >= (uint32_t)st->p.rounds) {
         return 1;
@@ -301,7 +302,7 @@ static int s_next_task(void *vst, uint32_t round, uint32_t *op, ch_buf *payload,
     t.weights.len = st->np * sizeof *st->w;
     t.n_stats = st->stats_len;
     t.stats = st->stats;
-    return ch_fed_pack_msg(&t.base, payload, err);
+    return ch_pb_append(&t.base, payload, err);
 }
 
 static int s_participants(void *vst, uint32_t round, const bool *live, size_t n_shards,
@@ -607,7 +608,7 @@ static int s_save(void *vst, ch_buf *out, ch_err *err)
     Cohort__Fedavg__Curves cv = COHORT__FEDAVG__CURVES__INIT;
     ch_fed_curves_to_pb(&st->curves, &cv);
     c.curves = &cv;
-    int rc = ch_fed_pack_msg(&c.base, out, err);
+    int rc = ch_pb_append(&c.base, out, err);
     free(msgs);
     free(ptrs);
     return rc;
@@ -812,7 +813,7 @@ static int s_run_stats(s_worker *w, uint32_t round, const size_t *rows, size_t n
         u.n_histogram = w->n_classes;
         u.histogram = hist;
         u.rows = used;
-        rc = ch_fed_pack_msg(&u.base, out, err);
+        rc = ch_pb_append(&u.base, out, err);
         *samples = used;
     }
     free(stats);
@@ -962,7 +963,7 @@ static int s_run_train(s_worker *w, const Cohort__Fedavg__Task *t, uint32_t shar
         u.scales = enc.scales;
         u.indices.data = enc.indices.data;
         u.indices.len = enc.indices.len;
-        rc = ch_fed_pack_msg(&u.base, out, err);
+        rc = ch_pb_append(&u.base, out, err);
         *samples = w->n;
     }
     ch_fed_encoded_free(&enc);

@@ -67,8 +67,6 @@ int ch_fed_result_pack(const ch_fed_result *r, ch_buf *out, ch_err *err);
  * checked). NULL with err set. */
 ch_fed_result *ch_fed_result_unpack(const uint8_t *data, size_t len, const ch_schema *schema,
                                     ch_err *err);
-/* Packs a protobuf message into out. */
-int ch_fed_pack_msg(const ProtobufCMessage *m, ch_buf *out, ch_err *err);
 
 /* FNV-1a of the weights' bytes (summary.json, to compare runs). */
 uint64_t ch_fed_weights_hash(const float *w, size_t n);

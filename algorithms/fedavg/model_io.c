@@ -1,6 +1,7 @@
 /* model_io.c: the federated model's bytes: curves and silos to and from
  * protobuf, model.pb's payload, the weights' hash. */
 #include "algorithms/fedavg/fedavg.h"
+#include "common/pb.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -143,17 +144,6 @@ int ch_fed_silos_from_pb(ch_fed_silos *s, Cohort__Fedavg__Silo *const *pb, size_
     return 0;
 }
 
-int ch_fed_pack_msg(const ProtobufCMessage *m, ch_buf *out, ch_err *err)
-{
-    size_t size = protobuf_c_message_get_packed_size(m);
-    if (ch_buf_reserve(out, size + 1) != 0) {
-        return ch_err_set(err, CH_ENOMEM, "out of memory packing %zu bytes", size);
-    }
-    protobuf_c_message_pack(m, out->data + out->len);
-    out->len += size;
-    return 0;
-}
-
 uint64_t ch_fed_weights_hash(const float *w, size_t n)
 {
     uint64_t h = 1469598103934665603ULL;
@@ -213,7 +203,7 @@ int ch_fed_result_pack(const ch_fed_result *r, ch_buf *out, ch_err *err)
     Cohort__Fedavg__Curves cv = COHORT__FEDAVG__CURVES__INIT;
     ch_fed_curves_to_pb(&r->curves, &cv);
     pb.curves = &cv;
-    int rc = ch_fed_pack_msg(&pb.base, out, err);
+    int rc = ch_pb_append(&pb.base, out, err);
     free(msgs);
     free(ptrs);
     return rc;

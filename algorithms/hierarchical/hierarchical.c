@@ -25,6 +25,7 @@
 #include "common/bigalloc.h"
 #include "common/fsutil.h"
 #include "common/log.h"
+#include "common/pb.h"
 #include "proto/hierarchical.pb-c.h"
 
 #include <math.h>
@@ -276,13 +277,8 @@ static int s_next_task(void *vst, uint32_t round, uint32_t *op, ch_buf *payload,
     t.n_band_begin = t.n_band_end = w;
     t.band_begin = lo;
     t.band_end = hi;
-    size_t size = cohort__hierarchical__pdist_task__get_packed_size(&t);
-    int rc = 0;
-    if (ch_buf_reserve(payload, size) != 0) {
-        rc = ch_err_set(err, CH_ENOMEM, "out of memory");
-    } else {
-        cohort__hierarchical__pdist_task__pack(&t, payload->data + payload->len);
-        payload->len += size;
+    int rc = ch_pb_append(&t.base, payload, err);
+    if (rc == 0) {
         *op = OP_PDIST;
     }
     free(lo);
@@ -849,13 +845,9 @@ static int s_save(void *vst, ch_buf *out, ch_err *err)
     s_coord *st = vst;
     uint8_t done = st->model ? 1 : 0;
     ch_buf_append(out, &done, 1);
-    if (st->model) {
-        size_t size = cohort__hierarchical__model__get_packed_size(st->model);
-        if (ch_buf_reserve(out, size) != 0) {
-            return ch_err_set(err, CH_ENOMEM, "out of memory");
-        }
-        cohort__hierarchical__model__pack(st->model, out->data + out->len);
-        out->len += size;
+    int rc = st->model ? ch_pb_append(&st->model->base, out, err) : 0;
+    if (rc) {
+        return rc;
     }
     return out->failed ? ch_err_set(err, CH_ENOMEM, "out of memory") : 0;
 }
@@ -955,13 +947,7 @@ static int s_run_pdist(s_worker *w, const uint8_t *payload, size_t len, uint32_t
     u.band_end = hi;
     u.n_dist = cnt;
     u.dist = dist;
-    size_t size = cohort__hierarchical__update__get_packed_size(&u);
-    if (ch_buf_reserve(out, size) != 0) {
-        rc = ch_err_set(err, CH_ENOMEM, "out of memory");
-    } else {
-        cohort__hierarchical__update__pack(&u, out->data + out->len);
-        out->len += size;
-    }
+    rc = ch_pb_append(&u.base, out, err);
     free(dist);
     *samples = hi - lo;
     return rc;
@@ -1018,13 +1004,7 @@ static int s_run_task(void *vw, uint32_t round, uint32_t op, const uint8_t *payl
         Cohort__Hierarchical__Update u = COHORT__HIERARCHICAL__UPDATE__INIT;
         u.rows.data = rows.data;
         u.rows.len = rows.len;
-        size_t size = cohort__hierarchical__update__get_packed_size(&u);
-        if (ch_buf_reserve(out, size) != 0) {
-            rc = ch_err_set(err, CH_ENOMEM, "out of memory");
-        } else {
-            cohort__hierarchical__update__pack(&u, out->data + out->len);
-            out->len += size;
-        }
+        rc = ch_pb_append(&u.base, out, err);
     }
     *samples = ch_plan_shard_end(plan, shard) - ch_plan_shard_begin(plan, shard);
     ch_buf_free(&rows);
@@ -1079,13 +1059,7 @@ static int s_evaluate(const void *vm, const ch_table *t, ch_round_metrics *out, 
 static int s_pack(const void *vm, ch_buf *out, ch_err *err)
 {
     const Cohort__Hierarchical__Model *m = ((const s_model *)vm)->pb;
-    size_t size = cohort__hierarchical__model__get_packed_size(m);
-    if (ch_buf_reserve(out, size) != 0) {
-        return ch_err_set(err, CH_ENOMEM, "out of memory");
-    }
-    cohort__hierarchical__model__pack(m, out->data + out->len);
-    out->len += size;
-    return 0;
+    return ch_pb_append(&m->base, out, err);
 }
 
 static void *s_unpack(const uint8_t *data, size_t len, const ch_schema *schema, ch_err *err)

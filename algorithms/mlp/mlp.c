@@ -20,6 +20,7 @@
 #include "algorithms/mlp/params.h"
 #include "algorithms/mlp/step.h"
 #include "algorithms/mlp/trainer.h"
+#include "common/pb.h"
 #include "common/reduce.h"
 #include "proto/mlp.pb-c.h"
 
@@ -152,17 +153,6 @@ static ch_features *s_features_for(const ch_schema *schema, const ch_mlp_params 
 static bool s_scaling(const ch_mlp_params *p)
 {
     return p->precision == CH_PREC_FP16 || p->wire_precision == CH_PREC_FP16;
-}
-
-static int s_pack_msg(const ProtobufCMessage *m, ch_buf *out, ch_err *err)
-{
-    size_t size = protobuf_c_message_get_packed_size(m);
-    if (ch_buf_reserve(out, size) != 0) {
-        return ch_err_set(err, CH_ENOMEM, "out of memory packing %zu bytes", size);
-    }
-    protobuf_c_message_pack(m, out->data + out->len);
-    out->len += size;
-    return 0;
 }
 
 /* --- configuration ------------------------------------------------------------- */
@@ -381,7 +371,7 @@ static int s_local_task(s_coord *st, ch_buf *payload, ch_err *err)
     t.n_local_lr = (size_t)h;
     t.local_lr = lr;
     size_t before = payload->len;
-    int rc = s_pack_msg(&t.base, payload, err);
+    int rc = ch_pb_append(&t.base, payload, err);
     st->task_bytes = (double)(payload->len - before);
     free(lr);
     return rc;
@@ -903,7 +893,7 @@ static int s_run_step(s_worker *w, const uint8_t *payload, size_t len, size_t b0
         u.n_leaves = k;
         u.leaves = lp;
         u.step_plus_one = t->step + 1;
-        rc = s_pack_msg(&u.base, out, err);
+        rc = ch_pb_append(&u.base, out, err);
     }
     free(leaves);
     free(lp);
@@ -1174,7 +1164,7 @@ static int s_pack(const void *vm, ch_buf *out, ch_err *err)
     pm.embed_dim = edim;
     ch_nn_curves_to_pb(&md->rec.curves, &cv);
     pm.curves = &cv;
-    return s_pack_msg(&pm.base, out, err);
+    return ch_pb_append(&pm.base, out, err);
 }
 
 static void *s_unpack(const uint8_t *data, size_t len, const ch_schema *schema, ch_err *err)

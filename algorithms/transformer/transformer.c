@@ -22,6 +22,7 @@
 #include "algorithms/mlp/step.h"
 #include "algorithms/transformer/inputs.h"
 #include "algorithms/transformer/train.h"
+#include "common/pb.h"
 #include "common/reduce.h"
 #include "proto/transformer.pb-c.h"
 
@@ -154,17 +155,6 @@ static ch_tfm *s_net_for(const ch_tfm_params *p, const ch_tfm_inputs *in, size_t
 static size_t s_width(const ch_tfm_inputs *in)
 {
     return in->len * in->d_in;
-}
-
-static int s_pack_msg(const ProtobufCMessage *m, ch_buf *out, ch_err *err)
-{
-    size_t size = protobuf_c_message_get_packed_size(m);
-    if (ch_buf_reserve(out, size) != 0) {
-        return ch_err_set(err, CH_ENOMEM, "out of memory packing %zu bytes", size);
-    }
-    protobuf_c_message_pack(m, out->data + out->len);
-    out->len += size;
-    return 0;
 }
 
 /* --- configuration ------------------------------------------------------------- */
@@ -749,7 +739,7 @@ static int s_run_step(s_worker *w, const uint8_t *payload, size_t len, size_t b0
         u.n_leaves = k;
         u.leaves = lp;
         u.step_plus_one = t->step + 1;
-        rc = s_pack_msg(&u.base, out, err);
+        rc = ch_pb_append(&u.base, out, err);
     }
     free(leaves);
     free(lp);
@@ -889,7 +879,7 @@ static int s_pack(const void *vm, ch_buf *out, ch_err *err)
     }
     s_curves_to_pb(&md->rec.curves, &cv);
     pm.curves = &cv;
-    return s_pack_msg(&pm.base, out, err);
+    return ch_pb_append(&pm.base, out, err);
 }
 
 /* Index of name in names (NULL-terminated), or -1. */
