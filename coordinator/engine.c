@@ -819,6 +819,14 @@ static void s_rejoin(s_engine *e, const ch_wire_msg *m)
             shard, old->index);
 }
 
+/* Whether worker `worker` computes shard `shard` of the round (its owner or
+ * its speculative backup): what an UPDATE, an OFFER and a GRANT are checked
+ * against. */
+static bool s_computes(const s_round *r, int worker, uint32_t shard)
+{
+    return shard < r->n_shards && (r->owner[shard] == worker || r->backup[shard] == worker);
+}
+
 /* One update: checked, then kept (or handed to accumulate). */
 static int s_take_update(s_engine *e, s_round *r, ch_wslot *w, const ch_wire_msg *m, ch_err *err)
 {
@@ -843,8 +851,7 @@ static int s_take_update(s_engine *e, s_round *r, ch_wslot *w, const ch_wire_msg
         r->stats.late++;
     } else if (e->x.rt.speculate && u->shard < r->n_shards && r->got[u->shard]) {
         r->stats.late++; /* the slower copy of a shard already delivered */
-    } else if (u->shard >= r->n_shards ||
-               (r->owner[u->shard] != w->index && r->backup[u->shard] != w->index)) {
+    } else if (!s_computes(r, w->index, u->shard)) {
         ch_warn("rejected an UPDATE for shard %u from %s: not its shard", u->shard,
                 ch_wslot_name(w, name, sizeof name));
         r->stats.rejected++;
@@ -925,8 +932,7 @@ static int s_take_offer(s_round *r, ch_wslot *w, const ch_wire_msg *m, ch_err *e
         r->stats.late++;
     } else if (of->shard < r->n_shards && r->got[of->shard]) {
         r->stats.late++; /* the slower copy of a shard already delivered */
-    } else if (of->shard >= r->n_shards ||
-               (r->owner[of->shard] != w->index && r->backup[of->shard] != w->index)) {
+    } else if (!s_computes(r, w->index, of->shard)) {
         ch_warn("rejected an OFFER for shard %u from %s: not its shard", of->shard,
                 ch_wslot_name(w, name, sizeof name));
         r->stats.rejected++;
@@ -968,8 +974,7 @@ static int s_grant_uploads(s_engine *e, s_round *r, bool *lost, ch_err *err)
     uint32_t shard;
     while (ch_uploads_next(&r->up, &worker, &shard)) {
         ch_wslot *w = ch_registry_get(&e->reg, worker);
-        if (!w || w->state != CH_W_READY || shard >= r->n_shards || r->got[shard] ||
-            (r->owner[shard] != worker && r->backup[shard] != worker)) {
+        if (!w || w->state != CH_W_READY || !s_computes(r, worker, shard) || r->got[shard]) {
             continue;
         }
         Cohort__Grant g = COHORT__GRANT__INIT;
@@ -1022,7 +1027,7 @@ static int s_speculate(s_engine *e, s_round *r, ch_wslot *w, ch_err *err)
         return 0;
     }
     for (size_t s = 0; s < r->n_shards; s++) {
-        if (r->owner[s] == w->index || r->backup[s] == w->index) {
+        if (s_computes(r, w->index, (uint32_t)s)) {
             return 0; /* still busy in this round */
         }
     }
