@@ -9,8 +9,9 @@ struct ch_table_lease {
     ch_table **slot;
     ch_table_loader load;
     void *ctx;
-    uint64_t fingerprint; /* of the table at its first release */
+    uint64_t fingerprint; /* of the table as first held (have_fp) */
     size_t n_rows;
+    bool have_fp;
     size_t releases, reloads;
 };
 
@@ -62,15 +63,22 @@ const ch_table *ch_table_lease_get(ch_table_lease *l, ch_err *err)
     return t;
 }
 
+uint64_t ch_table_lease_fingerprint(ch_table_lease *l)
+{
+    if (!l->have_fp && *l->slot) {
+        l->fingerprint = ch_table_fingerprint(*l->slot);
+        l->n_rows = (*l->slot)->n_rows;
+        l->have_fp = true;
+    }
+    return l->fingerprint;
+}
+
 void ch_table_lease_release(ch_table_lease *l)
 {
     if (!l || !l->load || !*l->slot) {
         return;
     }
-    if (l->releases == 0) {
-        l->fingerprint = ch_table_fingerprint(*l->slot);
-        l->n_rows = (*l->slot)->n_rows;
-    }
+    (void)ch_table_lease_fingerprint(l); /* what a reload must match */
     l->releases++;
     ch_debug("training table released (%zu rows)", (*l->slot)->n_rows);
     ch_table_destroy(l->slot);

@@ -42,6 +42,12 @@ const ch_table *ch_table_lease_get(ch_table_lease *l, ch_err *err);
  * NULL. Pointers into the table are invalid afterwards. Can't fail. */
 void ch_table_lease_release(ch_table_lease *l);
 
+/* ch_table_fingerprint of the table, computed once (a pass over every
+ * value) and kept: the engine's data check and the release's reload check
+ * share it. The first call must come while the table is held (a release
+ * takes it before freeing the table, so it is known after any release). */
+uint64_t ch_table_lease_fingerprint(ch_table_lease *l);
+
 /* Whether the table is in memory now. */
 bool ch_table_lease_held(const ch_table_lease *l);
 /* How many times the table was released and how many times read again

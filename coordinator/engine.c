@@ -546,7 +546,9 @@ static int s_assign_send(s_engine *e, ch_err *err)
  * that each read the same training table as the coordinator. */
 static int s_wait_ready(s_engine *e, ch_err *err)
 {
-    uint64_t fp = e->x.train && !e->by_file ? ch_table_fingerprint(e->x.train) : 0;
+    uint64_t fp = !e->x.train || e->by_file ? 0
+                  : e->lease                ? ch_table_lease_fingerprint(e->lease)
+                                            : ch_table_fingerprint(e->x.train);
     /* wait for READY */
     int64_t deadline = ch_now_ms() + e->x.rt.join_timeout_ms;
     size_t ready = 0;

@@ -189,7 +189,8 @@ static int s_setup(s_worker *w, const Cohort__Assign *a, ch_err *err)
          * (taken before worker_new, which may release the table) */
         ds.rows = w->x.train->n_rows;
         ds.cols = (uint32_t)w->x.train->n_cols;
-        ds.fingerprint = ch_table_fingerprint(w->x.train);
+        ds.fingerprint =
+            w->lease ? ch_table_lease_fingerprint(w->lease) : ch_table_fingerprint(w->x.train);
         r.data = &ds;
     }
     w->st = w->x.algo->worker_new(&w->env, err);

@@ -44,8 +44,12 @@ static void test_release_and_read_again(void)
     const ch_table *t = ch_table_lease_get(l, &err);
     CHECK(t == slot && src.calls == 1); /* held: no read */
 
+    /* the fingerprint is the table's, and is kept: after a release it is
+     * still known without the table */
+    CHECK(ch_table_lease_fingerprint(l) == fp);
     ch_table_lease_release(l);
     CHECK(slot == NULL && !ch_table_lease_held(l));
+    CHECK(ch_table_lease_fingerprint(l) == fp && src.calls == 1);
     CHECK(ch_table_lease_releases(l) == 1 && ch_table_lease_reloads(l) == 0);
     ch_table_lease_release(l); /* already released: nothing to do */
     CHECK(ch_table_lease_releases(l) == 1);
