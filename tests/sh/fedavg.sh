@@ -120,9 +120,7 @@ check "median under 2 random silos: $(acc "$T/byz_rand")" \
 # --- a silo killed mid-round, one frozen past the deadline --------------------------------
 COHORT_TEST_TASK_DELAY_MS=150 timeout 120 "$COHORT" run "$D" --out "$T/kill" >"$T/kill.log" 2>&1 &
 tpid=$!
-rounds_done() { local n; n=$(grep -c '"topic": "round.end"' "$1/events.jsonl" 2>/dev/null); echo "${n:-0}"; }
-i=0
-while [ "$(rounds_done "$T/kill")" -lt 3 ] && [ $i -lt 300 ]; do sleep 0.05; i=$((i + 1)); done
+wait_rounds "$T/kill" 3 15
 coord=$(child $tpid)
 victim=$(pgrep -P "$coord" | head -n 1)
 kill -9 "$victim"
@@ -159,8 +157,7 @@ check "its late update is discarded and counted" grep -q '"late": [1-9]' "$T/fre
 # --- a killed coordinator resumed: the same weights ------------------------------------------
 COHORT_TEST_TASK_DELAY_MS=200 timeout 120 "$COHORT" run "$D" --out "$T/int" >/dev/null 2>&1 &
 tpid=$!
-i=0
-while [ "$(rounds_done "$T/int")" -lt 4 ] && [ $i -lt 300 ]; do sleep 0.05; i=$((i + 1)); done
+wait_rounds "$T/int" 4 15
 kill -9 "$(child $tpid)"
 wait $tpid 2>/dev/null
 check "the killed run left a checkpoint" [ -s "$T/int/checkpoints/latest.pb" ]

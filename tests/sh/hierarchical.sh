@@ -86,12 +86,7 @@ same "digits: the model after the kill is the coordinator's" dig-coord dig-kill 
 COHORT_TEST_TASK_DELAY_MS=400 timeout 120 "$COHORT" run examples/hierarchical.yaml --workers 3 \
     $dig --set model.distances=workers --out "$T/dig-res" >/dev/null 2>&1 &
 tpid=$!
-rounds_done() { local n; n=$(grep -c '"topic": "round.end"' "$T/dig-res/events.jsonl" 2>/dev/null); echo "${n:-0}"; }
-i=0
-while [ "$(rounds_done)" -lt 3 ] && [ $i -lt 300 ]; do
-    sleep 0.1
-    i=$((i + 1))
-done
+wait_rounds "$T/dig-res" 3
 kill -9 "$(child $tpid)"
 wait $tpid 2>/dev/null
 check "digits: the coordinator killed after 3 rounds left a checkpoint" \

@@ -31,6 +31,18 @@ wait_for() {
     while [ ! -s "$1" ] && [ $i -lt $(($2 * 10)) ]; do sleep 0.1; i=$((i + 1)); done
     [ -s "$1" ]
 }
+# wait_rounds RUN_DIR N [SECONDS]: wait until the run's events.jsonl has N
+# round.end events (at most SECONDS, default 30); fails on the timeout
+wait_rounds() {
+    local i=0 n
+    while :; do
+        n=$(grep -c '"topic": "round.end"' "$1/events.jsonl" 2>/dev/null)
+        [ "${n:-0}" -ge "$2" ] && return 0
+        [ $i -ge $((${3:-30} * 20)) ] && return 1
+        sleep 0.05
+        i=$((i + 1))
+    done
+}
 # endpoint RUN_DIR: the coordinator's task endpoint from endpoints.json
 endpoint() { json_str "$1/endpoints.json" tasks; }
 # no_workers_left PATTERN: no process whose command line matches is alive

@@ -77,12 +77,7 @@ check "cohort predict gives the greedy action of a state (policy.csv says $s0)" 
 COHORT_TEST_TASK_DELAY_MS=300 timeout 120 "$COHORT" run examples/pricing-q.yaml --workers 2 \
     --out "$T/int" --set model.rounds=30 >/dev/null 2>&1 &
 tpid=$!
-rounds_done() { local n; n=$(grep -c '"topic": "round.end"' "$T/int/events.jsonl" 2>/dev/null); echo "${n:-0}"; }
-i=0
-while [ "$(rounds_done)" -lt 3 ] && [ $i -lt 300 ]; do
-    sleep 0.1
-    i=$((i + 1))
-done
+wait_rounds "$T/int" 3
 kill -9 "$(child $tpid)"
 wait $tpid 2>/dev/null
 check "the killed pricing run left a checkpoint" [ -s "$T/int/checkpoints/latest.pb" ]

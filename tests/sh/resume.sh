@@ -15,12 +15,7 @@ COHORT_TEST_TASK_DELAY_MS=600 timeout 120 "$COHORT" run $exp --workers 2 --out "
     >/dev/null 2>"$T/int.err" &
 tpid=$!
 # wait for two finished rounds, then kill the coordinator without warning
-rounds_done() { local n; n=$(grep -c '"topic": "round.end"' "$T/int/events.jsonl" 2>/dev/null); echo "${n:-0}"; }
-i=0
-while [ "$(rounds_done)" -lt 2 ] && [ $i -lt 300 ]; do
-    sleep 0.1
-    i=$((i + 1))
-done
+wait_rounds "$T/int" 2
 coord=$(child $tpid)
 kill -9 "$coord"
 wait $tpid 2>/dev/null
